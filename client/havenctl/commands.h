@@ -1,0 +1,26 @@
+// havenctl command groups. Each group registers its subcommands on the CLI11
+// app; main() only assembles them. A command returns its process exit code
+// (0 success, 1 failure, 2 usage error) and prints plain errors to stderr.
+#ifndef HAVENGATE_CLIENT_HAVENCTL_COMMANDS_H_
+#define HAVENGATE_CLIENT_HAVENCTL_COMMANDS_H_
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace havengate::havenctl {
+
+// Where a selected subcommand stores the work to run once parsing is done.
+// Exactly one callback is set by the subcommand CLI11 selected.
+using CommandRunner = std::function<int()>;
+
+// `havenctl items ...`: push, list, watch, retract (talks to a gateway).
+void RegisterItemsCommands(CLI::App& app, CommandRunner& run);
+// `havenctl policy ...`: check, preview, test, diff (offline, no server).
+void RegisterPolicyCommands(CLI::App& app, CommandRunner& run);
+// `havenctl pki ...`: CAs, certificates, CRLs.
+void RegisterPkiCommands(CLI::App& app, CommandRunner& run);
+
+}  // namespace havengate::havenctl
+
+#endif  // HAVENGATE_CLIENT_HAVENCTL_COMMANDS_H_

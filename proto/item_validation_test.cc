@@ -1,0 +1,122 @@
+#include "proto/item_validation.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/json.h"
+
+namespace havengate {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+v1::Item ValidAlert() {
+  auto item = ParseJsonAs<v1::Item>(R"json({
+    "item_id": "rtm-2026-0001",
+    "classification": {"tlp": "AMBER", "handling_code": "H1"},
+    "alert": {
+      "category": "PIN_CODE_FRAUD",
+      "severity": "HIGH",
+      "title": "Release PIN of reefer container used by unknown haulier",
+      "location": {"unlocode": "NLRTM", "terminal": "ECT Delta",
+                   "position": {"latitude": 51.95, "longitude": 4.05}},
+      "containers": [{"number": "CSQU3054383", "port_of_loading": "ECGYE"}],
+      "vessels": [{"imo": "IMO9319466", "mmsi": "244123456", "flag": "NL"}],
+      "persons": [{"name": "Jan de Vries", "date_of_birth": "1984-02-29",
+                   "nationality": "NL"}],
+      "companies": [{"name": "Example Fruit BV", "eori": "NL123456789"}]
+    }
+  })json");
+  EXPECT_TRUE(item.ok()) << item.status();
+  return *item;
+}
+
+TEST(ItemValidationTest, AcceptsValidAlert) {
+  EXPECT_TRUE(ValidateItem(ValidAlert()).ok()) << ValidateItem(ValidAlert());
+}
+
+TEST(ItemValidationTest, NamesPathOfWrongContainerCheckDigit) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->add_containers()->set_number("ZEPU0037256");
+  absl::Status status = ValidateItem(item);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(),
+              HasSubstr("alert.containers[1].number: check digit is 6, expected 5"));
+  EXPECT_THAT(status.message(), Not(HasSubstr("ZEPU")));
+}
+
+TEST(ItemValidationTest, NamesPathOfWrongImoAndMmsi) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->mutable_vessels(0)->set_imo("IMO9319467");
+  item.mutable_alert()->mutable_vessels(0)->set_mmsi("45545454");
+  absl::Status status = ValidateItem(item);
+  EXPECT_THAT(status.message(), HasSubstr("alert.vessels[0].imo: check digit"));
+  EXPECT_THAT(status.message(), HasSubstr("alert.vessels[0].mmsi: must be 9 digits"));
+}
+
+TEST(ItemValidationTest, ReportsEveryMissingRequiredField) {
+  v1::Item item;
+  item.mutable_alert();
+  absl::Status status = ValidateItem(item);
+  EXPECT_THAT(status.message(), HasSubstr("item_id: is required"));
+  EXPECT_THAT(status.message(), HasSubstr("classification.tlp: is required"));
+  EXPECT_THAT(status.message(), HasSubstr("alert.category: is required"));
+  EXPECT_THAT(status.message(), HasSubstr("alert.severity: is required"));
+  EXPECT_THAT(status.message(), HasSubstr("alert.title: is required"));
+}
+
+TEST(ItemValidationTest, RequiresABody) {
+  v1::Item item = ValidAlert();
+  item.clear_alert();
+  EXPECT_THAT(ValidateItem(item).message(), HasSubstr("body: is required"));
+}
+
+TEST(ItemValidationTest, RejectsUnknownEnumNumbers) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->set_severity(static_cast<v1::Alert::Severity>(42));
+  EXPECT_THAT(ValidateItem(item).message(),
+              HasSubstr("alert.severity: unknown value 42"));
+}
+
+TEST(ItemValidationTest, RejectsOversizedItemWithResourceExhausted) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->set_description(std::string(5000, 'x'));
+  ItemLimits limits;
+  limits.max_item_bytes = 4096;
+  absl::Status status = ValidateItem(item, limits);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(status.message(), HasSubstr("limit is 4096 bytes"));
+}
+
+TEST(ItemValidationTest, ChecksReportEntitiesToo) {
+  v1::Item item;
+  item.set_item_id("rep-1");
+  item.mutable_classification()->set_tlp(v1::Classification::GREEN);
+  item.mutable_report()->set_title("Insider network at Delta terminal");
+  item.mutable_report()->add_containers()->set_number("CSQU3054384");
+  item.mutable_report()->mutable_location()->set_unlocode("rotterdam");
+  absl::Status status = ValidateItem(item);
+  EXPECT_THAT(status.message(), HasSubstr("report.containers[0].number"));
+  EXPECT_THAT(status.message(), HasSubstr("report.location.unlocode"));
+}
+
+TEST(ItemValidationTest, RejectsOutOfRangePositionAndExpiryBeforeCreation) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->mutable_location()->mutable_position()->set_latitude(91);
+  item.mutable_created_at()->set_seconds(2000);
+  item.mutable_expires_at()->set_seconds(1000);
+  absl::Status status = ValidateItem(item);
+  EXPECT_THAT(status.message(), HasSubstr("alert.location.position.latitude"));
+  EXPECT_THAT(status.message(), HasSubstr("expires_at: must be later"));
+}
+
+TEST(ItemValidationTest, LimitsNumberOfReportedProblems) {
+  v1::Item item = ValidAlert();
+  for (int i = 0; i < 30; ++i) {
+    item.mutable_alert()->add_containers()->set_number("BAD");
+  }
+  EXPECT_THAT(ValidateItem(item).message(), HasSubstr("and 20 more problems"));
+}
+
+}  // namespace
+}  // namespace havengate
