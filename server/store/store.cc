@@ -1,0 +1,46 @@
+#include <future>
+
+#include "server/store/store.h"
+
+namespace havengate::store {
+
+absl::StatusOr<ItemWriteResult> Store::WriteItem(ItemWrite write) {
+  std::promise<absl::StatusOr<ItemWriteResult>> promise;
+  auto future = promise.get_future();
+  WriteItemAsync(std::move(write), [&promise](absl::StatusOr<ItemWriteResult> r) {
+    promise.set_value(std::move(r));
+  });
+  return future.get();
+}
+
+namespace {
+// Runs an async write and waits for its status.
+template <typename Start>
+absl::Status Await(Start start) {
+  std::promise<absl::Status> promise;
+  auto future = promise.get_future();
+  start([&promise](absl::Status s) { promise.set_value(std::move(s)); });
+  return future.get();
+}
+}  // namespace
+
+absl::Status Store::WriteRetraction(RetractionWrite write) {
+  return Await([&](DoneCallback done) {
+    WriteRetractionAsync(std::move(write), std::move(done));
+  });
+}
+
+absl::Status Store::AppendAudit(std::vector<v1::AuditRecord> records) {
+  return Await([&](DoneCallback done) {
+    AppendAuditAsync(std::move(records), std::move(done));
+  });
+}
+
+absl::Status Store::AckOutbox(const std::string& partner, uint64_t sequence,
+                              std::vector<v1::AuditRecord> audit) {
+  return Await([&](DoneCallback done) {
+    AckOutboxAsync(partner, sequence, std::move(audit), std::move(done));
+  });
+}
+
+}  // namespace havengate::store

@@ -1,0 +1,204 @@
+// Store: the gateway's durable state — items (its own and those partners
+// shared with it), retractions, per-partner outboxes and the audit chain.
+//
+// Writes are atomic per write and durable (committed and synced) when their
+// completion callback runs; concurrent writes are batched into one
+// transaction and one sync (group commit), so durability does not cost one
+// fsync per item. A write that fails leaves nothing behind.
+//
+// All methods are thread-safe. Callbacks run on the store's writer thread:
+// they must be quick and must not call back into the store's write methods.
+#ifndef HAVENGATE_SERVER_STORE_STORE_H_
+#define HAVENGATE_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "havengate/v1/audit.pb.h"
+#include "havengate/v1/inbox.pb.h"
+#include "havengate/v1/ingest.pb.h"
+#include "havengate/v1/item.pb.h"
+
+namespace havengate::store {
+
+// One message queued for a partner's gateway. `payload` is opaque to the
+// store (the federation layer's encoded message).
+struct OutboxMessage {
+  std::string partner;
+  std::string payload;
+  // Zero: never expires.
+  absl::Time expires_at = absl::InfinitePast();
+};
+
+// Stores one version of an item, with what must happen atomically with it.
+struct ItemWrite {
+  // The item as it will be held: origin set, provenance complete.
+  v1::Item item;
+  // Organisation id it came from: this organisation's own id for items its
+  // clients pushed, the peer's id for items received.
+  std::string received_from;
+  // Queued for partners in the same transaction as the item.
+  std::vector<OutboxMessage> outbox;
+  // Appended to the audit chain in the same transaction. Their `sequence`,
+  // `previous_hash` and `hash` are assigned by the store.
+  std::vector<v1::AuditRecord> audit;
+  // If not empty: every partner that was sent an earlier version of this
+  // item but is not in `outbox` is queued this payload instead (the item
+  // is no longer shared with it).
+  std::string withdrawal_payload;
+};
+
+struct ItemWriteResult {
+  v1::Receipt receipt;
+};
+
+// Withdraws an item (every version) by its originator.
+struct RetractionWrite {
+  v1::Retraction retraction;
+  // Organisation id it came from (own id when retracted here).
+  std::string received_from;
+  // Queued for every partner that was sent any version of the item.
+  std::string partner_payload;
+  std::vector<v1::AuditRecord> audit;
+};
+
+// An entry read from a partner's outbox.
+struct OutboxRecord {
+  std::string partner;
+  // Strictly increasing per partner.
+  uint64_t sequence = 0;
+  std::string payload;
+  absl::Time expires_at = absl::InfinitePast();
+  absl::Time enqueued_at;
+};
+
+struct OutboxStats {
+  std::string partner;
+  uint64_t depth = 0;
+  // Zero if the outbox is empty.
+  absl::Time oldest_enqueued_at = absl::InfinitePast();
+};
+
+struct ListPage {
+  std::vector<v1::InboxEntry> entries;
+  std::string next_page_token;
+};
+
+class Store {
+ public:
+  using ItemCallback = std::function<void(absl::StatusOr<ItemWriteResult>)>;
+  using DoneCallback = std::function<void(absl::Status)>;
+
+  virtual ~Store() = default;
+
+  // Queues `write`; `done` runs once it is durable, or failed. Results:
+  // - OK with a new receipt;
+  // - OK with `receipt.duplicate` set (and the original receipt) if this
+  //   (origin, item_id, version) is already stored with the same content:
+  //   nothing is written, no outbox or audit entries are added;
+  // - ALREADY_EXISTS if it is stored with different content;
+  // - FAILED_PRECONDITION if the item was retracted;
+  // - RESOURCE_EXHAUSTED if the disk is full; UNAVAILABLE if the store is
+  //   closed or broken. In both cases nothing was written.
+  virtual void WriteItemAsync(ItemWrite write, ItemCallback done) = 0;
+
+  // Blocking form of WriteItemAsync.
+  [[nodiscard]] absl::StatusOr<ItemWriteResult> WriteItem(ItemWrite write);
+
+  // Records a retraction. NOT_FOUND if no version of the item is stored;
+  // OK (and nothing new) if it was already retracted.
+  virtual void WriteRetractionAsync(RetractionWrite write,
+                                    DoneCallback done) = 0;
+  [[nodiscard]] absl::Status WriteRetraction(RetractionWrite write);
+
+  // Appends records to the audit chain (with no item write).
+  virtual void AppendAuditAsync(std::vector<v1::AuditRecord> records,
+                                DoneCallback done) = 0;
+  [[nodiscard]] absl::Status AppendAudit(std::vector<v1::AuditRecord> records);
+
+  // Removes a partner's outbox entries up to and including `sequence` (the
+  // partner acknowledged them), and appends `audit` in the same
+  // transaction.
+  virtual void AckOutboxAsync(const std::string& partner, uint64_t sequence,
+                              std::vector<v1::AuditRecord> audit,
+                              DoneCallback done) = 0;
+  [[nodiscard]] absl::Status AckOutbox(const std::string& partner,
+                                       uint64_t sequence,
+                                       std::vector<v1::AuditRecord> audit);
+
+  // --- Reads (see committed data only) ---
+
+  // The current (highest) version of an item, with its inbox metadata.
+  // NOT_FOUND if absent.
+  [[nodiscard]] virtual absl::StatusOr<v1::InboxEntry> GetItem(
+      const std::string& origin, const std::string& item_id) = 0;
+
+  // Current versions matching `filter`, newest first. `page_size` 1-1000.
+  // INVALID_ARGUMENT for a malformed page token.
+  [[nodiscard]] virtual absl::StatusOr<ListPage> ListItems(
+      const v1::ItemFilter& filter, int page_size,
+      const std::string& page_token) = 0;
+
+  // Inbox events (new versions and retractions) with cursor >
+  // `after_cursor`, in cursor order, at most `max` of them, matching
+  // `filter`.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::InboxEvent>> ReadEvents(
+      uint64_t after_cursor, const v1::ItemFilter& filter, int max) = 0;
+
+  // Highest committed event cursor (0 if none).
+  virtual uint64_t LastCursor() = 0;
+
+  // Blocks until an event with cursor > `after_cursor` is committed, the
+  // deadline passes or the store closes. Returns true if there is one.
+  virtual bool WaitForEvents(uint64_t after_cursor, absl::Time deadline) = 0;
+
+  // A partner's queued messages with sequence > `after_sequence`, in order.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<OutboxRecord>> ReadOutbox(
+      const std::string& partner, uint64_t after_sequence, int max) = 0;
+
+  [[nodiscard]] virtual absl::StatusOr<std::vector<OutboxStats>>
+  GetOutboxStats() = 0;
+
+  // Audit records with sequence > `after_sequence`, in order.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::AuditRecord>> ReadAudit(
+      uint64_t after_sequence, int max) = 0;
+
+  // Whether the store can currently write (for the health service).
+  virtual bool Healthy() = 0;
+
+  // Finishes queued writes, then refuses new ones with UNAVAILABLE.
+  // Idempotent.
+  virtual void Close() = 0;
+};
+
+struct SqliteOptions {
+  // Database file; created with its directory if missing.
+  std::string path;
+  // Most writes committed in one transaction.
+  int max_batch = 512;
+  // Clock used for receipts and audit records (tests fix it).
+  std::function<absl::Time()> now = absl::Now;
+  // If > 0, caps the database at this many pages so tests can see how a
+  // full disk is handled.
+  int64_t max_page_count_for_testing = 0;
+};
+
+// Opens (creating or migrating) an SQLite store in WAL mode with full sync.
+// Returns UNAVAILABLE if the file cannot be opened or locked, FAILED_PRECONDITION
+// if it was written by a newer schema.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const SqliteOptions& options);
+
+// SHA-256 (lower-case hex) of an item's deterministic encoding: the digest
+// the store records and receipts carry.
+std::string ItemDigest(const v1::Item& item);
+
+}  // namespace havengate::store
+
+#endif  // HAVENGATE_SERVER_STORE_STORE_H_
