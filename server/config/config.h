@@ -1,0 +1,104 @@
+// GatewayConfig: the one YAML file an operator writes to run a gateway.
+//
+//   organisation: {id: police-nl, domain: police.nl.example}
+//   listen: 0.0.0.0:7443
+//   tls: {certificate: gateway.crt, private_key: gateway.key, ca: ca.crt}
+//   store: {path: /var/lib/havengate/police-nl.db}
+//   policy: /etc/havengate/policy.yaml
+//   peers:
+//     - {id: customs-nl, domain: customs.nl.example,
+//        address: customs-gw.example:7443, ca: peers/customs-nl-ca.crt}
+//
+// Relative paths are resolved against the directory of the config file.
+// Loading validates everything it can without touching the network: every
+// problem is reported (not just the first), each naming the key, e.g.
+// `peers[1].address: must be host:port`; unknown keys are errors, so a typo
+// never silently drops a setting. See deploy/ for complete examples.
+#ifndef HAVENGATE_SERVER_CONFIG_CONFIG_H_
+#define HAVENGATE_SERVER_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace havengate::config {
+
+struct TlsConfig {
+  std::string certificate;
+  std::string private_key;
+  // The organisation's own CA: trusted for its clients, officers and
+  // gateway replicas.
+  std::string ca;
+  // Optional CRL of the own CA.
+  std::string crl;
+  // How often certificate, key, CA and CRL files are checked for changes.
+  absl::Duration reload_interval = absl::Seconds(10);
+};
+
+struct PeerConfig {
+  // Organisation id, e.g. customs-nl.
+  std::string id;
+  // Trust domain of its SPIFFE ids, e.g. customs.nl.example.
+  std::string domain;
+  // host:port of its gateway.
+  std::string address;
+  // Its CA certificate: trusted for that peer's gateway only.
+  std::string ca;
+  // Optional CRL of its CA.
+  std::string crl;
+};
+
+struct LimitsConfig {
+  // Largest item accepted by Ingest (protobuf encoding).
+  int64_t max_item_bytes = 1 << 20;
+  // Largest gRPC message accepted (an item plus its envelope).
+  int64_t max_message_bytes = 4 << 20;
+  // HTTP/2 streams one connection may open at once.
+  int max_concurrent_streams = 100;
+  // Connections are closed (gracefully) after this age, so clients
+  // re-handshake and pick up rotated certificates and CRLs.
+  absl::Duration max_connection_age = absl::Hours(1);
+  // Items in flight on one PushStream before the gateway stops reading.
+  int stream_window = 1024;
+};
+
+struct GatewayConfig {
+  // Where the file was read from (for messages).
+  std::string source_path;
+  std::string organisation_id;
+  std::string organisation_domain;
+  // host:port; port 0 picks a free port (tests).
+  std::string listen_address;
+  // Optional: written with the chosen port once the gateway listens.
+  std::string port_file;
+  TlsConfig tls;
+  std::string store_path;
+  // Optional until a policy is needed (no policy: nothing is shared).
+  std::string policy_path;
+  std::vector<PeerConfig> peers;
+  // Optional: host:port of the Prometheus metrics endpoint.
+  std::string metrics_listen_address;
+  // "text" or "json".
+  std::string log_format = "text";
+  LimitsConfig limits;
+};
+
+// Reads and validates a config file. INVALID_ARGUMENT lists every problem,
+// one per line, each as `file: key: problem`; NOT_FOUND if the file is
+// missing.
+[[nodiscard]] absl::StatusOr<GatewayConfig> LoadGatewayConfig(
+    const std::string& path);
+
+// As LoadGatewayConfig, from text; relative paths resolve against
+// `base_dir`.
+[[nodiscard]] absl::StatusOr<GatewayConfig> ParseGatewayConfig(
+    absl::string_view yaml, const std::string& display_name,
+    const std::string& base_dir);
+
+}  // namespace havengate::config
+
+#endif  // HAVENGATE_SERVER_CONFIG_CONFIG_H_

@@ -1,0 +1,129 @@
+#include "server/config/config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace havengate::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("config_test_", getpid());
+    std::filesystem::create_directories(dir_ / "certs");
+    for (const char* f : {"certs/gw.crt", "certs/gw.key", "certs/ca.crt",
+                          "certs/customs-ca.crt"}) {
+      std::ofstream(dir_ / f) << "x";
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  absl::StatusOr<GatewayConfig> Parse(const std::string& yaml) {
+    return ParseGatewayConfig(yaml, "gateway.yaml", dir_.string());
+  }
+
+  std::filesystem::path dir_;
+};
+
+constexpr const char* kValid = R"yaml(
+organisation: {id: police-nl, domain: police.nl.example}
+listen: 127.0.0.1:0
+port_file: run/port
+tls:
+  certificate: certs/gw.crt
+  private_key: certs/gw.key
+  ca: certs/ca.crt
+  reload_interval_seconds: 2
+store: {path: data/gw.db}
+peers:
+  - id: customs-nl
+    domain: customs.nl.example
+    address: 127.0.0.1:7444
+    ca: certs/customs-ca.crt
+limits: {max_item_bytes: 65536}
+)yaml";
+
+TEST_F(ConfigTest, ReadsEveryKeyAndResolvesPathsAgainstTheFile) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->organisation_id, "police-nl");
+  EXPECT_EQ(c->organisation_domain, "police.nl.example");
+  EXPECT_EQ(c->listen_address, "127.0.0.1:0");
+  EXPECT_EQ(c->port_file, (dir_ / "run/port").string());
+  EXPECT_EQ(c->tls.certificate, (dir_ / "certs/gw.crt").string());
+  EXPECT_EQ(c->tls.reload_interval, absl::Seconds(2));
+  EXPECT_EQ(c->store_path, (dir_ / "data/gw.db").string());
+  ASSERT_EQ(c->peers.size(), 1u);
+  EXPECT_EQ(c->peers[0].id, "customs-nl");
+  EXPECT_EQ(c->peers[0].ca, (dir_ / "certs/customs-ca.crt").string());
+  EXPECT_EQ(c->limits.max_item_bytes, 65536);
+  EXPECT_EQ(c->limits.max_message_bytes, 4 << 20);
+  EXPECT_EQ(c->log_format, "text");
+}
+
+TEST_F(ConfigTest, ReportsEveryProblemWithItsKey) {
+  auto c = Parse(R"yaml(
+organisation: {id: Police NL}
+listen: nowhere
+tls: {certificate: certs/missing.crt, private_key: certs/gw.key, ca: certs/ca.crt}
+store: {}
+peers:
+  - {id: customs-nl, domain: customs.nl.example, address: x:99999, ca: certs/customs-ca.crt}
+  - {id: customs-nl, domain: customs.nl.example, address: 127.0.0.1:1, ca: certs/customs-ca.crt}
+limits: {max_item_bytes: lots}
+)yaml");
+  ASSERT_FALSE(c.ok());
+  const std::string m(c.status().message());
+  EXPECT_THAT(m, HasSubstr("organisation.id: must be an organisation id"));
+  EXPECT_THAT(m, HasSubstr("organisation.domain: is required"));
+  EXPECT_THAT(m, HasSubstr("listen: must be host:port"));
+  EXPECT_THAT(m, HasSubstr("tls.certificate: cannot read file"));
+  EXPECT_THAT(m, HasSubstr("store.path: is required"));
+  EXPECT_THAT(m, HasSubstr("peers[0].address: must be host:port"));
+  EXPECT_THAT(m, HasSubstr("peers[1].id: is listed twice"));
+  EXPECT_THAT(m, HasSubstr("limits.max_item_bytes: must be a whole number"));
+  EXPECT_THAT(m, HasSubstr("gateway.yaml:"));
+}
+
+TEST_F(ConfigTest, UnknownKeysAreErrorsNotIgnored) {
+  std::string yaml = std::string(kValid) + "plaintext_port: 8080\n";
+  auto c = Parse(yaml);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("plaintext_port: unknown key"));
+}
+
+TEST_F(ConfigTest, PeerMayNotBeOwnOrganisationOrDomain) {
+  auto c = Parse(R"yaml(
+organisation: {id: police-nl, domain: police.nl.example}
+listen: 127.0.0.1:0
+tls: {certificate: certs/gw.crt, private_key: certs/gw.key, ca: certs/ca.crt}
+store: {path: gw.db}
+peers:
+  - {id: police-nl, domain: police.nl.example, address: 127.0.0.1:1, ca: certs/ca.crt}
+)yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("peers[0].id: is this gateway's own"));
+  EXPECT_THAT(c.status().message(), HasSubstr("peers[0].domain: is this gateway's own"));
+}
+
+TEST_F(ConfigTest, BrokenYamlNamesLineAndColumn) {
+  auto c = Parse("organisation: {id: police-nl\nlisten: [\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("gateway.yaml:"));
+  EXPECT_THAT(c.status().message(), HasSubstr("not valid YAML"));
+}
+
+TEST_F(ConfigTest, MissingFileIsNotFound) {
+  EXPECT_EQ(LoadGatewayConfig((dir_ / "nope.yaml").string()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace havengate::config
