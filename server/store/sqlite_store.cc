@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS retractions(
   item_id TEXT NOT NULL,
   cursor INTEGER NOT NULL,
   payload BLOB NOT NULL,
+  by_origin INTEGER NOT NULL,
   PRIMARY KEY(origin, item_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shares(
   origin TEXT NOT NULL,
@@ -326,7 +327,8 @@ class SqliteStore final : public Store {
     Statement find_item, insert_event, insert_item, find_latest,
         clear_latest, find_retraction, insert_retraction, next_outbox_seq,
         set_outbox_seq, insert_outbox, insert_share, shared_partners,
-        delete_outbox, insert_audit, any_version, event_time;
+        delete_outbox, insert_audit, any_version, event_time,
+        delete_retraction;
   };
 
   absl::Status PrepareWriter();
@@ -459,9 +461,12 @@ absl::Status SqliteStore::PrepareWriter() {
       {&writer_.clear_latest,
        "UPDATE items SET latest=0 WHERE origin=? AND item_id=? AND latest=1"},
       {&writer_.find_retraction,
-       "SELECT 1 FROM retractions WHERE origin=? AND item_id=?"},
+       "SELECT by_origin FROM retractions WHERE origin=? AND item_id=?"},
       {&writer_.insert_retraction,
-       "INSERT INTO retractions(origin, item_id, cursor, payload) VALUES(?,?,?,?)"},
+       "INSERT OR REPLACE INTO retractions(origin, item_id, cursor, payload, "
+       "by_origin) VALUES(?,?,?,?,?)"},
+      {&writer_.delete_retraction,
+       "DELETE FROM retractions WHERE origin=? AND item_id=?"},
       {&writer_.next_outbox_seq,
        "SELECT last_sequence FROM outbox_sequence WHERE partner=?"},
       {&writer_.set_outbox_seq,
@@ -656,17 +661,21 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
   const std::string& item_id = item.item_id();
   const int64_t version = item.version();
 
-  // Retracted items take no new versions.
+  // Items retracted by their origin take no new versions; a withdrawal
+  // ("no longer shared") is lifted by a newer version shared again.
+  bool withdrawn = false;
   {
     Statement& s = writer_.find_retraction;
     s.Bind(1, origin).Bind(2, item_id);
     HG_ASSIGN_OR_RETURN(bool retracted, s.Step());
+    bool by_origin = retracted && s.Int(0) != 0;
     s.Reset();
-    if (retracted) {
+    if (by_origin) {
       return absl::FailedPreconditionError(absl::StrCat(
           "item ", item_id, " was retracted by its originator; it takes no "
           "new versions"));
     }
+    withdrawn = retracted;
   }
   // Idempotency on (origin, item_id, version).
   {
@@ -714,6 +723,10 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
     s.Reset();
   }
   bool is_latest = version > latest_version;
+  if (is_latest && withdrawn) {
+    HG_RETURN_IF_ERROR(
+        writer_.delete_retraction.Bind(1, origin).Bind(2, item_id).Run());
+  }
   if (is_latest && latest_version > 0) {
     HG_RETURN_IF_ERROR(writer_.clear_latest.Bind(1, origin).Bind(2, item_id).Run());
   }
@@ -834,12 +847,18 @@ absl::Status SqliteStore::ApplyRetraction(RetractionRequest& request,
           absl::StrCat("no item ", r.item_id(), " from ", r.origin(), " is stored"));
     }
   }
+  const bool by_origin = r.kind() != v1::Retraction::NO_LONGER_SHARED;
   {
     Statement& s = writer_.find_retraction;
     s.Bind(1, r.origin()).Bind(2, r.item_id());
     HG_ASSIGN_OR_RETURN(bool retracted, s.Step());
+    bool existing_by_origin = retracted && s.Int(0) != 0;
     s.Reset();
-    if (retracted) return absl::OkStatus();
+    // Already retracted for good, or withdrawn again: nothing new. A
+    // retraction by the origin replaces an earlier withdrawal.
+    if (existing_by_origin || (retracted && !by_origin)) {
+      return absl::OkStatus();
+    }
   }
   HG_RETURN_IF_ERROR(writer_.insert_event.Bind(1, kEventRetraction)
                          .Bind(2, r.origin())
@@ -856,6 +875,7 @@ absl::Status SqliteStore::ApplyRetraction(RetractionRequest& request,
                          .Bind(2, r.item_id())
                          .Bind(3, cursor)
                          .BindBlob(4, DeterministicBytes(r))
+                         .Bind(5, by_origin ? 1 : 0)
                          .Run());
   if (!request.write.partner_payload.empty()) {
     HG_RETURN_IF_ERROR(QueueToPartnersOfItem(

@@ -210,6 +210,27 @@ TEST_F(StoreTest, RetractionHidesItemQueuesToPartnersAndBlocksNewVersions) {
   EXPECT_EQ((*events)[2].retraction().item_id(), "a1");
 }
 
+TEST_F(StoreTest, WithdrawalIsLiftedByANewerVersionButNotAnOlderOne) {
+  ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 1))).ok());
+  RetractionWrite w;
+  w.retraction.set_origin("police-nl");
+  w.retraction.set_item_id("a1");
+  w.retraction.set_kind(v1::Retraction::NO_LONGER_SHARED);
+  w.retraction.set_reason("no longer shared under policy v2");
+  ASSERT_TRUE(store_->WriteRetraction(w).ok());
+  EXPECT_TRUE(ListIds().empty());
+  ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 2))).ok());
+  EXPECT_THAT(ListIds(), ElementsAre("a1@2"));
+  EXPECT_FALSE(store_->GetItem("police-nl", "a1")->has_retraction());
+  // A retraction by the origin is for good, and replaces a withdrawal.
+  ASSERT_TRUE(store_->WriteRetraction(w).ok());
+  RetractionWrite r = w;
+  r.retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
+  ASSERT_TRUE(store_->WriteRetraction(r).ok());
+  EXPECT_EQ(store_->WriteItem(Write(MakeItem("a1", 3))).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(StoreTest, RetractionOfUnknownItemIsNotFound) {
   RetractionWrite r;
   r.retraction.set_origin("police-nl");
