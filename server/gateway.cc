@@ -1,0 +1,196 @@
+#include "server/gateway.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "proto/status_macros.h"
+#include "server/caller.h"
+#include "server/inbox_service.h"
+#include "server/ingest_service.h"
+#include "server/logging/log.h"
+#include "server/sharing.h"
+#include "server/store/store.h"
+#include "server/transport_security.h"
+
+namespace havengate::server {
+namespace {
+
+constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
+
+// Writes `port` to `path` atomically, so a reader never sees half a number.
+absl::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Limits every connection and call gets. They bound what an authenticated
+// but misbehaving peer can make the gateway hold (gRPC 1.51 advisories).
+void ApplyTransportLimits(const config::LimitsConfig& limits,
+                          grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             limits.max_concurrent_streams);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(limits.max_connection_age)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, 16 * 1024);
+  // Keepalive enforcement: clients may ping at most every 10 s.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+}
+
+class GatewayImpl final : public Gateway {
+ public:
+  explicit GatewayImpl(config::GatewayConfig config)
+      : config_(std::move(config)) {}
+  ~GatewayImpl() override { Shutdown(absl::ZeroDuration()); }
+
+  absl::Status Init();
+  int port() const override { return port_; }
+  void Shutdown(absl::Duration grace) override;
+
+ private:
+  void MaintenanceLoop();
+
+  config::GatewayConfig config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TransportSecurity> security_;
+  std::unique_ptr<Sharing> sharing_;
+  std::unique_ptr<IngestService> ingest_;
+  std::unique_ptr<InboxService> inbox_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
+};
+
+absl::Status GatewayImpl::Init() {
+  store::SqliteOptions store_options;
+  store_options.path = config_.store_path;
+  HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
+  HG_ASSIGN_OR_RETURN(security_, TransportSecurity::Create(config_));
+
+  SharingOptions sharing_options;
+  sharing_options.organisation = config_.organisation_id;
+  sharing_options.gateway_spiffe_id =
+      absl::StrCat("spiffe://", config_.organisation_domain, "/gateway");
+  sharing_ = std::make_unique<Sharing>(sharing_options);
+
+  IngestOptions ingest_options;
+  ingest_options.limits.max_item_bytes =
+      static_cast<size_t>(config_.limits.max_item_bytes);
+  ingest_options.stream_window = config_.limits.stream_window;
+  ingest_ = std::make_unique<IngestService>(
+      ingest_options, security_->authenticator(), *sharing_, *store_);
+  inbox_ = std::make_unique<InboxService>(security_->authenticator(), *store_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen_address,
+                           security_->server_credentials(), &port_);
+  ApplyTransportLimits(config_.limits, builder);
+  builder.RegisterService(ingest_.get());
+  builder.RegisterService(inbox_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config_.listen_address,
+        " (address in use, or not an address of this machine)"));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(true);
+
+  if (!config_.port_file.empty()) {
+    HG_RETURN_IF_ERROR(WritePortFile(config_.port_file, port_));
+  }
+  v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
+  started.set_detail(absl::StrCat("listening on port ", port_));
+  HG_RETURN_IF_ERROR(store_->AppendAudit({std::move(started)}));
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  log::Info("gateway_started", {{"organisation", config_.organisation_id},
+                                {"listen", config_.listen_address},
+                                {"port", port_},
+                                {"store", config_.store_path}});
+  return absl::OkStatus();
+}
+
+// Periodic work: the health status follows the store.
+void GatewayImpl::MaintenanceLoop() {
+  bool last_healthy = true;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(kMaintenanceInterval));
+    if (stopping_) break;
+    lock.unlock();
+    bool healthy = store_->Healthy();
+    if (healthy != last_healthy) {
+      server_->GetHealthCheckService()->SetServingStatus(healthy);
+      log::Warn("health_changed", {{"serving", healthy ? "true" : "false"}});
+      last_healthy = healthy;
+    }
+    lock.lock();
+  }
+}
+
+void GatewayImpl::Shutdown(absl::Duration grace) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && server_ == nullptr) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    if (inbox_ != nullptr) inbox_->Stop();
+    // In-flight calls finish within the grace period; the rest are
+    // cancelled. Acknowledged items are already durable either way.
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+    server_.reset();
+  }
+  if (store_ != nullptr) {
+    (void)store_->AppendAudit({MakeAuditRecord(v1::GATEWAY_STOPPED, "")});
+    store_->Close();
+    log::Info("gateway_stopped", {{"organisation", config_.organisation_id}});
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
+    const config::GatewayConfig& config) {
+  auto gateway = std::make_unique<GatewayImpl>(config);
+  absl::Status status = gateway->Init();
+  if (!status.ok()) {
+    gateway->Shutdown(absl::ZeroDuration());
+    return status;
+  }
+  return std::unique_ptr<Gateway>(std::move(gateway));
+}
+
+}  // namespace havengate::server

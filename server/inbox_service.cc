@@ -1,0 +1,112 @@
+#include "server/inbox_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "proto/identifiers.h"
+#include "proto/status_macros.h"
+#include "server/grpc_status.h"
+#include "server/logging/log.h"
+
+namespace havengate::server {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr int kEventsPerRead = 256;
+// How often an idle Subscribe checks for cancellation and shutdown.
+constexpr absl::Duration kIdlePoll = absl::Milliseconds(250);
+
+}  // namespace
+
+absl::Status ValidateFilter(const v1::ItemFilter& filter) {
+  for (int i = 0; i < filter.origins_size(); ++i) {
+    absl::Status s = ValidateOrganisationId(filter.origins(i));
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter.origins[", i, "]: ", s.message()));
+    }
+  }
+  if (!v1::ItemKind_IsValid(filter.kind())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("filter.kind: unknown value ", filter.kind()));
+  }
+  for (int i = 0; i < filter.categories_size(); ++i) {
+    if (!v1::Alert::Category_IsValid(filter.categories(i))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "filter.categories[", i, "]: unknown value ", filter.categories(i)));
+    }
+  }
+  if (!filter.item_id().empty()) {
+    absl::Status s = ValidateItemId(filter.item_id());
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter.item_id: ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+InboxService::InboxService(const Authenticator& authenticator,
+                           store::Store& store)
+    : authenticator_(authenticator), store_(store) {}
+
+absl::Status InboxService::Authorise(const grpc::ServerContext& context) {
+  HG_ASSIGN_OR_RETURN(Caller caller, authenticator_.Identify(context));
+  absl::Status allowed = RequireOwnClient(caller);
+  if (!allowed.ok()) {
+    log::Warn("call_rejected", {{"service", "Inbox"},
+                                {"caller", caller.spiffe_id},
+                                {"reason", allowed.message()}});
+  }
+  return allowed;
+}
+
+grpc::Status InboxService::List(grpc::ServerContext* context,
+                                const v1::ListRequest* request,
+                                v1::ListResponse* response) {
+  absl::Status status = Authorise(*context);
+  if (!status.ok()) return ToGrpcStatus(status);
+  status = ValidateFilter(request->filter());
+  if (!status.ok()) return ToGrpcStatus(status);
+  int page_size = request->page_size();
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize)));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  absl::StatusOr<store::ListPage> page =
+      store_.ListItems(request->filter(), page_size, request->page_token());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (auto& entry : page->entries) *response->add_entries() = std::move(entry);
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status InboxService::Subscribe(
+    grpc::ServerContext* context, const v1::SubscribeRequest* request,
+    grpc::ServerWriter<v1::InboxEvent>* writer) {
+  absl::Status status = Authorise(*context);
+  if (!status.ok()) return ToGrpcStatus(status);
+  status = ValidateFilter(request->filter());
+  if (!status.ok()) return ToGrpcStatus(status);
+  uint64_t cursor = request->after_cursor();
+  while (!context->IsCancelled() && !stopping_) {
+    // Everything committed up to `last` is visible to the read below, so
+    // once a read comes back short the stream has caught up to `last`, even
+    // if no event matched the filter.
+    const uint64_t last = store_.LastCursor();
+    absl::StatusOr<std::vector<v1::InboxEvent>> events =
+        store_.ReadEvents(cursor, request->filter(), kEventsPerRead);
+    if (!events.ok()) return ToGrpcStatus(events.status());
+    for (const v1::InboxEvent& event : *events) {
+      if (!writer->Write(event)) return grpc::Status::OK;  // client left
+      cursor = event.cursor();
+    }
+    if (static_cast<int>(events->size()) == kEventsPerRead) continue;
+    cursor = std::max(cursor, last);
+    store_.WaitForEvents(cursor, absl::Now() + kIdlePoll);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace havengate::server

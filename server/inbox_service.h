@@ -1,0 +1,43 @@
+// The Inbox service: integration clients read what their gateway holds —
+// their organisation's own items and what partners shared with it — as
+// pages (List) or as a live, resumable stream (Subscribe).
+#ifndef HAVENGATE_SERVER_INBOX_SERVICE_H_
+#define HAVENGATE_SERVER_INBOX_SERVICE_H_
+
+#include <atomic>
+
+#include "havengate/v1/inbox.grpc.pb.h"
+#include "server/caller.h"
+#include "server/store/store.h"
+
+namespace havengate::server {
+
+class InboxService final : public v1::Inbox::Service {
+ public:
+  InboxService(const Authenticator& authenticator, store::Store& store);
+
+  grpc::Status List(grpc::ServerContext* context,
+                    const v1::ListRequest* request,
+                    v1::ListResponse* response) override;
+  grpc::Status Subscribe(grpc::ServerContext* context,
+                         const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::InboxEvent>* writer) override;
+
+  // Ends open Subscribe streams (with OK) so shutdown does not wait for
+  // clients to leave.
+  void Stop() { stopping_ = true; }
+
+ private:
+  absl::Status Authorise(const grpc::ServerContext& context);
+
+  const Authenticator& authenticator_;
+  store::Store& store_;
+  std::atomic<bool> stopping_{false};
+};
+
+// Checks a filter sent by a client. INVALID_ARGUMENT names the field.
+[[nodiscard]] absl::Status ValidateFilter(const v1::ItemFilter& filter);
+
+}  // namespace havengate::server
+
+#endif  // HAVENGATE_SERVER_INBOX_SERVICE_H_

@@ -1,0 +1,317 @@
+#include "server/ingest_service.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "proto/identifiers.h"
+#include "proto/status_macros.h"
+#include "server/grpc_status.h"
+#include "server/logging/log.h"
+
+namespace havengate::server {
+namespace {
+
+constexpr size_t kMaxReasonChars = 1000;
+
+google::protobuf::Timestamp Now() {
+  google::protobuf::Timestamp ts;
+  int64_t us = absl::ToUnixMicros(absl::Now());
+  ts.set_seconds(us / 1'000'000);
+  ts.set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
+  return ts;
+}
+
+void LogAccepted(const v1::Receipt& receipt, const Caller& caller) {
+  log::Info(receipt.duplicate() ? "item_duplicate" : "item_ingested",
+            {{"origin", receipt.origin()},
+             {"item_id", receipt.item_id()},
+             {"version", receipt.version()},
+             {"cursor", receipt.cursor()},
+             {"client", caller.spiffe_id}});
+}
+
+}  // namespace
+
+IngestService::IngestService(IngestOptions options,
+                             const Authenticator& authenticator,
+                             const Sharing& sharing, store::Store& store)
+    : options_(std::move(options)),
+      authenticator_(authenticator),
+      sharing_(sharing),
+      store_(store) {}
+
+void IngestService::AuditRejection(const std::string& actor,
+                                   absl::string_view method,
+                                   const absl::Status& status,
+                                   const v1::Item* item) {
+  v1::AuditRecord record = MakeAuditRecord(v1::CALL_REJECTED, actor);
+  if (item != nullptr) {
+    record.mutable_item()->set_origin(sharing_.options().organisation);
+    record.mutable_item()->set_item_id(item->item_id().substr(0, 128));
+    record.mutable_item()->set_version(item->version());
+  }
+  record.set_reason(absl::StrCat(method, ": ",
+                                 absl::StatusCodeToString(status.code()), ": ",
+                                 status.message()));
+  log::Warn("call_rejected", {{"method", method},
+                              {"caller", actor},
+                              {"code", absl::StatusCodeToString(status.code())},
+                              {"reason", status.message()}});
+  store_.AppendAuditAsync({std::move(record)}, [](absl::Status s) {
+    if (!s.ok()) log::Error("audit_write_failed", {{"reason", s.message()}});
+  });
+}
+
+absl::StatusOr<Caller> IngestService::Authorise(
+    const grpc::ServerContext& context, absl::string_view method) {
+  absl::StatusOr<Caller> caller = authenticator_.Identify(context);
+  if (!caller.ok()) {
+    AuditRejection("", method, caller.status(), nullptr);
+    return caller.status();
+  }
+  absl::Status allowed = RequireOwnClient(*caller);
+  if (!allowed.ok()) {
+    AuditRejection(caller->spiffe_id, method, allowed, nullptr);
+    return allowed;
+  }
+  return caller;
+}
+
+absl::StatusOr<store::ItemWrite> IngestService::Prepare(
+    const v1::PushRequest& request, const Caller& caller) {
+  if (!request.has_item()) {
+    return absl::InvalidArgumentError("item: is required");
+  }
+  v1::Item item = request.item();
+  if (item.provenance_size() > 0) {
+    return absl::InvalidArgumentError(
+        "provenance: is filled in by gateways; leave it empty");
+  }
+  // The origin is whatever the certificate proves, never the client's word.
+  item.set_origin(caller.organisation);
+  if (item.version() == 0) item.set_version(1);
+  HG_RETURN_IF_ERROR(ValidateItem(item, options_.limits));
+  return sharing_.PrepareOwnItem(std::move(item), caller);
+}
+
+grpc::Status IngestService::Push(grpc::ServerContext* context,
+                                 const v1::PushRequest* request,
+                                 v1::PushResponse* response) {
+  absl::StatusOr<Caller> caller = Authorise(*context, "Push");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<store::ItemWrite> write = Prepare(*request, *caller);
+  if (!write.ok()) {
+    AuditRejection(caller->spiffe_id, "Push", write.status(), &request->item());
+    return ToGrpcStatus(write.status());
+  }
+  absl::StatusOr<store::ItemWriteResult> result =
+      store_.WriteItem(std::move(*write));
+  if (!result.ok()) {
+    AuditRejection(caller->spiffe_id, "Push", result.status(), &request->item());
+    return ToGrpcStatus(result.status());
+  }
+  LogAccepted(result->receipt, *caller);
+  *response->mutable_receipt() = std::move(result->receipt);
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// The answers of one PushStream, written to the client strictly in the
+// order the items arrived although the store completes them out of order
+// with respect to validation failures.
+class ResultQueue {
+ public:
+  explicit ResultQueue(int window) : window_(window) {}
+
+  // Reserves the next slot, blocking while `window` answers are pending.
+  // Returns false if the stream is finished.
+  bool Reserve(uint64_t* index) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      return finished_ || static_cast<int>(slots_.size()) < window_;
+    });
+    if (finished_) return false;
+    *index = next_index_++;
+    slots_.emplace_back();
+    return true;
+  }
+
+  void Complete(uint64_t index, v1::PushResult result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t offset = static_cast<size_t>(index - first_index_);
+    slots_[offset] = std::move(result);
+    cv_.notify_all();
+  }
+
+  // Waits for the oldest answer. nullopt once the reader is done and every
+  // answer was taken, or the stream is finished.
+  std::optional<v1::PushResult> Next() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      return finished_ || (!slots_.empty() && slots_.front().has_value()) ||
+             (reading_done_ && slots_.empty());
+    });
+    if (finished_ || slots_.empty()) return std::nullopt;
+    v1::PushResult result = std::move(*slots_.front());
+    slots_.pop_front();
+    ++first_index_;
+    cv_.notify_all();
+    return result;
+  }
+
+  void ReadingDone() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reading_done_ = true;
+    cv_.notify_all();
+  }
+  // The client went away: stop everything.
+  void Finish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    cv_.notify_all();
+  }
+  // Blocks until every reserved slot was completed (so no store callback
+  // still refers to this queue).
+  void AwaitAllCompleted() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] {
+      for (const auto& slot : slots_) {
+        if (!slot.has_value()) return false;
+      }
+      return true;
+    });
+  }
+
+ private:
+  const int window_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::optional<v1::PushResult>> slots_;
+  uint64_t first_index_ = 0;
+  uint64_t next_index_ = 0;
+  bool reading_done_ = false;
+  bool finished_ = false;
+};
+
+v1::PushResult MakeResult(uint64_t index, const std::string& item_id,
+                          const absl::Status& status) {
+  v1::PushResult result;
+  result.set_index(index);
+  result.set_item_id(item_id.substr(0, 128));
+  result.set_code(static_cast<int32_t>(status.code()));
+  result.set_message(std::string(status.message()));
+  return result;
+}
+
+}  // namespace
+
+grpc::Status IngestService::PushStream(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::PushResult, v1::PushRequest>* stream) {
+  absl::StatusOr<Caller> caller = Authorise(*context, "PushStream");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+
+  ResultQueue queue(options_.stream_window);
+  // Answers go out from their own thread so that reading, validating and
+  // committing overlap: the client can keep a window of items in flight.
+  bool write_failed = false;
+  std::thread writer([&] {
+    while (std::optional<v1::PushResult> result = queue.Next()) {
+      if (!stream->Write(*result)) {
+        write_failed = true;
+        queue.Finish();
+        return;
+      }
+    }
+  });
+
+  uint64_t accepted = 0, refused = 0;
+  v1::PushRequest request;
+  while (stream->Read(&request)) {
+    uint64_t index;
+    if (!queue.Reserve(&index)) break;
+    std::string item_id = request.item().item_id();
+    absl::StatusOr<store::ItemWrite> write = Prepare(request, *caller);
+    if (!write.ok()) {
+      ++refused;
+      AuditRejection(caller->spiffe_id, "PushStream", write.status(),
+                     &request.item());
+      queue.Complete(index, MakeResult(index, item_id, write.status()));
+      continue;
+    }
+    store_.WriteItemAsync(
+        std::move(*write),
+        [this, &queue, index, item_id, caller = *caller](
+            absl::StatusOr<store::ItemWriteResult> result) {
+          if (!result.ok()) {
+            AuditRejection(caller.spiffe_id, "PushStream", result.status(),
+                           nullptr);
+            queue.Complete(index, MakeResult(index, item_id, result.status()));
+            return;
+          }
+          LogAccepted(result->receipt, caller);
+          v1::PushResult answer = MakeResult(index, item_id, absl::OkStatus());
+          *answer.mutable_receipt() = std::move(result->receipt);
+          queue.Complete(index, std::move(answer));
+        });
+    ++accepted;
+  }
+  queue.ReadingDone();
+  writer.join();
+  // Store callbacks reference `queue`: wait for them before it goes away.
+  queue.AwaitAllCompleted();
+  log::Info("push_stream_closed", {{"client", caller->spiffe_id},
+                                   {"submitted", accepted},
+                                   {"refused", refused}});
+  if (write_failed || context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the client closed the stream");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestService::Retract(grpc::ServerContext* context,
+                                    const v1::RetractRequest* request,
+                                    v1::RetractResponse* response) {
+  absl::StatusOr<Caller> caller = Authorise(*context, "Retract");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::Status valid = ValidateItemId(request->item_id());
+  if (!valid.ok()) {
+    valid = absl::InvalidArgumentError(absl::StrCat("item_id: ", valid.message()));
+  } else if (request->reason().empty()) {
+    valid = absl::InvalidArgumentError("reason: is required");
+  } else if (request->reason().size() > kMaxReasonChars) {
+    valid = absl::InvalidArgumentError(
+        absl::StrCat("reason: is longer than ", kMaxReasonChars, " characters"));
+  }
+  if (!valid.ok()) {
+    AuditRejection(caller->spiffe_id, "Retract", valid, nullptr);
+    return ToGrpcStatus(valid);
+  }
+  v1::Retraction retraction;
+  retraction.set_origin(caller->organisation);
+  retraction.set_item_id(request->item_id());
+  retraction.set_reason(request->reason());
+  *retraction.mutable_retracted_at() = Now();
+  retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
+  retraction.set_decided_by(caller->organisation);
+  absl::Status status =
+      store_.WriteRetraction(sharing_.PrepareOwnRetraction(retraction, *caller));
+  if (!status.ok()) {
+    AuditRejection(caller->spiffe_id, "Retract", status, nullptr);
+    return ToGrpcStatus(status);
+  }
+  log::Info("item_retracted", {{"origin", retraction.origin()},
+                               {"item_id", retraction.item_id()},
+                               {"client", caller->spiffe_id}});
+  *response->mutable_retraction() = std::move(retraction);
+  return grpc::Status::OK;
+}
+
+}  // namespace havengate::server

@@ -1,0 +1,44 @@
+#include "server/sharing.h"
+
+namespace havengate::server {
+
+v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
+                                const std::string& actor,
+                                const v1::Item* item) {
+  v1::AuditRecord record;
+  record.set_type(type);
+  record.set_actor(actor);
+  if (item != nullptr) {
+    record.mutable_item()->set_origin(item->origin());
+    record.mutable_item()->set_item_id(item->item_id());
+    record.mutable_item()->set_version(item->version());
+  }
+  return record;
+}
+
+Sharing::Sharing(SharingOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
+    v1::Item item, const Caller& client) const {
+  store::ItemWrite write;
+  write.audit.push_back(
+      MakeAuditRecord(v1::ITEM_INGESTED, client.spiffe_id, &item));
+  write.received_from = options_.organisation;
+  write.item = std::move(item);
+  return write;
+}
+
+store::RetractionWrite Sharing::PrepareOwnRetraction(
+    v1::Retraction retraction, const Caller& client) const {
+  store::RetractionWrite write;
+  v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RETRACTED, client.spiffe_id);
+  record.mutable_item()->set_origin(retraction.origin());
+  record.mutable_item()->set_item_id(retraction.item_id());
+  record.set_reason(retraction.reason());
+  write.audit.push_back(std::move(record));
+  write.received_from = options_.organisation;
+  write.retraction = std::move(retraction);
+  return write;
+}
+
+}  // namespace havengate::server

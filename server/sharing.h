@@ -1,0 +1,57 @@
+// Sharing: what an accepted item means beyond being stored — the decision
+// for every partner under the active sharing policy, the projected copies
+// queued for partners' gateways, and the audit records — assembled into one
+// store write so that an item is never stored without its outbox entries
+// and evidence, or the reverse.
+//
+// The active policy is swapped atomically; each item is decided under
+// exactly one policy version, which every record names. Thread-safe.
+#ifndef HAVENGATE_SERVER_SHARING_H_
+#define HAVENGATE_SERVER_SHARING_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "havengate/v1/audit.pb.h"
+#include "havengate/v1/ingest.pb.h"
+#include "havengate/v1/item.pb.h"
+#include "server/caller.h"
+#include "server/store/store.h"
+
+namespace havengate::server {
+
+struct SharingOptions {
+  // This organisation's id and gateway SPIFFE id (for provenance hops).
+  std::string organisation;
+  std::string gateway_spiffe_id;
+};
+
+class Sharing {
+ public:
+  explicit Sharing(SharingOptions options);
+
+  // The write for an item an integration client pushed. `item` is valid
+  // and its origin is this organisation.
+  [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareOwnItem(
+      v1::Item item, const Caller& client) const;
+
+  // The write for a retraction of an own item by a client.
+  [[nodiscard]] store::RetractionWrite PrepareOwnRetraction(
+      v1::Retraction retraction, const Caller& client) const;
+
+  const SharingOptions& options() const { return options_; }
+
+ private:
+  SharingOptions options_;
+};
+
+// An audit record of `type` about `item` caused by `actor` (a SPIFFE id).
+v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
+                                const std::string& actor,
+                                const v1::Item* item = nullptr);
+
+}  // namespace havengate::server
+
+#endif  // HAVENGATE_SERVER_SHARING_H_
