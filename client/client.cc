@@ -1,0 +1,215 @@
+#include "client/client.h"
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "certs/channel_credentials.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace havengate::client {
+namespace {
+
+constexpr int kMaxMessageBytes = 16 << 20;
+
+std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
+  return absl::ToChronoTime(absl::Now() + timeout);
+}
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+absl::StatusOr<ConnectionOptions> LoadConnectionFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::path base = std::filesystem::absolute(path).parent_path();
+  ConnectionOptions options;
+  std::vector<std::string> problems;
+  try {
+    YAML::Node root = YAML::Load(text.str());
+    if (!root.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": must be a mapping of keys to values"));
+    }
+    static const char* kKeys[] = {"address", "certificate", "private_key", "ca",
+                                  "gateway_id", "timeout_seconds"};
+    for (const auto& kv : root) {
+      std::string key = kv.first.as<std::string>();
+      if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+        problems.push_back(absl::StrCat(key, ": unknown key"));
+      }
+    }
+    auto read = [&](const char* key, std::string* out, bool is_path) {
+      if (!root[key] || !root[key].IsScalar() ||
+          root[key].as<std::string>().empty()) {
+        problems.push_back(absl::StrCat(key, ": is required"));
+        return;
+      }
+      *out = root[key].as<std::string>();
+      if (is_path && std::filesystem::path(*out).is_relative()) {
+        *out = (base / *out).lexically_normal().string();
+      }
+    };
+    read("address", &options.address, false);
+    read("certificate", &options.certificate, true);
+    read("private_key", &options.private_key, true);
+    read("ca", &options.ca, true);
+    read("gateway_id", &options.gateway_id, false);
+    if (root["timeout_seconds"]) {
+      int seconds = root["timeout_seconds"].as<int>(0);
+      if (seconds <= 0) {
+        problems.push_back("timeout_seconds: must be a positive whole number");
+      } else {
+        options.timeout = absl::Seconds(seconds);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ":", e.mark.line + 1, ":", e.mark.column + 1,
+        ": not valid YAML: ", e.msg));
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", absl::StrJoin(problems, "; ")));
+  }
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
+    const ConnectionOptions& options) {
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("address: is required");
+  }
+  pki::ChannelCredentialsOptions tls;
+  tls.certificate_file = options.certificate;
+  tls.private_key_file = options.private_key;
+  tls.ca_file = options.ca;
+  tls.expected_server_id = options.gateway_id;
+  HG_ASSIGN_OR_RETURN(auto credentials, pki::MakeChannelCredentials(tls));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
+  auto channel = grpc::CreateCustomChannel(options.address, credentials, args);
+  return std::unique_ptr<Client>(new Client(options, std::move(channel)));
+}
+
+Client::Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      ingest_(v1::Ingest::NewStub(channel_)),
+      inbox_(v1::Inbox::NewStub(channel_)) {}
+
+absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::PushRequest request;
+  *request.mutable_item() = item;
+  v1::PushResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(ingest_->Push(&context, request, &response)));
+  return response.receipt();
+}
+
+absl::Status Client::PushStream(
+    const std::function<std::optional<v1::Item>()>& next,
+    const std::function<void(const v1::PushResult&)>& on_result, int window) {
+  grpc::ClientContext context;
+  auto stream = ingest_->PushStream(&context);
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  bool reader_done = false;
+
+  // Items go out from this thread while answers come back on the reader
+  // below; `window` bounds what is unanswered.
+  std::thread writer([&] {
+    v1::PushRequest request;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return in_flight < window || reader_done; });
+        if (reader_done) break;
+      }
+      std::optional<v1::Item> item = next();
+      if (!item.has_value()) break;
+      *request.mutable_item() = std::move(*item);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++in_flight;
+      }
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+
+  v1::PushResult result;
+  while (stream->Read(&result)) {
+    on_result(result);
+    std::lock_guard<std::mutex> lock(mu);
+    --in_flight;
+    cv.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    reader_done = true;
+    cv.notify_all();
+  }
+  writer.join();
+  return FromGrpcStatus(stream->Finish());
+}
+
+absl::StatusOr<v1::Retraction> Client::Retract(const std::string& item_id,
+                                               const std::string& reason) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::RetractRequest request;
+  request.set_item_id(item_id);
+  request.set_reason(reason);
+  v1::RetractResponse response;
+  HG_RETURN_IF_ERROR(
+      FromGrpcStatus(ingest_->Retract(&context, request, &response)));
+  return response.retraction();
+}
+
+absl::StatusOr<v1::ListResponse> Client::List(const v1::ListRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::ListResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(inbox_->List(&context, request, &response)));
+  return response;
+}
+
+absl::Status Client::Subscribe(
+    const v1::SubscribeRequest& request,
+    const std::function<bool(const v1::InboxEvent&)>& on_event) {
+  grpc::ClientContext context;
+  auto reader = inbox_->Subscribe(&context, request);
+  v1::InboxEvent event;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      context.TryCancel();
+      while (reader->Read(&event)) {
+      }
+      reader->Finish();
+      return absl::OkStatus();
+    }
+  }
+  return FromGrpcStatus(reader->Finish());
+}
+
+}  // namespace havengate::client

@@ -1,0 +1,109 @@
+// The havengate client library: what an integration (a port community
+// system, a customs risk engine, a police case system) links against to
+// push items into its organisation's gateway and read what partners shared.
+//
+//   auto options = havengate::client::LoadConnectionFile("havenctl.yaml");
+//   auto client = havengate::client::Client::Connect(*options);
+//   auto receipt = (*client)->Push(item);   // durable at the gateway when OK
+//
+// Every call is mutual TLS with the client's own certificate; the gateway
+// must present exactly the expected SPIFFE id. Errors are absl::Status with
+// the gateway's code and message (e.g. INVALID_ARGUMENT
+// "alert.containers[0].number: check digit is 7, expected 3").
+// A Client is thread-safe and should be shared: it holds one connection.
+#ifndef HAVENGATE_CLIENT_CLIENT_H_
+#define HAVENGATE_CLIENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "havengate/v1/inbox.grpc.pb.h"
+#include "havengate/v1/ingest.grpc.pb.h"
+
+namespace havengate::client {
+
+struct ConnectionOptions {
+  // host:port of the gateway.
+  std::string address;
+  // This client's certificate and private key (PEM files).
+  std::string certificate;
+  std::string private_key;
+  // The organisation's CA certificate (PEM file).
+  std::string ca;
+  // The SPIFFE id the gateway must present, e.g.
+  // spiffe://police.nl.example/gateway.
+  std::string gateway_id;
+  // Deadline of each unary call.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// Reads connection settings from a small YAML file:
+//   address: gateway.police.nl.example:7443
+//   certificate: client.crt
+//   private_key: client.key
+//   ca: ca.crt
+//   gateway_id: spiffe://police.nl.example/gateway
+// Relative paths resolve against the file's directory. Errors name the key.
+[[nodiscard]] absl::StatusOr<ConnectionOptions> LoadConnectionFile(
+    const std::string& path);
+
+class Client {
+ public:
+  // Creates the channel (connecting lazily). INVALID_ARGUMENT or NOT_FOUND
+  // if a setting or file is wrong.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      const ConnectionOptions& options);
+
+  // Pushes one item; returns once it is durable at the gateway. Safe to
+  // retry with the same item: the retry returns the original receipt with
+  // `duplicate` set.
+  [[nodiscard]] absl::StatusOr<v1::Receipt> Push(const v1::Item& item);
+
+  // Streams items from `next` (which returns nullopt at the end) on one
+  // PushStream, keeping up to `window` unanswered items in flight, and
+  // calls `on_result` for every answer, in order. Items the gateway refuses
+  // are reported through `on_result` and do not stop the stream. Returns
+  // the stream's final status.
+  [[nodiscard]] absl::Status PushStream(
+      const std::function<std::optional<v1::Item>()>& next,
+      const std::function<void(const v1::PushResult&)>& on_result,
+      int window = 256);
+
+  // Withdraws one of this organisation's items everywhere it was shared.
+  [[nodiscard]] absl::StatusOr<v1::Retraction> Retract(
+      const std::string& item_id, const std::string& reason);
+
+  // One page of the inbox (newest first).
+  [[nodiscard]] absl::StatusOr<v1::ListResponse> List(
+      const v1::ListRequest& request);
+
+  // Follows the inbox: calls `on_event` for every event after
+  // `request.after_cursor`, then for new ones as they arrive, until
+  // `on_event` returns false (returns OK) or the stream fails.
+  [[nodiscard]] absl::Status Subscribe(
+      const v1::SubscribeRequest& request,
+      const std::function<bool(const v1::InboxEvent&)>& on_event);
+
+  // The underlying channel, for services this library does not wrap.
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel);
+
+  ConnectionOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Ingest::Stub> ingest_;
+  std::unique_ptr<v1::Inbox::Stub> inbox_;
+};
+
+// Converts a gRPC status to absl::Status (same code and message).
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace havengate::client
+
+#endif  // HAVENGATE_CLIENT_CLIENT_H_
