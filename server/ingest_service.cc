@@ -1,8 +1,5 @@
 #include "server/ingest_service.h"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -12,6 +9,7 @@
 #include "proto/status_macros.h"
 #include "server/grpc_status.h"
 #include "server/logging/log.h"
+#include "server/ordered_answers.h"
 
 namespace havengate::server {
 namespace {
@@ -122,83 +120,6 @@ grpc::Status IngestService::Push(grpc::ServerContext* context,
 
 namespace {
 
-// The answers of one PushStream, written to the client strictly in the
-// order the items arrived although the store completes them out of order
-// with respect to validation failures.
-class ResultQueue {
- public:
-  explicit ResultQueue(int window) : window_(window) {}
-
-  // Reserves the next slot, blocking while `window` answers are pending.
-  // Returns false if the stream is finished.
-  bool Reserve(uint64_t* index) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
-      return finished_ || static_cast<int>(slots_.size()) < window_;
-    });
-    if (finished_) return false;
-    *index = next_index_++;
-    slots_.emplace_back();
-    return true;
-  }
-
-  void Complete(uint64_t index, v1::PushResult result) {
-    std::lock_guard<std::mutex> lock(mu_);
-    size_t offset = static_cast<size_t>(index - first_index_);
-    slots_[offset] = std::move(result);
-    cv_.notify_all();
-  }
-
-  // Waits for the oldest answer. nullopt once the reader is done and every
-  // answer was taken, or the stream is finished.
-  std::optional<v1::PushResult> Next() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
-      return finished_ || (!slots_.empty() && slots_.front().has_value()) ||
-             (reading_done_ && slots_.empty());
-    });
-    if (finished_ || slots_.empty()) return std::nullopt;
-    v1::PushResult result = std::move(*slots_.front());
-    slots_.pop_front();
-    ++first_index_;
-    cv_.notify_all();
-    return result;
-  }
-
-  void ReadingDone() {
-    std::lock_guard<std::mutex> lock(mu_);
-    reading_done_ = true;
-    cv_.notify_all();
-  }
-  // The client went away: stop everything.
-  void Finish() {
-    std::lock_guard<std::mutex> lock(mu_);
-    finished_ = true;
-    cv_.notify_all();
-  }
-  // Blocks until every reserved slot was completed (so no store callback
-  // still refers to this queue).
-  void AwaitAllCompleted() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] {
-      for (const auto& slot : slots_) {
-        if (!slot.has_value()) return false;
-      }
-      return true;
-    });
-  }
-
- private:
-  const int window_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::optional<v1::PushResult>> slots_;
-  uint64_t first_index_ = 0;
-  uint64_t next_index_ = 0;
-  bool reading_done_ = false;
-  bool finished_ = false;
-};
-
 v1::PushResult MakeResult(uint64_t index, const std::string& item_id,
                           const absl::Status& status) {
   v1::PushResult result;
@@ -217,7 +138,7 @@ grpc::Status IngestService::PushStream(
   absl::StatusOr<Caller> caller = Authorise(*context, "PushStream");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
 
-  ResultQueue queue(options_.stream_window);
+  OrderedAnswers<v1::PushResult> queue(options_.stream_window);
   // Answers go out from their own thread so that reading, validating and
   // committing overlap: the client can keep a window of items in flight.
   bool write_failed = false;
@@ -225,7 +146,7 @@ grpc::Status IngestService::PushStream(
     while (std::optional<v1::PushResult> result = queue.Next()) {
       if (!stream->Write(*result)) {
         write_failed = true;
-        queue.Finish();
+        queue.Abandon();
         return;
       }
     }

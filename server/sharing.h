@@ -37,6 +37,17 @@ class Sharing {
   [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareOwnItem(
       v1::Item item, const Caller& client) const;
 
+  // The write for an item a peer gateway sent, already checked (valid,
+  // consistent provenance, sender allowed).
+  [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareReceivedItem(
+      const v1::Item& item, const Caller& peer) const;
+
+  // The write for a retraction a peer gateway sent about an item this
+  // gateway received from that peer; forwards it to every partner this
+  // gateway shared the item with.
+  [[nodiscard]] store::RetractionWrite PrepareReceivedRetraction(
+      const v1::Retraction& retraction, const Caller& peer) const;
+
   // The write for a retraction of an own item by a client.
   [[nodiscard]] store::RetractionWrite PrepareOwnRetraction(
       v1::Retraction retraction, const Caller& client) const;

@@ -1,0 +1,235 @@
+#include "server/federation_service.h"
+
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "proto/status_macros.h"
+#include "server/grpc_status.h"
+#include "server/logging/log.h"
+#include "server/ordered_answers.h"
+
+namespace havengate::server {
+namespace {
+
+v1::FederationAck MakeAck(uint64_t sequence, const absl::Status& status) {
+  v1::FederationAck ack;
+  ack.set_sequence(sequence);
+  ack.set_code(static_cast<int32_t>(status.code()));
+  ack.set_message(std::string(status.message()));
+  return ack;
+}
+
+// Storage trouble is temporary: the message must not be acknowledged, so the
+// sender keeps it and resends after reconnecting.
+bool IsTransient(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kResourceExhausted;
+}
+
+}  // namespace
+
+absl::Status CheckProvenance(const v1::Item& item, const std::string& sender,
+                             const std::string& receiver) {
+  const auto& hops = item.provenance();
+  if (hops.empty()) {
+    return absl::InvalidArgumentError(
+        "provenance: is empty; a gateway must record its release");
+  }
+  if (hops[0].organisation() != item.origin()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "origin: item claims origin ", item.origin(),
+        " but its provenance starts at ", hops[0].organisation()));
+  }
+  for (int i = 0; i < hops.size(); ++i) {
+    if (hops[i].organisation() == receiver) {
+      return absl::FailedPreconditionError(
+          "provenance: the item already passed through this organisation");
+    }
+    if (i + 1 < hops.size() &&
+        hops[i].released_to() != hops[i + 1].organisation()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "provenance[", i, "]: released to ", hops[i].released_to(),
+          " but the next hop is ", hops[i + 1].organisation()));
+    }
+  }
+  const v1::ProvenanceHop& last = hops[hops.size() - 1];
+  if (last.organisation() != sender) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "origin: sent by ", sender, " but its last provenance hop is ",
+        last.organisation()));
+  }
+  if (last.released_to() != receiver) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "provenance: released to ", last.released_to(), ", not to ", receiver));
+  }
+  return absl::OkStatus();
+}
+
+FederationService::FederationService(FederationServiceOptions options,
+                                     const Authenticator& authenticator,
+                                     const Sharing& sharing,
+                                     store::Store& store)
+    : options_(std::move(options)),
+      authenticator_(authenticator),
+      sharing_(sharing),
+      store_(store) {}
+
+absl::Status FederationService::CheckRetraction(
+    const v1::Retraction& retraction, const Caller& peer) const {
+  bool withdrawal = retraction.kind() == v1::Retraction::NO_LONGER_SHARED;
+  if (withdrawal && retraction.decided_by() != peer.organisation) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "retraction.decided_by: a withdrawal sent by ", peer.organisation,
+        " must be decided by it"));
+  }
+  if (!withdrawal && retraction.decided_by() != retraction.origin()) {
+    return absl::PermissionDeniedError(
+        "retraction.decided_by: only the origin retracts an item");
+  }
+  // Only the gateway an item came from may withdraw it here.
+  HG_ASSIGN_OR_RETURN(v1::InboxEntry held,
+                      store_.GetItem(retraction.origin(), retraction.item_id()));
+  if (held.received_from() != peer.organisation) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "retraction: the item was received from ", held.received_from(),
+        ", not from ", peer.organisation));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FederationService::CheckItem(const v1::Item& item,
+                                          const Caller& peer) const {
+  HG_RETURN_IF_ERROR(ValidateItem(item, options_.limits));
+  return CheckProvenance(item, peer.organisation, options_.organisation);
+}
+
+void FederationService::AuditRefusal(const Caller& peer,
+                                     const v1::FederationMessage& message,
+                                     const absl::Status& status) {
+  v1::AuditRecord record = MakeAuditRecord(
+      v1::RECEIPT_REFUSED, peer.spiffe_id,
+      message.has_item() ? &message.item() : nullptr);
+  record.set_partner(peer.organisation);
+  record.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                                 status.message()));
+  log::Warn("receipt_refused",
+            {{"peer", peer.organisation},
+             {"sequence", message.sequence()},
+             {"code", absl::StatusCodeToString(status.code())},
+             {"reason", status.message()}});
+  store_.AppendAuditAsync({std::move(record)}, [](absl::Status s) {
+    if (!s.ok()) log::Error("audit_write_failed", {{"reason", s.message()}});
+  });
+}
+
+grpc::Status FederationService::Exchange(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
+        stream) {
+  absl::StatusOr<Caller> peer = authenticator_.Identify(*context);
+  absl::Status allowed = peer.ok() ? RequirePeerGateway(*peer) : peer.status();
+  if (allowed.ok() && options_.peers.count(peer->organisation) == 0) {
+    allowed = absl::PermissionDeniedError(
+        "this organisation is not a configured peer of this gateway");
+  }
+  if (!allowed.ok()) {
+    v1::AuditRecord record = MakeAuditRecord(
+        v1::CALL_REJECTED, peer.ok() ? peer->spiffe_id : "");
+    record.set_reason(absl::StrCat("Exchange: ", allowed.message()));
+    log::Warn("call_rejected", {{"method", "Exchange"},
+                                {"caller", peer.ok() ? peer->spiffe_id : ""},
+                                {"reason", allowed.message()}});
+    (void)store_.AppendAudit({std::move(record)});
+    return ToGrpcStatus(allowed);
+  }
+  log::Info("peer_connected", {{"peer", peer->organisation}});
+
+  OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
+  std::atomic<bool> transient_failure{false};
+  std::thread writer([&] {
+    while (std::optional<v1::FederationAck> ack = answers.Next()) {
+      if (IsTransient(absl::Status(static_cast<absl::StatusCode>(ack->code()), "")) ||
+          !stream->Write(*ack)) {
+        answers.Abandon();
+        return;
+      }
+    }
+  });
+
+  v1::FederationMessage message;
+  while (!transient_failure && stream->Read(&message)) {
+    uint64_t index;
+    if (!answers.Reserve(&index)) break;
+    const uint64_t sequence = message.sequence();
+    auto complete = [this, &answers, &transient_failure, index, sequence,
+                     peer = *peer, message](const absl::Status& status) {
+      if (IsTransient(status)) {
+        // Leave it and everything after it unacknowledged and end the
+        // stream: the sender resends them after reconnecting.
+        transient_failure = true;
+        answers.Complete(index, MakeAck(sequence, status));
+        log::Warn("receipt_deferred", {{"peer", peer.organisation},
+                                       {"reason", status.message()}});
+        return;
+      }
+      if (!status.ok()) AuditRefusal(peer, message, status);
+      answers.Complete(index, MakeAck(sequence, status));
+    };
+
+    if (message.has_item()) {
+      absl::Status checked = CheckItem(message.item(), *peer);
+      absl::StatusOr<store::ItemWrite> write =
+          checked.ok() ? sharing_.PrepareReceivedItem(message.item(), *peer)
+                       : checked;
+      if (!write.ok()) {
+        complete(write.status());
+        continue;
+      }
+      store_.WriteItemAsync(
+          std::move(*write),
+          [complete, peer_org = peer->organisation](
+              absl::StatusOr<store::ItemWriteResult> result) {
+            if (result.ok()) {
+              log::Info(result->receipt.duplicate() ? "item_already_held"
+                                                    : "item_received",
+                        {{"from", peer_org},
+                         {"origin", result->receipt.origin()},
+                         {"item_id", result->receipt.item_id()},
+                         {"version", result->receipt.version()}});
+            }
+            complete(result.status());
+          });
+    } else if (message.has_retraction()) {
+      absl::Status allowed_retraction =
+          CheckRetraction(message.retraction(), *peer);
+      if (absl::IsNotFound(allowed_retraction)) {
+        complete(absl::OkStatus());  // nothing held here: nothing to do
+        continue;
+      }
+      if (!allowed_retraction.ok()) {
+        complete(allowed_retraction);
+        continue;
+      }
+      store_.WriteRetractionAsync(
+          sharing_.PrepareReceivedRetraction(message.retraction(), *peer),
+          [complete](absl::Status s) {
+        // A retraction of an item never held here needs nothing.
+        complete(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
+      });
+    } else {
+      complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
+    }
+  }
+  answers.ReadingDone();
+  writer.join();
+  answers.AwaitAllCompleted();
+  log::Info("peer_disconnected", {{"peer", peer->organisation}});
+  if (transient_failure) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "storage is unavailable; resend later");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace havengate::server

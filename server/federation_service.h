@@ -1,0 +1,67 @@
+// The receiving side of federation: a peer gateway streams the items and
+// retractions its policy released to this organisation; each is checked
+// (sender identity, origin and provenance, this organisation's inbound
+// rules, item validity), stored durably — deduplicated on (origin, item_id,
+// version) — and only then acknowledged. Refusals are acknowledged with
+// their reason (so the sender stops resending) and audited.
+#ifndef HAVENGATE_SERVER_FEDERATION_SERVICE_H_
+#define HAVENGATE_SERVER_FEDERATION_SERVICE_H_
+
+#include <set>
+#include <string>
+
+#include "havengate/v1/federation.grpc.pb.h"
+#include "proto/item_validation.h"
+#include "server/caller.h"
+#include "server/sharing.h"
+#include "server/store/store.h"
+
+namespace havengate::server {
+
+struct FederationServiceOptions {
+  // This organisation's id.
+  std::string organisation;
+  // Organisation ids of the configured peers: only they may call.
+  std::set<std::string> peers;
+  ItemLimits limits;
+  // Messages of one stream read but not yet acknowledged.
+  int stream_window = 1024;
+};
+
+class FederationService final : public v1::Federation::Service {
+ public:
+  FederationService(FederationServiceOptions options,
+                    const Authenticator& authenticator, const Sharing& sharing,
+                    store::Store& store);
+
+  grpc::Status Exchange(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
+          stream) override;
+
+ private:
+  absl::Status CheckItem(const v1::Item& item, const Caller& peer) const;
+  // NOT_FOUND if the item is not held here (nothing to do).
+  absl::Status CheckRetraction(const v1::Retraction& retraction,
+                               const Caller& peer) const;
+  void AuditRefusal(const Caller& peer, const v1::FederationMessage& message,
+                    const absl::Status& status);
+
+  FederationServiceOptions options_;
+  const Authenticator& authenticator_;
+  const Sharing& sharing_;
+  store::Store& store_;
+};
+
+// Checks that an item received from `sender` tells a consistent story of
+// how it got here: the provenance starts at the origin, each hop released
+// it to the next, and the last hop is `sender` releasing it to `receiver`.
+// An item claiming another origin without such a chain is refused, as is an
+// item that already passed through `receiver` (a loop).
+[[nodiscard]] absl::Status CheckProvenance(const v1::Item& item,
+                                           const std::string& sender,
+                                           const std::string& receiver);
+
+}  // namespace havengate::server
+
+#endif  // HAVENGATE_SERVER_FEDERATION_SERVICE_H_

@@ -1,0 +1,251 @@
+#include "server/peer_link.h"
+
+#include <map>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "server/logging/log.h"
+#include "server/sharing.h"
+
+namespace havengate::server {
+namespace {
+
+constexpr int kReadBatch = 128;
+constexpr absl::Duration kIdleWait = absl::Milliseconds(250);
+constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+
+// Sent (or locally settled) messages of one session, by sequence.
+struct Pending {
+  v1::AuditRecord record;    // what to audit once settled
+  absl::Time enqueued_at;
+  bool settled = false;      // acknowledged, refused or expired
+  bool delivered = false;    // acknowledged OK
+};
+
+}  // namespace
+
+PeerLink::PeerLink(PeerLinkOptions options,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   store::Store& store, PeerLinkObserver observer)
+    : options_(std::move(options)),
+      credentials_(std::move(credentials)),
+      store_(store),
+      observer_(std::move(observer)) {}
+
+PeerLink::~PeerLink() { Stop(); }
+
+void PeerLink::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void PeerLink::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    if (active_context_ != nullptr) active_context_->TryCancel();
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PeerLink::Run() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  args.SetMaxSendMessageSize(options_.max_message_bytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  // Reconnection pacing is ours (below); keep gRPC's own short.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(options_.address, credentials_, args);
+  auto stub = v1::Federation::NewStub(channel);
+
+  std::mt19937_64 random(std::random_device{}());
+  absl::Duration backoff = options_.initial_backoff;
+  while (!stopping_) {
+    // Connect only when there is something to send.
+    uint64_t cursor = store_.LastCursor();
+    auto head = store_.ReadOutbox(options_.partner, 0, 1);
+    if (head.ok() && head->empty()) {
+      store_.WaitForEvents(cursor, absl::Now() + kIdleWait);
+      continue;
+    }
+    absl::Status failure;
+    bool progress = false;
+    if (!channel->WaitForConnected(
+            absl::ToChronoTime(absl::Now() + kConnectTimeout))) {
+      failure = absl::UnavailableError("cannot connect");
+    } else {
+      connected_ = true;
+      if (observer_.on_state) observer_.on_state(options_.partner, true);
+      log::Info("peer_link_connected", {{"partner", options_.partner},
+                                        {"address", options_.address}});
+      failure = RunSession(*stub, &progress);
+      connected_ = false;
+      if (observer_.on_state) observer_.on_state(options_.partner, false);
+    }
+    if (stopping_) break;
+    if (progress) backoff = options_.initial_backoff;
+    // Full jitter: a uniformly random wait up to the current backoff, so
+    // many gateways reconnecting to one peer do not arrive in lockstep.
+    std::uniform_int_distribution<int64_t> jitter(
+        0, absl::ToInt64Milliseconds(backoff));
+    absl::Duration wait = absl::Milliseconds(jitter(random));
+    log::Warn("peer_link_retry", {{"partner", options_.partner},
+                                  {"reason", failure.message()},
+                                  {"retry_in_ms", absl::ToInt64Milliseconds(wait)}});
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait),
+                 [&] { return stopping_.load(); });
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
+                                  bool* made_progress) {
+  grpc::ClientContext context;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    active_context_ = &context;
+  }
+  auto stream = stub.Exchange(&context);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, Pending> pending;
+  bool broken = false;
+
+  // Settles the oldest messages that are done, in order, and removes them
+  // from the outbox together with their audit records. Called with `mu`.
+  auto advance = [&]() {
+    uint64_t watermark = 0;
+    std::vector<v1::AuditRecord> records;
+    while (!pending.empty() && pending.begin()->second.settled) {
+      Pending& p = pending.begin()->second;
+      if (p.delivered && observer_.on_delivered) {
+        observer_.on_delivered(options_.partner, absl::Now() - p.enqueued_at);
+      }
+      records.push_back(std::move(p.record));
+      watermark = pending.begin()->first;
+      pending.erase(pending.begin());
+    }
+    if (watermark == 0) return;
+    *made_progress = true;
+    store_.AckOutboxAsync(options_.partner, watermark, std::move(records),
+                          [partner = options_.partner](absl::Status s) {
+                            if (!s.ok()) {
+                              log::Error("outbox_ack_failed",
+                                         {{"partner", partner},
+                                          {"reason", s.message()}});
+                            }
+                          });
+    cv.notify_all();
+  };
+
+  std::thread reader([&] {
+    v1::FederationAck ack;
+    while (stream->Read(&ack)) {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = pending.find(ack.sequence());
+      if (it == pending.end() || it->second.settled) continue;
+      Pending& p = it->second;
+      p.settled = true;
+      if (ack.code() == 0) {
+        p.delivered = true;
+      } else {
+        // Refused for good by the partner: audited, not resent.
+        p.record.set_type(v1::DELIVERY_REFUSED);
+        p.record.set_reason(absl::StrCat(
+            absl::StatusCodeToString(static_cast<absl::StatusCode>(ack.code())),
+            ": ", ack.message()));
+        log::Warn("delivery_refused", {{"partner", options_.partner},
+                                       {"sequence", ack.sequence()},
+                                       {"reason", ack.message()}});
+      }
+      advance();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    broken = true;
+    cv.notify_all();
+  });
+
+  uint64_t sent = 0;
+  v1::FederationMessage message;
+  while (!stopping_) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (broken) break;
+    }
+    uint64_t cursor = store_.LastCursor();
+    auto records = store_.ReadOutbox(options_.partner, sent, kReadBatch);
+    if (!records.ok()) break;
+    if (records->empty()) {
+      store_.WaitForEvents(cursor, absl::Now() + kIdleWait);
+      continue;
+    }
+    bool write_failed = false;
+    for (store::OutboxRecord& record : *records) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] {
+        return broken || stopping_ ||
+               static_cast<int>(pending.size()) < options_.window;
+      });
+      if (broken || stopping_) {
+        write_failed = true;
+        break;
+      }
+      sent = record.sequence;
+      if (!message.ParseFromString(record.payload)) {
+        log::Error("outbox_entry_unreadable", {{"partner", options_.partner},
+                                               {"sequence", record.sequence}});
+        pending[record.sequence].settled = true;
+        advance();
+        continue;
+      }
+      message.set_sequence(record.sequence);
+      Pending& p = pending[record.sequence];
+      p.enqueued_at = record.enqueued_at;
+      p.record = MakeAuditRecord(
+          v1::ITEM_DELIVERED, options_.gateway_spiffe_id,
+          message.has_item() ? &message.item() : nullptr);
+      p.record.set_partner(options_.partner);
+      if (message.has_retraction()) {
+        p.record.mutable_item()->set_origin(message.retraction().origin());
+        p.record.mutable_item()->set_item_id(message.retraction().item_id());
+        p.record.set_detail("retraction");
+      }
+      if (record.expires_at != absl::InfinitePast() &&
+          absl::Now() >= record.expires_at) {
+        p.settled = true;
+        p.record.set_type(v1::DELIVERY_EXPIRED);
+        p.record.set_reason("expires_at passed before delivery");
+        advance();
+        continue;
+      }
+      lock.unlock();
+      if (!stream->Write(message)) {
+        write_failed = true;
+        break;
+      }
+    }
+    if (write_failed) break;
+  }
+  context.TryCancel();
+  reader.join();
+  grpc::Status status = stream->Finish();
+  // Store writes run in order: once this empty append is done, every
+  // acknowledgement queued above has removed its messages, so the next
+  // session does not resend (or re-audit) them.
+  (void)store_.AppendAudit({});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_context_ = nullptr;
+  }
+  if (stopping_) return absl::CancelledError("stopping");
+  return absl::UnavailableError(
+      status.ok() ? "the partner closed the stream" : status.error_message());
+}
+
+}  // namespace havengate::server

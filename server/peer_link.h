@@ -1,0 +1,85 @@
+// PeerLink: the sending side of federation towards one partner. It keeps
+// one Exchange stream open to the partner's gateway and sends that
+// partner's durable outbox in order, with a window of unacknowledged
+// messages; acknowledged messages leave the outbox (and are audited as
+// delivered, or refused). On any failure it reconnects with capped
+// exponential backoff and full jitter and resends everything not yet
+// acknowledged — the receiver deduplicates. Messages past their expiry are
+// dropped and audited instead of sent.
+//
+// Thread-safe; owns one thread. Stop() ends it.
+#ifndef HAVENGATE_SERVER_PEER_LINK_H_
+#define HAVENGATE_SERVER_PEER_LINK_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "havengate/v1/federation.grpc.pb.h"
+#include "server/store/store.h"
+
+namespace havengate::server {
+
+struct PeerLinkOptions {
+  // The partner's organisation id (the outbox name) and gateway address.
+  std::string partner;
+  std::string address;
+  // This gateway's SPIFFE id (the actor of delivery records).
+  std::string gateway_spiffe_id;
+  // Messages sent but not yet acknowledged.
+  int window = 512;
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(30);
+  int max_message_bytes = 4 << 20;
+};
+
+// What the link reports, for metrics and health.
+struct PeerLinkObserver {
+  std::function<void(const std::string& partner, bool connected)> on_state;
+  // Time from enqueue to acknowledgement of a delivered message.
+  std::function<void(const std::string& partner, absl::Duration latency)>
+      on_delivered;
+};
+
+class PeerLink {
+ public:
+  PeerLink(PeerLinkOptions options,
+           std::shared_ptr<grpc::ChannelCredentials> credentials,
+           store::Store& store, PeerLinkObserver observer = {});
+  ~PeerLink();
+
+  void Start();
+  // Ends the stream and the thread; unacknowledged messages stay queued.
+  void Stop();
+
+  bool connected() const { return connected_; }
+
+ private:
+  void Run();
+  // One connected session: returns why it ended (the stream failed, or
+  // Stop() was called). Sets `made_progress` if anything was settled.
+  absl::Status RunSession(v1::Federation::Stub& stub, bool* made_progress);
+
+  PeerLinkOptions options_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  store::Store& store_;
+  PeerLinkObserver observer_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> connected_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  grpc::ClientContext* active_context_ = nullptr;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace havengate::server
+
+#endif  // HAVENGATE_SERVER_PEER_LINK_H_
