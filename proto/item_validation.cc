@@ -9,6 +9,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "proto/identifiers.h"
 
 namespace havengate {
@@ -90,6 +91,14 @@ void CheckGeneric(const Message& message, const std::string& path,
       p.Add(path, "is not a valid time");
     }
     return;
+  }
+  // Fields this gateway's schema does not know cannot be validated or
+  // decided on by the policy: refuse them rather than pass them on.
+  const google::protobuf::UnknownFieldSet& unknown =
+      reflection->GetUnknownFields(message);
+  for (int i = 0; i < unknown.field_count(); ++i) {
+    p.Add(path.empty() ? "item" : path,
+          absl::StrCat("unknown field number ", unknown.field(i).number()));
   }
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);

@@ -78,6 +78,19 @@ TEST(ItemValidationTest, RejectsUnknownEnumNumbers) {
               HasSubstr("alert.severity: unknown value 42"));
 }
 
+TEST(ItemValidationTest, RejectsUnknownFieldsFromANewerSchema) {
+  v1::Item item = ValidAlert();
+  // Field 99 of Container does not exist in this schema.
+  item.mutable_alert()->mutable_containers(0)->GetReflection()
+      ->MutableUnknownFields(item.mutable_alert()->mutable_containers(0))
+      ->AddVarint(99, 1);
+  std::string bytes = item.SerializeAsString();
+  v1::Item parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_THAT(ValidateItem(parsed).message(),
+              HasSubstr("alert.containers[0]: unknown field number 99"));
+}
+
 TEST(ItemValidationTest, RejectsOversizedItemWithResourceExhausted) {
   v1::Item item = ValidAlert();
   item.mutable_alert()->set_description(std::string(5000, 'x'));

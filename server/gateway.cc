@@ -11,10 +11,13 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
+#include "certs/channel_credentials.h"
 #include "server/caller.h"
+#include "server/federation_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
+#include "server/peer_link.h"
 #include "server/sharing.h"
 #include "server/store/store.h"
 #include "server/transport_security.h"
@@ -71,6 +74,7 @@ class GatewayImpl final : public Gateway {
   void Shutdown(absl::Duration grace) override;
 
  private:
+  absl::Status StartPeerLinks();
   void MaintenanceLoop();
 
   config::GatewayConfig config_;
@@ -79,6 +83,8 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<Sharing> sharing_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
+  std::unique_ptr<FederationService> federation_;
+  std::vector<std::unique_ptr<PeerLink>> peer_links_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -107,6 +113,13 @@ absl::Status GatewayImpl::Init() {
   ingest_ = std::make_unique<IngestService>(
       ingest_options, security_->authenticator(), *sharing_, *store_);
   inbox_ = std::make_unique<InboxService>(security_->authenticator(), *store_);
+  FederationServiceOptions federation_options;
+  federation_options.organisation = config_.organisation_id;
+  for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);
+  federation_options.limits = ingest_options.limits;
+  federation_options.stream_window = config_.limits.stream_window;
+  federation_ = std::make_unique<FederationService>(
+      federation_options, security_->authenticator(), *sharing_, *store_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -116,6 +129,7 @@ absl::Status GatewayImpl::Init() {
   ApplyTransportLimits(config_.limits, builder);
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());
+  builder.RegisterService(federation_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -130,11 +144,43 @@ absl::Status GatewayImpl::Init() {
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
   HG_RETURN_IF_ERROR(store_->AppendAudit({std::move(started)}));
+  HG_RETURN_IF_ERROR(StartPeerLinks());
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
                                 {"port", port_},
                                 {"store", config_.store_path}});
+  return absl::OkStatus();
+}
+
+// One sending link per configured peer, dialling with this gateway's own
+// certificate and trusting only that peer's CA for that peer's gateway id.
+absl::Status GatewayImpl::StartPeerLinks() {
+  for (const config::PeerConfig& peer : config_.peers) {
+    pki::ChannelCredentialsOptions tls;
+    tls.certificate_file = config_.tls.certificate;
+    tls.private_key_file = config_.tls.private_key;
+    tls.ca_file = peer.ca;
+    tls.crl_file = peer.crl;
+    tls.expected_server_id = absl::StrCat("spiffe://", peer.domain, "/gateway");
+    tls.reload_interval_seconds = static_cast<unsigned>(
+        absl::ToInt64Seconds(config_.tls.reload_interval));
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        pki::MakeChannelCredentials(tls);
+    if (!credentials.ok()) {
+      return absl::Status(credentials.status().code(),
+                          absl::StrCat("peers: ", peer.id, ": ",
+                                       credentials.status().message()));
+    }
+    PeerLinkOptions options;
+    options.partner = peer.id;
+    options.address = peer.address;
+    options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
+    options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
+    auto link = std::make_unique<PeerLink>(options, *credentials, *store_);
+    link->Start();
+    peer_links_.push_back(std::move(link));
+  }
   return absl::OkStatus();
 }
 
@@ -164,6 +210,9 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
   }
   stop_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
+  // Unsent and unacknowledged messages stay in the outboxes for next time.
+  for (auto& link : peer_links_) link->Stop();
+  peer_links_.clear();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     if (inbox_ != nullptr) inbox_->Stop();

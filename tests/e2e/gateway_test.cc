@@ -1,0 +1,319 @@
+// End-to-end tests of one gateway node: a real havengate process, real
+// certificates from real CAs, real clients over mutual TLS.
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "grpcpp/grpcpp.h"
+#include "havengate/v1/ingest.grpc.pb.h"
+#include "proto/json.h"
+#include "tests/testing/harness.h"
+
+namespace havengate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto police = CreateTestOrg(dir_.path(), "police-nl", "police.nl.example");
+    ASSERT_TRUE(police.ok()) << police.status();
+    police_ = *police;
+    GatewaySpec spec;
+    spec.org = &police_;
+    spec.extra_yaml = "limits: {max_item_bytes: 65536}\n";
+    auto gateway = GatewayProcess::Start(spec);
+    ASSERT_TRUE(gateway.ok()) << gateway.status();
+    gateway_ = std::move(*gateway);
+    auto client = ConnectClient(police_, gateway_->port());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+  }
+
+  // Everything the inbox holds, as item_id@version.
+  std::vector<std::string> InboxIds(client::Client& client) {
+    v1::ListRequest request;
+    request.set_page_size(1000);
+    request.mutable_filter()->set_include_retracted(true);
+    auto page = client.List(request);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> ids;
+    if (!page.ok()) return ids;
+    for (const auto& e : page->entries()) {
+      ids.push_back(absl::StrCat(e.item().item_id(), "@", e.item().version()));
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  TestOrg police_;
+  std::unique_ptr<GatewayProcess> gateway_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(GatewayTest, PushedItemIsListedWithOriginFromTheCertificate) {
+  v1::Item item = MakeAlert("rtm-0001");
+  item.set_origin("customs-nl");  // a lie the gateway must not believe
+  auto receipt = client_->Push(item);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  EXPECT_EQ(receipt->origin(), "police-nl");
+  EXPECT_EQ(receipt->version(), 1u);
+  EXPECT_EQ(receipt->digest().size(), 64u);
+
+  v1::ListRequest request;
+  auto page = client_->List(request);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries_size(), 1);
+  const v1::InboxEntry& entry = page->entries(0);
+  EXPECT_EQ(entry.item().origin(), "police-nl");
+  EXPECT_EQ(entry.received_from(), "police-nl");
+  EXPECT_EQ(entry.item().alert().title(), "Stolen release PIN used");
+  EXPECT_EQ(entry.item().alert().containers(0).number(), "CSQU3054383");
+  EXPECT_EQ(entry.cursor(), receipt->cursor());
+}
+
+TEST_F(GatewayTest, RetriedPushStoresOneCopyAndReturnsTheSameReceipt) {
+  v1::Item item = MakeAlert("rtm-0002");
+  auto first = client_->Push(item);
+  auto second = client_->Push(item);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_FALSE(first->duplicate());
+  EXPECT_TRUE(second->duplicate());
+  EXPECT_EQ(second->cursor(), first->cursor());
+  EXPECT_EQ(second->accepted_at().seconds(), first->accepted_at().seconds());
+  EXPECT_EQ(InboxIds(*client_), std::vector<std::string>{"rtm-0002@1"});
+  // Same id and version with other content is a conflict, not an update.
+  v1::Item changed = MakeAlert("rtm-0002", "Another title");
+  EXPECT_EQ(client_->Push(changed).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  changed.set_version(2);
+  ASSERT_TRUE(client_->Push(changed).ok());
+  EXPECT_EQ(InboxIds(*client_), std::vector<std::string>{"rtm-0002@2"});
+}
+
+TEST_F(GatewayTest, WrongCheckDigitsAreRefusedWithThePathAndNothingIsStored) {
+  v1::Item item = MakeAlert("rtm-bad-1");
+  item.mutable_alert()->mutable_containers(0)->set_number("CSQU3054384");
+  item.mutable_alert()->add_vessels()->set_imo("IMO9319467");
+  auto receipt = client_->Push(item);
+  ASSERT_EQ(receipt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(receipt.status().message(),
+              HasSubstr("alert.containers[0].number: check digit is 4, expected 3"));
+  EXPECT_THAT(receipt.status().message(),
+              HasSubstr("alert.vessels[0].imo: check digit is 7, expected 6"));
+  EXPECT_THAT(receipt.status().message(), Not(HasSubstr("CSQU3054384")));
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, OversizedItemIsRefusedWithResourceExhausted) {
+  v1::Item item = MakeAlert("rtm-big");
+  item.mutable_alert()->set_description(std::string(9000, 'x'));
+  for (int i = 0; i < 8; ++i) {
+    item.mutable_alert()->add_attachments()->set_description(std::string(9000, 'y'));
+  }
+  auto receipt = client_->Push(item);
+  ASSERT_EQ(receipt.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(receipt.status().message(), HasSubstr("the limit is 65536 bytes"));
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, UnknownFieldFromANewerClientIsRefused) {
+  v1::Item item = MakeAlert("rtm-unknown");
+  item.mutable_alert()->GetReflection()
+      ->MutableUnknownFields(item.mutable_alert())->AddVarint(77, 1);
+  auto receipt = client_->Push(item);
+  ASSERT_EQ(receipt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(receipt.status().message(), HasSubstr("alert: unknown field number 77"));
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, ItemAcknowledgedJustBeforeKill9SurvivesRestart) {
+  auto receipt = client_->Push(MakeAlert("rtm-durable"));
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  gateway_->Kill9();
+  ASSERT_TRUE(gateway_->Restart().ok()) << gateway_->ReadLog();
+  auto client = ConnectClient(police_, gateway_->port());
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(InboxIds(**client), std::vector<std::string>{"rtm-durable@1"});
+}
+
+TEST_F(GatewayTest, PushStreamAnswersEveryItemInOrderAndKeepsGoingAfterABadOne) {
+  std::vector<v1::Item> items;
+  for (int i = 0; i < 50; ++i) {
+    v1::Item item = MakeAlert(absl::StrCat("bulk-", i));
+    if (i % 10 == 3) item.mutable_alert()->mutable_containers(0)->set_number("BAD");
+    items.push_back(item);
+  }
+  size_t next = 0;
+  std::vector<v1::PushResult> results;
+  absl::Status status = client_->PushStream(
+      [&]() -> std::optional<v1::Item> {
+        if (next == items.size()) return std::nullopt;
+        return items[next++];
+      },
+      [&](const v1::PushResult& r) { results.push_back(r); }, 8);
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_EQ(results.size(), items.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].index(), i);
+    EXPECT_EQ(results[i].item_id(), items[i].item_id());
+    if (i % 10 == 3) {
+      EXPECT_EQ(results[i].code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+      EXPECT_THAT(results[i].message(), HasSubstr("alert.containers[0].number"));
+    } else {
+      EXPECT_EQ(results[i].code(), 0) << results[i].message();
+      EXPECT_GT(results[i].receipt().cursor(), 0u);
+    }
+  }
+  EXPECT_EQ(InboxIds(*client_).size(), 45u);
+}
+
+TEST_F(GatewayTest, SubscribeReplaysThenFollowsAndResumesFromACursor) {
+  ASSERT_TRUE(client_->Push(MakeAlert("sub-1")).ok());
+  auto second = client_->Push(MakeAlert("sub-2"));
+  ASSERT_TRUE(second.ok());
+  std::vector<std::string> seen;
+  std::thread pusher([&] {
+    absl::SleepFor(absl::Milliseconds(200));
+    ASSERT_TRUE(client_->Push(MakeAlert("sub-3")).ok());
+  });
+  v1::SubscribeRequest request;
+  ASSERT_TRUE(client_->Subscribe(request, [&](const v1::InboxEvent& e) {
+    seen.push_back(e.entry().item().item_id());
+    return seen.size() < 3;
+  }).ok());
+  pusher.join();
+  EXPECT_EQ(seen, (std::vector<std::string>{"sub-1", "sub-2", "sub-3"}));
+  // Resuming after the second cursor yields only the third.
+  request.set_after_cursor(second->cursor());
+  std::vector<std::string> resumed;
+  ASSERT_TRUE(client_->Subscribe(request, [&](const v1::InboxEvent& e) {
+    resumed.push_back(e.entry().item().item_id());
+    return false;
+  }).ok());
+  EXPECT_EQ(resumed, std::vector<std::string>{"sub-3"});
+}
+
+TEST_F(GatewayTest, RetractedItemLeavesTheInboxAndTakesNoNewVersion) {
+  ASSERT_TRUE(client_->Push(MakeAlert("ret-1")).ok());
+  auto retraction = client_->Retract("ret-1", "information proved false");
+  ASSERT_TRUE(retraction.ok()) << retraction.status();
+  EXPECT_EQ(retraction->origin(), "police-nl");
+  v1::ListRequest request;
+  auto page = client_->List(request);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->entries_size(), 0);
+  v1::Item v2 = MakeAlert("ret-1");
+  v2.set_version(2);
+  EXPECT_EQ(client_->Push(v2).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client_->Retract("never-pushed", "typo").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// --- who may call --------------------------------------------------------
+
+TEST_F(GatewayTest, OfficerCertificateMayNotPushOrRead) {
+  auto officer = ConnectClient(police_, gateway_->port(), police_.officer_cert,
+                               police_.officer_key);
+  ASSERT_TRUE(officer.ok());
+  auto receipt = (*officer)->Push(MakeAlert("by-officer"));
+  EXPECT_EQ(receipt.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(receipt.status().message(), HasSubstr("integration clients"));
+  EXPECT_EQ((*officer)->List({}).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, ConnectionWithoutAClientCertificateIsRefused) {
+  std::ifstream ca_in(police_.ca_file);
+  std::stringstream ca;
+  ca << ca_in.rdbuf();
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ca.str();  // server verified, but no client certificate
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto channel = grpc::CreateCustomChannel(gateway_->address(),
+                                           grpc::SslCredentials(tls), args);
+  auto stub = v1::Ingest::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::PushRequest request;
+  *request.mutable_item() = MakeAlert("anonymous");
+  v1::PushResponse response;
+  grpc::Status status = stub->Push(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, PartnerGatewayCertificateMayNotPush) {
+  auto customs = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(customs.ok());
+  // The police gateway's own gateway certificate is not a client either.
+  auto own_gateway = ConnectClient(police_, gateway_->port(),
+                                   police_.gateway_cert, police_.gateway_key);
+  ASSERT_TRUE(own_gateway.ok());
+  EXPECT_EQ((*own_gateway)->Push(MakeAlert("by-gateway")).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, CertificateOfAnotherCaIsRefusedAtTheHandshake) {
+  auto other = CreateTestOrg(dir_.path(), "intruder", "police.nl.example");
+  ASSERT_TRUE(other.ok()) << other.status();
+  // Same trust domain, different CA: chain verification must fail.
+  client::ConnectionOptions options = ClientOptions(police_, gateway_->port());
+  options.certificate = other->client_cert;
+  options.private_key = other->client_key;
+  options.timeout = absl::Seconds(5);
+  auto intruder = client::Client::Connect(options);
+  ASSERT_TRUE(intruder.ok());
+  auto receipt = (*intruder)->Push(MakeAlert("intruder"));
+  EXPECT_EQ(receipt.status().code(), absl::StatusCode::kUnavailable)
+      << receipt.status();
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, ExpiredCertificateIsRefusedAtTheHandshake) {
+  auto ca = police_.OpenCa();
+  ASSERT_TRUE(ca.ok());
+  pki::IssueRequest request;
+  request.role = pki::Role::kClient;
+  request.name = "expired";
+  pki::CertificateOverridesForTesting overrides;
+  overrides.not_before = absl::Now() - absl::Hours(48);
+  overrides.not_after = absl::Now() - absl::Hours(24);
+  auto expired = ca->IssueForTesting(request, overrides, police_.dir + "/certs");
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  client::ConnectionOptions options = ClientOptions(police_, gateway_->port());
+  options.certificate = expired->cert_file;
+  options.private_key = expired->key_file;
+  options.timeout = absl::Seconds(5);
+  auto client = client::Client::Connect(options);
+  // The client library refuses to even use an expired certificate, or the
+  // gateway refuses the handshake: either way nothing gets in.
+  if (client.ok()) {
+    auto receipt = (*client)->Push(MakeAlert("expired"));
+    EXPECT_EQ(receipt.status().code(), absl::StatusCode::kUnavailable);
+  }
+  EXPECT_TRUE(InboxIds(*client_).empty());
+}
+
+TEST_F(GatewayTest, SigtermDrainsAndExitsCleanly) {
+  ASSERT_TRUE(client_->Push(MakeAlert("before-stop")).ok());
+  auto code = gateway_->Terminate();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << gateway_->ReadLog();
+  EXPECT_THAT(gateway_->ReadLog(), HasSubstr("gateway_stopped"));
+  // The log never carries item contents.
+  EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Stolen release PIN")));
+  EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Jan de Vries")));
+}
+
+}  // namespace
+}  // namespace havengate::testing
