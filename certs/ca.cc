@@ -375,6 +375,7 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueImpl(
   for (const std::string& dns : request.dns_names) {
     HG_RETURN_IF_ERROR(ValidateDnsName(dns));
   }
+  HG_RETURN_IF_ERROR(EnsureDirectory(out_dir, 0700));
   const std::string key_path = JoinPath(out_dir, absl::StrCat(name, ".key"));
   const std::string cert_path = JoinPath(out_dir, absl::StrCat(name, ".crt"));
   for (const std::string& path : {key_path, cert_path}) {

@@ -141,7 +141,8 @@ class CertificateAuthority {
   std::string crl_file() const;
 
   // Issues a certificate and writes <out_dir>/<name>.key (0600) and
-  // <out_dir>/<name>.crt, where name is the request's name (or "gateway").
+  // <out_dir>/<name>.crt (out_dir is created 0700 if missing),
+  // where name is the request's name (or "gateway").
   // Refuses (ALREADY_EXISTS, naming the file) if either file exists. The
   // certificate is recorded in the index before the files are written.
   [[nodiscard]] absl::StatusOr<IssuedCertificate> Issue(

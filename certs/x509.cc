@@ -167,8 +167,9 @@ absl::Status VerifyFailure(int err, int depth, const Certificate& leaf,
   }
 }
 
-// The havengate leaf policy on top of RFC 5280 path validation.
-absl::Status CheckLeafPolicy(const Certificate& leaf, Purpose purpose) {
+}  // namespace
+
+absl::Status CheckLeafUsage(const Certificate& leaf, Purpose purpose) {
   X509* x = leaf.native();
   const uint32_t flags = X509_get_extension_flags(x);
   if ((flags & EXFLAG_INVALID) != 0) {
@@ -209,6 +210,8 @@ absl::Status CheckLeafPolicy(const Certificate& leaf, Purpose purpose) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 int NoPassword(char*, int, int, void*) { return -1; }
 
@@ -656,7 +659,7 @@ absl::Status VerifyCertificate(const Certificate& leaf,
     }
     return VerifyFailure(err, depth, leaf, anchor);
   }
-  return CheckLeafPolicy(leaf, options.purpose);
+  return CheckLeafUsage(leaf, options.purpose);
 }
 
 absl::StatusOr<SpiffeId> VerifyPeerCertificate(

@@ -208,6 +208,12 @@ struct VerifyOptions {
     const Certificate& leaf, const std::vector<Certificate>& intermediates,
     const TrustAnchor& anchor, const VerifyOptions& options);
 
+// The leaf policy alone (no path validation): not a CA; keyUsage with
+// digitalSignature and without keyCertSign/cRLSign; extendedKeyUsage with
+// the purpose. RejectionError kBadKeyUsage (or kMalformedCertificate).
+[[nodiscard]] absl::Status CheckLeafUsage(const Certificate& leaf,
+                                          Purpose purpose);
+
 // The full havengate check: the leaf's SPIFFE id must be in
 // `anchor.trust_domain` (kUnknownTrustDomain otherwise) and VerifyCertificate
 // must pass. Returns the verified identity.

@@ -1,0 +1,97 @@
+// The gateway's per-trust-domain trust: which organisation each configured
+// SPIFFE trust domain belongs to, the ONE CA allowed to issue certificates in
+// it (with its CRL), and which roles may connect from it. It is what makes a
+// partner's CA unable to mint a certificate that passes as another partner:
+// the trust domain a certificate claims selects the only CA it is verified
+// against.
+//
+// Role policy: the own trust domain may connect as client, officer or
+// gateway (a replica); a peer's trust domain only as gateway.
+//
+// Thread-safety: thread-safe. Verification runs concurrently on gRPC's
+// handshake threads; each call re-checks the claimed domain's CA and CRL
+// files (two stat(2) calls) so that a new CRL takes effect at the very next
+// handshake.
+#ifndef HAVENGATE_SERVER_SECURITY_TRUST_STORE_H_
+#define HAVENGATE_SERVER_SECURITY_TRUST_STORE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "certs/trust_anchor_files.h"
+#include "certs/x509.h"
+#include "server/security/peer_identity.h"
+
+namespace havengate::security {
+
+// One trust domain as configured.
+struct TrustDomainConfig {
+  std::string organisation_id;
+  std::string trust_domain;
+  std::string ca_file;
+  std::string crl_file;  // empty: the domain publishes no CRL
+};
+
+class TrustStore {
+ public:
+  // Loads every domain's CA and CRL. Errors name the domain and file:
+  // invalid ids or domains, a domain or organisation configured twice, a CA
+  // file that is not a self-signed CA of its domain, a CRL not of that CA.
+  // `on_problem` (optional; called on any thread, must not block) receives
+  // each problem with a changed CA or CRL file, once per change.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<TrustStore>> Create(
+      const TrustDomainConfig& own, const std::vector<TrustDomainConfig>& peers,
+      std::function<void(const absl::Status&)> on_problem = nullptr);
+
+  // Verifies a client certificate presented in a handshake (PEM leaf and the
+  // peer's PEM chain, which may be empty) at `now`. On success the caller's
+  // identity; otherwise a pki::RejectionError. `claimed_id` (optional)
+  // receives the SPIFFE id the certificate claims whenever it has one, for
+  // reporting - it is unauthenticated unless the call succeeded.
+  [[nodiscard]] absl::StatusOr<PeerIdentity> VerifyClient(
+      absl::string_view leaf_pem, absl::string_view chain_pem, absl::Time now,
+      std::string* claimed_id = nullptr) const;
+
+  // Identity of an already verified certificate: trust domain -> organisation
+  // and the role policy. UNAUTHENTICATED if the domain is not configured or
+  // the role may not connect from it.
+  [[nodiscard]] absl::StatusOr<PeerIdentity> IdentityOf(
+      const pki::SpiffeId& id, std::string certificate_serial) const;
+
+  // Reloads changed CA / CRL files of every domain, reporting problems to
+  // on_problem.
+  void RefreshAll();
+
+  // Every domain's current CA certificate, own domain first (PEM).
+  std::string CaBundlePem() const;
+
+  // The own domain's CA and CRL files.
+  std::shared_ptr<pki::TrustAnchorFiles> own_anchor() const;
+  const std::string& own_trust_domain() const { return own_domain_; }
+
+ private:
+  struct Domain {
+    std::string organisation_id;
+    bool own = false;
+    std::shared_ptr<pki::TrustAnchorFiles> files;
+  };
+
+  TrustStore() = default;
+  void Report(const absl::Status& problem) const;
+
+  std::string own_domain_;
+  std::function<void(const absl::Status&)> on_problem_;
+  // Keyed by trust domain; immutable after Create.
+  std::map<std::string, Domain> domains_;
+};
+
+}  // namespace havengate::security
+
+#endif  // HAVENGATE_SERVER_SECURITY_TRUST_STORE_H_
