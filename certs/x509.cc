@@ -128,6 +128,11 @@ absl::Status VerifyFailure(int err, int depth, const Certificate& leaf,
     case X509_V_ERR_PATH_LENGTH_EXCEEDED:
     case X509_V_ERR_INVALID_EXTENSION:
     case X509_V_ERR_INVALID_NON_CA:
+    case X509_V_ERR_KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA:
+    case X509_V_ERR_CA_CERT_MISSING_KEY_USAGE:
+    case X509_V_ERR_PATHLEN_INVALID_FOR_NON_CA:
+    case X509_V_ERR_PATHLEN_WITHOUT_KU_KEY_CERT_SIGN:
+    case X509_V_ERR_CA_BCONS_NOT_CRITICAL:
       return fail(RejectReason::kBadKeyUsage,
                   absl::StrCat(what, " is not valid for this use: ", detail));
     case X509_V_ERR_EE_KEY_TOO_SMALL:
