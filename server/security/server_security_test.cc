@@ -4,7 +4,14 @@
 // handshake (the handler never runs) and be reported with its reason.
 #include "server/security/server_security.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <filesystem>
@@ -393,6 +400,40 @@ class ServerSecurityTest : public ::testing::Test {
 
 constexpr char kPoliceGateway[] = "spiffe://police.nl.example/gateway";
 
+// A bare OpenSSL client handshake against the gateway port. Returns
+// "<protocol> <cipher>" on success, "" if the handshake failed.
+std::string RawHandshake(int port, int max_version, const char* tls12_ciphers,
+                         const IssuedCertificate& cert) {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(
+      SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  SSL_CTX_set_security_level(ctx.get(), 0);  // let the client offer old TLS
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), max_version);
+  if (tls12_ciphers != nullptr) SSL_CTX_set_cipher_list(ctx.get(), tls12_ciphers);
+  static const unsigned char kAlpn[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn));
+  EXPECT_EQ(SSL_CTX_use_certificate_chain_file(ctx.get(), cert.cert_file.c_str()), 1);
+  EXPECT_EQ(SSL_CTX_use_PrivateKey_file(ctx.get(), cert.key_file.c_str(),
+                                        SSL_FILETYPE_PEM), 1);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  SSL* ssl = SSL_new(ctx.get());
+  SSL_set_fd(ssl, fd);
+  std::string result;
+  if (SSL_connect(ssl) == 1) {
+    result = absl::StrCat(SSL_get_version(ssl), " ", SSL_get_cipher_name(ssl));
+    SSL_shutdown(ssl);
+  }
+  SSL_free(ssl);
+  close(fd);
+  ERR_clear_error();
+  return result;
+}
+
 TEST_F(ServerSecurityTest, OwnClientIsAcceptedWithIdentityFromCertificate) {
   CallResult result =
       Call(ClientCredentials(*client_, kPoliceGateway, police_ca_->cert_file()));
@@ -701,6 +742,23 @@ TEST_F(ServerSecurityTest, StartupRefusesBadConfiguration) {
   s = MakeServerCredentials(bad);
   EXPECT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.status().message()), ::testing::HasSubstr("not the private key"));
+}
+
+// What gRPC 1.51 negotiates by default (its API cannot pin versions or
+// suites), proven from the outside: TLS 1.3 preferred, 1.2 with ECDHE and
+// AEAD only, nothing older.
+TEST_F(ServerSecurityTest, OnlyModernForwardSecretTls) {
+  EXPECT_THAT(RawHandshake(port_, TLS1_3_VERSION, nullptr, *client_),
+              ::testing::StartsWith("TLSv1.3 "));
+  std::string tls12 = RawHandshake(port_, TLS1_2_VERSION, nullptr, *client_);
+  EXPECT_THAT(tls12, ::testing::StartsWith("TLSv1.2 ECDHE-ECDSA-"));
+  EXPECT_THAT(tls12, ::testing::HasSubstr("GCM"));
+  EXPECT_EQ(RawHandshake(port_, TLS1_1_VERSION, nullptr, *client_), "");
+  EXPECT_EQ(RawHandshake(port_, TLS1_VERSION, nullptr, *client_), "");
+  // TLS 1.2 without forward secrecy or without AEAD: no common suite.
+  EXPECT_EQ(RawHandshake(port_, TLS1_2_VERSION, "AES128-GCM-SHA256:AES256-SHA256",
+                         *client_), "");
+  EXPECT_EQ(RawHandshake(port_, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA", *client_), "");
 }
 
 }  // namespace

@@ -1,0 +1,153 @@
+// Runs the real `havenctl pki` binary: the operator's path through the PKI.
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "certs/ca.h"
+#include "certs/x509.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace havengate::pki {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+class HavenctlPkiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = getenv("HAVENGATE_BINARY_DIR");
+    ASSERT_NE(bin, nullptr) << "run through ctest (HAVENGATE_BINARY_DIR)";
+    havenctl_ = absl::StrCat(bin, "/client/havenctl");
+    ASSERT_TRUE(std::filesystem::exists(havenctl_)) << havenctl_;
+    char tmpl[] = "/tmp/hg-havenctl-pki-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  // Runs `havenctl <args>` in the test directory. Arguments are ours, never
+  // user input, so plain shell quoting is enough.
+  CliRun Havenctl(const std::string& args) {
+    const std::string command =
+        absl::StrCat("cd '", root_, "' && '", havenctl_, "' ", args, " 2>&1");
+    CliRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.output.append(buf, n);
+    int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+  std::string Path(absl::string_view name) const {
+    return absl::StrCat(root_, "/", name);
+  }
+
+  std::string havenctl_;
+  std::string root_;
+};
+
+TEST_F(HavenctlPkiTest, FullLifecycle) {
+  CliRun init = Havenctl("pki init-ca --org police-nl --domain police.nl.example --dir ca");
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_THAT(init.output, HasSubstr("trust domain police.nl.example"));
+
+  CliRun gw = Havenctl("pki issue --ca-dir ca --role gateway --out gw --dns localhost");
+  ASSERT_EQ(gw.exit_code, 0) << gw.output;
+  EXPECT_THAT(gw.output, HasSubstr("spiffe://police.nl.example/gateway"));
+  CliRun client = Havenctl(
+      "pki issue --ca-dir ca --role client --name case-system --out clients --days 30");
+  ASSERT_EQ(client.exit_code, 0) << client.output;
+  absl::StatusOr<Certificate> cert = ReadCertificateFile(Path("clients/case-system.crt"));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_NEAR(absl::ToDoubleHours(cert->not_after() - absl::Now()), 24 * 30, 0.1);
+  struct stat st;
+  ASSERT_EQ(stat(Path("clients/case-system.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  CliRun show = Havenctl("pki show clients/case-system.crt --ca ca/ca.crt --crl ca/crl.pem");
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, HasSubstr("role         client"));
+  EXPECT_THAT(show.output, HasSubstr(cert->SerialHex()));
+  EXPECT_THAT(show.output, HasSubstr("verification ok"));
+
+  CliRun revoke = Havenctl("pki revoke --ca-dir ca clients/case-system.crt");
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.output;
+  absl::StatusOr<Crl> crl = Crl::ReadFile(Path("ca/crl.pem"));
+  ASSERT_TRUE(crl.ok());
+  EXPECT_TRUE(crl->IsRevoked(*cert));
+  CliRun show_revoked =
+      Havenctl("pki show clients/case-system.crt --ca ca/ca.crt --crl ca/crl.pem");
+  EXPECT_EQ(show_revoked.exit_code, 1);
+  EXPECT_THAT(show_revoked.output, HasSubstr("FAILED (revoked)"));
+
+  CliRun fresh = Havenctl("pki crl --ca-dir ca --out published.crl --days 7");
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.output;
+  absl::StatusOr<Crl> published = Crl::ReadFile(Path("published.crl"));
+  ASSERT_TRUE(published.ok());
+  EXPECT_GT(published->crl_number(), crl->crl_number());
+
+  CliRun list = Havenctl("pki list --ca-dir ca");
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.output, HasSubstr("revoked"));
+  EXPECT_THAT(list.output, HasSubstr("spiffe://police.nl.example/gateway"));
+}
+
+TEST_F(HavenctlPkiTest, RefusalsArePlainAndNonZero) {
+  ASSERT_EQ(Havenctl("pki init-ca --org police-nl --domain police.nl.example --dir ca")
+                .exit_code,
+            0);
+  CliRun again = Havenctl("pki init-ca --org police-nl --domain police.nl.example --dir ca");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("refusing to overwrite"));
+
+  ASSERT_EQ(Havenctl("pki issue --ca-dir ca --role client --name pcs --out c").exit_code, 0);
+  CliRun overwrite = Havenctl("pki issue --ca-dir ca --role client --name pcs --out c");
+  EXPECT_EQ(overwrite.exit_code, 1);
+  EXPECT_THAT(overwrite.output, HasSubstr("c/pcs.key already exists"));
+
+  CliRun bad_domain = Havenctl("pki init-ca --org x-y --domain Bad.Example --dir ca2");
+  EXPECT_EQ(bad_domain.exit_code, 1);
+  EXPECT_THAT(bad_domain.output, HasSubstr("lower-case"));
+
+  CliRun no_name = Havenctl("pki issue --ca-dir ca --role officer --out c");
+  EXPECT_EQ(no_name.exit_code, 1);
+  EXPECT_THAT(no_name.output, HasSubstr("--name is required"));
+
+  CliRun bad_role = Havenctl("pki issue --ca-dir ca --role admin --name x --out c");
+  EXPECT_EQ(bad_role.exit_code, 2);
+
+  CliRun both = Havenctl("pki revoke --ca-dir ca c/pcs.crt --serial 01");
+  EXPECT_EQ(both.exit_code, 1);
+
+  CliRun unknown = Havenctl("pki revoke --ca-dir ca --serial 0123abcd");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.output, HasSubstr("not in the index"));
+
+  CliRun missing = Havenctl("pki show nope.crt");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("nope.crt"));
+
+  for (const char* help : {"pki --help", "pki init-ca --help", "pki issue --help",
+                           "pki revoke --help", "pki crl --help", "pki show --help",
+                           "pki list --help"}) {
+    CliRun h = Havenctl(help);
+    EXPECT_EQ(h.exit_code, 0) << help;
+    EXPECT_THAT(h.output, HasSubstr("Usage")) << help;
+  }
+}
+
+}  // namespace
+}  // namespace havengate::pki
