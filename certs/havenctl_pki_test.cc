@@ -26,9 +26,14 @@ struct CliRun {
 class HavenctlPkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The build tree: $HAVENGATE_BINARY_DIR, else the parent of this test
+    // binary's directory (<build>/certs/havenctl_pki_test).
     const char* bin = getenv("HAVENGATE_BINARY_DIR");
-    ASSERT_NE(bin, nullptr) << "run through ctest (HAVENGATE_BINARY_DIR)";
-    havenctl_ = absl::StrCat(bin, "/client/havenctl");
+    const std::filesystem::path build =
+        bin != nullptr
+            ? std::filesystem::path(bin)
+            : std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path();
+    havenctl_ = (build / "client" / "havenctl").string();
     ASSERT_TRUE(std::filesystem::exists(havenctl_)) << havenctl_;
     char tmpl[] = "/tmp/hg-havenctl-pki-test-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
