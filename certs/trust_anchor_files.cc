@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<TrustAnchorFiles>> TrustAnchorFiles::Load(
   }
   std::unique_ptr<TrustAnchorFiles> files(new TrustAnchorFiles(
       std::move(trust_domain), std::move(ca_file), std::move(crl_file)));
-  absl::MutexLock lock(&files->refresh_mu_);
+  std::lock_guard<std::mutex> lock(files->refresh_mu_);
   files->seen_ca_ = FingerprintFile(files->ca_file_);
   HG_ASSIGN_OR_RETURN(Certificate ca, files->LoadCa());
   auto snapshot = std::make_shared<TrustAnchorSnapshot>(TrustAnchorSnapshot{
@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<TrustAnchorFiles>> TrustAnchorFiles::Load(
     HG_ASSIGN_OR_RETURN(Crl crl, files->LoadCrl(ca));
     snapshot->anchor.crl = std::move(crl);
   }
-  absl::MutexLock snapshot_lock(&files->snapshot_mu_);
+  std::lock_guard<std::mutex> snapshot_lock(files->snapshot_mu_);
   files->snapshot_ = std::move(snapshot);
   return files;
 }
@@ -58,7 +58,7 @@ absl::StatusOr<Crl> TrustAnchorFiles::LoadCrl(const Certificate& ca) const {
 
 absl::Status TrustAnchorFiles::Refresh(bool* changed) {
   if (changed != nullptr) *changed = false;
-  absl::MutexLock lock(&refresh_mu_);
+  std::lock_guard<std::mutex> lock(refresh_mu_);
   const FileFingerprint ca_fp = FingerprintFile(ca_file_);
   const FileFingerprint crl_fp =
       crl_file_.empty() ? FileFingerprint() : FingerprintFile(crl_file_);
@@ -104,7 +104,7 @@ absl::Status TrustAnchorFiles::Refresh(bool* changed) {
   if (!ca_changed && !crl_changed) return status;
   next->generation = current->generation + 1;
   {
-    absl::MutexLock snapshot_lock(&snapshot_mu_);
+    std::lock_guard<std::mutex> snapshot_lock(snapshot_mu_);
     snapshot_ = std::move(next);
   }
   if (changed != nullptr) *changed = true;
@@ -112,7 +112,7 @@ absl::Status TrustAnchorFiles::Refresh(bool* changed) {
 }
 
 std::shared_ptr<const TrustAnchorSnapshot> TrustAnchorFiles::Current() const {
-  absl::MutexLock lock(&snapshot_mu_);
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
   return snapshot_;
 }
 

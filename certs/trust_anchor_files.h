@@ -22,12 +22,11 @@
 #define HAVENGATE_CERTS_TRUST_ANCHOR_FILES_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "certs/file_util.h"
 #include "certs/x509.h"
@@ -76,13 +75,14 @@ class TrustAnchorFiles {
   const std::string ca_file_;
   const std::string crl_file_;
 
-  absl::Mutex refresh_mu_;
-  FileFingerprint seen_ca_ ABSL_GUARDED_BY(refresh_mu_);
-  FileFingerprint seen_crl_ ABSL_GUARDED_BY(refresh_mu_);
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, which would then see neither lock.
+  std::mutex refresh_mu_;
+  FileFingerprint seen_ca_;   // guarded by refresh_mu_
+  FileFingerprint seen_crl_;  // guarded by refresh_mu_
 
-  mutable absl::Mutex snapshot_mu_;
-  std::shared_ptr<const TrustAnchorSnapshot> snapshot_
-      ABSL_GUARDED_BY(snapshot_mu_);
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const TrustAnchorSnapshot> snapshot_;  // guarded by snapshot_mu_
 };
 
 // Verifies `leaf` against the snapshot: VerifyPeerCertificate, plus

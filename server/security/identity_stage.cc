@@ -95,7 +95,7 @@ std::string IdentityStage::staged_certificate_file() const {
 }
 
 std::string IdentityStage::current_serial() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return current_serial_;
 }
 
@@ -183,7 +183,7 @@ absl::Status IdentityStage::ValidateAndPublish() {
     return error;
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     current_serial_ = leaf.SerialHex();
   }
   // Keep gen N-1 for a reader that is mid-swap; drop anything older.

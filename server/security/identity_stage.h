@@ -32,11 +32,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "certs/file_util.h"
 #include "certs/spiffe_id.h"
 #include "certs/trust_anchor_files.h"
@@ -90,8 +90,8 @@ class IdentityStage {
   uint64_t generation_ = 0;
   int64_t last_mtime_ = 0;
 
-  mutable absl::Mutex mu_;
-  std::string current_serial_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  std::string current_serial_;  // guarded by mu_
 };
 
 }  // namespace havengate::security

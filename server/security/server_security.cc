@@ -121,7 +121,7 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> MakeServerCredentials(
                             pki::JoinPath(options.state_dir, kIdentityDir),
                             own_id, security->trust_->own_anchor()));
   {
-    absl::MutexLock lock(&security->reload_mu_);
+    std::lock_guard<std::mutex> lock(security->reload_mu_);
     security->written_bundle_ = security->trust_->CaBundlePem();
     HG_RETURN_IF_ERROR(pki::WriteFileAtomically(
         security->trust_bundle_file(), security->written_bundle_, 0644));
@@ -156,26 +156,26 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> MakeServerCredentials(
 
 ServerSecurity::~ServerSecurity() {
   {
-    absl::MutexLock lock(&stop_mu_);
+    std::lock_guard<std::mutex> lock(stop_mu_);
     stop_ = true;
   }
+  stop_cv_.notify_all();
   if (reload_thread_.joinable()) reload_thread_.join();
 }
 
 void ServerSecurity::ReloadLoop() {
-  const absl::Duration interval = absl::Seconds(options_.reload_interval_seconds);
+  const std::chrono::seconds interval(options_.reload_interval_seconds);
   while (true) {
     {
-      absl::MutexLock lock(&stop_mu_);
-      stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
-      if (stop_) return;
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, interval, [this] { return stop_; })) return;
     }
     ReloadNow();
   }
 }
 
 void ServerSecurity::ReloadNow() {
-  absl::MutexLock lock(&reload_mu_);
+  std::lock_guard<std::mutex> lock(reload_mu_);
   trust_->RefreshAll();
   // Handshakes refresh CA files too, so compare contents rather than relying
   // on having seen the change here.

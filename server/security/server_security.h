@@ -28,16 +28,16 @@
 #ifndef HAVENGATE_SERVER_SECURITY_SERVER_SECURITY_H_
 #define HAVENGATE_SERVER_SECURITY_SERVER_SECURITY_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "certs/x509.h"
 #include "grpcpp/security/auth_context.h"
 #include "grpcpp/security/server_credentials.h"
@@ -136,10 +136,13 @@ class ServerSecurity {
   std::unique_ptr<IdentityStage> identity_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 
-  absl::Mutex reload_mu_;  // serialises reload passes
-  std::string written_bundle_ ABSL_GUARDED_BY(reload_mu_);
-  absl::Mutex stop_mu_;
-  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
+  // ThreadSanitizer, which would then see neither lock.
+  std::mutex reload_mu_;        // serialises reload passes
+  std::string written_bundle_;  // guarded by reload_mu_
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;  // guarded by stop_mu_
   std::thread reload_thread_;
 };
 

@@ -14,6 +14,8 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -21,7 +23,6 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "certs/ca.h"
 #include "certs/channel_credentials.h"
@@ -75,44 +76,49 @@ void Replace(const std::string& path, const std::string& contents) {
 class RecordingListener : public HandshakeListener {
  public:
   void OnHandshakeRejected(const HandshakeRejection& r) override {
-    absl::MutexLock lock(&mu_);
-    rejections_.push_back(r);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rejections_.push_back(r);
+    }
+    cv_.notify_all();
   }
   void OnReloadProblem(const absl::Status& s) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     problems_.push_back(s);
   }
   void OnIdentityRotated(absl::string_view serial) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     rotations_.emplace_back(serial);
   }
 
   size_t rejection_count() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return rejections_.size();
   }
   // The first rejection recorded after the first `from`, waiting for it.
   std::optional<HandshakeRejection> WaitForRejection(size_t from) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this, from]() { return rejections_.size() > from; };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
-    if (rejections_.size() <= from) return std::nullopt;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, absl::ToChronoSeconds(kWait),
+                      [&] { return rejections_.size() > from; })) {
+      return std::nullopt;
+    }
     return rejections_[from];
   }
   std::vector<absl::Status> problems() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return problems_;
   }
   std::vector<std::string> rotations() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return rotations_;
   }
 
  private:
-  absl::Mutex mu_;
-  std::vector<HandshakeRejection> rejections_ ABSL_GUARDED_BY(mu_);
-  std::vector<absl::Status> problems_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> rotations_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<HandshakeRejection> rejections_;  // guarded by mu_
+  std::vector<absl::Status> problems_;          // guarded by mu_
+  std::vector<std::string> rotations_;          // guarded by mu_
 };
 
 // Answers every call with the caller's identity as the trust layer sees it.
@@ -125,7 +131,7 @@ class WhoAmIService : public grpc::CallbackGenericService {
     ++calls_;
     absl::StatusOr<PeerIdentity> peer = security_->AuthenticatedPeer(*context);
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       last_peer_ = peer;
     }
     if (!peer.ok()) {
@@ -137,7 +143,7 @@ class WhoAmIService : public grpc::CallbackGenericService {
 
   int calls() const { return calls_.load(); }
   absl::StatusOr<PeerIdentity> last_peer() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return last_peer_;
   }
 
@@ -168,9 +174,8 @@ class WhoAmIService : public grpc::CallbackGenericService {
 
   const ServerSecurity* security_;
   std::atomic<int> calls_{0};
-  absl::Mutex mu_;
-  absl::StatusOr<PeerIdentity> last_peer_ ABSL_GUARDED_BY(mu_) =
-      absl::UnknownError("no call yet");
+  std::mutex mu_;
+  absl::StatusOr<PeerIdentity> last_peer_ = absl::UnknownError("no call yet");
 };
 
 struct CallResult {
@@ -274,7 +279,7 @@ class ServerSecurityTest : public ::testing::Test {
     options.expected_server_id = expected_server;
     options.reload_interval_seconds = 1;
     options.on_server_rejected = [this](RejectReason reason, absl::string_view) {
-      absl::MutexLock lock(&client_mu_);
+      std::lock_guard<std::mutex> lock(client_mu_);
       client_rejections_.push_back(reason);
     };
     absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
@@ -373,9 +378,11 @@ class ServerSecurityTest : public ::testing::Test {
                                  grpc::StatusCode::UNAUTHENTICATED))
         << result.status.error_message();
     EXPECT_EQ(service_->calls(), calls_before) << "the handler ran";
+    const std::string client_error = result.status.error_message();
     std::optional<HandshakeRejection> rejection =
         listener_->WaitForRejection(reported_before);
-    ASSERT_TRUE(rejection.has_value()) << "no rejection reported";
+    ASSERT_TRUE(rejection.has_value())
+        << "no rejection reported; the client saw: " << client_error;
     EXPECT_EQ(pki::RejectReasonName(rejection->reason),
               pki::RejectReasonName(reason))
         << rejection->detail;
@@ -394,8 +401,8 @@ class ServerSecurityTest : public ::testing::Test {
   std::unique_ptr<WhoAmIService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  absl::Mutex client_mu_;
-  std::vector<RejectReason> client_rejections_ ABSL_GUARDED_BY(client_mu_);
+  std::mutex client_mu_;
+  std::vector<RejectReason> client_rejections_;  // guarded by client_mu_
 };
 
 constexpr char kPoliceGateway[] = "spiffe://police.nl.example/gateway";
@@ -458,9 +465,9 @@ TEST_F(ServerSecurityTest, OwnClientIsAcceptedWithIdentityFromCertificate) {
 
 TEST_F(ServerSecurityTest, OfficerAndPeerGatewayAreAccepted) {
   IssuedCertificate officer = Issue(*police_ca_, Role::kOfficer, "anna", "officer");
-  ASSERT_TRUE(Call(ClientCredentials(officer, kPoliceGateway,
-                                     police_ca_->cert_file()))
-                  .status.ok());
+  CallResult result =
+      Call(ClientCredentials(officer, kPoliceGateway, police_ca_->cert_file()));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   absl::StatusOr<PeerIdentity> peer = service_->last_peer();
   ASSERT_TRUE(peer.ok());
   EXPECT_EQ(peer->role, Role::kOfficer);
@@ -468,9 +475,8 @@ TEST_F(ServerSecurityTest, OfficerAndPeerGatewayAreAccepted) {
 
   IssuedCertificate customs_gw = Issue(*customs_ca_, Role::kGateway, "gateway",
                                        "customs-gw");
-  ASSERT_TRUE(Call(ClientCredentials(customs_gw, kPoliceGateway,
-                                     police_ca_->cert_file()))
-                  .status.ok());
+  result = Call(ClientCredentials(customs_gw, kPoliceGateway, police_ca_->cert_file()));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
   peer = service_->last_peer();
   ASSERT_TRUE(peer.ok());
   EXPECT_EQ(peer->organisation_id, "customs-nl");
@@ -694,7 +700,7 @@ TEST_F(ServerSecurityTest, DiallerRefusesServerWithUnexpectedIdentity) {
       police_ca_->cert_file()));
   EXPECT_FALSE(result.status.ok());
   EXPECT_EQ(service_->calls(), 0);
-  absl::MutexLock lock(&client_mu_);
+  std::lock_guard<std::mutex> lock(client_mu_);
   EXPECT_THAT(client_rejections_, ::testing::Contains(RejectReason::kUnexpectedIdentity));
 }
 
@@ -716,7 +722,7 @@ TEST_F(ServerSecurityTest, DiallerRefusesRevokedServer) {
   ASSERT_TRUE(police_ca_->WriteCrl().ok());
   CallResult result = Call(creds);
   EXPECT_FALSE(result.status.ok());
-  absl::MutexLock lock(&client_mu_);
+  std::lock_guard<std::mutex> lock(client_mu_);
   EXPECT_THAT(client_rejections_, ::testing::Contains(RejectReason::kRevoked));
 }
 
