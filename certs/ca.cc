@@ -131,6 +131,30 @@ absl::StatusOr<X509NamePtr> MakeName(absl::string_view organisation,
   return name;
 }
 
+// A v3 certificate skeleton: random serial, subject `O=<org>, CN=<cn>`,
+// `key`'s public half and the validity window. The caller sets the issuer,
+// the extensions and signs.
+absl::StatusOr<X509Ptr> NewCertificate(const PrivateKey& key,
+                                       absl::string_view organisation,
+                                       absl::string_view common_name,
+                                       absl::Time not_before,
+                                       absl::Time not_after) {
+  X509Ptr x(X509_new());
+  if (x == nullptr || X509_set_version(x.get(), X509_VERSION_3) != 1) {
+    return OpenSslInternalError("X509_new");
+  }
+  HG_ASSIGN_OR_RETURN(Asn1IntegerPtr serial, RandomSerial());
+  HG_ASSIGN_OR_RETURN(X509NamePtr subject, MakeName(organisation, common_name));
+  if (X509_set_serialNumber(x.get(), serial.get()) != 1 ||
+      X509_set_subject_name(x.get(), subject.get()) != 1 ||
+      X509_set_pubkey(x.get(), key.native()) != 1) {
+    return OpenSslInternalError("setting serial, subject and key");
+  }
+  HG_RETURN_IF_ERROR(SetAsn1Time(X509_getm_notBefore(x.get()), not_before));
+  HG_RETURN_IF_ERROR(SetAsn1Time(X509_getm_notAfter(x.get()), not_after));
+  return x;
+}
+
 absl::StatusOr<std::string> OrganisationOf(const Certificate& cert) {
   X509_NAME* name = X509_get_subject_name(cert.native());
   int idx = X509_NAME_get_index_by_NID(name, NID_organizationName, -1);
@@ -278,24 +302,14 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(
 
   const absl::Time now = NowOr(options.now);
   HG_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::GenerateP256());
-  X509Ptr x(X509_new());
-  if (x == nullptr || X509_set_version(x.get(), X509_VERSION_3) != 1) {
-    return OpenSslInternalError("X509_new");
-  }
-  HG_ASSIGN_OR_RETURN(Asn1IntegerPtr serial, RandomSerial());
-  X509_set_serialNumber(x.get(), serial.get());
   HG_ASSIGN_OR_RETURN(
-      X509NamePtr name,
-      MakeName(options.organisation_id,
-               absl::StrCat("havengate CA ", options.organisation_id)));
-  if (X509_set_subject_name(x.get(), name.get()) != 1 ||
-      X509_set_issuer_name(x.get(), name.get()) != 1 ||
-      X509_set_pubkey(x.get(), key.native()) != 1) {
-    return OpenSslInternalError("setting CA subject and key");
+      X509Ptr x,
+      NewCertificate(key, options.organisation_id,
+                     absl::StrCat("havengate CA ", options.organisation_id),
+                     now - kBackdate, now + options.lifetime));
+  if (X509_set_issuer_name(x.get(), X509_get_subject_name(x.get())) != 1) {
+    return OpenSslInternalError("setting the CA issuer");
   }
-  HG_RETURN_IF_ERROR(SetAsn1Time(X509_getm_notBefore(x.get()), now - kBackdate));
-  HG_RETURN_IF_ERROR(
-      SetAsn1Time(X509_getm_notAfter(x.get()), now + options.lifetime));
   HG_RETURN_IF_ERROR(AddConfExtension(x.get(), x.get(), NID_basic_constraints,
                                       "critical,CA:TRUE,pathlen:0"));
   HG_RETURN_IF_ERROR(AddConfExtension(x.get(), x.get(), NID_key_usage,
@@ -411,22 +425,13 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueImpl(
 
   // The certificate.
   HG_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::GenerateP256());
-  X509Ptr x(X509_new());
-  if (x == nullptr || X509_set_version(x.get(), X509_VERSION_3) != 1) {
-    return OpenSslInternalError("X509_new");
-  }
-  HG_ASSIGN_OR_RETURN(Asn1IntegerPtr serial, RandomSerial());
-  X509_set_serialNumber(x.get(), serial.get());
-  HG_ASSIGN_OR_RETURN(X509NamePtr subject, MakeName(organisation_id_, name));
+  HG_ASSIGN_OR_RETURN(X509Ptr x, NewCertificate(key, organisation_id_, name,
+                                                not_before, not_after));
   const bool self_signed = overrides != nullptr && overrides->self_signed;
   X509* issuer = self_signed ? x.get() : cert_.native();
-  if (X509_set_subject_name(x.get(), subject.get()) != 1 ||
-      X509_set_issuer_name(x.get(), X509_get_subject_name(issuer)) != 1 ||
-      X509_set_pubkey(x.get(), key.native()) != 1) {
-    return OpenSslInternalError("setting subject, issuer and key");
+  if (X509_set_issuer_name(x.get(), X509_get_subject_name(issuer)) != 1) {
+    return OpenSslInternalError("setting the issuer");
   }
-  HG_RETURN_IF_ERROR(SetAsn1Time(X509_getm_notBefore(x.get()), not_before));
-  HG_RETURN_IF_ERROR(SetAsn1Time(X509_getm_notAfter(x.get()), not_after));
   HG_RETURN_IF_ERROR(AddConfExtension(x.get(), issuer, NID_basic_constraints,
                                       "critical,CA:FALSE"));
   uint32_t key_usage = KU_DIGITAL_SIGNATURE;

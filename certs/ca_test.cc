@@ -1,12 +1,11 @@
 #include "certs/ca.h"
 
-#include <stdlib.h>
+#include "certs/pki_testing.h"
+
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -21,13 +20,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 mode_t ModeOf(const std::string& path) {
   struct stat st;
   EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
@@ -40,17 +32,12 @@ X509_EXTENSION* Extension(const Certificate& cert, int nid) {
   return idx < 0 ? nullptr : X509_get_ext(cert.native(), idx);
 }
 
+using testing::IssueCert;
+using testing::ReadAll;
+
 class CaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hg-ca-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-  std::string Path(absl::string_view name) const {
-    return absl::StrCat(root_, "/", name);
-  }
+  std::string Path(absl::string_view name) const { return dir_.Path(name); }
   CertificateAuthority Police(absl::Time now = absl::InfinitePast()) {
     CaOptions options{"police-nl", "police.nl.example"};
     options.now = now;
@@ -62,16 +49,10 @@ class CaTest : public ::testing::Test {
   IssuedCertificate Issue(const CertificateAuthority& ca, Role role,
                           const std::string& name, const std::string& dir,
                           std::vector<std::string> dns = {}) {
-    IssueRequest request;
-    request.role = role;
-    request.name = name;
-    request.dns_names = std::move(dns);
-    absl::StatusOr<IssuedCertificate> issued = ca.Issue(request, Path(dir));
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return *std::move(issued);
+    return IssueCert(ca, role, name, Path(dir), std::move(dns));
   }
 
-  std::string root_;
+  testing::TempDir dir_{"hg-ca-test"};
 };
 
 TEST_F(CaTest, CreateWritesAProperOrganisationCa) {

@@ -1,13 +1,12 @@
 #include "certs/trust_anchor_files.h"
 
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "certs/ca.h"
+#include "certs/pki_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -16,12 +15,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadAll;
 
 void Replace(const std::string& path, const std::string& contents) {
   std::ofstream(path + ".new", std::ios::trunc) << contents;
@@ -31,9 +25,6 @@ void Replace(const std::string& path, const std::string& contents) {
 class TrustAnchorFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/hg-anchor-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     ca_.emplace(MakeCa("customs-ca"));
     // The files a gateway is configured with: copies of what the CA publishes.
     ca_file_ = Path("peer-ca.crt");
@@ -41,24 +32,15 @@ class TrustAnchorFilesTest : public ::testing::Test {
     Replace(ca_file_, ReadAll(ca_->cert_file()));
     Replace(crl_file_, ReadAll(ca_->crl_file()));
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-  std::string Path(absl::string_view name) const {
-    return absl::StrCat(root_, "/", name);
-  }
+  std::string Path(absl::string_view name) const { return dir_.Path(name); }
   CertificateAuthority MakeCa(const std::string& dir,
                               const std::string& domain = "customs.nl.example") {
-    absl::StatusOr<CertificateAuthority> ca =
-        CertificateAuthority::Create(Path(dir), {"customs-nl", domain});
-    EXPECT_TRUE(ca.ok()) << ca.status();
-    return *std::move(ca);
+    return testing::MakeCa(Path(dir), "customs-nl", domain);
   }
   Certificate IssueGateway(const CertificateAuthority& ca) {
-    IssueRequest request;
-    request.role = Role::kGateway;
-    request.name = absl::StrCat("gw", ++counter_);
-    absl::StatusOr<IssuedCertificate> issued = ca.Issue(request, Path("out"));
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return issued->certificate;
+    return testing::IssueCert(ca, Role::kGateway, absl::StrCat("gw", ++counter_),
+                              Path("out"))
+        .certificate;
   }
   std::string VerifyReason(TrustAnchorFiles& files, const Certificate& cert) {
     absl::StatusOr<SpiffeId> id = VerifyAgainstSnapshot(
@@ -68,7 +50,7 @@ class TrustAnchorFilesTest : public ::testing::Test {
         GetRejectReason(id.status()).value_or(RejectReason::kInvalidChain)));
   }
 
-  std::string root_;
+  testing::TempDir dir_{"hg-anchor-test"};
   int counter_ = 0;
   std::optional<CertificateAuthority> ca_;
   std::string ca_file_;

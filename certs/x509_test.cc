@@ -1,13 +1,12 @@
 #include "certs/x509.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "certs/ca.h"
+#include "certs/pki_testing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,35 +18,17 @@ using ::testing::HasSubstr;
 class X509Test : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/hg-x509-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    police_.emplace(MakeCa("police-nl", "police.nl.example", "police-ca"));
-    customs_.emplace(MakeCa("customs-nl", "customs.nl.example", "customs-ca"));
+    police_.emplace(testing::MakeCa(Path("police-ca"), "police-nl", "police.nl.example"));
+    customs_.emplace(
+        testing::MakeCa(Path("customs-ca"), "customs-nl", "customs.nl.example"));
   }
-  void TearDown() override { std::filesystem::remove_all(root_); }
 
-  std::string Path(absl::string_view name) const {
-    return absl::StrCat(root_, "/", name);
-  }
-  CertificateAuthority MakeCa(const std::string& org, const std::string& domain,
-                              const std::string& dir) {
-    absl::StatusOr<CertificateAuthority> ca =
-        CertificateAuthority::Create(Path(dir), {org, domain});
-    EXPECT_TRUE(ca.ok()) << ca.status();
-    return *std::move(ca);
-  }
+  std::string Path(absl::string_view name) const { return dir_.Path(name); }
   Certificate Issue(const CertificateAuthority& ca, Role role,
                     const CertificateOverridesForTesting* o = nullptr) {
-    IssueRequest request;
-    request.role = role;
-    request.name = role == Role::kGateway ? "" : absl::StrCat("n", ++counter_);
-    if (role == Role::kGateway) request.name = absl::StrCat("gw", ++counter_);
-    absl::StatusOr<IssuedCertificate> issued =
-        o == nullptr ? ca.Issue(request, Path("out"))
-                     : ca.IssueForTesting(request, *o, Path("out"));
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return issued->certificate;
+    const std::string name =
+        absl::StrCat(role == Role::kGateway ? "gw" : "n", ++counter_);
+    return testing::IssueCert(ca, role, name, Path("out"), {}, o).certificate;
   }
   TrustAnchor PoliceAnchor(std::optional<Crl> crl = std::nullopt) const {
     return TrustAnchor{"police.nl.example", police_->certificate(), std::move(crl)};
@@ -64,7 +45,7 @@ class X509Test : public ::testing::Test {
     return reason.has_value() ? std::string(RejectReasonName(*reason)) : "?";
   }
 
-  std::string root_;
+  testing::TempDir dir_{"hg-x509-test"};
   int counter_ = 0;
   std::optional<CertificateAuthority> police_;
   std::optional<CertificateAuthority> customs_;

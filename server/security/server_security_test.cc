@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "certs/ca.h"
 #include "certs/channel_credentials.h"
+#include "certs/pki_testing.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -42,19 +43,13 @@ namespace {
 using pki::CertificateAuthority;
 using pki::CertificateOverridesForTesting;
 using pki::IssuedCertificate;
-using pki::IssueRequest;
 using pki::RejectReason;
 using pki::Role;
 
 constexpr char kMethod[] = "/havengate.test.WhoAmI/Get";
 constexpr absl::Duration kWait = absl::Seconds(20);
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using pki::testing::ReadAll;
 
 // Rewrites a file in place (same inode, mode kept), as a careless operator
 // would: the trust layer must cope with it.
@@ -187,9 +182,6 @@ struct CallResult {
 class ServerSecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/hg-security-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     police_ca_.emplace(MakeCa("police-nl", "police.nl.example", "police-ca"));
     customs_ca_.emplace(MakeCa("customs-nl", "customs.nl.example", "customs-ca"));
     gateway_.emplace(Issue(*police_ca_, Role::kGateway, "gateway", "police-gw",
@@ -214,7 +206,6 @@ class ServerSecurityTest : public ::testing::Test {
     server_.reset();
     service_.reset();
     security_.reset();
-    std::filesystem::remove_all(root_);
   }
 
   void StartServer() {
@@ -231,40 +222,23 @@ class ServerSecurityTest : public ::testing::Test {
     ASSERT_GT(port_, 0);
   }
 
-  std::string Path(absl::string_view name) const {
-    return absl::StrCat(root_, "/", name);
-  }
+  std::string Path(absl::string_view name) const { return dir_.Path(name); }
 
   CertificateAuthority MakeCa(const std::string& org, const std::string& domain,
                               const std::string& dir) {
-    absl::StatusOr<CertificateAuthority> ca =
-        CertificateAuthority::Create(Path(dir), {org, domain});
-    EXPECT_TRUE(ca.ok()) << ca.status();
-    return *std::move(ca);
+    return pki::testing::MakeCa(Path(dir), org, domain);
   }
 
   IssuedCertificate Issue(const CertificateAuthority& ca, Role role,
                           const std::string& name, const std::string& dir,
                           std::vector<std::string> dns = {}) {
-    IssueRequest request;
-    request.role = role;
-    request.name = name;
-    request.dns_names = std::move(dns);
-    absl::StatusOr<IssuedCertificate> issued = ca.Issue(request, Path(dir));
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return *std::move(issued);
+    return pki::testing::IssueCert(ca, role, name, Path(dir), std::move(dns));
   }
 
   IssuedCertificate IssueBad(const CertificateAuthority& ca, Role role,
                              const std::string& name, const std::string& dir,
                              const CertificateOverridesForTesting& overrides) {
-    IssueRequest request;
-    request.role = role;
-    request.name = name;
-    absl::StatusOr<IssuedCertificate> issued =
-        ca.IssueForTesting(request, overrides, Path(dir));
-    EXPECT_TRUE(issued.ok()) << issued.status();
-    return *std::move(issued);
+    return pki::testing::IssueCert(ca, role, name, Path(dir), {}, &overrides);
   }
 
   // Channel credentials as the client library builds them.
@@ -390,7 +364,7 @@ class ServerSecurityTest : public ::testing::Test {
     EXPECT_FALSE(rejection->detail.empty());
   }
 
-  std::string root_;
+  pki::testing::TempDir dir_{"hg-security-test"};
   std::optional<CertificateAuthority> police_ca_;
   std::optional<CertificateAuthority> customs_ca_;
   std::optional<IssuedCertificate> gateway_;
