@@ -116,6 +116,24 @@ std::shared_ptr<const TrustAnchorSnapshot> TrustAnchorFiles::Current() const {
   return snapshot_;
 }
 
+absl::Status TrustAnchorFiles::CheckCrlUsable(absl::Time now) const {
+  std::shared_ptr<const TrustAnchorSnapshot> snapshot = Current();
+  if (!snapshot->crl_configured) return absl::OkStatus();
+  if (!snapshot->anchor.crl.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no valid CRL of trust domain ", trust_domain_, " is loaded from ",
+        crl_file_, "; its certificates are refused"));
+  }
+  if (snapshot->anchor.crl->next_update() < now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CRL of trust domain ", trust_domain_, " in ", crl_file_,
+        " expired at ",
+        absl::FormatTime(snapshot->anchor.crl->next_update(), absl::UTCTimeZone()),
+        "; its certificates are refused until a fresh CRL is in place"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SpiffeId> VerifyAgainstSnapshot(
     const Certificate& leaf, const std::vector<Certificate>& intermediates,
     const TrustAnchorSnapshot& snapshot, const VerifyOptions& options) {

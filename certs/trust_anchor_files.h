@@ -57,6 +57,11 @@ class TrustAnchorFiles {
 
   std::shared_ptr<const TrustAnchorSnapshot> Current() const;
 
+  // FAILED_PRECONDITION if a CRL is configured but none is usable at `now`
+  // (none loaded, or past its nextUpdate): every certificate of the domain
+  // is then refused. OK otherwise.
+  [[nodiscard]] absl::Status CheckCrlUsable(absl::Time now) const;
+
   const std::string& trust_domain() const { return trust_domain_; }
   const std::string& ca_file() const { return ca_file_; }
   const std::string& crl_file() const { return crl_file_; }

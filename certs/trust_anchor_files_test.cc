@@ -146,6 +146,19 @@ TEST_F(TrustAnchorFilesTest, NewCaWithOldCrlFailsClosedUntilItsCrlArrives) {
   EXPECT_EQ(VerifyReason(**files, old_gw), "unknown_issuer");
 }
 
+TEST_F(TrustAnchorFilesTest, CrlUsability) {
+  auto files = TrustAnchorFiles::Load("customs.nl.example", ca_file_, crl_file_);
+  ASSERT_TRUE(files.ok());
+  const absl::Time next_update = (*files)->Current()->anchor.crl->next_update();
+  EXPECT_TRUE((*files)->CheckCrlUsable(next_update - absl::Seconds(1)).ok());
+  absl::Status stale = (*files)->CheckCrlUsable(next_update + absl::Seconds(1));
+  EXPECT_TRUE(absl::IsFailedPrecondition(stale));
+  EXPECT_THAT(std::string(stale.message()), HasSubstr("expired at"));
+  auto no_crl = TrustAnchorFiles::Load("customs.nl.example", ca_file_, "");
+  ASSERT_TRUE(no_crl.ok());
+  EXPECT_TRUE((*no_crl)->CheckCrlUsable(absl::InfiniteFuture()).ok());
+}
+
 TEST_F(TrustAnchorFilesTest, CaOfAnotherDomainIsNotTakenIntoUse) {
   auto files = TrustAnchorFiles::Load("customs.nl.example", ca_file_, "");
   ASSERT_TRUE(files.ok());

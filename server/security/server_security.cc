@@ -111,6 +111,12 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> MakeServerCredentials(
   }
   HG_ASSIGN_OR_RETURN(security->trust_,
                       TrustStore::Create(own, peers, std::move(on_problem)));
+  {
+    // Reports a stale CRL right away (the daemon starts; that domain is
+    // refused until a fresh CRL arrives).
+    std::lock_guard<std::mutex> lock(security->reload_mu_);
+    security->trust_->RefreshAll(absl::Now());
+  }
 
   HG_ASSIGN_OR_RETURN(pki::SpiffeId own_id,
                       pki::SpiffeId::Make(options.trust_domain,
@@ -176,7 +182,7 @@ void ServerSecurity::ReloadLoop() {
 
 void ServerSecurity::ReloadNow() {
   std::lock_guard<std::mutex> lock(reload_mu_);
-  trust_->RefreshAll();
+  trust_->RefreshAll(absl::Now());
   // Handshakes refresh CA files too, so compare contents rather than relying
   // on having seen the change here.
   std::string bundle = trust_->CaBundlePem();

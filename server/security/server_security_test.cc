@@ -593,6 +593,14 @@ TEST_F(ServerSecurityTest, ExpiredCrlFailsClosed) {
   ASSERT_TRUE(police_ca_->WriteCrl(absl::Hours(24), "", absl::Now() - absl::Hours(48)).ok());
   ExpectRefused(creds, RejectReason::kCrlUnavailable,
                 "spiffe://police.nl.example/client/case-system");
+  security_->ReloadNow();
+  std::vector<std::string> problems;
+  for (const absl::Status& p : listener_->problems()) problems.emplace_back(p.message());
+  EXPECT_THAT(problems, ::testing::Contains(::testing::HasSubstr(
+                            "CRL of trust domain police.nl.example")));
+  EXPECT_THAT(problems, ::testing::Contains(::testing::HasSubstr("expired at")));
+  security_->ReloadNow();  // reported once, not at every pass
+  EXPECT_EQ(listener_->problems().size(), problems.size());
   ASSERT_TRUE(police_ca_->WriteCrl().ok());
   EXPECT_TRUE(Call(creds).status.ok());
 }

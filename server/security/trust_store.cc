@@ -153,8 +153,13 @@ absl::StatusOr<PeerIdentity> TrustStore::IdentityOf(
   return peer;
 }
 
-void TrustStore::RefreshAll() {
-  for (const auto& [name, domain] : domains_) Report(domain.files->Refresh());
+void TrustStore::RefreshAll(absl::Time now) {
+  for (auto& [name, domain] : domains_) {
+    Report(domain.files->Refresh());
+    absl::Status usable = domain.files->CheckCrlUsable(now);
+    if (!usable.ok() && !domain.crl_unusable) Report(usable);
+    domain.crl_unusable = !usable.ok();
+  }
 }
 
 std::string TrustStore::CaBundlePem() const {

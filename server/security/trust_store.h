@@ -66,8 +66,10 @@ class TrustStore {
       const pki::SpiffeId& id, std::string certificate_serial) const;
 
   // Reloads changed CA / CRL files of every domain, reporting problems to
-  // on_problem.
-  void RefreshAll();
+  // on_problem. Also reports, once each time it happens, a domain whose CRL
+  // has become unusable (e.g. past its nextUpdate) at `now`. Calls must be
+  // serialised.
+  void RefreshAll(absl::Time now);
 
   // Every domain's current CA certificate, own domain first (PEM).
   std::string CaBundlePem() const;
@@ -81,6 +83,9 @@ class TrustStore {
     std::string organisation_id;
     bool own = false;
     std::shared_ptr<pki::TrustAnchorFiles> files;
+    // Whether the last RefreshAll found the CRL unusable. Only RefreshAll
+    // (serialised by its caller) touches it.
+    bool crl_unusable = false;
   };
 
   TrustStore() = default;
