@@ -22,6 +22,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "openssl/sha.h"
+#include "proto/audit_chain.h"
 #include "proto/item_validation.h"
 #include "proto/status_macros.h"
 #include "server/store/store.h"
@@ -371,6 +372,9 @@ class SqliteStore final : public Store {
   // the request being applied created (0 if none).
   AuditHead audit_head_;
   uint64_t applied_cursor_ = 0;
+  // Writer thread only: records appended in the open transaction, for
+  // SqliteOptions::on_audit_committed (empty when that is unset).
+  std::vector<const v1::AuditRecord*> appended_audit_;
 
   std::mutex readers_mu_;
   std::vector<Db> readers_;
@@ -568,6 +572,7 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
       // does not undo the others in the batch.
       AuditHead request_head = head;
       applied_cursor_ = 0;
+      const size_t appended_before = appended_audit_.size();
       absl::Status sp = Exec(db, "SAVEPOINT w");
       if (!sp.ok()) {
         batch_status = sp;
@@ -614,6 +619,8 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
       if (status.ok()) {
         head = request_head;
         batch_cursor = std::max(batch_cursor, applied_cursor_);
+      } else {
+        appended_audit_.resize(appended_before);
       }
       outcomes.push_back(std::move(outcome));
     }
@@ -625,6 +632,11 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
     healthy_ = batch_status.code() != absl::StatusCode::kUnavailable;
   } else {
     audit_head_ = head;
+    if (options_.on_audit_committed) {
+      for (const v1::AuditRecord* record : appended_audit_) {
+        options_.on_audit_committed(*record);
+      }
+    }
     {
       // Published before the callbacks run, so a client holding its
       // receipt can read what it wrote.
@@ -634,6 +646,7 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
     }
     events_cv_.notify_all();
   }
+  appended_audit_.clear();
   for (size_t i = 0; i < batch.size(); ++i) {
     std::visit(
         [&](auto& r) {
@@ -895,23 +908,30 @@ absl::Status SqliteStore::ApplyAck(AckRequest& request, AuditHead& head,
 absl::Status SqliteStore::AppendAuditRecords(
     std::vector<v1::AuditRecord>& records, AuditHead& head, int64_t now_us) {
   for (v1::AuditRecord& record : records) {
-    record.set_sequence(head.sequence + 1);
     if (!record.has_recorded_at()) {
       *record.mutable_recorded_at() = ToProtoTime(absl::FromUnixMicros(now_us));
     }
-    record.set_previous_hash(head.hash);
-    record.clear_hash();
-    std::string input = head.hash + DeterministicBytes(record);
-    unsigned char hash[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-           hash);
-    record.set_hash(std::string(reinterpret_cast<char*>(hash), sizeof(hash)));
+    const uint64_t sequence = head.sequence + 1;
+    if (record.type() == v1::CHECKPOINT && options_.sign_checkpoint &&
+        record.checkpoint_signature().empty()) {
+      absl::StatusOr<SqliteOptions::CheckpointSignature> signature =
+          options_.sign_checkpoint(sequence, head.hash);
+      if (!signature.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cannot sign the audit checkpoint: ",
+            signature.status().message()));
+      }
+      record.set_checkpoint_signature(std::move(signature->signature));
+      record.set_checkpoint_key_id(std::move(signature->key_id));
+    }
+    SealAuditRecord(sequence, head.hash, record);
     HG_RETURN_IF_ERROR(
         writer_.insert_audit.Bind(1, static_cast<int64_t>(record.sequence()))
-            .BindBlob(2, DeterministicBytes(record))
+            .BindBlob(2, AuditRecordBytes(record))
             .Run());
     head.sequence = record.sequence();
     head.hash = record.hash();
+    if (options_.on_audit_committed) appended_audit_.push_back(&record);
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include "openssl/sha.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "proto/audit_chain.h"
 #include "server/store/store.h"
 
 namespace havengate::store {
@@ -29,9 +31,8 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Reopen(int64_t max_pages = 0) {
+  void Reopen(int64_t max_pages = 0, SqliteOptions options = {}) {
     store_.reset();
-    SqliteOptions options;
     options.path = (dir_ / "db" / "gateway.db").string();
     options.max_page_count_for_testing = max_pages;
     auto store = OpenSqliteStore(options);
@@ -320,6 +321,11 @@ void ExpectValidChain(const std::vector<v1::AuditRecord>& records) {
     EXPECT_EQ(records[i].hash(), std::string(reinterpret_cast<char*>(hash), 32));
     previous = records[i].hash();
   }
+  // The contract's verifier agrees with the recomputation above.
+  AuditChainReport report = VerifyAuditChain(records);
+  EXPECT_TRUE(report.ok()) << (report.problems.empty()
+                                   ? std::string()
+                                   : report.problems[0].ToString());
 }
 
 TEST_F(StoreTest, AuditRecordsFormAChainThatSurvivesReopen) {
@@ -340,6 +346,68 @@ TEST_F(StoreTest, AuditRecordsFormAChainThatSurvivesReopen) {
   EXPECT_EQ((*records)[0].digest(), ItemDigest(MakeItem("a1", 1)))
       << "the ingest record carries the stored item's digest";
   ExpectValidChain(*records);
+}
+
+TEST_F(StoreTest, CheckpointsAreSignedAtTheirPlaceAndCommitsAreReported) {
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, std::string>> signed_places;
+  std::vector<v1::AuditRecord> committed;
+  SqliteOptions options;
+  options.sign_checkpoint = [&](uint64_t sequence,
+                                const std::string& previous_hash)
+      -> absl::StatusOr<SqliteOptions::CheckpointSignature> {
+    std::lock_guard<std::mutex> lock(mu);
+    signed_places.emplace_back(sequence, previous_hash);
+    return SqliteOptions::CheckpointSignature{
+        absl::StrCat("sig-", sequence), "key-1"};
+  };
+  options.on_audit_committed = [&](const v1::AuditRecord& record) {
+    std::lock_guard<std::mutex> lock(mu);
+    committed.push_back(record);
+  };
+  Reopen(0, options);
+
+  ItemWrite w = Write(MakeItem("a1", 1));
+  w.audit.emplace_back().set_type(v1::ITEM_INGESTED);
+  ASSERT_TRUE(store_->WriteItem(std::move(w)).ok());
+  // A refused write reports nothing.
+  ItemWrite conflict = Write(MakeItem("a1", 1, "different"));
+  conflict.audit.emplace_back().set_type(v1::ITEM_INGESTED);
+  EXPECT_FALSE(store_->WriteItem(std::move(conflict)).ok());
+  v1::AuditRecord checkpoint;
+  checkpoint.set_type(v1::CHECKPOINT);
+  ASSERT_TRUE(store_->AppendAudit({checkpoint}).ok());
+
+  auto records = store_->ReadAudit(0, 10);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 2u);
+  ExpectValidChain(*records);
+  const v1::AuditRecord& stored = (*records)[1];
+  EXPECT_EQ(stored.checkpoint_signature(), "sig-2");
+  EXPECT_EQ(stored.checkpoint_key_id(), "key-1");
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(signed_places.size(), 1u);
+  EXPECT_EQ(signed_places[0].first, 2u);
+  EXPECT_EQ(signed_places[0].second, (*records)[0].hash());
+  ASSERT_EQ(committed.size(), 2u);
+  EXPECT_EQ(committed[0].SerializeAsString(), (*records)[0].SerializeAsString());
+  EXPECT_EQ(committed[1].SerializeAsString(), stored.SerializeAsString());
+}
+
+TEST_F(StoreTest, CheckpointThatCannotBeSignedIsNotStored) {
+  SqliteOptions options;
+  options.sign_checkpoint = [](uint64_t, const std::string&)
+      -> absl::StatusOr<SqliteOptions::CheckpointSignature> {
+    return absl::UnavailableError("key file unreadable");
+  };
+  Reopen(0, options);
+  v1::AuditRecord checkpoint;
+  checkpoint.set_type(v1::CHECKPOINT);
+  absl::Status status = store_->AppendAudit({checkpoint});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status.message(), HasSubstr("key file unreadable"));
+  EXPECT_TRUE(store_->ReadAudit(0, 10)->empty());
+  EXPECT_TRUE(store_->Healthy());
 }
 
 TEST_F(StoreTest, RefusedWriteInABatchLeavesNoAuditOrOutbox) {

@@ -187,6 +187,25 @@ struct SqliteOptions {
   // If > 0, caps the database at this many pages so tests can see how a
   // full disk is handled.
   int64_t max_page_count_for_testing = 0;
+
+  // --- Audit evidence hooks (optional; both run on the writer thread) ---
+
+  // Signs CHECKPOINT records: called while a CHECKPOINT record is appended,
+  // with the sequence and previous hash the store assigned to it; the
+  // result becomes its `checkpoint_signature` and `checkpoint_key_id`
+  // (fields the caller left empty). An error fails that write and nothing
+  // of it is stored. Unset: CHECKPOINT records are stored as given.
+  struct CheckpointSignature {
+    std::string signature;
+    std::string key_id;
+  };
+  std::function<absl::StatusOr<CheckpointSignature>(
+      uint64_t sequence, const std::string& previous_hash)>
+      sign_checkpoint;
+  // Called once per audit record after the transaction holding it is
+  // committed, in chain order, with sequence and hashes set. Must be quick
+  // and must not write to the store.
+  std::function<void(const v1::AuditRecord&)> on_audit_committed;
 };
 
 // Opens (creating or migrating) an SQLite store in WAL mode with full sync.
