@@ -1,0 +1,54 @@
+// The ceiling the ingest benchmark compares the gateway with: a bare gRPC
+// server of havengate.v1.Ingest behind the same mutual TLS (server
+// certificate from the organisation's CA, client certificate required and
+// verified) that answers every Push and every PushStream item with OK and
+// does nothing else - no validation, no storage, no logging.
+//
+// It runs in its own process (the benchmark binary re-executed with
+// --serve-bare), so that, like the gateway, it has its own gRPC runtime and
+// its costs are not mixed with the client's.
+#ifndef HAVENGATE_TESTS_BENCH_BARE_SERVER_H_
+#define HAVENGATE_TESTS_BENCH_BARE_SERVER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace havengate::bench {
+
+struct BareServerOptions {
+  std::string certificate;  // PEM file of the server certificate
+  std::string private_key;  // its key
+  std::string ca;           // CA that client certificates must chain to
+  // Written (atomically) with the bound port once the server listens.
+  std::string port_file;
+};
+
+// Serves on 127.0.0.1 (a free port) until the process is terminated.
+// Returns a process exit code (non-zero if the server could not start).
+int RunBareServer(const BareServerOptions& options);
+
+// A bare server in a child process: `self` re-executed with --serve-bare.
+class BareServerProcess {
+ public:
+  // Starts the child and waits until it listens (at most 30 s).
+  static absl::StatusOr<std::unique_ptr<BareServerProcess>> Start(
+      const std::string& self, const BareServerOptions& options);
+  // Terminates and reaps the child.
+  ~BareServerProcess();
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  BareServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace havengate::bench
+
+#endif  // HAVENGATE_TESTS_BENCH_BARE_SERVER_H_

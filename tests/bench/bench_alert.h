@@ -1,0 +1,25 @@
+// The item the ingest benchmark pushes: a realistic PIN-code fraud alert
+// of about forty filled-in fields (classification, location with a
+// position, two containers with valid ISO 6346 check digits, a vessel with
+// a valid IMO number and MMSI, two persons, a company, reporter and
+// source), about 1.5 KB encoded. Every pushed copy differs only in its
+// item_id, so each one is a new item to the gateway.
+#ifndef HAVENGATE_TESTS_BENCH_BENCH_ALERT_H_
+#define HAVENGATE_TESTS_BENCH_BENCH_ALERT_H_
+
+#include <string>
+
+#include "havengate/v1/item.pb.h"
+
+namespace havengate::bench {
+
+// The template alert (its item_id is a placeholder). It passes the
+// gateway's item validation; the benchmark checks that before measuring.
+v1::Item MakeBenchAlert();
+
+// A distinct, valid item id: "<prefix>-<n>".
+std::string BenchItemId(const std::string& prefix, int n);
+
+}  // namespace havengate::bench
+
+#endif  // HAVENGATE_TESTS_BENCH_BENCH_ALERT_H_

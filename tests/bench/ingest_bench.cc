@@ -1,0 +1,384 @@
+// ingest_bench: how fast one havengate node accepts items, against the
+// ceiling of a bare mutual-TLS gRPC server on the same machine, in the same
+// run. See BENCHMARK.md beside this file for what is measured and how to
+// read the figures.
+//
+//   ingest_bench [--rounds 5] [--items 20000] [--window 1024]
+//                [--rate 1000] [--latency-seconds 5] [--json-out FILE]
+//   ingest_bench --quick     # smoke run: small N, one round
+//
+// Everything runs on 127.0.0.1 with real certificates from a temporary CA:
+// a real `havengate` process with its durable SQLite store in a temporary
+// directory, and the bare server (this binary re-executed with the hidden
+// --serve-bare flag).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "proto/item_validation.h"
+#include "proto/status_macros.h"
+#include "tests/bench/bare_server.h"
+#include "tests/bench/bench_alert.h"
+#include "tests/bench/load.h"
+#include "tests/testing/harness.h"
+
+namespace havengate::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Flags {
+  bool quick = false;
+  int rounds = 5;
+  int items = 20'000;
+  int window = 1024;
+  double rate = 1000;
+  double latency_seconds = 5;
+  std::string json_out;
+};
+
+// One round of measurement 1 and 2.
+struct Round {
+  StreamResult bare, gateway;
+  // Server CPU time (user + system) per streamed item.
+  double bare_cpu_us = 0, gateway_cpu_us = 0;
+  LatencyResult bare_push, gateway_push;
+};
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  if (n == 0) return 0;
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+template <typename F>
+double MedianOf(const std::vector<Round>& rounds, F field) {
+  std::vector<double> values;
+  for (const Round& r : rounds) values.push_back(field(r));
+  return Median(values);
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+// CPU seconds (user + system) a process has used so far.
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name; utime and stime are the
+  // 14th and 15th fields of the line, i.e. the 12th and 13th after it.
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields =
+      absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return 0;
+  }
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+// The child process of this one running `name` (the harness does not
+// expose the gateway's pid).
+pid_t FindChild(const std::string& name) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    size_t open = text.find('('), close = text.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::vector<std::string> fields =
+        absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
+    pid_t ppid = 0;
+    if (text.substr(open + 1, close - open - 1) == name && fields.size() > 1 &&
+        absl::SimpleAtoi(fields[1], &ppid) && ppid == getpid()) {
+      return pid;
+    }
+  }
+  return -1;
+}
+
+// The build tree this binary lives in (<build>/tests/bench/ingest_bench),
+// unless HAVENGATE_BINARY_DIR says otherwise: the harness starts
+// <build>/server/havengate.
+void LocateBuildTree() {
+  if (std::getenv("HAVENGATE_BINARY_DIR") != nullptr) return;
+  std::error_code ec;
+  fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (ec) return;
+  fs::path build = exe.parent_path().parent_path().parent_path();
+  setenv("HAVENGATE_BINARY_DIR", build.c_str(), 1);
+}
+
+void PrintReport(const Flags& flags, size_t item_bytes,
+                 const std::vector<Round>& rounds, std::ostream& out) {
+  out << absl::StrFormat(
+      "\n1. PushStream throughput: one client, one stream, %d items of %d "
+      "bytes, window %d\n",
+      flags.items, item_bytes, flags.window);
+  out << absl::StrFormat("%-7s %14s %16s %7s %16s %16s\n", "round",
+                         "bare items/s", "gateway items/s", "ratio",
+                         "bare cpu us/it", "gw cpu us/it");
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    const Round& r = rounds[i];
+    out << absl::StrFormat("%-7d %14.0f %16.0f %6.1f%% %16.1f %16.1f\n", i + 1,
+                           r.bare.items_per_second, r.gateway.items_per_second,
+                           100 * r.gateway.items_per_second /
+                               r.bare.items_per_second,
+                           r.bare_cpu_us, r.gateway_cpu_us);
+  }
+  double bare = MedianOf(rounds, [](const Round& r) {
+    return r.bare.items_per_second;
+  });
+  double gateway = MedianOf(rounds, [](const Round& r) {
+    return r.gateway.items_per_second;
+  });
+  out << absl::StrFormat(
+      "%-7s %14.0f %16.0f %6.1f%% %16.1f %16.1f\n", "median", bare, gateway,
+      100 * gateway / bare,
+      MedianOf(rounds, [](const Round& r) { return r.bare_cpu_us; }),
+      MedianOf(rounds, [](const Round& r) { return r.gateway_cpu_us; }));
+
+  out << absl::StrFormat(
+      "\n2. Push latency: unary Push, open loop at %.0f items/s for %.1f s "
+      "(completion - scheduled send), ms\n",
+      flags.rate, flags.latency_seconds);
+  out << absl::StrFormat("%-7s %10s %10s %10s   %10s %10s %10s\n", "round",
+                         "gw p50", "gw p99", "gw max", "bare p50", "bare p99",
+                         "bare max");
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    const Round& r = rounds[i];
+    out << absl::StrFormat(
+        "%-7d %10.2f %10.2f %10.2f   %10.2f %10.2f %10.2f\n", i + 1,
+        Ms(r.gateway_push.p50), Ms(r.gateway_push.p99), Ms(r.gateway_push.max),
+        Ms(r.bare_push.p50), Ms(r.bare_push.p99), Ms(r.bare_push.max));
+  }
+  double p99 = MedianOf(rounds, [](const Round& r) {
+    return Ms(r.gateway_push.p99);
+  });
+  out << absl::StrFormat(
+      "%-7s %10.2f %10.2f %10.2f   %10.2f %10.2f %10.2f\n", "median",
+      MedianOf(rounds, [](const Round& r) { return Ms(r.gateway_push.p50); }),
+      p99,
+      MedianOf(rounds, [](const Round& r) { return Ms(r.gateway_push.max); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.bare_push.p50); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.bare_push.p99); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.bare_push.max); }));
+
+  out << absl::StrFormat(
+      "\nAims (informational): gateway/bare %.1f%% (aim >= 40%%): %s; "
+      "p99 Push latency %.2f ms (aim <= 5 ms): %s\n",
+      100 * gateway / bare, gateway >= 0.4 * bare ? "met" : "NOT met", p99,
+      p99 <= 5 ? "met" : "NOT met");
+}
+
+std::string LatencyJson(const LatencyResult& l) {
+  return absl::StrFormat(
+      R"({"calls": %d, "p50_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f})",
+      l.calls, Ms(l.p50), Ms(l.p99), Ms(l.max));
+}
+
+std::string Json(const Flags& flags, size_t item_bytes,
+                 const std::vector<Round>& rounds) {
+  std::vector<std::string> per_round;
+  for (const Round& r : rounds) {
+    per_round.push_back(absl::StrFormat(
+        R"(    {"bare_items_per_s": %.1f, "gateway_items_per_s": %.1f, )"
+        R"("ratio": %.4f, "bare_cpu_us_per_item": %.2f, )"
+        R"("gateway_cpu_us_per_item": %.2f, "gateway_push": %s, )"
+        R"("bare_push": %s})",
+        r.bare.items_per_second, r.gateway.items_per_second,
+        r.gateway.items_per_second / r.bare.items_per_second, r.bare_cpu_us,
+        r.gateway_cpu_us, LatencyJson(r.gateway_push),
+        LatencyJson(r.bare_push)));
+  }
+  double bare = MedianOf(rounds, [](const Round& r) {
+    return r.bare.items_per_second;
+  });
+  double gateway = MedianOf(rounds, [](const Round& r) {
+    return r.gateway.items_per_second;
+  });
+  return absl::StrFormat(
+      "{\n"
+      R"(  "config": {"rounds": %d, "items": %d, "item_bytes": %d, )"
+      R"("window": %d, "push_rate_per_s": %.0f, "push_seconds": %.1f},)"
+      "\n  \"rounds\": [\n%s\n  ],\n"
+      R"(  "median": {"bare_items_per_s": %.1f, "gateway_items_per_s": %.1f, )"
+      R"("ratio": %.4f, "gateway_push_p50_ms": %.3f, )"
+      R"("gateway_push_p99_ms": %.3f, "gateway_push_max_ms": %.3f, )"
+      R"("bare_push_p99_ms": %.3f})"
+      "\n}\n",
+      flags.rounds, flags.items, item_bytes, flags.window, flags.rate,
+      flags.latency_seconds, absl::StrJoin(per_round, ",\n"), bare, gateway,
+      gateway / bare,
+      MedianOf(rounds, [](const Round& r) { return Ms(r.gateway_push.p50); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.gateway_push.p99); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.gateway_push.max); }),
+      MedianOf(rounds, [](const Round& r) { return Ms(r.bare_push.p99); }));
+}
+
+absl::Status Run(const Flags& flags) {
+  const v1::Item item = MakeBenchAlert();
+  HG_RETURN_IF_ERROR(ValidateItem(item));
+  const size_t item_bytes = item.ByteSizeLong();
+
+  testing::TempDir dir;
+  HG_ASSIGN_OR_RETURN(testing::TestOrg org,
+                      testing::CreateTestOrg(dir.path(), "bench-org",
+                                             "bench.example"));
+  testing::GatewaySpec spec;
+  spec.org = &org;
+  HG_ASSIGN_OR_RETURN(auto gateway, testing::GatewayProcess::Start(spec));
+  BareServerOptions bare_options;
+  bare_options.certificate = org.gateway_cert;  // same identity, same CA
+  bare_options.private_key = org.gateway_key;
+  bare_options.ca = org.ca_file;
+  bare_options.port_file = dir.path() + "/bare.port";
+  HG_ASSIGN_OR_RETURN(auto bare,
+                      BareServerProcess::Start(
+                          fs::canonical("/proc/self/exe").string(),
+                          bare_options));
+  const pid_t gateway_pid = FindChild("havengate");
+  std::cout << "havengate on 127.0.0.1:" << gateway->port() << " (store "
+            << gateway->store_file() << "), bare server on 127.0.0.1:"
+            << bare->port() << "\n";
+
+  HG_ASSIGN_OR_RETURN(auto gateway_client,
+                      testing::ConnectClient(org, gateway->port()));
+  HG_ASSIGN_OR_RETURN(auto bare_client,
+                      testing::ConnectClient(org, bare->port()));
+
+  // Warm-up: handshakes, connection windows, first pages of the store.
+  const int warm = std::min(flags.items, 2000);
+  HG_RETURN_IF_ERROR(StreamWithStub(bare_client->channel(), item, "warm",
+                                    warm, flags.window)
+                         .status());
+  HG_RETURN_IF_ERROR(StreamWithClient(*gateway_client, item, "warm", warm,
+                                      flags.window)
+                         .status());
+
+  std::vector<Round> rounds;
+  for (int i = 0; i < flags.rounds; ++i) {
+    Round r;
+    std::string prefix = absl::StrCat("r", i + 1);
+    std::cout << "round " << i + 1 << "/" << flags.rounds << ": streams"
+              << std::flush;
+    double cpu = ProcessCpuSeconds(bare->pid());
+    HG_ASSIGN_OR_RETURN(r.bare,
+                        StreamWithStub(bare_client->channel(), item, prefix,
+                                       flags.items, flags.window));
+    r.bare_cpu_us = (ProcessCpuSeconds(bare->pid()) - cpu) * 1e6 / flags.items;
+    cpu = ProcessCpuSeconds(gateway_pid);
+    HG_ASSIGN_OR_RETURN(r.gateway,
+                        StreamWithClient(*gateway_client, item, prefix,
+                                         flags.items, flags.window));
+    r.gateway_cpu_us =
+        (ProcessCpuSeconds(gateway_pid) - cpu) * 1e6 / flags.items;
+    std::cout << ", push latency" << std::flush;
+    const absl::Duration latency_time = absl::Seconds(flags.latency_seconds);
+    HG_ASSIGN_OR_RETURN(r.bare_push,
+                        OpenLoopPush(bare_client->channel(), item,
+                                     prefix + "-push", flags.rate,
+                                     latency_time));
+    HG_ASSIGN_OR_RETURN(r.gateway_push,
+                        OpenLoopPush(gateway_client->channel(), item,
+                                     prefix + "-push", flags.rate,
+                                     latency_time));
+    std::cout << absl::StrFormat(
+        ": bare %.0f/s, gateway %.0f/s, gateway p99 %.2f ms\n",
+        r.bare.items_per_second, r.gateway.items_per_second,
+        Ms(r.gateway_push.p99));
+    rounds.push_back(r);
+  }
+
+  PrintReport(flags, item_bytes, rounds, std::cout);
+  if (!flags.json_out.empty()) {
+    std::ofstream out(flags.json_out, std::ios::trunc);
+    out << Json(flags, item_bytes, rounds);
+    if (!out) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot write ", flags.json_out));
+    }
+  }
+  absl::StatusOr<int> exit = gateway->Terminate();
+  if (!exit.ok() || *exit != 0) {
+    return absl::InternalError(absl::StrCat(
+        "havengate did not stop cleanly; its log:\n", gateway->ReadLog()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace havengate::bench
+
+int main(int argc, char** argv) {
+  namespace bench = havengate::bench;
+  CLI::App app{
+      "ingest_bench: items/s one havengate node accepts from one PushStream "
+      "client (durable store), against a bare mutual-TLS gRPC server in the "
+      "same run; and Push latency at a steady rate."};
+  bench::Flags flags;
+  app.add_flag("--quick", flags.quick,
+               "Smoke run: 500 items, 1 round, 1 s of Push latency");
+  app.add_option("--rounds", flags.rounds, "Rounds (medians are reported)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--items", flags.items, "Items per stream per round")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--window", flags.window, "Unanswered items in flight")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rate", flags.rate, "Push calls per second (open loop)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--latency-seconds", flags.latency_seconds,
+                 "Duration of each Push latency run")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--json-out", flags.json_out,
+                 "Also write the figures as JSON to this file");
+
+  // The bare server's own mode (see bare_server.h); not for users.
+  bool serve_bare = false;
+  bench::BareServerOptions bare;
+  app.add_flag("--serve-bare", serve_bare)->group("");
+  app.add_option("--certificate", bare.certificate)->group("");
+  app.add_option("--private-key", bare.private_key)->group("");
+  app.add_option("--ca", bare.ca)->group("");
+  app.add_option("--port-file", bare.port_file)->group("");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (serve_bare) return bench::RunBareServer(bare);
+
+  if (flags.quick) {
+    flags.rounds = 1;
+    flags.items = 500;
+    flags.latency_seconds = 1;
+  }
+  bench::LocateBuildTree();
+  absl::Status status = bench::Run(flags);
+  if (!status.ok()) {
+    std::cerr << "ingest_bench: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}
