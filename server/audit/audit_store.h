@@ -1,0 +1,78 @@
+// AuditStore: read-only access to a gateway's store file for the oversight
+// commands (`havenctl audit ...`): the audit table as stored (row keys and
+// bytes, so tampering can be found) or decoded, and the stored items the
+// audit records point at. It never writes: the file is opened read-only
+// (a copy on read-only media is opened as immutable, ignoring any -wal file
+// beside it), and it works while the gateway runs or when it does not.
+//
+// Thread-compatible: use one AuditStore from one thread at a time.
+#ifndef HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_
+#define HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "havengate/v1/audit.pb.h"
+
+struct sqlite3;
+
+namespace havengate::audit {
+
+// One stored version of an item.
+struct ItemVersion {
+  std::string origin;
+  std::string item_id;
+  uint32_t version = 0;
+  bool operator<(const ItemVersion& o) const {
+    return std::tie(origin, item_id, version) <
+           std::tie(o.origin, o.item_id, o.version);
+  }
+};
+
+class AuditStore {
+ public:
+  // Opens `path` read-only. NOT_FOUND if it does not exist;
+  // FAILED_PRECONDITION if it is not a havengate store (no audit table).
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<AuditStore>> Open(
+      const std::string& path);
+  ~AuditStore();
+  AuditStore(const AuditStore&) = delete;
+  AuditStore& operator=(const AuditStore&) = delete;
+
+  // Rows of the audit table with key > `after`, in key order: the key the
+  // row is filed under and its stored bytes. `visit` returns false to stop.
+  [[nodiscard]] absl::Status ForEachRow(
+      uint64_t after,
+      const std::function<bool(uint64_t row_key, absl::string_view bytes)>&
+          visit);
+
+  // Decoded records in key order; rows that do not decode are skipped
+  // (verify reports them) and counted in `*undecodable` if given.
+  [[nodiscard]] absl::Status ForEachRecord(
+      const std::function<bool(const v1::AuditRecord&)>& visit,
+      uint64_t* undecodable = nullptr);
+
+  // Stored item versions whose body lists container `number` (ISO 6346,
+  // compared without case or spaces).
+  [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsMentioningContainer(
+      absl::string_view number);
+
+  // True if the file was opened as immutable (a -wal beside it ignored).
+  bool immutable() const { return immutable_; }
+
+ private:
+  AuditStore(sqlite3* db, bool immutable) : db_(db), immutable_(immutable) {}
+  sqlite3* db_;
+  bool immutable_;
+};
+
+}  // namespace havengate::audit
+
+#endif  // HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_

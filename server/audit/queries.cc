@@ -1,0 +1,198 @@
+#include "server/audit/queries.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "proto/json.h"
+#include "proto/status_macros.h"
+
+namespace havengate::audit {
+namespace {
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+bool IsLifecycle(v1::AuditEventType type) {
+  switch (type) {
+    case v1::POLICY_PROPOSED:
+    case v1::POLICY_APPROVED:
+    case v1::POLICY_ACTIVATED:
+    case v1::POLICY_ROLLED_BACK:
+    case v1::POLICY_REJECTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// How a decision's path `released` relates to the asked `field`, if at all.
+// Returns "" if unrelated.
+std::string Relation(absl::string_view released, absl::string_view field) {
+  if (released == field) return "whole";
+  if (absl::StartsWith(field, released) && field.size() > released.size() &&
+      field[released.size()] == '.') {
+    return "whole";  // a parent was released with everything under it
+  }
+  if (absl::StartsWith(released, field) && released.size() > field.size() &&
+      released[field.size()] == '.') {
+    return "part";
+  }
+  return "";
+}
+
+}  // namespace
+
+bool TimeRange::Contains(const google::protobuf::Timestamp& t) const {
+  absl::Time at = ToTime(t);
+  return at >= since && at < until;
+}
+
+absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
+    return t;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", text,
+                   "\" is not a time: use RFC 3339 (2026-11-28T14:05:00Z) or "
+                   "a date (2026-11-28, midnight UTC)"));
+}
+
+absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
+    AuditStore& store, const SharedQuery& query) {
+  std::set<ItemVersion> versions;
+  std::set<std::pair<std::string, std::string>> items;
+  if (!query.container.empty()) {
+    HG_ASSIGN_OR_RETURN(versions,
+                        store.ItemsMentioningContainer(query.container));
+    for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
+  }
+  std::vector<v1::AuditRecord> out;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    switch (r.type()) {
+      case v1::SHARE_DECIDED:
+      case v1::ITEM_DELIVERED:
+      case v1::DELIVERY_REFUSED:
+      case v1::DELIVERY_EXPIRED:
+        break;
+      default:
+        return true;
+    }
+    if (r.partner() != query.partner || !query.range.Contains(r.recorded_at())) {
+      return true;
+    }
+    if (!query.container.empty()) {
+      // A retraction travels without a version: it concerns every version.
+      bool about = r.item().version() == 0
+                       ? items.count({r.item().origin(), r.item().item_id()}) > 0
+                       : versions.count({r.item().origin(), r.item().item_id(),
+                                         r.item().version()}) > 0;
+      if (!about) return true;
+    }
+    out.push_back(r);
+    return true;
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::AuditRecord>> FindReceived(
+    AuditStore& store, const std::string& partner, const TimeRange& range) {
+  std::vector<v1::AuditRecord> out;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (r.type() == v1::ITEM_DELIVERED && r.partner() == partner &&
+        range.Contains(r.recorded_at())) {
+      out.push_back(r);
+    }
+    return true;
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
+    AuditStore& store, const FieldQuery& query) {
+  std::map<std::string, FieldRelease> by_version;
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<v1::AuditRecord>> lifecycle;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (IsLifecycle(r.type())) {
+      // Any time: the approval may predate the period asked about.
+      lifecycle[r.policy_version()].push_back(r);
+      return true;
+    }
+    if (r.type() != v1::SHARE_DECIDED || !r.released()) return true;
+    if (!query.partner.empty() && r.partner() != query.partner) return true;
+    if (!query.range.Contains(r.recorded_at())) return true;
+    std::vector<std::string> outcomes;
+    for (const std::string& path : r.released_fields()) {
+      std::string relation = Relation(path, query.field);
+      if (relation == "whole") outcomes.push_back("released");
+      if (relation == "part") {
+        outcomes.push_back(absl::StrCat("released in part (", path, ")"));
+      }
+    }
+    for (const std::string& entry : r.transformed_fields()) {
+      // "persons.name: pseudonymise"
+      absl::string_view path = entry;
+      absl::string_view how;
+      size_t colon = path.find(':');
+      if (colon != absl::string_view::npos) {
+        how = absl::StripAsciiWhitespace(path.substr(colon + 1));
+        path = absl::StripAsciiWhitespace(path.substr(0, colon));
+      }
+      if (!Relation(path, query.field).empty()) {
+        outcomes.push_back(how.empty()
+                               ? std::string("transformed")
+                               : absl::StrCat("transformed (", how, ")"));
+      }
+    }
+    if (outcomes.empty()) return true;
+    auto [it, inserted] = by_version.try_emplace(r.policy_version());
+    FieldRelease& release = it->second;
+    if (inserted) {
+      release.policy_version = r.policy_version();
+      release.first_decision = r.recorded_at();
+      order.push_back(r.policy_version());
+    }
+    release.last_decision = r.recorded_at();
+    ++release.decisions;
+    for (const std::string& o : outcomes) ++release.outcomes[o];
+    release.rules.insert(r.matched_rules().begin(), r.matched_rules().end());
+    release.partners.insert(r.partner());
+    return true;
+  }));
+  std::vector<FieldRelease> out;
+  for (const std::string& version : order) {
+    FieldRelease release = std::move(by_version[version]);
+    auto lc = lifecycle.find(version);
+    if (lc != lifecycle.end()) release.lifecycle = std::move(lc->second);
+    out.push_back(std::move(release));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> ExportJsonLines(AuditStore& store,
+                                         const ExportQuery& query,
+                                         std::ostream& out) {
+  JsonStyle one_line;
+  one_line.pretty = false;
+  uint64_t written = 0;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (r.sequence() <= query.after_sequence ||
+        !query.range.Contains(r.recorded_at())) {
+      return true;
+    }
+    out << ToJson(r, one_line) << "\n";
+    ++written;
+    return static_cast<bool>(out);
+  }));
+  if (!out) return absl::UnavailableError("cannot write the export");
+  return written;
+}
+
+}  // namespace havengate::audit

@@ -1,0 +1,106 @@
+// The questions an oversight body asks, answered from a gateway's audit log
+// (and, for "about container Y", the items it stored): what did we share
+// with partner X (about container Y), what did partner X receive in a
+// period, which policy versions and rules released field Z (and who
+// proposed and approved them, once the policy lifecycle records that), and
+// the log itself as JSON lines for a SIEM.
+//
+// Each query reads the log once, in chain order, through a read-only
+// AuditStore. Results hold audit records, which never carry item contents.
+//
+// Thread-compatible (as AuditStore).
+#ifndef HAVENGATE_SERVER_AUDIT_QUERIES_H_
+#define HAVENGATE_SERVER_AUDIT_QUERIES_H_
+
+#include <cstdint>
+#include <map>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "havengate/v1/audit.pb.h"
+#include "server/audit/audit_store.h"
+
+namespace havengate::audit {
+
+// [since, until): by the time a record was written.
+struct TimeRange {
+  absl::Time since = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+  bool Contains(const google::protobuf::Timestamp& t) const;
+};
+
+// "2026-11-28T14:05:00Z" (RFC 3339, any offset) or "2026-11-28" (midnight
+// UTC). INVALID_ARGUMENT naming the expected forms otherwise.
+[[nodiscard]] absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text);
+
+struct SharedQuery {
+  std::string partner;
+  // Optional: only items whose stored version lists this container.
+  std::string container;
+  TimeRange range;
+};
+
+// What this gateway shared with `partner`: its SHARE_DECIDED records (each
+// decision, released or not) and what became of each copy sent
+// (ITEM_DELIVERED, DELIVERY_REFUSED, DELIVERY_EXPIRED), in chain order.
+[[nodiscard]] absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
+    AuditStore& store, const SharedQuery& query);
+
+// Every item (and retraction) `partner`'s gateway acknowledged receiving
+// from this gateway in `range`: its ITEM_DELIVERED records.
+[[nodiscard]] absl::StatusOr<std::vector<v1::AuditRecord>> FindReceived(
+    AuditStore& store, const std::string& partner, const TimeRange& range);
+
+struct FieldQuery {
+  // A body field path, e.g. "containers.number" or "persons".
+  std::string field;
+  // Optional: only decisions for this partner.
+  std::string partner;
+  TimeRange range;
+};
+
+// How one policy version released a field.
+struct FieldRelease {
+  std::string policy_version;
+  // How it left, with the number of decisions: "released",
+  // "released in part (containers.number)", "transformed (pseudonymise)".
+  std::map<std::string, uint64_t> outcomes;
+  // Rules that matched in those decisions.
+  std::set<std::string> rules;
+  std::set<std::string> partners;
+  uint64_t decisions = 0;
+  google::protobuf::Timestamp first_decision;
+  google::protobuf::Timestamp last_decision;
+  // The lifecycle of this policy version (POLICY_PROPOSED, _APPROVED,
+  // _ACTIVATED, _ROLLED_BACK, _REJECTED records that name it: the officer
+  // in `actor`, the comment in `detail`), in chain order. Empty while
+  // PolicyAdmin does not record them.
+  std::vector<v1::AuditRecord> lifecycle;
+};
+
+// Which policy versions released `query.field` (or part of it, or a parent
+// of it), under which rules, to whom, and who proposed and approved them.
+// Ordered by first decision.
+[[nodiscard]] absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
+    AuditStore& store, const FieldQuery& query);
+
+struct ExportQuery {
+  TimeRange range;
+  // Only records with a higher sequence (for incremental SIEM feeds).
+  uint64_t after_sequence = 0;
+};
+
+// Writes each matching record as one line of proto3 JSON (bytes fields in
+// base64) and returns how many it wrote.
+[[nodiscard]] absl::StatusOr<uint64_t> ExportJsonLines(AuditStore& store,
+                                                       const ExportQuery& query,
+                                                       std::ostream& out);
+
+}  // namespace havengate::audit
+
+#endif  // HAVENGATE_SERVER_AUDIT_QUERIES_H_
