@@ -20,6 +20,9 @@ void RegisterItemsCommands(CLI::App& app, CommandRunner& run);
 void RegisterPolicyCommands(CLI::App& app, CommandRunner& run);
 // `havenctl pki ...`: CAs, certificates, CRLs.
 void RegisterPkiCommands(CLI::App& app, CommandRunner& run);
+// `havenctl audit ...`: verify, export, shared, received, rule (offline, on
+// a gateway's store file).
+void RegisterAuditCommands(CLI::App& app, CommandRunner& run);
 
 }  // namespace havengate::havenctl
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::RegisterItemsCommands(app, run);
   havengate::havenctl::RegisterPolicyCommands(app, run);
   havengate::havenctl::RegisterPkiCommands(app, run);
+  havengate::havenctl::RegisterAuditCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

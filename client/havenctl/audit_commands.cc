@@ -1,0 +1,481 @@
+// `havenctl audit ...`: the oversight body's tools, run offline on a copy of
+// a gateway's store file (opened read-only; the gateway need not run):
+// verify the evidence, export it for a SIEM, and answer the questions an
+// oversight body asks — what was shared with a partner (about a
+// container), what a partner received in a period, which policy versions
+// and rules released a field and who proposed and approved them.
+// A thin shell over havengate::audit (server/audit/).
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "client/havenctl/commands.h"
+#include "proto/json.h"
+#include "server/audit/audit_store.h"
+#include "server/audit/queries.h"
+#include "server/audit/verify.h"
+
+namespace havengate::havenctl {
+namespace {
+
+int Fail(absl::string_view command, const absl::Status& status) {
+  std::cerr << "havenctl audit " << command << ": " << status.message() << "\n";
+  return 1;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string When(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", ToTime(t), absl::UTCTimeZone());
+}
+
+std::string When(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+std::string ItemName(const v1::ItemRef& item) {
+  return absl::StrCat(item.origin(), "/", item.item_id());
+}
+
+// --since / --until, shared by the query commands.
+struct RangeFlags {
+  std::string since;
+  std::string until;
+
+  void AddTo(CLI::App& cmd, bool since_required = false) {
+    auto* s = cmd.add_option(
+        "--since", since,
+        "from this time: RFC 3339 (2026-11-28T14:05:00Z) or a date "
+        "(2026-11-28, UTC)");
+    if (since_required) s->required();
+    cmd.add_option("--until", until, "up to (not including) this time");
+  }
+  absl::StatusOr<audit::TimeRange> Build() const {
+    audit::TimeRange range;
+    if (!since.empty()) {
+      absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(since);
+      if (!t.ok()) return absl::InvalidArgumentError(
+          absl::StrCat("--since: ", t.status().message()));
+      range.since = *t;
+    }
+    if (!until.empty()) {
+      absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(until);
+      if (!t.ok()) return absl::InvalidArgumentError(
+          absl::StrCat("--until: ", t.status().message()));
+      range.until = *t;
+    }
+    if (range.until <= range.since) {
+      return absl::InvalidArgumentError("--until must be later than --since");
+    }
+    return range;
+  }
+  std::string Describe(const audit::TimeRange& range) const {
+    if (since.empty() && until.empty()) return "in the whole log";
+    std::string out;
+    if (!since.empty()) absl::StrAppend(&out, "from ", When(range.since));
+    if (!until.empty()) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", "until ", When(range.until));
+    }
+    return out;
+  }
+};
+
+void PrintJsonLines(const std::vector<v1::AuditRecord>& records) {
+  JsonStyle one_line;
+  one_line.pretty = false;
+  for (const auto& r : records) std::cout << ToJson(r, one_line) << "\n";
+}
+
+// --- verify ------------------------------------------------------------------
+
+struct VerifyFlags {
+  std::string store;
+  std::string checkpoints;
+  std::vector<std::string> certs;
+  int max_problems = 1000;
+};
+
+int RunVerify(const VerifyFlags& f) {
+  audit::VerifyOptions options;
+  options.store_path = f.store;
+  options.checkpoint_file = f.checkpoints;
+  options.max_problems = static_cast<size_t>(f.max_problems);
+  if (!f.certs.empty()) {
+    absl::StatusOr<audit::CheckpointVerifier> verifier =
+        audit::CheckpointVerifier::FromCertificateFiles(f.certs);
+    if (!verifier.ok()) return Fail("verify", verifier.status());
+    options.signatures = std::move(*verifier);
+  }
+  absl::StatusOr<audit::VerifyResult> result = audit::VerifyAuditStore(options);
+  if (!result.ok()) return Fail("verify", result.status());
+  const AuditChainReport& report = result->report;
+
+  std::cout << "store        " << f.store << "\n";
+  if (report.records == 0) {
+    std::cout << "records      none\n";
+  } else {
+    std::cout << "records      " << report.records << " (sequence "
+              << report.first_sequence << ".." << report.last_sequence << "), "
+              << report.checkpoints << " checkpoints, "
+              << result->unsealed_tail << " after the last\n";
+  }
+  if (!result->checkpoint_file.empty()) {
+    std::cout << "checkpoints  " << result->checkpoint_file << " ("
+              << result->file_checkpoints << " lines)\n";
+  }
+  if (options.signatures.has_value()) {
+    std::cout << "signatures   " << result->signatures_verified
+              << " verified with " << absl::StrJoin(f.certs, ", ") << "\n";
+  }
+  for (const std::string& note : result->notes) {
+    std::cout << "note: " << note << "\n";
+  }
+  if (report.ok()) {
+    std::cout << "OK: the audit log is intact\n";
+    return 0;
+  }
+  for (const AuditProblem& p : report.problems) {
+    std::cout << "PROBLEM " << p.ToString() << "\n";
+  }
+  uint64_t total = report.problems.size() + report.problems_not_listed;
+  if (report.problems_not_listed > 0) {
+    std::cout << "... and " << report.problems_not_listed
+              << " more problems not listed (--max-problems)\n";
+  }
+  std::cout << "FAILED: " << total << (total == 1 ? " problem" : " problems")
+            << ": the audit log was tampered with or damaged\n";
+  return 1;
+}
+
+// --- export ------------------------------------------------------------------
+
+struct ExportFlags {
+  std::string store;
+  RangeFlags range;
+  uint64_t after_sequence = 0;
+  std::string format = "jsonl";
+  std::string output;
+};
+
+int RunExport(const ExportFlags& f) {
+  audit::ExportQuery query;
+  absl::StatusOr<audit::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("export", range.status());
+  query.range = *range;
+  query.after_sequence = f.after_sequence;
+  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
+      audit::AuditStore::Open(f.store);
+  if (!store.ok()) return Fail("export", store.status());
+  absl::StatusOr<uint64_t> written;
+  if (f.output.empty() || f.output == "-") {
+    written = audit::ExportJsonLines(**store, query, std::cout);
+  } else {
+    std::ofstream out(f.output, std::ios::trunc);
+    if (!out) {
+      return Fail("export",
+                  absl::UnavailableError(absl::StrCat("cannot write ", f.output)));
+    }
+    written = audit::ExportJsonLines(**store, query, out);
+    if (written.ok()) {
+      std::cerr << "exported " << *written << " records to " << f.output << "\n";
+    }
+  }
+  if (!written.ok()) return Fail("export", written.status());
+  return 0;
+}
+
+// --- shared ------------------------------------------------------------------
+
+struct SharedFlags {
+  std::string store;
+  std::string partner;
+  std::string container;
+  RangeFlags range;
+  bool json = false;
+};
+
+int RunShared(const SharedFlags& f) {
+  audit::SharedQuery query;
+  query.partner = f.partner;
+  query.container = f.container;
+  absl::StatusOr<audit::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("shared", range.status());
+  query.range = *range;
+  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
+      audit::AuditStore::Open(f.store);
+  if (!store.ok()) return Fail("shared", store.status());
+  absl::StatusOr<std::vector<v1::AuditRecord>> records =
+      audit::FindShared(**store, query);
+  if (!records.ok()) return Fail("shared", records.status());
+  if (f.json) {
+    PrintJsonLines(*records);
+    return 0;
+  }
+  int decided = 0, released = 0, delivered = 0, refused = 0, expired = 0;
+  std::cout << absl::StrFormat("%-19s  %-7s %-16s %-34s %-3s %-10s %s\n",
+                               "TIME (UTC)", "SEQ", "EVENT", "ITEM", "V",
+                               "POLICY", "DETAIL");
+  for (const auto& r : *records) {
+    std::string detail;
+    switch (r.type()) {
+      case v1::SHARE_DECIDED:
+        ++decided;
+        if (r.released()) ++released;
+        detail = r.released() ? "released" : "not released";
+        if (r.released_fields_size() > 0) {
+          absl::StrAppend(&detail, "; fields: ",
+                          absl::StrJoin(r.released_fields(), ", "));
+        }
+        if (r.transformed_fields_size() > 0) {
+          absl::StrAppend(&detail, "; transformed: ",
+                          absl::StrJoin(r.transformed_fields(), ", "));
+        }
+        if (r.withheld_fields_size() > 0) {
+          absl::StrAppend(&detail, "; withheld: ",
+                          absl::StrJoin(r.withheld_fields(), ", "));
+        }
+        if (r.matched_rules_size() > 0) {
+          absl::StrAppend(&detail, "; rules: ",
+                          absl::StrJoin(r.matched_rules(), ", "));
+        }
+        break;
+      case v1::ITEM_DELIVERED:
+        ++delivered;
+        detail = r.detail() == "retraction" ? "retraction delivered"
+                                            : "delivered";
+        break;
+      case v1::DELIVERY_REFUSED:
+        ++refused;
+        detail = absl::StrCat("refused: ", r.reason());
+        break;
+      default:
+        ++expired;
+        detail = absl::StrCat("expired: ", r.reason());
+        break;
+    }
+    std::cout << absl::StrFormat(
+        "%-19s  %-7d %-16s %-34s %-3d %-10s %s\n", When(r.recorded_at()),
+        r.sequence(), v1::AuditEventType_Name(r.type()), ItemName(r.item()),
+        r.item().version(), r.policy_version().empty() ? "-" : r.policy_version(),
+        detail);
+  }
+  std::cout << "\nshared with " << f.partner
+            << (f.container.empty() ? ""
+                                    : absl::StrCat(" about container ", f.container))
+            << " " << f.range.Describe(*range) << ": " << decided
+            << " decisions (" << released << " released), " << delivered
+            << " delivered, " << refused << " refused, " << expired
+            << " expired\n";
+  if (decided == 0 && delivered > 0) {
+    std::cout << "note: this log holds no share decisions (SHARE_DECIDED is "
+                 "recorded once the policy engine decides sharing)\n";
+  }
+  return 0;
+}
+
+// --- received ----------------------------------------------------------------
+
+struct ReceivedFlags {
+  std::string store;
+  std::string partner;
+  RangeFlags range;
+  bool json = false;
+};
+
+int RunReceived(const ReceivedFlags& f) {
+  absl::StatusOr<audit::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("received", range.status());
+  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
+      audit::AuditStore::Open(f.store);
+  if (!store.ok()) return Fail("received", store.status());
+  absl::StatusOr<std::vector<v1::AuditRecord>> records =
+      audit::FindReceived(**store, f.partner, *range);
+  if (!records.ok()) return Fail("received", records.status());
+  if (f.json) {
+    PrintJsonLines(*records);
+    return 0;
+  }
+  std::cout << absl::StrFormat("%-19s  %-7s %-34s %-3s %s\n", "TIME (UTC)",
+                               "SEQ", "ITEM", "V", "WHAT");
+  int items = 0, retractions = 0;
+  for (const auto& r : *records) {
+    bool retraction = r.detail() == "retraction";
+    (retraction ? retractions : items)++;
+    std::cout << absl::StrFormat("%-19s  %-7d %-34s %-3d %s\n",
+                                 When(r.recorded_at()), r.sequence(),
+                                 ItemName(r.item()), r.item().version(),
+                                 retraction ? "retraction" : "item");
+  }
+  std::cout << "\n" << f.partner << " received " << items << " items and "
+            << retractions << " retractions " << f.range.Describe(*range)
+            << " (acknowledged by its gateway)\n";
+  return 0;
+}
+
+// --- rule --------------------------------------------------------------------
+
+struct RuleFlags {
+  std::string store;
+  std::string field;
+  std::string partner;
+  RangeFlags range;
+};
+
+std::string LifecycleVerb(v1::AuditEventType type) {
+  switch (type) {
+    case v1::POLICY_PROPOSED:
+      return "proposed";
+    case v1::POLICY_APPROVED:
+      return "approved";
+    case v1::POLICY_ACTIVATED:
+      return "activated";
+    case v1::POLICY_ROLLED_BACK:
+      return "rolled back";
+    default:
+      return "rejected";
+  }
+}
+
+int RunRule(const RuleFlags& f) {
+  audit::FieldQuery query;
+  query.field = f.field;
+  query.partner = f.partner;
+  absl::StatusOr<audit::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("rule", range.status());
+  query.range = *range;
+  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
+      audit::AuditStore::Open(f.store);
+  if (!store.ok()) return Fail("rule", store.status());
+  absl::StatusOr<std::vector<audit::FieldRelease>> releases =
+      audit::FindFieldReleases(**store, query);
+  if (!releases.ok()) return Fail("rule", releases.status());
+  std::cout << "field " << f.field << " "
+            << (f.partner.empty() ? "" : absl::StrCat("to ", f.partner, " "))
+            << f.range.Describe(*range) << ": released under "
+            << releases->size() << " policy version"
+            << (releases->size() == 1 ? "" : "s") << "\n";
+  for (const audit::FieldRelease& r : *releases) {
+    std::vector<std::string> how;
+    for (const auto& [outcome, count] : r.outcomes) {
+      how.push_back(absl::StrCat(outcome, " x", count));
+    }
+    std::cout << "\npolicy version "
+              << (r.policy_version.empty() ? "(none recorded)" : r.policy_version)
+              << "\n"
+              << "  decisions  " << r.decisions << ", "
+              << When(r.first_decision) << " .. " << When(r.last_decision)
+              << " UTC\n"
+              << "  partners   " << absl::StrJoin(r.partners, ", ") << "\n"
+              << "  how        " << absl::StrJoin(how, ", ") << "\n"
+              << "  rules      "
+              << (r.rules.empty() ? "-" : absl::StrJoin(r.rules, ", ")) << "\n";
+    if (r.lifecycle.empty()) {
+      std::cout << "  lifecycle  not in this log: no proposal, approval or "
+                   "activation of this version was recorded\n";
+    }
+    for (const v1::AuditRecord& step : r.lifecycle) {
+      std::cout << "  " << absl::StrFormat("%-10s", LifecycleVerb(step.type()))
+                << " " << (step.actor().empty() ? "-" : step.actor()) << " at "
+                << When(step.recorded_at()) << " UTC (record "
+                << step.sequence() << ")"
+                << (step.detail().empty() ? ""
+                                          : absl::StrCat(": ", step.detail()))
+                << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
+  CLI::App* audit_cmd = app.add_subcommand(
+      "audit",
+      "verify a gateway's audit log and ask it questions (offline, on the "
+      "store file; read-only)");
+  audit_cmd->require_subcommand(1);
+
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "verify",
+        "check the hash chain, the checkpoint signatures and the checkpoint "
+        "file; exit 1 and name each problem and its place if anything was "
+        "changed, removed, inserted, reordered or cut off");
+    auto f = std::make_shared<VerifyFlags>();
+    cmd->add_option("--store", f->store, "the gateway's store file (a copy will do)")
+        ->required();
+    cmd->add_option("--checkpoints", f->checkpoints,
+                    "the checkpoint file (default: <store>.checkpoints if present)");
+    cmd->add_option("--cert", f->certs,
+                    "the gateway's certificate, to check checkpoint signatures "
+                    "(repeatable: older certificates after key rotation)");
+    cmd->add_option("--max-problems", f->max_problems,
+                    "list at most this many problems (default 1000)")
+        ->check(CLI::Range(1, 10000000));
+    cmd->callback([&run, f] { run = [f] { return RunVerify(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "export", "write audit records as JSON lines, e.g. for a SIEM");
+    auto f = std::make_shared<ExportFlags>();
+    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    f->range.AddTo(*cmd);
+    cmd->add_option("--after-sequence", f->after_sequence,
+                    "only records after this sequence (incremental feeds)");
+    cmd->add_option("--format", f->format, "output format (jsonl)")
+        ->check(CLI::IsMember({"jsonl"}));
+    cmd->add_option("-o,--output", f->output, "write here instead of standard output");
+    cmd->callback([&run, f] { run = [f] { return RunExport(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "shared",
+        "what this gateway shared with a partner (decisions and deliveries), "
+        "optionally only about one container");
+    auto f = std::make_shared<SharedFlags>();
+    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    cmd->add_option("--partner", f->partner, "partner organisation id")->required();
+    cmd->add_option("--container", f->container,
+                    "only items that list this container number");
+    f->range.AddTo(*cmd);
+    cmd->add_flag("--json", f->json, "the audit records as JSON lines");
+    cmd->callback([&run, f] { run = [f] { return RunShared(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "received",
+        "every item and retraction a partner's gateway received from this "
+        "gateway in a period");
+    auto f = std::make_shared<ReceivedFlags>();
+    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    cmd->add_option("--partner", f->partner, "partner organisation id")->required();
+    f->range.AddTo(*cmd);
+    cmd->add_flag("--json", f->json, "the audit records as JSON lines");
+    cmd->callback([&run, f] { run = [f] { return RunReceived(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "rule",
+        "which policy versions and rules released a body field, to whom, and "
+        "who proposed, approved and activated those versions");
+    auto f = std::make_shared<RuleFlags>();
+    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    cmd->add_option("--field", f->field,
+                    "body field path, e.g. containers.number or persons.name")
+        ->required();
+    cmd->add_option("--partner", f->partner, "only releases to this partner");
+    f->range.AddTo(*cmd);
+    cmd->callback([&run, f] { run = [f] { return RunRule(*f); }; });
+  }
+}
+
+}  // namespace havengate::havenctl
