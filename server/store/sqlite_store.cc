@@ -460,10 +460,13 @@ absl::Status SqliteStore::PrepareWriter() {
       {&writer_.insert_item,
        "INSERT INTO items(origin, item_id, version, cursor, digest, payload, latest) "
        "VALUES(?,?,?,?,?,?,?)"},
+      // `+latest`: look the item up by its primary key. Left to itself the
+      // planner prefers items_by_latest (latest=?), a walk over every
+      // current item, which made each write O(items stored).
       {&writer_.find_latest,
-       "SELECT version FROM items WHERE origin=? AND item_id=? AND latest=1"},
+       "SELECT version FROM items WHERE origin=? AND item_id=? AND +latest=1"},
       {&writer_.clear_latest,
-       "UPDATE items SET latest=0 WHERE origin=? AND item_id=? AND latest=1"},
+       "UPDATE items SET latest=0 WHERE origin=? AND item_id=? AND +latest=1"},
       {&writer_.find_retraction,
        "SELECT by_origin FROM retractions WHERE origin=? AND item_id=?"},
       {&writer_.insert_retraction,
@@ -487,9 +490,11 @@ absl::Status SqliteStore::PrepareWriter() {
        "DELETE FROM outbox WHERE partner=? AND sequence<=?"},
       {&writer_.insert_audit, "INSERT INTO audit(sequence, record) VALUES(?,?)"},
       {&writer_.event_time, "SELECT received_at_us FROM events WHERE cursor=?"},
+      // The current version's event (the newest of type 1), found through
+      // the items primary key: events has no index on the item.
       {&writer_.any_version,
-       "SELECT kind, category FROM events WHERE origin=? AND item_id=? AND "
-       "type=1 ORDER BY cursor DESC LIMIT 1"},
+       "SELECT e.kind, e.category FROM items i JOIN events e ON "
+       "e.cursor=i.cursor WHERE i.origin=? AND i.item_id=? AND +i.latest=1"},
   };
   for (auto& s : statements) {
     HG_ASSIGN_OR_RETURN(*s.stmt, Statement::Prepare(db, s.sql));
