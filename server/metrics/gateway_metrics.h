@@ -1,0 +1,92 @@
+// GatewayMetrics: the gateway's metrics, by name, and the hooks the rest of
+// the daemon reports through.
+//
+// Most counters follow the audit log (OnAuditCommitted, wired to
+// SqliteOptions::on_audit_committed): every ingest, receipt, refusal,
+// share decision and delivery is audited, so counting committed records
+// counts exactly what durably happened. The remaining hooks are for what
+// is not audited per event: peer link state and delivery latency (from
+// PeerLinkObserver), outbox depth (refreshed from Store::GetOutboxStats),
+// the active policy version, TLS handshake failures by reason (from the
+// trust layer's HandshakeListener) and store health.
+//
+// Labels carry partner ids, status code names, audit event and method
+// names, policy version ids and handshake refusal reasons only.
+//
+// Thread-safe.
+#ifndef HAVENGATE_SERVER_METRICS_GATEWAY_METRICS_H_
+#define HAVENGATE_SERVER_METRICS_GATEWAY_METRICS_H_
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "havengate/v1/audit.pb.h"
+#include "server/metrics/registry.h"
+#include "server/store/store.h"
+
+namespace havengate::metrics {
+
+class GatewayMetrics {
+ public:
+  // Registers the gateway's metrics in `registry` (which must outlive
+  // this). `partners`: the configured peers, shown at zero from the start.
+  GatewayMetrics(Registry& registry, const std::vector<std::string>& partners);
+
+  // Counts a committed audit record (see the file comment).
+  void OnAuditCommitted(const v1::AuditRecord& record);
+
+  // A share decision for `partner` (called for every committed
+  // SHARE_DECIDED record; may also be called directly).
+  void ShareDecided(const std::string& partner, bool released);
+  // The sharing policy now in force; earlier versions drop to 0.
+  void SetActivePolicyVersion(const std::string& version);
+  // A refused TLS handshake; `reason` is pki::RejectReasonName (e.g.
+  // "expired", "unknown_issuer").
+  void TlsHandshakeFailed(absl::string_view reason);
+  // PeerLinkObserver::on_state / on_delivered.
+  void PeerState(const std::string& partner, bool connected);
+  void Delivered(const std::string& partner, absl::Duration latency);
+  // Outbox depth and age of the oldest entry per partner; partners absent
+  // from `stats` are shown as empty.
+  void UpdateOutboxes(const std::vector<store::OutboxStats>& stats,
+                      absl::Time now);
+  void SetStoreHealthy(bool healthy);
+
+ private:
+  Family<Counter>& ingested_;
+  Family<Counter>& received_;
+  Family<Counter>& rejected_;
+  Family<Counter>& refused_;
+  Family<Counter>& decisions_;
+  Family<Counter>& deliveries_;
+  Family<Histogram>& latency_;
+  Family<Gauge>& outbox_depth_;
+  Family<Gauge>& outbox_age_;
+  Family<Gauge>& peer_connected_;
+  Family<Gauge>& policy_version_;
+  Family<Counter>& handshake_failures_;
+  Family<Counter>& audit_records_;
+  Family<Gauge>& audit_sequence_;
+  Family<Gauge>& store_healthy_;
+
+  std::mutex mu_;
+  std::set<std::string> partners_;          // guarded by mu_
+  std::string active_policy_version_;       // guarded by mu_
+};
+
+// The method and status code named in a CALL_REJECTED / RECEIPT_REFUSED
+// reason ("Push: INVALID_ARGUMENT: ..."): {"Push", "INVALID_ARGUMENT"}.
+// Unrecognised parts come back as "other" / "UNKNOWN", never as free text.
+struct RejectionLabels {
+  std::string method;
+  std::string code;
+};
+RejectionLabels ParseRejection(absl::string_view reason);
+
+}  // namespace havengate::metrics
+
+#endif  // HAVENGATE_SERVER_METRICS_GATEWAY_METRICS_H_

@@ -1,0 +1,178 @@
+#include "server/metrics/metrics_server.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+
+namespace havengate::metrics {
+namespace {
+
+constexpr char kContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+// The last OpenSSL error, for messages; clears the queue.
+std::string OpenSslReason() {
+  unsigned long code = ERR_peek_last_error();
+  std::string reason = code != 0 ? ERR_reason_error_string(code) != nullptr
+                                       ? ERR_reason_error_string(code)
+                                       : "unknown"
+                                 : "unknown";
+  ERR_clear_error();
+  return reason;
+}
+
+// Sets up the server context; on failure says what, naming the file.
+bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o,
+                  std::string* problem) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(&ctx, o.certificate_file.c_str()) != 1) {
+    *problem = absl::StrCat(o.certificate_file, ": not a usable certificate (",
+                            OpenSslReason(), ")");
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(&ctx, o.private_key_file.c_str(),
+                                  SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(&ctx) != 1) {
+    *problem = absl::StrCat(o.private_key_file,
+                            ": not the private key of the certificate (",
+                            OpenSslReason(), ")");
+    return false;
+  }
+  // Trust exactly the organisation's CA, for client certificates.
+  if (SSL_CTX_load_verify_locations(&ctx, o.client_ca_file.c_str(), nullptr) != 1) {
+    *problem = absl::StrCat(o.client_ca_file, ": not a usable CA certificate (",
+                            OpenSslReason(), ")");
+    return false;
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca_file.c_str());
+  if (names == nullptr) {
+    *problem = absl::StrCat(o.client_ca_file, ": no CA certificate in it");
+    return false;
+  }
+  SSL_CTX_set_client_CA_list(&ctx, names);
+  if (!o.crl_file.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (lookup == nullptr ||
+        X509_load_crl_file(lookup, o.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
+      *problem = absl::StrCat(o.crl_file, ": not a usable CRL (",
+                              OpenSslReason(), ")");
+      return false;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  // No intermediates in a havengate PKI: the client's certificate and the
+  // CA that issued it.
+  SSL_CTX_set_verify_depth(&ctx, 1);
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     nullptr);
+  return true;
+}
+
+class MetricsServerImpl final : public MetricsServer {
+ public:
+  MetricsServerImpl(const MetricsServerOptions& options, std::string* problem)
+      : server_([&options, problem](SSL_CTX& ctx) {
+          return SetUpContext(ctx, options, problem);
+        }) {}
+  ~MetricsServerImpl() override { Stop(); }
+
+  absl::Status Listen(const std::string& address,
+                      std::function<std::string()> render) {
+    absl::string_view host = address;
+    int port = -1;
+    size_t colon = host.rfind(':');
+    if (colon == absl::string_view::npos ||
+        !absl::SimpleAtoi(host.substr(colon + 1), &port) || port < 0 ||
+        port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics.listen: ", address, " is not host:port"));
+    }
+    host = host.substr(0, colon);
+    absl::ConsumePrefix(&host, "[");
+    absl::ConsumeSuffix(&host, "]");
+    std::string bind_host = host.empty() ? "0.0.0.0" : std::string(host);
+
+    server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+    // httplib's default is SO_REUSEPORT, which would let a second listener
+    // of the same user share the port and take scrapes. Only reuse a port
+    // in TIME_WAIT.
+    server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    server_.set_read_timeout(5, 0);
+    server_.set_write_timeout(5, 0);
+    server_.set_keep_alive_max_count(20);
+    server_.set_payload_max_length(4096);
+    server_.Get("/metrics", [render = std::move(render)](
+                                const httplib::Request&, httplib::Response& res) {
+      res.set_content(render(), kContentType);
+    });
+    if (port == 0) {
+      port_ = server_.bind_to_any_port(bind_host);
+    } else if (server_.bind_to_port(bind_host, port)) {
+      port_ = port;
+    }
+    if (port_ <= 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "metrics.listen: cannot listen on ", address,
+          " (address in use, or not an address of this machine)"));
+    }
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() only works once the loop runs.
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!server_.is_running() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+  }
+
+  bool valid() const { return server_.is_valid(); }
+
+ private:
+  httplib::SSLServer server_;
+  int port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const MetricsServerOptions& options, std::function<std::string()> render) {
+  std::string problem;
+  auto server = std::make_unique<MetricsServerImpl>(options, &problem);
+  if (!server->valid()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics: ", problem.empty() ? "cannot set up TLS" : problem));
+  }
+  absl::Status listening = server->Listen(options.listen_address, std::move(render));
+  if (!listening.ok()) return listening;
+  return std::unique_ptr<MetricsServer>(std::move(server));
+}
+
+}  // namespace havengate::metrics

@@ -1,0 +1,166 @@
+#include "server/metrics/metrics_server.h"
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "certs/ca.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+
+namespace havengate::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Files {
+  std::string cert, key;
+};
+
+// The police organisation's CA with its gateway and a monitoring client,
+// and another organisation's CA with a client of its own.
+class MetricsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("metrics_server_test_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "police");
+    std::filesystem::create_directories(dir_ / "customs");
+    auto police = pki::CertificateAuthority::Create(
+        (dir_ / "police" / "ca").string(), {"police-nl", "police.nl.example"});
+    ASSERT_TRUE(police.ok()) << police.status();
+    auto customs = pki::CertificateAuthority::Create(
+        (dir_ / "customs" / "ca").string(),
+        {"customs-nl", "customs.nl.example"});
+    ASSERT_TRUE(customs.ok()) << customs.status();
+    police_ca_ = police->cert_file();
+    gateway_ = Issue(*police, pki::Role::kGateway, "gateway", "police");
+    prometheus_ = Issue(*police, pki::Role::kClient, "prometheus", "police");
+    foreign_ = Issue(*customs, pki::Role::kClient, "prometheus", "customs");
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  Files Issue(const pki::CertificateAuthority& ca, pki::Role role,
+              const std::string& name, const std::string& org) {
+    pki::IssueRequest request;
+    request.role = role;
+    request.name = name;
+    request.dns_names = {"localhost"};
+    auto issued = ca.Issue(request, (dir_ / org).string());
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    if (!issued.ok()) return {};
+    return {issued->cert_file, issued->key_file};
+  }
+
+  void StartServer() {
+    MetricsServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.certificate_file = gateway_.cert;
+    options.private_key_file = gateway_.key;
+    options.client_ca_file = police_ca_;
+    auto server = MetricsServer::Start(options, [] {
+      return std::string("# TYPE hg_up gauge\nhg_up 1\n");
+    });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // GET /metrics over HTTPS, verifying the server against the police CA.
+  httplib::Result Get(const Files* client) {
+    std::unique_ptr<httplib::SSLClient> cli =
+        client == nullptr
+            ? std::make_unique<httplib::SSLClient>("localhost", server_->port())
+            : std::make_unique<httplib::SSLClient>(
+                  "localhost", server_->port(), client->cert, client->key);
+    cli->set_hostname_addr_map({{"localhost", "127.0.0.1"}});
+    cli->set_ca_cert_path(police_ca_);
+    cli->enable_server_certificate_verification(true);
+    cli->set_connection_timeout(5, 0);
+    cli->set_read_timeout(5, 0);
+    return cli->Get("/metrics");
+  }
+
+  std::filesystem::path dir_;
+  std::string police_ca_;
+  Files gateway_, prometheus_, foreign_;
+  std::unique_ptr<MetricsServer> server_;
+};
+
+TEST_F(MetricsServerTest, ServesTheExpositionToAClientOfTheOwnCa) {
+  StartServer();
+  httplib::Result res = Get(&prometheus_);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "# TYPE hg_up gauge\nhg_up 1\n");
+  EXPECT_EQ(res->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_F(MetricsServerTest, RefusesAScrapeWithoutAClientCertificate) {
+  StartServer();
+  httplib::Result res = Get(nullptr);
+  EXPECT_FALSE(res) << "status " << res->status;
+}
+
+TEST_F(MetricsServerTest, RefusesAClientCertificateOfAnotherCa) {
+  StartServer();
+  httplib::Result res = Get(&foreign_);
+  EXPECT_FALSE(res) << "status " << res->status;
+}
+
+TEST_F(MetricsServerTest, HasNoPlaintextListener) {
+  StartServer();
+  httplib::Client plain("127.0.0.1", server_->port());
+  plain.set_connection_timeout(5, 0);
+  plain.set_read_timeout(5, 0);
+  httplib::Result res = plain.Get("/metrics");
+  EXPECT_FALSE(res && res->status == 200);
+}
+
+TEST_F(MetricsServerTest, OnlyMetricsIsServed) {
+  StartServer();
+  httplib::SSLClient cli("localhost", server_->port(), prometheus_.cert,
+                         prometheus_.key);
+  cli.set_hostname_addr_map({{"localhost", "127.0.0.1"}});
+  cli.set_ca_cert_path(police_ca_);
+  cli.enable_server_certificate_verification(true);
+  httplib::Result res = cli.Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+}
+
+TEST_F(MetricsServerTest, StartFailsNamingAnUnusableFile) {
+  MetricsServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.certificate_file = gateway_.cert;
+  options.private_key_file = prometheus_.key;  // not the gateway's key
+  options.client_ca_file = police_ca_;
+  auto server = MetricsServer::Start(options, [] { return std::string(); });
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr(prometheus_.key));
+}
+
+TEST_F(MetricsServerTest, StartFailsOnABusyPort) {
+  StartServer();
+  MetricsServerOptions options;
+  options.listen_address = absl::StrCat("127.0.0.1:", server_->port());
+  options.certificate_file = gateway_.cert;
+  options.private_key_file = gateway_.key;
+  options.client_ca_file = police_ca_;
+  auto second = MetricsServer::Start(options, [] { return std::string(); });
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace havengate::metrics
