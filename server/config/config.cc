@@ -147,7 +147,7 @@ bool IsMap(Reader& r, const YAML::Node& node, const std::string& key) {
 void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
   r.CheckKeys(root, "",
               {"organisation", "listen", "port_file", "tls", "store", "policy",
-               "peers", "metrics", "log", "limits"});
+               "peers", "metrics", "log", "limits", "audit"});
 
   YAML::Node org = root["organisation"];
   if (!org) {
@@ -240,6 +240,22 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
         c.log_format != "text" && c.log_format != "json") {
       r.Problem("log.format", "must be text or json", &log);
     }
+  }
+
+  YAML::Node audit = root["audit"];
+  if (audit && IsMap(r, audit, "audit")) {
+    r.CheckKeys(audit, "audit",
+                {"checkpoint_every_records", "checkpoint_interval_seconds",
+                 "checkpoint_file"});
+    r.Int(audit, "audit", "checkpoint_every_records", 1, 10'000'000,
+          &c.audit.checkpoint_every_records);
+    r.Seconds(audit, "audit", "checkpoint_interval_seconds", 1, 86400,
+              &c.audit.checkpoint_interval);
+    r.Path(audit, "audit", "checkpoint_file", &c.audit.checkpoint_file, false,
+           false);
+  }
+  if (c.audit.checkpoint_file.empty() && !c.store_path.empty()) {
+    c.audit.checkpoint_file = absl::StrCat(c.store_path, ".checkpoints");
   }
 
   YAML::Node limits = root["limits"];

@@ -8,6 +8,8 @@
 //   peers:
 //     - {id: customs-nl, domain: customs.nl.example,
 //        address: customs-gw.example:7443, ca: peers/customs-nl-ca.crt}
+//   metrics: {listen: 0.0.0.0:9443}   # HTTPS; own-CA client certs only
+//   audit: {checkpoint_every_records: 1000, checkpoint_interval_seconds: 60}
 //
 // Relative paths are resolved against the directory of the config file.
 // Loading validates everything it can without touching the network: every
@@ -66,6 +68,16 @@ struct LimitsConfig {
   int stream_window = 1024;
 };
 
+// Signed checkpoints of the audit log (see server/audit/checkpointer.h).
+struct AuditConfig {
+  // A CHECKPOINT record after this many audit records ...
+  int64_t checkpoint_every_records = 1000;
+  // ... or once a record has waited this long without one.
+  absl::Duration checkpoint_interval = absl::Seconds(60);
+  // The append-only checkpoint file; default `<store.path>.checkpoints`.
+  std::string checkpoint_file;
+};
+
 struct GatewayConfig {
   // Where the file was read from (for messages).
   std::string source_path;
@@ -80,8 +92,10 @@ struct GatewayConfig {
   // Optional until a policy is needed (no policy: nothing is shared).
   std::string policy_path;
   std::vector<PeerConfig> peers;
-  // Optional: host:port of the Prometheus metrics endpoint.
+  // Optional: host:port of the Prometheus metrics endpoint (HTTPS with the
+  // gateway's certificate; scrapers need a client certificate of tls.ca).
   std::string metrics_listen_address;
+  AuditConfig audit;
   // "text" or "json".
   std::string log_format = "text";
   LimitsConfig limits;

@@ -92,6 +92,31 @@ limits: {max_item_bytes: lots}
   EXPECT_THAT(m, HasSubstr("gateway.yaml:"));
 }
 
+TEST_F(ConfigTest, AuditCheckpointsDefaultBesideTheStoreAndCanBeSet) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit.checkpoint_every_records, 1000);
+  EXPECT_EQ(c->audit.checkpoint_interval, absl::Seconds(60));
+  EXPECT_EQ(c->audit.checkpoint_file,
+            (dir_ / "data/gw.db.checkpoints").string());
+  c = Parse(std::string(kValid) +
+            "audit: {checkpoint_every_records: 50, "
+            "checkpoint_interval_seconds: 5, checkpoint_file: evidence/cp}\n"
+            "metrics: {listen: 127.0.0.1:9443}\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->audit.checkpoint_every_records, 50);
+  EXPECT_EQ(c->audit.checkpoint_interval, absl::Seconds(5));
+  EXPECT_EQ(c->audit.checkpoint_file, (dir_ / "evidence/cp").string());
+  EXPECT_EQ(c->metrics_listen_address, "127.0.0.1:9443");
+  c = Parse(std::string(kValid) +
+            "audit: {checkpoint_every_records: 0, checkpoint_intervals: 5}\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("audit.checkpoint_every_records: must be between"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("audit.checkpoint_intervals: unknown key"));
+}
+
 TEST_F(ConfigTest, UnknownKeysAreErrorsNotIgnored) {
   std::string yaml = std::string(kValid) + "plaintext_port: 8080\n";
   auto c = Parse(yaml);
