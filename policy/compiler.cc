@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "policy/plan.h"
 #include "policy/suggest.h"
+#include "proto/status_macros.h"
 #include "proto/identifiers.h"
 
 namespace havengate::policy {
@@ -132,10 +133,17 @@ class PolicyCompiler {
         continue;
       }
       std::string file = JoinPath(base_dir_, k.file());
+      // A key that cannot be used is still a known name: rules using it are
+      // not reported again.
+      key_index_[k.name()] = -1;
+      key_names_.push_back(k.name());
       absl::StatusOr<SecretKey> secret = SecretKey::ReadFile(file);
       if (!secret.ok()) {
-        Error(path + ".file", absl::StrCat("key ", Quote(k.name()), ": ",
-                                           secret.status().message()));
+        Error(path + ".file",
+              absl::StrCat("key ", Quote(k.name()), ": ", secret.status().message(),
+                           absl::IsNotFound(secret.status())
+                               ? " (create it with `havenctl policy keygen POLICY`)"
+                               : ""));
         continue;
       }
       auto hasher = Pseudonymiser::Create(*secret);
@@ -152,7 +160,6 @@ class PolicyCompiler {
       }
       key_index_[k.name()] = static_cast<int>(plan_->keys.size());
       plan_->keys.push_back(*std::move(hasher));
-      key_names_.push_back(k.name());
     }
   }
 
@@ -346,9 +353,10 @@ class PolicyCompiler {
                                           DidYouMean(spec.text, key_names_)));
           continue;
         }
+        used_keys_.insert(spec.text);
+        if (it->second < 0) continue;  // Broken key, already reported.
         spec.key_index = it->second;
         spec.pseudonymiser = plan_->keys[it->second].get();
-        used_keys_.insert(spec.text);
       }
       int nodes[2];
       std::string trimmed(absl::StripAsciiWhitespace(field_path));
@@ -710,6 +718,45 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(
   std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
   if (base_dir.empty()) base_dir = "/";
   return LoadPolicyText(text, path, base_dir, diagnostics);
+}
+
+absl::StatusOr<std::vector<std::string>> CreateMissingKeyFiles(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open policy file ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto text = std::make_shared<const std::string>(buffer.str());
+  std::vector<Diagnostic> errors;
+  std::optional<YAML::Node> root = ParseYaml(*text, path, &errors);
+  v1::SharingPolicy policy;
+  SourceMap sources(path, text);
+  if (!root.has_value() || !ReadYamlMessage(*root, &policy, "", &sources, &errors)) {
+    return ErrorsToStatus(absl::StrCat("policy ", path, " cannot be read"), errors);
+  }
+  size_t slash = path.rfind('/');
+  std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::vector<std::string> created;
+  for (const v1::PseudonymKey& key : policy.keys()) {
+    if (key.file().empty()) continue;
+    std::string file = JoinPath(base_dir, key.file());
+    struct stat st;
+    if (::stat(file.c_str(), &st) == 0) continue;
+    size_t dir_end = file.rfind('/');
+    if (dir_end != std::string::npos && dir_end > 0) {
+      // Create missing parent directories, owner-only like the keys.
+      for (size_t i = 1; i <= dir_end; ++i) {
+        if (i == dir_end || file[i] == '/') {
+          std::string dir = file.substr(0, i);
+          if (::stat(dir.c_str(), &st) != 0 && ::mkdir(dir.c_str(), 0700) != 0) {
+            return absl::UnavailableError(absl::StrCat("cannot create directory ", dir));
+          }
+        }
+      }
+    }
+    HG_RETURN_IF_ERROR(CreateRandomKeyFile(file));
+    created.push_back(file);
+  }
+  return created;
 }
 
 }  // namespace havengate::policy

@@ -56,6 +56,15 @@ CompilePolicy(const v1::SharingPolicy& policy, const std::string& display_name,
               const std::string& base_dir,
               std::vector<Diagnostic>* diagnostics);
 
+// Creates every key file the policy at `path` names that does not exist
+// yet: 32 random bytes, readable by the owner only, in a directory created
+// if needed; existing files are never touched. Returns the paths created.
+// For setting a policy up on a new machine (tests, the demo, `havenctl
+// policy keygen`): key files are secrets and are never committed. Fails
+// with INVALID_ARGUMENT if the policy cannot be read.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> CreateMissingKeyFiles(
+    const std::string& path);
+
 struct DecideOptions {
   // The item came from a partner (re-sharing): only rules with
   // `forward_received` apply, then the originator's constraints.

@@ -419,7 +419,9 @@ class Walker {
   int nodes_ = 0;
 };
 
-std::string JsonString(absl::string_view s) {
+}  // namespace
+
+std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
@@ -440,6 +442,8 @@ std::string JsonString(absl::string_view s) {
   return out;
 }
 
+namespace {
+
 void AppendJson(const YAML::Node& node, std::string* out) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -449,7 +453,7 @@ void AppendJson(const YAML::Node& node, std::string* out) {
         if (!first) out->push_back(',');
         first = false;
         const YAML::Node key = kv.first;
-        absl::StrAppend(out, JsonString(key.IsScalar() ? key.Scalar() : ""), ":");
+        absl::StrAppend(out, JsonQuote(key.IsScalar() ? key.Scalar() : ""), ":");
         AppendJson(kv.second, out);
       }
       out->push_back('}');
@@ -480,7 +484,7 @@ void AppendJson(const YAML::Node& node, std::string* out) {
           return;
         }
       }
-      out->append(JsonString(s));
+      out->append(JsonQuote(s));
       return;
     }
     default:
