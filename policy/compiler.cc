@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
@@ -292,11 +293,20 @@ class PolicyCompiler {
     std::set<std::pair<size_t, std::string>> reported;
     for (int k = 0; k < 2; ++k) {
       if (!applies[k] || ok[k]) continue;
-      bool other_ok = applies[1 - k] && ok[1 - k];
       for (const ConditionError& e : errors[k]) {
         if (!reported.insert({e.offset, e.message}).second) continue;
         std::string message = absl::StrCat("rule ", Quote(display), ": ", e.message);
-        if (other_ok) {
+        // A field of the other kind: the rule is probably meant for that
+        // kind only.
+        bool other_kind_field = false;
+        if (applies[1 - k] && absl::StartsWith(e.message, "`")) {
+          size_t close = e.message.find('`', 1);
+          std::string name = e.message.substr(1, close == std::string::npos ? 0 : close - 1);
+          other_kind_field =
+              absl::StrContains(e.message, "is not a field of") &&
+              SchemaForSlot(1 - k).body()->FindFieldByName(name) != nullptr;
+        }
+        if ((applies[1 - k] && ok[1 - k]) || other_kind_field) {
           absl::StrAppend(&message, " (in ", KindPlural(k), "; the rule applies to "
                           "alerts and reports — add `kinds: [",
                           k == 0 ? "REPORT" : "ALERT", "]` to limit it)");

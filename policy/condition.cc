@@ -1038,8 +1038,8 @@ class Checker {
     auto right = Check(*a.kids[1]);
     if (left == nullptr || right == nullptr) return nullptr;
     if (left->type.kind == Type::kEnumName && right->type.kind == Type::kEnumName) {
-      UnknownName(*left);
-      return UnknownName(*right);
+      // Neither side is a field; naming the first is enough.
+      return UnknownName(*left);
     }
     std::string left_what = WhatIs(*left), right_what = WhatIs(*right);
     right = ResolveEnum(std::move(right), left->type, left_what);

@@ -140,6 +140,7 @@ std::string MaskText(absl::string_view value, int keep_last) {
     if ((static_cast<unsigned char>(value[i]) & 0xC0) != 0x80) starts.push_back(i);
   }
   size_t count = starts.size();
+  starts.push_back(value.size());  // so starts[count] is the end
   if (count <= static_cast<size_t>(keep_last)) return std::string(count, '*');
   size_t hidden = count - static_cast<size_t>(keep_last);
   std::string out(hidden, '*');

@@ -563,13 +563,23 @@ SourcePos SourceMap::InsideValue(absl::string_view path,
   // appears in order in its source, between skipped indentation, escapes
   // and line folds. A folded line break in the value (a space) may stand
   // for a newline in the source.
+  // Escapes of double-quoted scalars (`\t` for a tab) are matched as one
+  // character.
+  auto escape_for = [&](size_t at, char want) -> size_t {
+    if (text[at] != '\\' || at + 1 >= text.size()) return 0;
+    char e = text[at + 1];
+    char decoded = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? '\0' : e;
+    return decoded == want ? 2 : 0;
+  };
   for (size_t i = 0; i < offset && i < value.size() && p < text.size(); ++i) {
     char want = value[i];
+    size_t escape = 0;
     while (p < text.size() && text[p] != want &&
-           !(want == ' ' && text[p] == '\n')) {
+           !(want == ' ' && text[p] == '\n') &&
+           (escape = escape_for(p, want)) == 0) {
       ++p;
     }
-    if (p < text.size()) ++p;
+    if (p < text.size()) p += escape > 0 ? escape : 1;
   }
   if (offset < value.size()) {
     // Land on the character itself, not before skipped whitespace.
