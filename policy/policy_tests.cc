@@ -36,14 +36,14 @@ class CaseReader {
       Error(node, "a test is a mapping with `name`, `item` and `expect`");
       return;
     }
-    if (!CheckKeys(node, {"name", "description", "item", "patch", "received", "expect"},
-                   "a test")) {
-      return;
-    }
     if (node["name"] && node["name"].IsScalar()) {
       test->name = node["name"].Scalar();
     } else {
       Error(node, "a test needs a `name`");
+    }
+    if (!CheckKeys(node, {"name", "description", "item", "patch", "received", "expect"},
+                   "a test")) {
+      return;
     }
     if (YAML::Node received = node["received"]) {
       if (!received.IsScalar() || (received.Scalar() != "true" && received.Scalar() != "false")) {
