@@ -12,11 +12,16 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
 #include "certs/channel_credentials.h"
+#include "server/audit/checkpoint_signature.h"
+#include "server/audit/checkpointer.h"
 #include "server/caller.h"
 #include "server/federation_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
+#include "server/metrics/gateway_metrics.h"
+#include "server/metrics/metrics_server.h"
+#include "server/metrics/registry.h"
 #include "server/peer_link.h"
 #include "server/sharing.h"
 #include "server/store/store.h"
@@ -26,6 +31,10 @@ namespace havengate::server {
 namespace {
 
 constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
+// grpc.health.v1 service name whose status says whether partners' gateways
+// are reachable (metrics::FederationServing); the overall status follows the
+// store.
+constexpr char kFederationHealthService[] = "havengate.v1.Federation";
 
 // Writes `port` to `path` atomically, so a reader never sees half a number.
 absl::Status WritePortFile(const std::string& path, int port) {
@@ -76,8 +85,27 @@ class GatewayImpl final : public Gateway {
  private:
   absl::Status StartPeerLinks();
   void MaintenanceLoop();
+  // --- Evidence and observability (audit checkpoints, metrics, health) ---
+  // Before the store opens: metrics, the checkpoint signer and the
+  // checkpointer, hooked into the store's audit appends.
+  absl::Status PrepareEvidence(store::SqliteOptions& store_options);
+  // Once the store is open and the server listens.
+  absl::Status StartEvidence();
+  PeerLinkObserver PeerMetrics();
+  // Each maintenance tick: outbox gauges, store gauge, federation health.
+  void RefreshObservability(bool store_healthy, bool overall_changed);
+  // --- end evidence and observability ---
 
   config::GatewayConfig config_;
+  // --- Evidence and observability: declared before the store, so they
+  // outlive the store's writer thread that calls their hooks.
+  metrics::Registry metrics_registry_;
+  std::unique_ptr<metrics::GatewayMetrics> metrics_;
+  std::unique_ptr<audit::CheckpointSigner> checkpoint_signer_;
+  std::unique_ptr<audit::Checkpointer> checkpointer_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  int federation_serving_ = -1;  // maintenance thread: last status set
+  // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TransportSecurity> security_;
   std::unique_ptr<Sharing> sharing_;
@@ -97,6 +125,7 @@ class GatewayImpl final : public Gateway {
 absl::Status GatewayImpl::Init() {
   store::SqliteOptions store_options;
   store_options.path = config_.store_path;
+  HG_RETURN_IF_ERROR(PrepareEvidence(store_options));  // evidence/observability
   HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
   HG_ASSIGN_OR_RETURN(security_, TransportSecurity::Create(config_));
 
@@ -144,6 +173,7 @@ absl::Status GatewayImpl::Init() {
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
   HG_RETURN_IF_ERROR(store_->AppendAudit({std::move(started)}));
+  HG_RETURN_IF_ERROR(StartEvidence());  // evidence/observability
   HG_RETURN_IF_ERROR(StartPeerLinks());
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
@@ -177,7 +207,8 @@ absl::Status GatewayImpl::StartPeerLinks() {
     options.address = peer.address;
     options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
     options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
-    auto link = std::make_unique<PeerLink>(options, *credentials, *store_);
+    auto link = std::make_unique<PeerLink>(options, *credentials, *store_,
+                                           PeerMetrics());
     link->Start();
     peer_links_.push_back(std::move(link));
   }
@@ -193,11 +224,13 @@ void GatewayImpl::MaintenanceLoop() {
     if (stopping_) break;
     lock.unlock();
     bool healthy = store_->Healthy();
+    bool overall_changed = healthy != last_healthy;
     if (healthy != last_healthy) {
       server_->GetHealthCheckService()->SetServingStatus(healthy);
       log::Warn("health_changed", {{"serving", healthy ? "true" : "false"}});
       last_healthy = healthy;
     }
+    RefreshObservability(healthy, overall_changed);  // evidence/observability
     lock.lock();
   }
 }
@@ -222,12 +255,108 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
     server_->Wait();
     server_.reset();
   }
+  if (metrics_server_ != nullptr) metrics_server_->Stop();  // observability
   if (store_ != nullptr) {
     (void)store_->AppendAudit({MakeAuditRecord(v1::GATEWAY_STOPPED, "")});
+    // A last signed checkpoint seals the log up to GATEWAY_STOPPED.
+    if (checkpointer_ != nullptr) checkpointer_->Stop();  // evidence
     store_->Close();
     log::Info("gateway_stopped", {{"organisation", config_.organisation_id}});
   }
 }
+
+// --- Evidence and observability ----------------------------------------------
+
+absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
+  std::vector<std::string> partners;
+  for (const config::PeerConfig& peer : config_.peers) partners.push_back(peer.id);
+  metrics_ = std::make_unique<metrics::GatewayMetrics>(metrics_registry_, partners);
+  absl::StatusOr<std::unique_ptr<audit::CheckpointSigner>> signer =
+      audit::CheckpointSigner::Create(config_.tls.certificate,
+                                      config_.tls.private_key,
+                                      config_.tls.reload_interval);
+  if (!signer.ok()) {
+    return absl::Status(signer.status().code(),
+                        absl::StrCat("audit checkpoints: ", signer.status().message()));
+  }
+  checkpoint_signer_ = std::move(*signer);
+  audit::CheckpointerOptions checkpoints;
+  checkpoints.every_records = config_.audit.checkpoint_every_records;
+  checkpoints.interval = config_.audit.checkpoint_interval;
+  checkpoints.file = config_.audit.checkpoint_file;
+  checkpointer_ = std::make_unique<audit::Checkpointer>(checkpoints);
+  store_options.sign_checkpoint = [signer = checkpoint_signer_.get()](
+                                      uint64_t sequence,
+                                      const std::string& previous_hash)
+      -> absl::StatusOr<store::SqliteOptions::CheckpointSignature> {
+    HG_ASSIGN_OR_RETURN(audit::CheckpointSignature s,
+                        signer->Sign(sequence, previous_hash));
+    return store::SqliteOptions::CheckpointSignature{std::move(s.signature),
+                                                     std::move(s.key_id)};
+  };
+  store_options.on_audit_committed = [this](const v1::AuditRecord& record) {
+    metrics_->OnAuditCommitted(record);
+    checkpointer_->OnCommitted(record);
+  };
+  return absl::OkStatus();
+}
+
+absl::Status GatewayImpl::StartEvidence() {
+  checkpointer_->Start(*store_);
+  RefreshObservability(store_->Healthy(), /*overall_changed=*/true);
+  if (config_.metrics_listen_address.empty()) return absl::OkStatus();
+  metrics::MetricsServerOptions options;
+  options.listen_address = config_.metrics_listen_address;
+  options.certificate_file = config_.tls.certificate;
+  options.private_key_file = config_.tls.private_key;
+  options.client_ca_file = config_.tls.ca;
+  options.crl_file = config_.tls.crl;
+  HG_ASSIGN_OR_RETURN(metrics_server_,
+                      metrics::MetricsServer::Start(options, [this] {
+                        return metrics_registry_.Expose();
+                      }));
+  log::Info("metrics_listening", {{"listen", config_.metrics_listen_address},
+                                  {"port", metrics_server_->port()}});
+  return absl::OkStatus();
+}
+
+PeerLinkObserver GatewayImpl::PeerMetrics() {
+  PeerLinkObserver observer;
+  observer.on_state = [this](const std::string& partner, bool connected) {
+    metrics_->PeerState(partner, connected);
+  };
+  observer.on_delivered = [this](const std::string& partner,
+                                 absl::Duration latency) {
+    metrics_->Delivered(partner, latency);
+  };
+  return observer;
+}
+
+void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed) {
+  metrics_->SetStoreHealthy(store_healthy);
+  absl::StatusOr<std::vector<store::OutboxStats>> outboxes =
+      store_->GetOutboxStats();
+  if (outboxes.ok()) metrics_->UpdateOutboxes(*outboxes, absl::Now());
+  // Federation: see metrics::FederationServing. Setting the overall status
+  // resets every service, so it is re-applied then.
+  std::vector<metrics::LinkState> links;
+  for (size_t i = 0; i < peer_links_.size() && i < config_.peers.size(); ++i) {
+    links.push_back({config_.peers[i].id, peer_links_[i]->connected()});
+  }
+  int serving = metrics::FederationServing(
+                    store_healthy, links,
+                    outboxes.ok() ? *outboxes : std::vector<store::OutboxStats>{},
+                    absl::Now())
+                    ? 1
+                    : 0;
+  if (serving != federation_serving_ || overall_changed) {
+    server_->GetHealthCheckService()->SetServingStatus(kFederationHealthService,
+                                                       serving == 1);
+    federation_serving_ = serving;
+  }
+}
+
+// --- end evidence and observability -------------------------------------------
 
 }  // namespace
 

@@ -212,6 +212,23 @@ void GatewayMetrics::UpdateOutboxes(const std::vector<store::OutboxStats>& stats
   }
 }
 
+bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
+                       const std::vector<store::OutboxStats>& outboxes,
+                       absl::Time now, absl::Duration patience) {
+  if (!store_healthy) return false;
+  for (const LinkState& link : links) {
+    if (link.connected) continue;
+    for (const store::OutboxStats& s : outboxes) {
+      if (s.partner == link.partner && s.depth > 0 &&
+          s.oldest_enqueued_at != absl::InfinitePast() &&
+          now - s.oldest_enqueued_at > patience) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 void GatewayMetrics::SetStoreHealthy(bool healthy) {
   store_healthy_.Get().Set(healthy ? 1 : 0);
 }

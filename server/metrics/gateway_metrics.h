@@ -78,6 +78,20 @@ class GatewayMetrics {
   std::string active_policy_version_;       // guarded by mu_
 };
 
+// The federation part of the gateway's health (grpc.health.v1 service
+// "havengate.v1.Federation"): serving while the store is healthy and no
+// partner has had messages waiting longer than `patience` while its link is
+// not connected. Links connect only when there is something to send, so an
+// idle partner counts as serving.
+struct LinkState {
+  std::string partner;
+  bool connected = false;
+};
+bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
+                       const std::vector<store::OutboxStats>& outboxes,
+                       absl::Time now,
+                       absl::Duration patience = absl::Seconds(10));
+
 // The method and status code named in a CALL_REJECTED / RECEIPT_REFUSED
 // reason ("Push: INVALID_ARGUMENT: ..."): {"Push", "INVALID_ARGUMENT"}.
 // Unrecognised parts come back as "other" / "UNKNOWN", never as free text.

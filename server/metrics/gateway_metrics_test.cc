@@ -131,6 +131,26 @@ TEST_F(GatewayMetricsTest, HooksForLinksOutboxesPolicyAndHandshakes) {
   EXPECT_EQ(e.Find("havengate_store_healthy"), 0.0);
 }
 
+TEST(FederationServingTest, DownOnlyWhenABacklogWaitsForALinkThatIsDown) {
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  store::OutboxStats waiting;
+  waiting.partner = "customs-nl";
+  waiting.depth = 3;
+  waiting.oldest_enqueued_at = now - absl::Seconds(30);
+  store::OutboxStats fresh = waiting;
+  fresh.oldest_enqueued_at = now - absl::Seconds(2);
+  store::OutboxStats empty;
+  empty.partner = "customs-nl";
+  const std::vector<LinkState> down = {{"customs-nl", false}, {"port-rtm", true}};
+  const std::vector<LinkState> up = {{"customs-nl", true}, {"port-rtm", true}};
+  EXPECT_TRUE(FederationServing(true, {}, {}, now)) << "no peers";
+  EXPECT_TRUE(FederationServing(true, down, {empty}, now)) << "idle link";
+  EXPECT_TRUE(FederationServing(true, down, {fresh}, now)) << "just queued";
+  EXPECT_FALSE(FederationServing(true, down, {waiting}, now));
+  EXPECT_TRUE(FederationServing(true, up, {waiting}, now)) << "draining";
+  EXPECT_FALSE(FederationServing(false, up, {}, now)) << "store down";
+}
+
 TEST(ParseRejectionTest, TakesMethodAndCodeAndNothingElse) {
   RejectionLabels a = ParseRejection("Push: INVALID_ARGUMENT: x: y");
   EXPECT_EQ(a.method, "Push");

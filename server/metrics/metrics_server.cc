@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -132,7 +134,19 @@ class MetricsServerImpl final : public MetricsServer {
           "metrics.listen: cannot listen on ", address,
           " (address in use, or not an address of this machine)"));
     }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      // A scraper that disconnects while TLS writes to it must not kill the
+      // gateway with SIGPIPE: OpenSSL writes with write(2), not with
+      // MSG_NOSIGNAL. httplib ignores SIGPIPE process-wide when a server is
+      // built, but nothing stops another part of the process from resetting
+      // that: blocked here, SIGPIPE is blocked in the serving threads too
+      // (they start from this one), and writes just fail with EPIPE.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      server_.listen_after_bind();
+    });
     // stop() only works once the loop runs.
     absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (!server_.is_running() && absl::Now() < deadline) {

@@ -1,5 +1,13 @@
 #include "server/metrics/metrics_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
@@ -60,15 +68,13 @@ class MetricsServerTest : public ::testing::Test {
     return {issued->cert_file, issued->key_file};
   }
 
-  void StartServer() {
+  void StartServer(std::string body = "# TYPE hg_up gauge\nhg_up 1\n") {
     MetricsServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.certificate_file = gateway_.cert;
     options.private_key_file = gateway_.key;
     options.client_ca_file = police_ca_;
-    auto server = MetricsServer::Start(options, [] {
-      return std::string("# TYPE hg_up gauge\nhg_up 1\n");
-    });
+    auto server = MetricsServer::Start(options, [body] { return body; });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_GT(server_->port(), 0);
@@ -136,6 +142,49 @@ TEST_F(MetricsServerTest, OnlyMetricsIsServed) {
   httplib::Result res = cli.Get("/");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
+}
+
+TEST_F(MetricsServerTest, ScrapersThatHangUpMidResponseDoNotStopIt) {
+  // A large exposition, so the server is still writing when the scraper
+  // resets the connection.
+  StartServer(std::string(4 << 20, '#'));
+  // httplib sets SIGPIPE to ignored for the whole process when a server is
+  // built; the daemon must not depend on that (or on nobody resetting it):
+  // put back the default action (terminate) and show the server survives.
+  struct sigaction old_action;
+  struct sigaction default_action = {};
+  default_action.sa_handler = SIG_DFL;
+  sigaction(SIGPIPE, &default_action, &old_action);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_EQ(SSL_CTX_use_certificate_chain_file(ctx, prometheus_.cert.c_str()), 1);
+  ASSERT_EQ(SSL_CTX_use_PrivateKey_file(ctx, prometheus_.key.c_str(),
+                                        SSL_FILETYPE_PEM),
+            1);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  for (int i = 0; i < 10; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    ASSERT_EQ(SSL_connect(ssl), 1);
+    ASSERT_GT(SSL_write(ssl, request.data(), static_cast<int>(request.size())), 0);
+    char first[1];
+    ASSERT_GT(SSL_read(ssl, first, 1), 0);  // the response has begun
+    linger reset = {1, 0};  // close with RST mid-response
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);
+    SSL_free(ssl);
+  }
+  SSL_CTX_free(ctx);
+  // Still alive, and still serving.
+  httplib::Result res = Get(&prometheus_);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  sigaction(SIGPIPE, &old_action, nullptr);
 }
 
 TEST_F(MetricsServerTest, StartFailsNamingAnUnusableFile) {
