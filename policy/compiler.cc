@@ -37,10 +37,24 @@ std::string JoinPath(const std::string& base, const std::string& file) {
 class PolicyCompiler {
  public:
   PolicyCompiler(const v1::SharingPolicy& policy, const SourceMap& sources,
-                 const std::string& base_dir, std::vector<Diagnostic>* out)
-      : policy_(policy), sources_(sources), base_dir_(base_dir), out_(out) {}
+                 const std::string& base_dir, std::vector<Diagnostic>* out,
+                 const absl::flat_hash_set<std::string>* unreliable)
+      : policy_(policy), sources_(sources), base_dir_(base_dir), out_(out),
+        unreliable_(unreliable) {}
 
+  // Compiles; never throws (a failure inside a library we call becomes an
+  // INTERNAL error rather than an exception escaping).
   absl::StatusOr<std::shared_ptr<const CompiledPolicy>> Run() {
+    try {
+      return RunOrThrow();
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("compiling policy ", sources_.file(),
+                                              " failed: ", e.what()));
+    }
+  }
+
+ private:
+  absl::StatusOr<std::shared_ptr<const CompiledPolicy>> RunOrThrow() {
     result_.reset(new CompiledPolicy());
     result_->plan_ = std::make_unique<CompiledPolicy::Plan>();
     plan_ = result_->plan_.get();
@@ -63,7 +77,12 @@ class PolicyCompiler {
     return std::shared_ptr<const CompiledPolicy>(std::move(result_));
   }
 
- private:
+  // A top-level section that could not be read completely: names it would
+  // define are not reported as unknown (that would repeat the read error).
+  bool Unreliable(const std::string& section) const {
+    return unreliable_ != nullptr && unreliable_->contains(section);
+  }
+
   void Error(const std::string& path, std::string message) {
     ++errors_;
     diagnostics_.push_back(sources_.At(path, Severity::kError, std::move(message)));
@@ -228,7 +247,7 @@ class PolicyCompiler {
                                  " needs `to:` (the partners it releases to)"));
       }
       for (int j = 0; j < rule.to_size(); ++j) {
-        if (!plan_->partner_index.contains(rule.to(j))) {
+        if (!plan_->partner_index.contains(rule.to(j)) && !Unreliable("partners")) {
           Error(absl::StrCat(path, ".to[", j, "]"),
                 absl::StrCat("rule ", Quote(display), ": ", Quote(rule.to(j)),
                              " is not a partner in this policy",
@@ -358,7 +377,8 @@ class PolicyCompiler {
       if (spec.kind == TransformKind::kPseudonymise) {
         auto it = key_index_.find(spec.text);
         if (it == key_index_.end()) {
-          Error(source_path, absl::StrCat("rule ", Quote(display), ": key ",
+          if (Unreliable("keys")) continue;
+          Error(source_path + ".pseudonymise.key", absl::StrCat("rule ", Quote(display), ": key ",
                                           Quote(spec.text), " is not defined under `keys:`",
                                           DidYouMean(spec.text, key_names_)));
           continue;
@@ -418,7 +438,7 @@ class PolicyCompiler {
         Error(path, "an inbound rule needs `from:` (the partners it accepts from)");
       }
       for (int j = 0; j < r.from_size(); ++j) {
-        if (!plan_->partner_index.contains(r.from(j))) {
+        if (!plan_->partner_index.contains(r.from(j)) && !Unreliable("partners")) {
           Error(absl::StrCat(path, ".from[", j, "]"),
                 absl::StrCat(Quote(r.from(j)), " is not a partner in this policy",
                              DidYouMean(r.from(j), partner_names_)));
@@ -622,7 +642,9 @@ class PolicyCompiler {
       absl::flat_hash_set<std::string> seen;
       for (const std::string& partner : src.to()) {
         if (!seen.insert(partner).second) continue;
-        PartnerPlan& p = plan_->partners[plan_->partner_index.at(partner)];
+        auto index = plan_->partner_index.find(partner);
+        if (index == plan_->partner_index.end()) continue;  // reported as an error
+        PartnerPlan& p = plan_->partners[index->second];
         for (int k = 0; k < 2; ++k) {
           if (plan_->rules[i].kinds[k].applies) p.rules[k].push_back(static_cast<int>(i));
         }
@@ -642,6 +664,7 @@ class PolicyCompiler {
   std::vector<std::string> key_names_;
   absl::flat_hash_map<std::string, int> key_index_;
   absl::flat_hash_set<std::string> used_keys_;
+  const absl::flat_hash_set<std::string>* unreliable_;
 };
 
 CompiledPolicy::CompiledPolicy() = default;
@@ -652,7 +675,7 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileWithSources(
     const std::string& base_dir, std::vector<Diagnostic>* diagnostics) {
   std::vector<Diagnostic> local;
   PolicyCompiler compiler(policy, sources, base_dir,
-                          diagnostics != nullptr ? diagnostics : &local);
+                          diagnostics != nullptr ? diagnostics : &local, nullptr);
   return compiler.Run();
 }
 
@@ -663,6 +686,68 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
   return CompileWithSources(policy, sources, base_dir, diagnostics);
 }
 
+namespace {
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileYamlNodeOrThrow(
+    const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
+    std::vector<Diagnostic>* diagnostics) {
+  std::vector<Diagnostic> local;
+  std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
+  std::vector<Diagnostic> read_errors;
+  v1::SharingPolicy policy;
+  if (!root.IsMap()) {
+    Diagnostic d = sources.AtPos(PosOf(root.Mark()), Severity::kError,
+                                 "a policy is a mapping that starts with "
+                                 "`organisation:` and `version:`");
+    if (!d.line) d.line = d.column = 1;
+    out->push_back(d);
+    return ErrorsToStatus(absl::StrCat("policy ", sources.file(), " is invalid"), *out);
+  }
+  if (ReadYamlMessage(root, &policy, "", &sources, &read_errors)) {
+    return CompileWithSources(policy, sources, base_dir, out);
+  }
+  // Report what can still be checked, so officers see all problems at
+  // once; never return a policy that did not read cleanly. Sections with
+  // read errors are known to be incomplete.
+  absl::flat_hash_set<std::string> unreliable;
+  for (const Diagnostic& d : read_errors) {
+    std::string section;
+    int start = 0;
+    for (const auto& kv : root) {
+      int line = PosOf(kv.first.Mark()).line;
+      if (line <= d.line && line >= start) {
+        start = line;
+        section = kv.first.Scalar();
+      }
+    }
+    unreliable.insert(section);
+  }
+  std::vector<Diagnostic> more;
+  (void)PolicyCompiler(policy, sources, base_dir, &more, &unreliable).Run();
+  out->insert(out->end(), read_errors.begin(), read_errors.end());
+  // A value that could not be read is left unset, which the compiler would
+  // report again in other words: keep only its other findings.
+  absl::flat_hash_set<int> lines;
+  for (const Diagnostic& d : read_errors) lines.insert(d.line);
+  for (Diagnostic& d : more) {
+    if (d.severity == Severity::kError && !lines.contains(d.line)) out->push_back(std::move(d));
+  }
+  return ErrorsToStatus(absl::StrCat("policy ", sources.file(), " is invalid"), *out);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileYamlNode(
+    const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
+    std::vector<Diagnostic>* diagnostics) {
+  try {
+    return CompileYamlNodeOrThrow(root, sources, base_dir, diagnostics);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("reading policy ", sources.file(), " failed: ", e.what()));
+  }
+}
+
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyText(
     absl::string_view text, const std::string& display_name,
     const std::string& base_dir, std::vector<Diagnostic>* diagnostics) {
@@ -670,40 +755,11 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyText(
   std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
   auto shared_text = std::make_shared<const std::string>(text);
   SourceMap sources(display_name, shared_text);
-  std::vector<Diagnostic> read_errors;
-  std::optional<YAML::Node> root = ParseYaml(*shared_text, display_name, &read_errors);
-  v1::SharingPolicy policy;
-  if (root.has_value()) {
-    if (!root->IsMap()) {
-      Diagnostic d = sources.AtPos(PosOf(root->Mark()), Severity::kError,
-                                   "a policy is a mapping that starts with "
-                                   "`organisation:` and `version:`");
-      if (!d.line) d.line = d.column = 1;
-      read_errors.push_back(d);
-    } else {
-      ReadYamlMessage(*root, &policy, "", &sources, &read_errors);
-    }
-  }
-  if (!read_errors.empty()) {
-    // Report what can still be checked, so officers see all problems at
-    // once; never return a policy that did not read cleanly.
-    std::vector<Diagnostic> more;
-    if (root.has_value() && root->IsMap()) {
-      (void)CompileWithSources(policy, sources, base_dir, &more);
-    }
-    out->insert(out->end(), read_errors.begin(), read_errors.end());
-    // A value that could not be read is left unset, which the compiler
-    // would report again in other words: keep only its other findings.
-    absl::flat_hash_set<int> lines;
-    for (const Diagnostic& d : read_errors) lines.insert(d.line);
-    for (Diagnostic& d : more) {
-      if (d.severity == Severity::kError && !lines.contains(d.line)) {
-        out->push_back(std::move(d));
-      }
-    }
+  std::optional<YAML::Node> root = ParseYaml(*shared_text, display_name, out);
+  if (!root.has_value()) {
     return ErrorsToStatus(absl::StrCat("policy ", display_name, " is invalid"), *out);
   }
-  return CompileWithSources(policy, sources, base_dir, out);
+  return CompileYamlNode(*root, sources, base_dir, out);
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyFile(

@@ -99,7 +99,7 @@ TEST(CompilerTest, EveryErrorIsReportedAtItsPlace) {
       "policy.yaml:11:13: error: rule `a`: `containers.numbr`: `containers` has no field `numbr` (did you mean `number`?)",
       "policy.yaml:12:16: error: rule `a`: `persons.nam`: `persons` has no field `nam` (did you mean `name`?)",
       "policy.yaml:14:7: error: rule `a`: `persons.role` is a choice from a list; pseudonymise works on text fields only",
-      "policy.yaml:15:21: error: rule `a`: key `k2` is not defined under `keys:` (did you mean `k1`?)",
+      "policy.yaml:15:42: error: rule `a`: key `k2` is not defined under `keys:` (did you mean `k1`?)",
       "policy.yaml:16:20: error: rule `a`, transform of `observed_at`: truncate_time needs a unit: MINUTE, HOUR or DAY",
       "policy.yaml:17:11: error: rule name `a` is already used at line 9; rule names must be unique",
       "policy.yaml:19:23: error: rule `a`: `HIGHH` is not a value of `severity`; choose one of: LOW, MEDIUM, HIGH, CRITICAL (did you mean `HIGH`?)",
@@ -150,7 +150,7 @@ inbound:
   EXPECT_FALSE(p.ok());
   std::vector<std::string> errors = Lines(diagnostics, Diagnostic::Severity::kError);
   EXPECT_THAT(errors, Contains(HasSubstr("p.yaml:1:15: error: organisation:")));
-  EXPECT_THAT(errors, Contains(HasSubstr("p.yaml: error: the policy needs `version:`")));
+  EXPECT_THAT(errors, Contains(HasSubstr("p.yaml:1:1: error: the policy needs `version:`")));
   EXPECT_THAT(errors, Contains("p.yaml:4:9: error: partner `customs-nl` is listed twice"));
   EXPECT_THAT(errors, Contains(HasSubstr("p.yaml:5:5: error: a partner needs an `id`")));
   EXPECT_THAT(errors, Contains(HasSubstr("p.yaml:6:9: error: partner id `Police NL`")));

@@ -67,6 +67,11 @@ class Lexer {
     while (pos_ < text_.size() && absl::ascii_isspace(text_[pos_])) ++pos_;
     t->offset = pos_;
     if (pos_ >= text_.size()) {
+      // "Ends too early" points just after the last written character, not
+      // at trailing line breaks.
+      size_t end = text_.size();
+      while (end > 0 && absl::ascii_isspace(text_[end - 1])) --end;
+      t->offset = end;
       t->kind = Tok::kEnd;
       return true;
     }

@@ -83,6 +83,12 @@ CompileWithSources(const v1::SharingPolicy& policy, const SourceMap& sources,
                    const std::string& base_dir,
                    std::vector<Diagnostic>* diagnostics);
 
+// Reads and compiles a policy from a YAML node of the document `sources`
+// describes (a policy file, or a policy nested in a corpus case).
+[[nodiscard]] absl::StatusOr<std::shared_ptr<const CompiledPolicy>>
+CompileYamlNode(const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
+                std::vector<Diagnostic>* diagnostics);
+
 }  // namespace havengate::policy
 
 #endif  // HAVENGATE_POLICY_PLAN_H_

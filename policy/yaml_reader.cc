@@ -527,8 +527,8 @@ const SourceMap::Entry* SourceMap::Lookup(absl::string_view path) const {
         break;
       }
     }
-    if (cut == absl::string_view::npos || cut == 0) return nullptr;
-    path = path.substr(0, cut);
+    if (path.empty()) return nullptr;
+    path = cut == absl::string_view::npos ? absl::string_view() : path.substr(0, cut);
   }
 }
 
@@ -649,6 +649,8 @@ bool ReadYamlMessage(const YAML::Node& node,
                      const std::string& path_prefix, SourceMap* map,
                      std::vector<Diagnostic>* diagnostics) {
   message->Clear();
+  // The message itself: where missing required fields are reported.
+  map->Put(path_prefix, PosOf(node.Mark()), PosOf(node.Mark()), true);
   Walker walker(map, diagnostics);
   try {
     walker.Message(node, message, path_prefix);
