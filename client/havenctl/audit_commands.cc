@@ -89,6 +89,25 @@ struct RangeFlags {
   }
 };
 
+// The store file opened read-only and the period asked about.
+struct QueryInput {
+  std::unique_ptr<audit::AuditStore> store;
+  audit::TimeRange range;
+};
+
+absl::StatusOr<QueryInput> OpenForQuery(const std::string& store_path,
+                                        const RangeFlags& range_flags) {
+  QueryInput in;
+  absl::StatusOr<audit::TimeRange> range = range_flags.Build();
+  if (!range.ok()) return range.status();
+  in.range = *range;
+  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
+      audit::AuditStore::Open(store_path);
+  if (!store.ok()) return store.status();
+  in.store = std::move(*store);
+  return in;
+}
+
 void PrintJsonLines(const std::vector<v1::AuditRecord>& records) {
   JsonStyle one_line;
   one_line.pretty = false;
@@ -125,7 +144,8 @@ int RunVerify(const VerifyFlags& f) {
   } else {
     std::cout << "records      " << report.records << " (sequence "
               << report.first_sequence << ".." << report.last_sequence << "), "
-              << report.checkpoints << " checkpoints, "
+              << report.checkpoints
+              << (report.checkpoints == 1 ? " checkpoint, " : " checkpoints, ")
               << result->unsealed_tail << " after the last\n";
   }
   if (!result->checkpoint_file.empty()) {
@@ -167,24 +187,21 @@ struct ExportFlags {
 };
 
 int RunExport(const ExportFlags& f) {
+  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
+  if (!in.ok()) return Fail("export", in.status());
   audit::ExportQuery query;
-  absl::StatusOr<audit::TimeRange> range = f.range.Build();
-  if (!range.ok()) return Fail("export", range.status());
-  query.range = *range;
+  query.range = in->range;
   query.after_sequence = f.after_sequence;
-  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
-      audit::AuditStore::Open(f.store);
-  if (!store.ok()) return Fail("export", store.status());
   absl::StatusOr<uint64_t> written;
   if (f.output.empty() || f.output == "-") {
-    written = audit::ExportJsonLines(**store, query, std::cout);
+    written = audit::ExportJsonLines(*in->store, query, std::cout);
   } else {
     std::ofstream out(f.output, std::ios::trunc);
     if (!out) {
       return Fail("export",
                   absl::UnavailableError(absl::StrCat("cannot write ", f.output)));
     }
-    written = audit::ExportJsonLines(**store, query, out);
+    written = audit::ExportJsonLines(*in->store, query, out);
     if (written.ok()) {
       std::cerr << "exported " << *written << " records to " << f.output << "\n";
     }
@@ -204,17 +221,14 @@ struct SharedFlags {
 };
 
 int RunShared(const SharedFlags& f) {
+  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
+  if (!in.ok()) return Fail("shared", in.status());
   audit::SharedQuery query;
   query.partner = f.partner;
   query.container = f.container;
-  absl::StatusOr<audit::TimeRange> range = f.range.Build();
-  if (!range.ok()) return Fail("shared", range.status());
-  query.range = *range;
-  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
-      audit::AuditStore::Open(f.store);
-  if (!store.ok()) return Fail("shared", store.status());
+  query.range = in->range;
   absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      audit::FindShared(**store, query);
+      audit::FindShared(*in->store, query);
   if (!records.ok()) return Fail("shared", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -271,7 +285,7 @@ int RunShared(const SharedFlags& f) {
   std::cout << "\nshared with " << f.partner
             << (f.container.empty() ? ""
                                     : absl::StrCat(" about container ", f.container))
-            << " " << f.range.Describe(*range) << ": " << decided
+            << " " << f.range.Describe(in->range) << ": " << decided
             << " decisions (" << released << " released), " << delivered
             << " delivered, " << refused << " refused, " << expired
             << " expired\n";
@@ -292,13 +306,10 @@ struct ReceivedFlags {
 };
 
 int RunReceived(const ReceivedFlags& f) {
-  absl::StatusOr<audit::TimeRange> range = f.range.Build();
-  if (!range.ok()) return Fail("received", range.status());
-  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
-      audit::AuditStore::Open(f.store);
-  if (!store.ok()) return Fail("received", store.status());
+  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
+  if (!in.ok()) return Fail("received", in.status());
   absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      audit::FindReceived(**store, f.partner, *range);
+      audit::FindReceived(*in->store, f.partner, in->range);
   if (!records.ok()) return Fail("received", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -316,7 +327,7 @@ int RunReceived(const ReceivedFlags& f) {
                                  retraction ? "retraction" : "item");
   }
   std::cout << "\n" << f.partner << " received " << items << " items and "
-            << retractions << " retractions " << f.range.Describe(*range)
+            << retractions << " retractions " << f.range.Describe(in->range)
             << " (acknowledged by its gateway)\n";
   return 0;
 }
@@ -346,21 +357,18 @@ std::string LifecycleVerb(v1::AuditEventType type) {
 }
 
 int RunRule(const RuleFlags& f) {
+  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
+  if (!in.ok()) return Fail("rule", in.status());
   audit::FieldQuery query;
   query.field = f.field;
   query.partner = f.partner;
-  absl::StatusOr<audit::TimeRange> range = f.range.Build();
-  if (!range.ok()) return Fail("rule", range.status());
-  query.range = *range;
-  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
-      audit::AuditStore::Open(f.store);
-  if (!store.ok()) return Fail("rule", store.status());
+  query.range = in->range;
   absl::StatusOr<std::vector<audit::FieldRelease>> releases =
-      audit::FindFieldReleases(**store, query);
+      audit::FindFieldReleases(*in->store, query);
   if (!releases.ok()) return Fail("rule", releases.status());
   std::cout << "field " << f.field << " "
             << (f.partner.empty() ? "" : absl::StrCat("to ", f.partner, " "))
-            << f.range.Describe(*range) << ": released under "
+            << f.range.Describe(in->range) << ": released under "
             << releases->size() << " policy version"
             << (releases->size() == 1 ? "" : "s") << "\n";
   for (const audit::FieldRelease& r : *releases) {

@@ -72,6 +72,10 @@ class GatewayMetrics {
   Family<Counter>& audit_records_;
   Family<Gauge>& audit_sequence_;
   Family<Gauge>& store_healthy_;
+  // Series the store's writer thread updates per record, looked up once.
+  Counter* ingested_total_;
+  Gauge* audit_last_sequence_;
+  std::vector<Counter*> records_by_type_;  // indexed by AuditEventType
 
   std::mutex mu_;
   std::set<std::string> partners_;          // guarded by mu_

@@ -246,31 +246,28 @@ Family<Histogram>& Registry::AddHistogram(const std::string& name,
   return *histograms_.back();
 }
 
+template <typename T>
+void Registry::ExposeScalars(const Family<T>& f, absl::string_view type,
+                             std::string& out) {
+  Header(out, f.name_, f.help_, type);
+  std::lock_guard<std::mutex> series_lock(f.mu_);
+  for (const auto& [values, series] : f.series_) {
+    absl::StrAppend(&out, SeriesName(f.name_, f.labels_, values), " ",
+                    FormatValue(series->value()), "\n");
+  }
+}
+
 std::string Registry::Expose() const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [type, index] : order_) {
     switch (type) {
-      case MetricType::kCounter: {
-        const Family<Counter>& f = *counters_[index];
-        Header(out, f.name_, f.help_, "counter");
-        std::lock_guard<std::mutex> series_lock(f.mu_);
-        for (const auto& [values, counter] : f.series_) {
-          absl::StrAppend(&out, SeriesName(f.name_, f.labels_, values), " ",
-                          FormatValue(counter->value()), "\n");
-        }
+      case MetricType::kCounter:
+        ExposeScalars(*counters_[index], "counter", out);
         break;
-      }
-      case MetricType::kGauge: {
-        const Family<Gauge>& f = *gauges_[index];
-        Header(out, f.name_, f.help_, "gauge");
-        std::lock_guard<std::mutex> series_lock(f.mu_);
-        for (const auto& [values, gauge] : f.series_) {
-          absl::StrAppend(&out, SeriesName(f.name_, f.labels_, values), " ",
-                          FormatValue(gauge->value()), "\n");
-        }
+      case MetricType::kGauge:
+        ExposeScalars(*gauges_[index], "gauge", out);
         break;
-      }
       case MetricType::kHistogram: {
         const Family<Histogram>& f = *histograms_[index];
         Header(out, f.name_, f.help_, "histogram");

@@ -143,6 +143,10 @@ class Registry {
  private:
   void CheckNew(const std::string& name, const std::vector<std::string>& labels,
                 bool histogram);
+  // Counters and gauges: one line per series.
+  template <typename T>
+  static void ExposeScalars(const Family<T>& family, absl::string_view type,
+                            std::string& out);
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Family<Counter>>> counters_;      // mu_
