@@ -13,6 +13,8 @@
 #include "certs/ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/audit_chain.h"
+#include "server/audit/audit_store.h"
 #include "server/audit/checkpoint_file.h"
 #include "server/audit/checkpoint_signature.h"
 #include "server/audit/verify.h"
@@ -232,6 +234,36 @@ TEST_F(CheckpointerTest, SignaturesFailWithAnotherGatewaysCertificate) {
   }
   // The record and its line in the file.
   EXPECT_EQ(result.report.problems.size(), 2u);
+}
+
+TEST_F(CheckpointerTest, ChangedCheckpointRecordIsOneProblem) {
+  CheckpointerOptions options;
+  options.every_records = 5;
+  StartAll(options);
+  Record(5);
+  StopAll();  // checkpoint at 6
+  // Its signature replaced, its hash left as it was.
+  {
+    auto reader = AuditStore::Open(store_path_);
+    ASSERT_TRUE(reader.ok());
+    v1::AuditRecord checkpoint;
+    ASSERT_TRUE((*reader)
+                    ->ForEachRecord([&](const v1::AuditRecord& r) {
+                      if (r.sequence() == 6) checkpoint = r;
+                      return true;
+                    })
+                    .ok());
+    ASSERT_EQ(checkpoint.type(), v1::CHECKPOINT);
+    checkpoint.set_checkpoint_signature("forged");
+    reader->reset();
+    Sql(store_path_, absl::StrCat("UPDATE audit SET record = X'",
+                                  HexEncode(AuditRecordBytes(checkpoint)),
+                                  "' WHERE sequence = 6"));
+  }
+  VerifyResult result = Verify(cert_, store_path_);
+  std::vector<std::string> problems = Problems(result);
+  ASSERT_EQ(problems.size(), 1u) << ::testing::PrintToString(problems);
+  EXPECT_THAT(problems[0], HasSubstr("record 6 (CHECKPOINT): changed"));
 }
 
 TEST_F(CheckpointerTest, RewrittenLogDisagreesWithTheFile) {
