@@ -302,7 +302,11 @@ absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
 }
 
 absl::Status GatewayImpl::StartEvidence() {
-  checkpointer_->Start(*store_);
+  absl::Status checkpoints = checkpointer_->Start(*store_);
+  if (!checkpoints.ok()) {
+    return absl::Status(checkpoints.code(),
+                        absl::StrCat("audit.checkpoint_file: ", checkpoints.message()));
+  }
   RefreshObservability(store_->Healthy(), /*overall_changed=*/true);
   if (config_.metrics_listen_address.empty()) return absl::OkStatus();
   metrics::MetricsServerOptions options;

@@ -39,8 +39,9 @@ v1::AuditCheckpoint CheckpointOf(const v1::AuditRecord& record) {
 }
 
 absl::Status AppendCheckpoints(const std::string& path,
-                               const std::vector<v1::AuditCheckpoint>& lines) {
-  if (lines.empty()) return absl::OkStatus();
+                               const std::vector<v1::AuditCheckpoint>& lines,
+                               bool create) {
+  if (lines.empty() && !create) return absl::OkStatus();
   JsonStyle one_line;
   one_line.pretty = false;
   std::string text;

@@ -26,9 +26,12 @@ std::string DefaultCheckpointFile(const std::string& store_path);
 v1::AuditCheckpoint CheckpointOf(const v1::AuditRecord& record);
 
 // Appends one line per checkpoint and fsyncs (the directory too when the
-// file is new). UNAVAILABLE naming the file if it cannot be written.
+// file is new). UNAVAILABLE naming the file if it cannot be written. With
+// no lines, does nothing, or with `create` makes sure the file exists and
+// can be appended to.
 [[nodiscard]] absl::Status AppendCheckpoints(
-    const std::string& path, const std::vector<v1::AuditCheckpoint>& lines);
+    const std::string& path, const std::vector<v1::AuditCheckpoint>& lines,
+    bool create = false);
 
 struct CheckpointFile {
   std::vector<v1::AuditCheckpoint> checkpoints;

@@ -38,10 +38,15 @@ uint64_t Checkpointer::checkpoints() const {
   return checkpoints_;
 }
 
-void Checkpointer::Start(store::Store& store) {
+absl::Status Checkpointer::Start(store::Store& store) {
+  // Found now rather than at the first checkpoint: a directory that does
+  // not exist, or a file the gateway may not write.
+  absl::Status writable = AppendCheckpoints(options_.file, {}, /*create=*/true);
+  if (!writable.ok()) return writable;
   store_ = &store;
   CompareFileWithStore();
   thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
 }
 
 void Checkpointer::CompareFileWithStore() {

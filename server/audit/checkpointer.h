@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "havengate/v1/audit.pb.h"
 #include "server/store/store.h"
@@ -50,8 +51,9 @@ class Checkpointer {
   // Starts checkpointing into `store`, which must outlive Stop(). Before
   // that, compares the newest checkpoint in the file with the store and
   // logs an error if the store no longer holds it (its end was cut off or
-  // it was replaced).
-  void Start(store::Store& store);
+  // it was replaced). UNAVAILABLE naming the file if the checkpoint file
+  // cannot be written (nothing is started then).
+  [[nodiscard]] absl::Status Start(store::Store& store);
 
   // Appends a final checkpoint if anything was recorded since the last,
   // writes the file and ends the thread. Idempotent.

@@ -90,7 +90,7 @@ class CheckpointerTest : public ::testing::Test {
     auto store = store::OpenSqliteStore(store_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    checkpointer_->Start(*store_);
+    ASSERT_TRUE(checkpointer_->Start(*store_).ok());
   }
   void StopAll() {
     if (checkpointer_ != nullptr) checkpointer_->Stop();
@@ -264,6 +264,20 @@ TEST_F(CheckpointerTest, ChangedCheckpointRecordIsOneProblem) {
   std::vector<std::string> problems = Problems(result);
   ASSERT_EQ(problems.size(), 1u) << ::testing::PrintToString(problems);
   EXPECT_THAT(problems[0], HasSubstr("record 6 (CHECKPOINT): changed"));
+}
+
+TEST_F(CheckpointerTest, UnwritableCheckpointFileIsFoundAtStart) {
+  CheckpointerOptions options;
+  options.file = (dir_ / "no-such-dir" / "gateway.db.checkpoints").string();
+  Checkpointer checkpointer(options);
+  store::SqliteOptions store_options;
+  store_options.path = store_path_;
+  auto store = store::OpenSqliteStore(store_options);
+  ASSERT_TRUE(store.ok());
+  absl::Status started = checkpointer.Start(**store);
+  EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(started.message(), HasSubstr("no-such-dir"));
+  checkpointer.Stop();
 }
 
 TEST_F(CheckpointerTest, RewrittenLogDisagreesWithTheFile) {
