@@ -39,10 +39,27 @@ std::string LevelNames(uint32_t levels) {
   return absl::StrJoin(names, " and ");
 }
 
-// Fields this gateway does not know could hold anything; the policy cannot
-// have released them. Whole-message copies would carry them along, so an
-// item holding any is decided on a copy without them.
-bool HasUnknownFields(const Message& m) {
+bool HasValue(const Message& m, const FieldDescriptor* f) {
+  const Reflection* r = m.GetReflection();
+  return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
+}
+
+bool IsEmpty(const Message& m) {
+  const Descriptor* d = m.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (HasValue(m, d->field(i))) return false;
+  }
+  return true;
+}
+
+// Two things in an item would let a whole-message copy send more than the
+// policy decided: fields this gateway does not know (they could hold
+// anything, and no rule released them) and sub-messages with nothing in
+// them (they carry no value, but "an element with no released value is not
+// sent" must hold for copies too). Items holding either — rare: ingest
+// refuses unknown fields — are decided on a cleaned copy. The walk stops at
+// the first field set in each message, so it is cheap for real items.
+bool NeedsCleaning(const Message& m) {
   const Reflection* r = m.GetReflection();
   if (!r->GetUnknownFields(m).empty()) return true;
   const Descriptor* d = m.GetDescriptor();
@@ -51,13 +68,48 @@ bool HasUnknownFields(const Message& m) {
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     if (f->is_repeated()) {
       for (int j = 0, n = r->FieldSize(m, f); j < n; ++j) {
-        if (HasUnknownFields(r->GetRepeatedMessage(m, f, j))) return true;
+        const Message& element = r->GetRepeatedMessage(m, f, j);
+        if (IsEmpty(element) || NeedsCleaning(element)) return true;
       }
-    } else if (r->HasField(m, f) && HasUnknownFields(r->GetMessage(m, f))) {
-      return true;
+    } else if (r->HasField(m, f)) {
+      const Message& sub = r->GetMessage(m, f);
+      if (IsEmpty(sub) || NeedsCleaning(sub)) return true;
     }
   }
   return false;
+}
+
+// Removes empty sub-messages, innermost first.
+void RemoveEmptyMessages(Message* m) {
+  const Reflection* r = m->GetReflection();
+  const Descriptor* d = m->GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      int kept = 0;
+      for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
+        Message* element = r->MutableRepeatedMessage(m, f, j);
+        RemoveEmptyMessages(element);
+        if (IsEmpty(*element)) continue;
+        if (kept != j) r->SwapElements(m, f, kept, j);
+        ++kept;
+      }
+      while (r->FieldSize(*m, f) > kept) r->RemoveLast(m, f);
+    } else if (r->HasField(*m, f)) {
+      RemoveEmptyMessages(r->MutableMessage(m, f));
+      if (IsEmpty(r->GetMessage(*m, f))) r->ClearField(m, f);
+    }
+  }
+}
+
+// The item to project from: `item` itself, or a cleaned copy in `storage`.
+const v1::Item& ProjectionSource(const v1::Item& item, v1::Item* storage) {
+  if (!NeedsCleaning(item)) return item;
+  *storage = item;
+  storage->DiscardUnknownFields();
+  RemoveEmptyMessages(storage);
+  return *storage;
 }
 
 // The envelope always travels. Listed field by field (not "everything but
@@ -211,11 +263,6 @@ void CopyField(const Message& src, Message* dst, const FieldDescriptor* f) {
       dr->SetDouble(dst, f, sr->GetDouble(src, f));
       break;
   }
-}
-
-bool HasValue(const Message& m, const FieldDescriptor* f) {
-  const Reflection* r = m.GetReflection();
-  return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
 }
 
 // Builds a partner's body from the source body, field by field, keeping
@@ -385,7 +432,10 @@ DecisionReason OriginatorBlocks(const v1::Classification& c,
 
 // Everything about one item that does not depend on the partner.
 struct ItemContext {
+  // The item as given (conditions read it) and the item projected from
+  // (the same, or a cleaned copy: see ProjectionSource).
   const v1::Item* item = nullptr;
+  const v1::Item* source = nullptr;
   int slot = -1;
   uint32_t levels = 0;
   bool received = false;
@@ -564,18 +614,20 @@ class PolicyEngine {
       return finish(DecisionReason::kNothingReleased, &merged);
     }
     if (originator != DecisionReason::kReleased) return finish(originator, &merged);
-    CopyEnvelope(*ctx.item, &d.projected);
+    CopyEnvelope(*ctx.source, &d.projected);
     return finish(DecisionReason::kReleased, &merged);
   }
 
-  static ItemContext Context(const v1::Item& item, const DecideOptions& options) {
+  static ItemContext Context(const v1::Item& item, const v1::Item& source,
+                             const DecideOptions& options) {
     ItemContext ctx;
     ctx.item = &item;
+    ctx.source = &source;
     ctx.slot = KindSlot(KindOf(item));
     ctx.levels = LevelsOf(item);
     ctx.received = options.received_from_partner;
-    if (ctx.slot == 0) ctx.body = &item.alert();
-    if (ctx.slot == 1) ctx.body = &item.report();
+    if (ctx.slot == 0) ctx.body = &source.alert();
+    if (ctx.slot == 1) ctx.body = &source.report();
     return ctx;
   }
 };
@@ -585,14 +637,9 @@ Decision CompiledPolicy::Decide(const v1::Item& item, const DecideOptions& optio
   decision.policy_version = version();
   decision.partners.reserve(plan_->partners.size());
   std::shared_ptr<const CompiledPolicy> self = shared_from_this();
-  const v1::Item* subject = &item;
-  v1::Item clean;
-  if (HasUnknownFields(item)) {
-    clean = item;
-    clean.DiscardUnknownFields();
-    subject = &clean;
-  }
-  ItemContext ctx = PolicyEngine::Context(*subject, options);
+  v1::Item storage;
+  ItemContext ctx =
+      PolicyEngine::Context(item, ProjectionSource(item, &storage), options);
   Memo memo(ctx.slot >= 0 ? plan_->kind_rule_count[ctx.slot] : 0, -1);
   PseudonymCache cache;
   for (const PartnerPlan& partner : plan_->partners) {
@@ -609,14 +656,9 @@ absl::StatusOr<PartnerDecision> CompiledPolicy::DecideFor(
     return absl::NotFoundError(absl::StrCat("`", partner, "` is not a partner in policy ",
                                             version()));
   }
-  const v1::Item* subject = &item;
-  v1::Item clean;
-  if (HasUnknownFields(item)) {
-    clean = item;
-    clean.DiscardUnknownFields();
-    subject = &clean;
-  }
-  ItemContext ctx = PolicyEngine::Context(*subject, options);
+  v1::Item storage;
+  ItemContext ctx =
+      PolicyEngine::Context(item, ProjectionSource(item, &storage), options);
   PseudonymCache cache;
   return PolicyEngine::DecideOne(*this, shared_from_this(), plan_->partners[it->second],
                                  ctx, nullptr, cache, options);

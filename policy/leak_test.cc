@@ -1,0 +1,582 @@
+// Randomised leak test: thousands of generated (policy, item) pairs, each
+// decided by the engine and by a deliberately simple reference model written
+// here from the written semantics (path prefixes and a copy-then-clear
+// projection, nothing shared with the engine's bit sets). The two must
+// agree exactly, and every string value the reference says a partner must
+// not see as is — a unique canary — must appear nowhere in what the engine
+// produces for that partner: not in the projected item (binary or JSON),
+// not in the explanation, not in any diagnostic.
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "openssl/evp.h"
+#include "openssl/hmac.h"
+#include "policy/policy.h"
+#include "policy/policy_testing.h"
+#include "proto/item_validation.h"
+#include "proto/json.h"
+
+namespace havengate::policy {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+const std::vector<std::string> kPartners = {"org-a", "org-b", "org-c", "org-d"};
+constexpr char kSelf[] = "org-self";
+
+// ------------------------------------------------------------ generation
+
+class Gen {
+ public:
+  explicit Gen(uint32_t seed) : rng_(seed) {}
+  int Int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(rng_); }
+  template <typename T>
+  const T& Pick(const std::vector<T>& v) { return v[Int(0, static_cast<int>(v.size()) - 1)]; }
+  std::string Canary() { return absl::StrCat("CANARY", ++canaries_, "Q", Int(100000, 999999), "Z"); }
+  double Coordinate() { return Int(-89'000'000, 89'000'000) / 1e6; }
+
+ private:
+  std::mt19937 rng_;
+  int canaries_ = 0;
+};
+
+template <typename Body>
+void FillEntities(Gen& g, Body* b) {
+  if (g.Coin(0.8)) b->set_title(g.Canary());
+  if (g.Coin(0.7)) {
+    v1::Location* l = b->mutable_location();
+    if (g.Coin()) l->set_unlocode(g.Canary());
+    if (g.Coin()) l->set_terminal(g.Canary());
+    if (g.Coin()) l->set_description(g.Canary());
+    if (g.Coin()) {
+      l->mutable_position()->set_latitude(g.Coordinate());
+      l->mutable_position()->set_longitude(g.Coordinate());
+    }
+  }
+  for (int i = g.Int(0, 3); i > 0; --i) {
+    v1::Container* c = b->add_containers();
+    if (g.Coin(0.8)) c->set_number(g.Canary());
+    if (g.Coin()) c->set_seal_number(g.Canary());
+    if (g.Coin()) c->set_consignee(g.Canary());
+    if (g.Coin()) c->set_port_of_loading(g.Canary());
+    if (g.Coin()) c->set_pin_release_status(static_cast<v1::Container::PinReleaseStatus>(g.Int(0, 4)));
+  }
+  for (int i = g.Int(0, 3); i > 0; --i) {
+    v1::Person* p = b->add_persons();
+    if (g.Coin(0.8)) p->set_name(g.Canary());
+    if (g.Coin()) p->set_badge_id(g.Canary());
+    if (g.Coin()) p->set_document_number(g.Canary());
+    if (g.Coin()) p->set_role(static_cast<v1::Person::Role>(g.Int(0, 6)));
+  }
+  for (int i = g.Int(0, 2); i > 0; --i) {
+    v1::Vessel* v = b->add_vessels();
+    if (g.Coin()) v->set_imo(g.Canary());
+    if (g.Coin()) v->set_name(g.Canary());
+  }
+  if (g.Coin(0.3)) b->add_companies()->set_name(g.Canary());
+  if (g.Coin()) {
+    b->mutable_reporter()->set_name(g.Canary());
+    if (g.Coin()) b->mutable_reporter()->set_contact(g.Canary());
+  }
+  if (g.Coin()) {
+    b->mutable_source()->set_reference(g.Canary());
+    b->mutable_source()->set_reliability(static_cast<v1::Source::Reliability>(g.Int(0, 6)));
+  }
+  if (g.Coin(0.3)) {
+    v1::Attachment* a = b->add_attachments();
+    a->set_file_name(g.Canary());
+    a->set_size_bytes(g.Int(1, 1 << 20));
+  }
+}
+
+v1::Item RandomItem(Gen& g, bool received) {
+  v1::Item item;
+  item.set_item_id(g.Canary());
+  item.set_version(g.Int(1, 3));
+  item.set_origin(received ? g.Pick(kPartners) : kSelf);
+  if (g.Coin()) item.mutable_created_at()->set_seconds(1'790'000'000 + g.Int(0, 1'000'000));
+  v1::Classification* c = item.mutable_classification();
+  c->set_tlp(static_cast<v1::Classification::Tlp>(g.Int(1, 5)));
+  c->set_handling_code(static_cast<v1::Classification::HandlingCode>(g.Int(0, 4)));
+  c->set_no_reshare(g.Coin(0.2));
+  for (const std::string& p : kPartners) {
+    if (g.Coin(0.3)) c->add_reshare_to(p);
+  }
+  if (g.Coin()) {
+    v1::Alert* a = item.mutable_alert();
+    a->set_category(static_cast<v1::Alert::Category>(g.Int(1, 8)));
+    a->set_severity(static_cast<v1::Alert::Severity>(g.Int(1, 4)));
+    if (g.Coin()) a->set_description(g.Canary());
+    if (g.Coin()) {
+      a->mutable_observed_at()->set_seconds(1'790'000'000 + g.Int(0, 10'000'000));
+      a->mutable_observed_at()->set_nanos(g.Int(0, 999'999'999));
+    }
+    FillEntities(g, a);
+  } else {
+    v1::IntelligenceReport* r = item.mutable_report();
+    if (g.Coin()) r->set_summary(g.Canary());
+    for (int i = g.Int(0, 3); i > 0; --i) r->add_related_item_ids(g.Canary());
+    FillEntities(g, r);
+  }
+  return item;
+}
+
+// Conditions with their meaning computed directly on the typed item.
+struct CondTemplate {
+  std::string text;
+  int kinds;  // 0 both, 1 alert only, 2 report only
+  std::function<bool(const v1::Item&)> eval;
+};
+
+template <typename F>
+auto OnBody(const v1::Item& item, F f) {
+  return item.has_alert() ? f(item.alert()) : f(item.report());
+}
+
+const std::vector<CondTemplate>& Conditions() {
+  static const auto* conditions = new std::vector<CondTemplate>{
+      {"", 0, [](const v1::Item&) { return true; }},
+      {"classification.tlp <= AMBER", 0,
+       [](const v1::Item& i) { return i.classification().tlp() <= v1::Classification::AMBER; }},
+      {"classification.handling_code == H1", 0,
+       [](const v1::Item& i) { return i.classification().handling_code() == v1::Classification::H1; }},
+      {"size(containers) > 1", 0,
+       [](const v1::Item& i) { return OnBody(i, [](const auto& b) { return b.containers_size() > 1; }); }},
+      {"containers.exists(c, has(c.consignee))", 0,
+       [](const v1::Item& i) {
+         return OnBody(i, [](const auto& b) {
+           for (const auto& c : b.containers()) {
+             if (!c.consignee().empty()) return true;
+           }
+           return false;
+         });
+       }},
+      {"persons.all(p, p.role != SUSPECT)", 0,
+       [](const v1::Item& i) {
+         return OnBody(i, [](const auto& b) {
+           for (const auto& p : b.persons()) {
+             if (p.role() == v1::Person::SUSPECT) return false;
+           }
+           return true;
+         });
+       }},
+      {"has(location.position) || !has(reporter)", 0,
+       [](const v1::Item& i) {
+         return OnBody(i, [](const auto& b) {
+           return b.location().has_position() || !b.has_reporter();
+         });
+       }},
+      {"origin == \"org-a\"", 0, [](const v1::Item& i) { return i.origin() == "org-a"; }},
+      {"severity >= HIGH", 1,
+       [](const v1::Item& i) { return i.alert().severity() >= v1::Alert::HIGH; }},
+      {"category in [SEIZURE, RIP_OFF, PIN_CODE_FRAUD]", 1,
+       [](const v1::Item& i) {
+         auto c = i.alert().category();
+         return c == v1::Alert::SEIZURE || c == v1::Alert::RIP_OFF || c == v1::Alert::PIN_CODE_FRAUD;
+       }},
+      {"size(related_item_ids) >= 2", 2,
+       [](const v1::Item& i) { return i.report().related_item_ids_size() >= 2; }},
+  };
+  return *conditions;
+}
+
+struct PathChoice {
+  std::string path;
+  int kinds;  // 0 both, 1 alert only, 2 report only
+};
+
+const std::vector<PathChoice>& Paths() {
+  static const auto* paths = new std::vector<PathChoice>{
+      {"*", 0}, {"title", 0}, {"location", 0}, {"location.unlocode", 0},
+      {"location.position", 0}, {"location.position.latitude", 0}, {"containers", 0},
+      {"containers.number", 0}, {"containers.consignee", 0}, {"containers.pin_release_status", 0},
+      {"persons", 0}, {"persons.name", 0}, {"persons.badge_id", 0}, {"persons.role", 0},
+      {"vessels", 0}, {"vessels.imo", 0}, {"companies", 0}, {"reporter", 0},
+      {"reporter.contact", 0}, {"source", 0}, {"source.reference", 0}, {"attachments", 0},
+      {"category", 1}, {"severity", 1}, {"description", 1}, {"observed_at", 1},
+      {"summary", 2}, {"related_item_ids", 2}};
+  return *paths;
+}
+
+struct TransformChoice {
+  std::string path;
+  int kinds;
+  std::function<v1::Transform(Gen&)> make;
+};
+
+const std::vector<TransformChoice>& Transforms() {
+  auto pseudonymise = [](Gen& g) {
+    v1::Transform t;
+    t.mutable_pseudonymise()->set_key(g.Coin() ? "k0" : "k1");
+    return t;
+  };
+  auto mask = [](Gen& g) {
+    v1::Transform t;
+    t.mutable_mask()->set_keep_last(g.Int(0, 4));
+    return t;
+  };
+  auto replace = [](Gen& g) {
+    v1::Transform t;
+    t.mutable_replace()->set_with(g.Coin() ? "R1" : "R2");
+    return t;
+  };
+  auto redact = [](Gen&) {
+    v1::Transform t;
+    t.mutable_redact();
+    return t;
+  };
+  auto round = [](Gen& g) {
+    v1::Transform t;
+    t.mutable_round_geo()->set_decimals(g.Int(0, 4));
+    return t;
+  };
+  auto truncate = [](Gen& g) {
+    v1::Transform t;
+    t.mutable_truncate_time()->set_unit(static_cast<v1::TruncateTime::Unit>(g.Int(1, 3)));
+    return t;
+  };
+  static const auto* transforms = new std::vector<TransformChoice>{
+      {"persons.name", 0, pseudonymise}, {"persons.name", 0, mask},
+      {"persons.name", 0, redact}, {"persons.badge_id", 0, mask},
+      {"containers.number", 0, replace}, {"containers.number", 0, pseudonymise},
+      {"containers.consignee", 0, pseudonymise}, {"title", 0, mask}, {"title", 0, replace},
+      {"location", 0, redact}, {"location.position", 0, round},
+      {"location.position.latitude", 0, round}, {"persons", 0, redact},
+      {"source.reference", 0, mask}, {"observed_at", 1, truncate},
+      {"description", 1, replace}, {"related_item_ids", 2, mask}, {"summary", 2, redact}};
+  return *transforms;
+}
+
+bool KindFits(int choice, int rule_kinds) { return choice == 0 || choice == rule_kinds; }
+
+v1::SharingPolicy RandomPolicy(Gen& g, std::vector<std::function<bool(const v1::Item&)>>* conds) {
+  v1::SharingPolicy p;
+  p.set_organisation(kSelf);
+  p.set_version("random");
+  for (const std::string& id : kPartners) p.add_partners()->set_id(id);
+  for (const char* k : {"k0", "k1"}) {
+    v1::PseudonymKey* key = p.add_keys();
+    key->set_name(k);
+    key->set_file(absl::StrCat(k, ".key"));
+  }
+  for (int r = g.Int(1, 6); r > 0; --r) {
+    v1::Rule* rule = p.add_rules();
+    rule->set_name(absl::StrCat("rule-", p.rules_size()));
+    for (const std::string& id : kPartners) {
+      if (g.Coin(0.4)) rule->add_to(id);
+    }
+    if (rule->to().empty()) rule->add_to(g.Pick(kPartners));
+    int kinds = g.Int(0, 2);  // 0 both, 1 alert, 2 report
+    if (kinds == 1) rule->add_kinds(v1::ALERT);
+    if (kinds == 2) rule->add_kinds(v1::REPORT);
+    std::vector<const CondTemplate*> usable;
+    for (const CondTemplate& c : Conditions()) {
+      if (KindFits(c.kinds, kinds)) usable.push_back(&c);
+    }
+    const CondTemplate* cond = usable[g.Int(0, static_cast<int>(usable.size()) - 1)];
+    rule->set_when(cond->text);
+    conds->push_back(cond->eval);
+    for (const PathChoice& path : Paths()) {
+      if (!KindFits(path.kinds, kinds)) continue;
+      if (g.Coin(path.path == "*" ? 0.15 : 0.2)) rule->add_share(path.path);
+      if (g.Coin(0.07)) rule->add_withhold(path.path);
+    }
+    for (const TransformChoice& t : Transforms()) {
+      if (!KindFits(t.kinds, kinds) || rule->transform().count(t.path)) continue;
+      if (g.Coin(0.12)) (*rule->mutable_transform())[t.path] = t.make(g);
+    }
+    for (v1::RestrictedLevel level : {v1::RED, v1::H2, v1::H3}) {
+      if (g.Coin(0.3)) rule->add_allow_restricted(level);
+    }
+    rule->set_forward_received(g.Coin(0.4));
+  }
+  return p;
+}
+
+// ------------------------------------------------------------ reference
+
+bool Covers(const std::string& entry, const std::string& path) {
+  return entry == "*" || path == entry || absl::StartsWith(path, entry + ".");
+}
+
+int Rank(const v1::Transform& t) {
+  switch (t.kind_case()) {
+    case v1::Transform::kRedact: return 6;
+    case v1::Transform::kPseudonymise: return 5;
+    case v1::Transform::kReplace: return 4;
+    case v1::Transform::kMask: return 3;
+    default: return 2;
+  }
+}
+
+// True if a protects more than b.
+bool Stronger(const v1::Transform& a, const v1::Transform& b) {
+  if (Rank(a) != Rank(b)) return Rank(a) > Rank(b);
+  switch (a.kind_case()) {
+    case v1::Transform::kPseudonymise: return a.pseudonymise().key() < b.pseudonymise().key();
+    case v1::Transform::kReplace: return a.replace().with() < b.replace().with();
+    case v1::Transform::kMask: return a.mask().keep_last() < b.mask().keep_last();
+    case v1::Transform::kRoundGeo: return a.round_geo().decimals() < b.round_geo().decimals();
+    case v1::Transform::kTruncateTime: return a.truncate_time().unit() > b.truncate_time().unit();
+    default: return false;
+  }
+}
+
+std::string RefPseudonym(const std::string& key, const std::string& value) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(value.data()), value.size(), mac, &len);
+  return "ps:" + absl::BytesToHexString(std::string(reinterpret_cast<char*>(mac), 16));
+}
+
+std::string RefMask(const std::string& value, size_t keep) {
+  // Values are ASCII canaries here.
+  if (value.size() <= keep) return std::string(value.size(), '*');
+  return std::string(value.size() - keep, '*') + value.substr(value.size() - keep);
+}
+
+struct RefRules {
+  std::vector<const v1::Rule*> matched;
+  const std::map<std::string, std::string>* keys;
+
+  bool Released(const std::string& path) const {
+    bool shared = false;
+    for (const v1::Rule* r : matched) {
+      for (const std::string& s : r->share()) shared |= Covers(s, path);
+    }
+    for (const v1::Rule* r : matched) {
+      for (const std::string& w : r->withhold()) {
+        if (Covers(w, path)) return false;
+      }
+    }
+    return shared;
+  }
+  const v1::Transform* TransformFor(const std::string& path) const {
+    const v1::Transform* best = nullptr;
+    for (const v1::Rule* r : matched) {
+      for (const auto& [target, t] : r->transform()) {
+        if (!Covers(target, path)) continue;
+        if (best == nullptr || Stronger(t, *best)) best = &t;
+      }
+    }
+    return best;
+  }
+};
+
+std::string ApplyToString(const v1::Transform& t, const std::string& v, const RefRules& rules) {
+  switch (t.kind_case()) {
+    case v1::Transform::kPseudonymise: return RefPseudonym(rules.keys->at(t.pseudonymise().key()), v);
+    case v1::Transform::kMask: return RefMask(v, t.mask().keep_last());
+    case v1::Transform::kReplace: return t.replace().with();
+    default: return "UNEXPECTED";
+  }
+}
+
+// Copy-then-clear projection: returns true if anything is left in `m`.
+bool RefProject(Message* m, const std::string& prefix, const RefRules& rules) {
+  const Reflection* r = m->GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    bool leaf = f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+                f->message_type() == google::protobuf::Timestamp::descriptor();
+    if (leaf) {
+      const v1::Transform* t = rules.TransformFor(path);
+      if (!rules.Released(path) || (t != nullptr && t->has_redact())) {
+        r->ClearField(m, f);
+        continue;
+      }
+      if (t == nullptr) continue;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        if (f->is_repeated()) {
+          for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+            r->SetRepeatedString(m, f, i, ApplyToString(*t, r->GetRepeatedString(*m, f, i), rules));
+          }
+        } else {
+          r->SetString(m, f, ApplyToString(*t, r->GetString(*m, f), rules));
+        }
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        double scale = std::pow(10.0, t->round_geo().decimals());
+        r->SetDouble(m, f, std::round(r->GetDouble(*m, f) * scale) / scale);
+      } else {
+        auto* ts = static_cast<google::protobuf::Timestamp*>(r->MutableMessage(m, f));
+        int64_t step = t->truncate_time().unit() == v1::TruncateTime::DAY    ? 86400
+                       : t->truncate_time().unit() == v1::TruncateTime::HOUR ? 3600
+                                                                              : 60;
+        int64_t s = ts->seconds();
+        ts->set_seconds(s - ((s % step) + step) % step);
+        ts->set_nanos(0);
+      }
+      continue;
+    }
+    if (f->is_repeated()) {
+      std::vector<std::unique_ptr<Message>> kept;
+      for (int i = 0; i < r->FieldSize(*m, f); ++i) {
+        std::unique_ptr<Message> element(r->GetRepeatedMessage(*m, f, i).New());
+        element->CopyFrom(r->GetRepeatedMessage(*m, f, i));
+        if (RefProject(element.get(), path, rules)) kept.push_back(std::move(element));
+      }
+      r->ClearField(m, f);
+      for (auto& e : kept) r->AddMessage(m, f)->CopyFrom(*e);
+    } else if (!RefProject(r->MutableMessage(m, f), path, rules)) {
+      r->ClearField(m, f);
+    }
+  }
+  return m->ByteSizeLong() > 0;
+}
+
+struct Expected {
+  bool released = false;
+  v1::Item item;
+};
+
+Expected Reference(const v1::SharingPolicy& policy,
+                   const std::vector<std::function<bool(const v1::Item&)>>& conds,
+                   const std::map<std::string, std::string>& keys, const v1::Item& item,
+                   bool received, const std::string& partner) {
+  Expected e;
+  if (partner == item.origin()) return e;
+  const v1::Classification& c = item.classification();
+  v1::ItemKind kind = item.has_alert() ? v1::ALERT : v1::REPORT;
+  RefRules rules{{}, &keys};
+  for (int i = 0; i < policy.rules_size(); ++i) {
+    const v1::Rule& r = policy.rules(i);
+    auto has = [](const auto& list, auto v) {
+      return std::find(list.begin(), list.end(), v) != list.end();
+    };
+    if (!has(r.to(), partner)) continue;
+    if (!r.kinds().empty() && !has(r.kinds(), kind)) continue;
+    if (received && !r.forward_received()) continue;
+    if (c.tlp() == v1::Classification::RED && !has(r.allow_restricted(), v1::RED)) continue;
+    if (c.handling_code() == v1::Classification::H2 && !has(r.allow_restricted(), v1::H2)) continue;
+    if (c.handling_code() == v1::Classification::H3 && !has(r.allow_restricted(), v1::H3)) continue;
+    if (!conds[i](item)) continue;
+    rules.matched.push_back(&r);
+  }
+  if (rules.matched.empty()) return e;
+  if (received) {
+    bool listed = std::find(c.reshare_to().begin(), c.reshare_to().end(), partner) !=
+                  c.reshare_to().end();
+    if (c.no_reshare()) return e;
+    if (c.tlp() == v1::Classification::RED || c.tlp() == v1::Classification::AMBER_STRICT) return e;
+    if (!c.reshare_to().empty() && !listed) return e;
+    if ((c.tlp() == v1::Classification::AMBER || c.handling_code() == v1::Classification::H2 ||
+         c.handling_code() == v1::Classification::H3) && !listed) {
+      return e;
+    }
+  }
+  e.item = item;
+  Message* body = kind == v1::ALERT ? static_cast<Message*>(e.item.mutable_alert())
+                                    : static_cast<Message*>(e.item.mutable_report());
+  if (!RefProject(body, "", rules)) {
+    e.item.Clear();
+    return e;
+  }
+  e.released = true;
+  return e;
+}
+
+void CollectStrings(const Message& m, std::vector<std::string>* out) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < n; ++i) {
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        out->push_back(f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f));
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        CollectStrings(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f), out);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------ the test
+
+TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
+  testing::TempDir dir;
+  std::map<std::string, std::string> keys;
+  for (int k = 0; k < 2; ++k) {
+    std::string path = absl::StrCat(dir.path(), "/k", k, ".key");
+    testing::WriteKeyFile(path, 40 + k);
+    keys[absl::StrCat("k", k)] = testing::ReadFileOrDie(path);
+  }
+  constexpr int kTrials = 3000;
+  int released = 0, withheld_checks = 0, mismatches = 0;
+  for (int trial = 0; trial < kTrials && mismatches < 5; ++trial) {
+    Gen g(static_cast<uint32_t>(trial) * 7919u + 17u);
+    std::vector<std::function<bool(const v1::Item&)>> conds;
+    v1::SharingPolicy policy = RandomPolicy(g, &conds);
+    std::vector<Diagnostic> diagnostics;
+    auto compiled = CompilePolicy(policy, "random", dir.path(), &diagnostics);
+    ASSERT_TRUE(compiled.ok()) << "trial " << trial << ": " << FormatDiagnostics(diagnostics)
+                               << policy.DebugString();
+    for (int n = 0; n < 3; ++n) {
+      bool received = g.Coin(0.3);
+      v1::Item item = RandomItem(g, received);
+      std::vector<std::string> canaries;
+      CollectStrings(item, &canaries);
+      DecideOptions options;
+      options.received_from_partner = received;
+      options.explain = g.Coin(0.3);
+      Decision decision = (*compiled)->Decide(item, options);
+      ASSERT_EQ(decision.partners.size(), kPartners.size());
+      for (const PartnerDecision& d : decision.partners) {
+        Expected e = Reference(policy, conds, keys, item, received, d.partner);
+        bool same = e.released == d.released &&
+                    google::protobuf::util::MessageDifferencer::Equals(e.item, d.projected);
+        if (!same) {
+          ++mismatches;
+          ADD_FAILURE() << "trial " << trial << " partner " << d.partner << " received "
+                        << received << "\npolicy:\n" << policy.DebugString() << "\nitem:\n"
+                        << item.DebugString() << "\nexpected (" << e.released << "):\n"
+                        << e.item.DebugString() << "\nengine (" << d.released << ", "
+                        << DecisionReasonText(d.reason) << "):\n" << d.projected.DebugString();
+          continue;
+        }
+        released += d.released;
+        // What the partner may see as is; every other canary must be absent.
+        std::vector<std::string> allowed;
+        CollectStrings(e.item, &allowed);
+        std::string outputs = absl::StrCat(
+            d.projected.SerializeAsString(), "\n", ToJson(d.projected, {.pretty = false}), "\n",
+            d.explanation != nullptr ? d.explanation->ToString() : "", "\n",
+            absl::StrJoin(d.matched_rules, ","), absl::StrJoin(d.released_fields, ","),
+            absl::StrJoin(d.withheld_fields, ","), FormatDiagnostics(diagnostics));
+        for (const TransformedField& t : d.transformed_fields) outputs += t.ToString();
+        for (const std::string& canary : canaries) {
+          if (!absl::StartsWith(canary, "CANARY")) continue;  // partner ids etc.
+          if (std::find(allowed.begin(), allowed.end(), canary) != allowed.end()) continue;
+          ++withheld_checks;
+          EXPECT_FALSE(absl::StrContains(outputs, canary))
+              << "trial " << trial << ": withheld value " << canary << " leaked to " << d.partner;
+        }
+      }
+      // One partner alone decides the same as all partners together.
+      const std::string& one = g.Pick(kPartners);
+      auto single = (*compiled)->DecideFor(one, item, options);
+      ASSERT_TRUE(single.ok());
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+          single->projected, decision.Find(one)->projected));
+    }
+  }
+  // The generator must exercise both outcomes substantially.
+  EXPECT_GT(released, kTrials / 4);
+  EXPECT_GT(withheld_checks, kTrials * 10);
+}
+
+}  // namespace
+}  // namespace havengate::policy
