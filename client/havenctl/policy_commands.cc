@@ -59,6 +59,10 @@ absl::StatusOr<v1::Item> ReadItem(const std::string& path) {
   return item;
 }
 
+std::string Plural(size_t n, absl::string_view one) {
+  return absl::StrCat(n, " ", one, n == 1 ? "" : "s");
+}
+
 struct CheckFlags {
   std::string policy;
 };
@@ -71,16 +75,15 @@ int RunCheck(const CheckFlags& f) {
   int warnings = policy::Count(diagnostics, Diagnostic::Severity::kWarning);
   if (!loaded.ok()) {
     if (errors == 0) std::cout << loaded.status().message() << "\n";
-    std::cout << f.policy << ": " << errors << (errors == 1 ? " error" : " errors") << ", "
-              << warnings << (warnings == 1 ? " warning" : " warnings")
-              << "; the policy cannot be used\n";
+    std::cout << f.policy << ": " << Plural(errors, "error") << ", "
+              << Plural(warnings, "warning") << "; the policy cannot be used\n";
     return 1;
   }
   const CompiledPolicy& p = **loaded;
   std::cout << f.policy << ": OK: policy of " << p.organisation() << ", version "
-            << p.version() << ", " << p.partners().size() << " partners, "
-            << p.source().rules_size() << " rules, " << warnings
-            << (warnings == 1 ? " warning" : " warnings") << "\n";
+            << p.version() << ", " << Plural(p.partners().size(), "partner") << ", "
+            << Plural(p.source().rules_size(), "rule") << ", " << Plural(warnings, "warning")
+            << "\n";
   return 0;
 }
 
