@@ -329,7 +329,8 @@ class SqliteStore final : public Store {
         clear_latest, find_retraction, insert_retraction, next_outbox_seq,
         set_outbox_seq, insert_outbox, insert_share, shared_partners,
         delete_outbox, insert_audit, any_version, event_time,
-        delete_retraction;
+        delete_retraction, savepoint, release_savepoint,
+        rollback_to_savepoint;
   };
 
   absl::Status PrepareWriter();
@@ -393,11 +394,20 @@ absl::Status SqliteStore::Open() {
   }
   HG_ASSIGN_OR_RETURN(writer_.db, OpenDb(options_.path, /*read_only=*/false));
   sqlite3* db = writer_.db.get();
+  // Only takes effect when the file is created (a store keeps the page
+  // size it was created with). 16 KiB pages hold a typical item (1-4 KB)
+  // in its B-tree page: with 4 KiB pages a WITHOUT ROWID row keeps at most
+  // ~1 KB in the page and every larger item spilled into an overflow page
+  // of its own.
+  HG_RETURN_IF_ERROR(Exec(db, "PRAGMA page_size=16384"));
   HG_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode=WAL"));
   // FULL: every commit syncs the WAL, so a committed write survives power
   // loss; group commit amortises the sync.
   HG_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
   HG_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys=ON"));
+  // Savepoint (statement) journals in memory, not in a temporary file
+  // written page by page.
+  HG_RETURN_IF_ERROR(Exec(db, "PRAGMA temp_store=MEMORY"));
   HG_RETURN_IF_ERROR(Exec(db, kSchema));
   if (options_.max_page_count_for_testing > 0) {
     HG_RETURN_IF_ERROR(Exec(
@@ -495,6 +505,11 @@ absl::Status SqliteStore::PrepareWriter() {
       {&writer_.any_version,
        "SELECT e.kind, e.category FROM items i JOIN events e ON "
        "e.cursor=i.cursor WHERE i.origin=? AND i.item_id=? AND +i.latest=1"},
+      // Writes other than items run in their own savepoint (see
+      // CommitBatch): prepared once, not parsed by sqlite3_exec each time.
+      {&writer_.savepoint, "SAVEPOINT w"},
+      {&writer_.release_savepoint, "RELEASE w"},
+      {&writer_.rollback_to_savepoint, "ROLLBACK TO w"},
   };
   for (auto& s : statements) {
     HG_ASSIGN_OR_RETURN(*s.stmt, Statement::Prepare(db, s.sql));
@@ -573,15 +588,22 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
   absl::Status batch_status = Exec(db, "BEGIN IMMEDIATE");
   if (batch_status.ok()) {
     for (Request& request : batch) {
-      // Each request in its own savepoint: one refused write (a conflict)
-      // does not undo the others in the batch.
+      // One refused write (a conflict) must not undo the others in the
+      // batch. Item writes decide every refusal before their first change
+      // (see ApplyItem), so they need no savepoint; the other requests run
+      // in their own. A savepoint is not free: every page a write touches
+      // is first copied to the statement journal, several pages per item.
+      const bool guarded = !std::holds_alternative<ItemRequest>(request);
+      const int64_t changes_before = sqlite3_total_changes64(db);
       AuditHead request_head = head;
       applied_cursor_ = 0;
       const size_t appended_before = appended_audit_.size();
-      absl::Status sp = Exec(db, "SAVEPOINT w");
-      if (!sp.ok()) {
-        batch_status = sp;
-        break;
+      if (guarded) {
+        absl::Status sp = writer_.savepoint.Run();
+        if (!sp.ok()) {
+          batch_status = sp;
+          break;
+        }
       }
       Outcome outcome = std::visit(
           [&](auto& r) -> Outcome {
@@ -615,11 +637,22 @@ void SqliteStore::CommitBatch(std::vector<Request>& batch) {
         batch_status = status;
         break;
       }
-      absl::Status end = status.ok() ? Exec(db, "RELEASE w")
-                                     : Exec(db, "ROLLBACK TO w; RELEASE w");
-      if (!end.ok()) {
-        batch_status = end;
+      if (!guarded && !status.ok() &&
+          sqlite3_total_changes64(db) != changes_before) {
+        // A refusal after changes that no savepoint can undo alone: a bug
+        // in ApplyItem. Fail the batch rather than commit half a write.
+        batch_status = absl::InternalError(absl::StrCat(
+            "a refused item write left changes behind: ", status.message()));
         break;
+      }
+      if (guarded) {
+        absl::Status end = status.ok() ? absl::OkStatus()
+                                       : writer_.rollback_to_savepoint.Run();
+        if (end.ok()) end = writer_.release_savepoint.Run();
+        if (!end.ok()) {
+          batch_status = end;
+          break;
+        }
       }
       if (status.ok()) {
         head = request_head;
@@ -678,6 +711,9 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
   const std::string& origin = item.origin();
   const std::string& item_id = item.item_id();
   const int64_t version = item.version();
+  // Every refusal is decided before the first change (CommitBatch runs
+  // item writes without a savepoint): after it, only storage failures,
+  // which fail the whole batch.
 
   // Items retracted by their origin take no new versions; a withdrawal
   // ("no longer shared") is lifted by a newer version shared again.

@@ -1,5 +1,7 @@
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -418,6 +420,75 @@ TEST_F(StoreTest, RefusedWriteInABatchLeavesNoAuditOrOutbox) {
   EXPECT_FALSE(store_->WriteItem(std::move(conflict)).ok());
   EXPECT_TRUE(OutboxPayloads("customs-nl").empty());
   EXPECT_TRUE(store_->ReadAudit(0, 10)->empty());
+}
+
+// Refusals in the middle of one batch (one transaction): the refused
+// writes leave nothing, the others are all stored with their outbox and
+// audit entries, and the audit chain stays gapless.
+TEST_F(StoreTest, RefusalsInsideABatchDoNotDisturbTheRestOfIt) {
+  ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 1))).ok());
+  auto with_effects = [&](const v1::Item& item) {
+    ItemWrite w = Write(item);
+    w.outbox.push_back({"customs-nl", item.item_id(), absl::InfinitePast()});
+    v1::AuditRecord& audit = w.audit.emplace_back();
+    audit.set_type(v1::ITEM_INGESTED);
+    audit.mutable_item()->set_item_id(item.item_id());
+    return w;
+  };
+  // The writer thread runs callbacks: holding it in the first one queues
+  // everything after it for one batch.
+  std::promise<void> queued;
+  std::shared_future<void> all_queued = queued.get_future().share();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> outcomes(6);
+  int done = 0;
+  auto record = [&](int i) {
+    return [&, i](absl::StatusOr<ItemWriteResult> r) {
+      if (i == 0) all_queued.wait();
+      std::lock_guard<std::mutex> lock(mu);
+      outcomes[i] = absl::StatusCodeToString(r.status().code());
+      ++done;
+      cv.notify_all();
+    };
+  };
+  store_->WriteItemAsync(with_effects(MakeItem("gate", 1)), record(0));
+  store_->WriteItemAsync(with_effects(MakeItem("b1", 1)), record(1));
+  store_->WriteItemAsync(with_effects(MakeItem("a1", 1, "different")),
+                         record(2));
+  store_->WriteItemAsync(with_effects(MakeItem("c1", 1)), record(3));
+  RetractionWrite unknown;
+  unknown.retraction.set_origin("police-nl");
+  unknown.retraction.set_item_id("nobody-has-this");
+  unknown.retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
+  unknown.audit.emplace_back().set_type(v1::ITEM_RETRACTED);
+  store_->WriteRetractionAsync(unknown, [&](absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    outcomes[4] = absl::StatusCodeToString(s.code());
+    ++done;
+    cv.notify_all();
+  });
+  store_->WriteItemAsync(with_effects(MakeItem("d1", 1)), record(5));
+  queued.set_value();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30),
+                            [&] { return done == 6; }));
+  }
+
+  EXPECT_THAT(outcomes, ElementsAre("OK", "OK", "ALREADY_EXISTS", "OK",
+                                    "NOT_FOUND", "OK"));
+  EXPECT_THAT(ListIds(), ElementsAre("d1@1", "c1@1", "b1@1", "gate@1", "a1@1"));
+  EXPECT_THAT(OutboxPayloads("customs-nl"),
+              ElementsAre("gate", "b1", "c1", "d1"));
+  auto audit = store_->ReadAudit(0, 100);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 4u);
+  for (size_t i = 0; i < audit->size(); ++i) {
+    EXPECT_EQ((*audit)[i].sequence(), i + 1);
+    EXPECT_EQ((*audit)[i].item().item_id(),
+              std::vector<std::string>({"gate", "b1", "c1", "d1"})[i]);
+  }
 }
 
 TEST_F(StoreTest, ConcurrentWritersAllGetDistinctDurableReceipts) {
