@@ -80,21 +80,41 @@ absl::StatusOr<Caller> IngestService::Authorise(
   return caller;
 }
 
+namespace {
+
+// Validates and normalises `item` and prepares its write, taking the item
+// over on success; on failure `item` is left as it was.
+absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
+                                             const Caller& caller,
+                                             const ItemLimits& limits,
+                                             const Sharing& sharing) {
+  if (item.provenance_size() > 0) {
+    return absl::InvalidArgumentError(
+        "provenance: is filled in by gateways; leave it empty");
+  }
+  // The origin is whatever the certificate proves, never the client's word.
+  std::string sent_origin = std::move(*item.mutable_origin());
+  const uint32_t sent_version = item.version();
+  item.set_origin(caller.organisation);
+  if (item.version() == 0) item.set_version(1);
+  absl::Status valid = ValidateItem(item, limits);
+  if (!valid.ok()) {
+    *item.mutable_origin() = std::move(sent_origin);
+    item.set_version(sent_version);
+    return valid;
+  }
+  return sharing.PrepareOwnItem(std::move(item), caller);
+}
+
+}  // namespace
+
 absl::StatusOr<store::ItemWrite> IngestService::Prepare(
     const v1::PushRequest& request, const Caller& caller) {
   if (!request.has_item()) {
     return absl::InvalidArgumentError("item: is required");
   }
   v1::Item item = request.item();
-  if (item.provenance_size() > 0) {
-    return absl::InvalidArgumentError(
-        "provenance: is filled in by gateways; leave it empty");
-  }
-  // The origin is whatever the certificate proves, never the client's word.
-  item.set_origin(caller.organisation);
-  if (item.version() == 0) item.set_version(1);
-  HG_RETURN_IF_ERROR(ValidateItem(item, options_.limits));
-  return sharing_.PrepareOwnItem(std::move(item), caller);
+  return PrepareItem(item, caller, options_.limits, sharing_);
 }
 
 grpc::Status IngestService::Push(grpc::ServerContext* context,
@@ -130,6 +150,16 @@ v1::PushResult MakeResult(uint64_t index, const std::string& item_id,
   return result;
 }
 
+// One item's outcome, from the reader (refused before the store) or from
+// the store's writer thread (stored, or refused by the store).
+struct StreamAnswer {
+  uint64_t index = 0;
+  std::string item_id;
+  absl::StatusOr<store::ItemWriteResult> outcome;
+  // Refused by the store: still to be logged and audited.
+  bool refused_by_store = false;
+};
+
 }  // namespace
 
 grpc::Status IngestService::PushStream(
@@ -138,16 +168,44 @@ grpc::Status IngestService::PushStream(
   absl::StatusOr<Caller> caller = Authorise(*context, "PushStream");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
 
-  OrderedAnswers<v1::PushResult> queue(options_.stream_window);
+  OrderedAnswers<StreamAnswer> queue(options_.stream_window);
+  // Logs (and audits, if the store refused it) one item's outcome, and
+  // makes its answer. Runs on the answer thread, never on the store's
+  // writer thread, which every store write waits for.
+  auto settle = [&](StreamAnswer& answer) {
+    if (!answer.outcome.ok()) {
+      if (answer.refused_by_store) {
+        AuditRejection(caller->spiffe_id, "PushStream",
+                       answer.outcome.status(), nullptr);
+      }
+      return MakeResult(answer.index, answer.item_id, answer.outcome.status());
+    }
+    LogAccepted(answer.outcome->receipt, *caller);
+    v1::PushResult result =
+        MakeResult(answer.index, answer.item_id, absl::OkStatus());
+    *result.mutable_receipt() = std::move(answer.outcome->receipt);
+    return result;
+  };
   // Answers go out from their own thread so that reading, validating and
   // committing overlap: the client can keep a window of items in flight.
   bool write_failed = false;
+  std::vector<StreamAnswer> unsent;
   std::thread writer([&] {
-    while (std::optional<v1::PushResult> result = queue.Next()) {
-      if (!stream->Write(*result)) {
-        write_failed = true;
-        queue.Abandon();
-        return;
+    std::vector<StreamAnswer> ready;
+    while (queue.NextReady(&ready)) {
+      for (size_t i = 0; i < ready.size(); ++i) {
+        v1::PushResult result = settle(ready[i]);
+        // Answers that are ready together go out together, in as few
+        // HTTP/2 frames and TLS records as fit; the last one flushes.
+        grpc::WriteOptions options;
+        if (i + 1 < ready.size()) options.set_buffer_hint();
+        if (!stream->Write(result, options)) {
+          write_failed = true;
+          queue.Abandon();
+          unsent.assign(std::make_move_iterator(ready.begin() + i + 1),
+                        std::make_move_iterator(ready.end()));
+          return;
+        }
       }
     }
   });
@@ -158,28 +216,27 @@ grpc::Status IngestService::PushStream(
     uint64_t index;
     if (!queue.Reserve(&index)) break;
     std::string item_id = request.item().item_id();
-    absl::StatusOr<store::ItemWrite> write = Prepare(request, *caller);
+    absl::StatusOr<store::ItemWrite> write =
+        request.has_item()
+            ? PrepareItem(*request.mutable_item(), *caller, options_.limits,
+                          sharing_)
+            : absl::InvalidArgumentError("item: is required");
     if (!write.ok()) {
       ++refused;
       AuditRejection(caller->spiffe_id, "PushStream", write.status(),
                      &request.item());
-      queue.Complete(index, MakeResult(index, item_id, write.status()));
+      queue.Complete(index, StreamAnswer{index, std::move(item_id),
+                                         write.status(), false});
       continue;
     }
     store_.WriteItemAsync(
         std::move(*write),
-        [this, &queue, index, item_id, caller = *caller](
-            absl::StatusOr<store::ItemWriteResult> result) {
-          if (!result.ok()) {
-            AuditRejection(caller.spiffe_id, "PushStream", result.status(),
-                           nullptr);
-            queue.Complete(index, MakeResult(index, item_id, result.status()));
-            return;
-          }
-          LogAccepted(result->receipt, caller);
-          v1::PushResult answer = MakeResult(index, item_id, absl::OkStatus());
-          *answer.mutable_receipt() = std::move(result->receipt);
-          queue.Complete(index, std::move(answer));
+        [&queue, index, item_id = std::move(item_id)](
+            absl::StatusOr<store::ItemWriteResult> result) mutable {
+          const bool refused_by_store = !result.ok();
+          queue.Complete(index, StreamAnswer{index, std::move(item_id),
+                                             std::move(result),
+                                             refused_by_store});
         });
     ++accepted;
   }
@@ -187,6 +244,9 @@ grpc::Status IngestService::PushStream(
   writer.join();
   // Store callbacks reference `queue`: wait for them before it goes away.
   queue.AwaitAllCompleted();
+  // Items the client will not hear about are still logged (and audited).
+  for (StreamAnswer& answer : unsent) settle(answer);
+  for (StreamAnswer& answer : queue.TakeUntaken()) settle(answer);
   log::Info("push_stream_closed", {{"client", caller->spiffe_id},
                                    {"submitted", accepted},
                                    {"refused", refused}});
