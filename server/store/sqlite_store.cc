@@ -118,13 +118,15 @@ std::string Hex(const unsigned char* data, size_t size) {
 }
 
 std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
+  // Sized once: grown through a StringOutputStream, the string was
+  // reallocated and zero-filled several times for every item.
+  const size_t size = message.ByteSizeLong();
+  std::string out(size, '\0');
+  google::protobuf::io::ArrayOutputStream array(out.data(),
+                                                static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&array);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
   return out;
 }
 
