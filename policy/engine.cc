@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "policy/plan.h"
 #include "proto/item_validation.h"
 
@@ -39,15 +40,14 @@ std::string LevelNames(uint32_t levels) {
   return absl::StrJoin(names, " and ");
 }
 
-bool HasValue(const Message& m, const FieldDescriptor* f) {
-  const Reflection* r = m.GetReflection();
+bool HasValue(const Reflection* r, const Message& m, const FieldDescriptor* f) {
   return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
 }
 
-bool IsEmpty(const Message& m) {
+bool IsEmpty(const Reflection* r, const Message& m) {
   const Descriptor* d = m.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
-    if (HasValue(m, d->field(i))) return false;
+    if (HasValue(r, m, d->field(i))) return false;
   }
   return true;
 }
@@ -59,25 +59,83 @@ bool IsEmpty(const Message& m) {
 // sent" must hold for copies too). Items holding either — rare: ingest
 // refuses unknown fields — are decided on a cleaned copy. The walk stops at
 // the first field set in each message, so it is cheap for real items.
-bool NeedsCleaning(const Message& m) {
-  const Reflection* r = m.GetReflection();
+bool NeedsCleaning(const Message& m, const Reflection* r) {
   if (!r->GetUnknownFields(m).empty()) return true;
   const Descriptor* d = m.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const Reflection* sub_r = nullptr;
     if (f->is_repeated()) {
       for (int j = 0, n = r->FieldSize(m, f); j < n; ++j) {
         const Message& element = r->GetRepeatedMessage(m, f, j);
-        if (IsEmpty(element) || NeedsCleaning(element)) return true;
+        if (sub_r == nullptr) sub_r = element.GetReflection();
+        if (IsEmpty(sub_r, element) || NeedsCleaning(element, sub_r)) return true;
       }
     } else if (r->HasField(m, f)) {
       const Message& sub = r->GetMessage(m, f);
-      if (IsEmpty(sub) || NeedsCleaning(sub)) return true;
+      sub_r = sub.GetReflection();
+      if (IsEmpty(sub_r, sub) || NeedsCleaning(sub, sub_r)) return true;
     }
   }
   return false;
 }
+
+// Which fields each message of a body holds, computed once per decision
+// and shared by all partners, so projecting for a partner does not ask
+// reflection "is this field set?" again for every field of every element.
+// Records are in preorder of message instances; `next` is the index just
+// past an instance's subtree, so a projection can skip what it does not
+// release. Walking also notices what needs cleaning (see below).
+class PresenceTape {
+ public:
+  struct Record {
+    uint64_t present = 0;  // bit k: the k-th field of the schema node is set
+    int next = 0;
+  };
+
+  void Build(const BodySchema& schema, const Message& body) {
+    records_.clear();
+    dirty_ = false;
+    Walk(schema, 0, body);
+  }
+  bool dirty() const { return dirty_; }
+  const Record& operator[](int i) const { return records_[i]; }
+
+ private:
+  void Walk(const BodySchema& schema, int node, const Message& m) {
+    int index = static_cast<int>(records_.size());
+    records_.emplace_back();
+    const Reflection* r = schema.node(node).reflection;
+    if (!r->GetUnknownFields(m).empty()) dirty_ = true;
+    uint64_t present = 0;
+    int k = 0;
+    for (int c = node + 1; c < schema.node(node).end; c = schema.node(c).end, ++k) {
+      const SchemaNode& n = schema.node(c);
+      if (!HasValue(r, m, n.field)) continue;
+      present |= uint64_t{1} << k;
+      if (n.cpp_type != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+      int count = n.repeated ? r->FieldSize(m, n.field) : 1;
+      for (int i = 0; i < count; ++i) {
+        const Message& sub = n.repeated ? r->GetRepeatedMessage(m, n.field, i)
+                                        : r->GetMessage(m, n.field);
+        if (n.leaf) {
+          // Times (and cut recursion) are copied whole: check them whole.
+          if (IsEmpty(n.reflection, sub) || NeedsCleaning(sub, n.reflection)) dirty_ = true;
+        } else {
+          int sub_index = static_cast<int>(records_.size());
+          Walk(schema, c, sub);
+          if (records_[sub_index].present == 0) dirty_ = true;
+        }
+      }
+    }
+    records_[index].present = present;
+    records_[index].next = static_cast<int>(records_.size());
+  }
+
+  absl::InlinedVector<Record, 32> records_;
+  bool dirty_ = false;
+};
 
 // Removes empty sub-messages, innermost first.
 void RemoveEmptyMessages(Message* m) {
@@ -91,24 +149,45 @@ void RemoveEmptyMessages(Message* m) {
       for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
         Message* element = r->MutableRepeatedMessage(m, f, j);
         RemoveEmptyMessages(element);
-        if (IsEmpty(*element)) continue;
+        if (IsEmpty(element->GetReflection(), *element)) continue;
         if (kept != j) r->SwapElements(m, f, kept, j);
         ++kept;
       }
       while (r->FieldSize(*m, f) > kept) r->RemoveLast(m, f);
     } else if (r->HasField(*m, f)) {
-      RemoveEmptyMessages(r->MutableMessage(m, f));
-      if (IsEmpty(r->GetMessage(*m, f))) r->ClearField(m, f);
+      Message* sub = r->MutableMessage(m, f);
+      RemoveEmptyMessages(sub);
+      if (IsEmpty(sub->GetReflection(), *sub)) r->ClearField(m, f);
     }
   }
 }
 
-// The item to project from: `item` itself, or a cleaned copy in `storage`.
-const v1::Item& ProjectionSource(const v1::Item& item, v1::Item* storage) {
-  if (!NeedsCleaning(item)) return item;
+// The item to project from: `item` itself, or a cleaned copy in `storage`;
+// `tape` describes the body of the one returned.
+const v1::Item& ProjectionSource(const v1::Item& item, v1::Item* storage, PresenceTape* tape) {
+  static const Reflection* item_reflection = ReflectionOf(v1::Item::descriptor());
+  bool dirty = !item_reflection->GetUnknownFields(item).empty();
+  // The envelope, without the body.
+  auto envelope_dirty = [](const Message& m) {
+    const Reflection* r = m.GetReflection();
+    return IsEmpty(r, m) || NeedsCleaning(m, r);
+  };
+  if (!dirty && item.has_classification()) dirty = envelope_dirty(item.classification());
+  if (!dirty && item.has_created_at()) dirty = envelope_dirty(item.created_at());
+  if (!dirty && item.has_expires_at()) dirty = envelope_dirty(item.expires_at());
+  for (int i = 0; !dirty && i < item.provenance_size(); ++i) {
+    dirty = envelope_dirty(item.provenance(i));
+  }
+  auto build = [&](const v1::Item& from) {
+    if (from.has_alert()) tape->Build(BodySchema::Alert(), from.alert());
+    if (from.has_report()) tape->Build(BodySchema::Report(), from.report());
+    return tape->dirty();
+  };
+  if (!build(item) && !dirty) return item;
   *storage = item;
   storage->DiscardUnknownFields();
   RemoveEmptyMessages(storage);
+  build(*storage);
   return *storage;
 }
 
@@ -136,7 +215,7 @@ class PseudonymCache {
     entries_.emplace_back();
     Entry& e = entries_.back();
     e.key = spec.key_index;
-    e.value = value;
+    e.value = std::string(value);
     spec.pseudonymiser->PseudonymiseTo(value, &e.pseudonym);
     return e.pseudonym;
   }
@@ -144,7 +223,9 @@ class PseudonymCache {
  private:
   struct Entry {
     int key;
-    absl::string_view value;  // points into the item being decided
+    // A copy: the value may live in a projected message that is about to
+    // be overwritten with its pseudonym.
+    std::string value;
     std::string pseudonym;
   };
   // A deque-like container would keep references stable; entries are only
@@ -186,13 +267,16 @@ void MergeRules(const CompiledPolicy::Plan& plan, int slot, Merged& m) {
   m.visible.Subtract(m.redact);
 }
 
-void CopyField(const Message& src, Message* dst, const FieldDescriptor* f) {
-  const Reflection* sr = src.GetReflection();
-  const Reflection* dr = dst->GetReflection();
-  if (f->is_repeated()) {
-    int n = sr->FieldSize(src, f);
-    for (int i = 0; i < n; ++i) {
-      switch (f->cpp_type()) {
+// Copies field `f` (described by schema node `n`) of `src` into `dst`; both
+// are messages of the type whose reflection is `r`.
+void CopyField(const Reflection* r, const Message& src, Message* dst, const SchemaNode& n) {
+  const Reflection* sr = r;
+  const Reflection* dr = r;
+  const FieldDescriptor* f = n.field;
+  if (n.repeated) {
+    int count = sr->FieldSize(src, f);
+    for (int i = 0; i < count; ++i) {
+      switch (n.cpp_type) {
         case FieldDescriptor::CPPTYPE_MESSAGE:
           dr->AddMessage(dst, f)->CopyFrom(sr->GetRepeatedMessage(src, f, i));
           break;
@@ -229,7 +313,7 @@ void CopyField(const Message& src, Message* dst, const FieldDescriptor* f) {
     }
     return;
   }
-  switch (f->cpp_type()) {
+  switch (n.cpp_type) {
     case FieldDescriptor::CPPTYPE_MESSAGE:
       dr->MutableMessage(dst, f)->CopyFrom(sr->GetMessage(src, f));
       break;
@@ -270,9 +354,9 @@ void CopyField(const Message& src, Message* dst, const FieldDescriptor* f) {
 // removed.
 class Projector {
  public:
-  Projector(const BodySchema& schema, const Merged& merged, PseudonymCache& cache,
-            PartnerDecision* out)
-      : schema_(schema), m_(merged), cache_(cache), out_(out),
+  Projector(const BodySchema& schema, const PresenceTape& tape, const Merged& merged,
+            PseudonymCache& cache, PartnerDecision* out)
+      : schema_(schema), tape_(tape), m_(merged), cache_(cache), out_(out),
         noted_(schema.size()) {}
 
   // Fills `dst` (an empty body) from `src`; true if any field was set.
@@ -281,106 +365,272 @@ class Projector {
         !m_.transformed.AnyInRange(0, schema_.size())) {
       dst->CopyFrom(src);
       out_->released_fields.push_back("*");
-      return dst->ByteSizeLong() > 0;
+      return tape_[0].present != 0;
     }
-    return Project(src, dst, 0);
+    return Project(src, dst, 0, 0);
   }
 
  private:
+  enum class Outcome { kDrop, kRedact, kWhole, kPart };
+
+  // What happens to child node `c` (whose field has a value).
+  Outcome Classify(int c) const {
+    const SchemaNode& n = schema_.node(c);
+    if (!m_.released.AnyInRange(c, n.end)) return Outcome::kDrop;
+    if (m_.redact_roots.Test(c)) return Outcome::kRedact;
+    if (m_.visible.AllInRange(c, n.end) && !m_.transformed.AnyInRange(c, n.end)) {
+      return Outcome::kWhole;
+    }
+    return Outcome::kPart;
+  }
+
+  // Skips the tape entries of child `n`'s message instances in `m`.
+  void Skip(const Reflection* r, const Message& m, const SchemaNode& n, int* cursor) const {
+    if (n.cpp_type != FieldDescriptor::CPPTYPE_MESSAGE || n.leaf) return;
+    for (int i = 0, count = n.repeated ? r->FieldSize(m, n.field) : 1; i < count; ++i) {
+      *cursor = tape_[*cursor].next;
+    }
+  }
+
+  void NoteOutcome(int c, Outcome outcome) {
+    if (!Note(c)) return;
+    const SchemaNode& n = schema_.node(c);
+    switch (outcome) {
+      case Outcome::kDrop: out_->withheld_fields.push_back(n.path); break;
+      case Outcome::kRedact: out_->transformed_fields.push_back({n.path, TransformKind::kRedact}); break;
+      case Outcome::kWhole: out_->released_fields.push_back(n.path); break;
+      case Outcome::kPart: break;
+    }
+  }
+
+  // Copying a message with generated code and clearing what is not
+  // released is cheaper than building it field by field through
+  // reflection when most of its fields go: decide per message instance.
+  bool CopyThenFilterIsCheaper(int parent, int record) const {
+    const uint64_t present = tape_[record].present;
+    int whole = 0, dropped = 0, k = 0;
+    for (int c = parent + 1; c < schema_.node(parent).end; c = schema_.node(c).end, ++k) {
+      if (((present >> k) & 1) == 0) continue;
+      Outcome o = Classify(c);
+      whole += o == Outcome::kWhole || o == Outcome::kPart;
+      dropped += o == Outcome::kDrop || o == Outcome::kRedact;
+    }
+    return dropped * 5 <= whole * 2;
+  }
+
+  // `m` is a copy of a source message with the presence of tape entry
+  // `record`: clears every field not released (default deny: each present
+  // field is classified; only kWhole fields stay untouched), transforms in
+  // place, and drops elements left empty. True if anything is left.
+  bool Filter(Message* m, int parent, int record) {
+    const Reflection* r = schema_.node(parent).reflection;
+    bool any = false;
+    const uint64_t present = tape_[record].present;
+    int cursor = record + 1;
+    int k = 0;
+    for (int c = parent + 1; c < schema_.node(parent).end; c = schema_.node(c).end, ++k) {
+      if (((present >> k) & 1) == 0) continue;
+      const SchemaNode& n = schema_.node(c);
+      const FieldDescriptor* f = n.field;
+      Outcome outcome = Classify(c);
+      if (outcome != Outcome::kPart) {
+        NoteOutcome(c, outcome);
+        Skip(r, *m, n, &cursor);
+        if (outcome == Outcome::kWhole) {
+          any = true;
+        } else {
+          r->ClearField(m, f);
+        }
+        continue;
+      }
+      if (n.leaf) {
+        const TransformSpec* spec = m_.best[c];
+        if (spec != nullptr && m_.visible.Test(c)) {
+          TransformInPlace(r, m, n, *spec);
+          if (Note(c)) out_->transformed_fields.push_back({n.path, spec->kind});
+          any = true;
+        } else {
+          r->ClearField(m, f);  // Not reached; fail closed.
+        }
+        continue;
+      }
+      if (n.repeated) {
+        int count = r->FieldSize(*m, f), kept = 0;
+        for (int i = 0; i < count; ++i) {
+          if (Filter(r->MutableRepeatedMessage(m, f, i), c, cursor)) {
+            if (kept != i) r->SwapElements(m, f, kept, i);
+            ++kept;
+          }
+          cursor = tape_[cursor].next;
+        }
+        while (r->FieldSize(*m, f) > kept) r->RemoveLast(m, f);
+        any |= kept > 0;
+      } else {
+        if (Filter(r->MutableMessage(m, f), c, cursor)) {
+          any = true;
+        } else {
+          r->ClearField(m, f);
+        }
+        cursor = tape_[cursor].next;
+      }
+    }
+    return any;
+  }
+
+  void TransformInPlace(const Reflection* r, Message* m, const SchemaNode& n,
+                        const TransformSpec& spec) {
+    const FieldDescriptor* f = n.field;
+    int count = n.repeated ? r->FieldSize(*m, f) : 1;
+    for (int i = 0; i < count; ++i) {
+      switch (n.type) {
+        case ValueType::kString: {
+          std::string scratch;
+          const std::string& value = n.repeated
+                                         ? r->GetRepeatedStringReference(*m, f, i, &scratch)
+                                         : r->GetStringReference(*m, f, &scratch);
+          const std::string& result = TransformString(value, spec);
+          // `result` never aliases `value` (pseudonyms are cached copies,
+          // masks and constants live elsewhere).
+          n.repeated ? r->SetRepeatedString(m, f, i, result) : r->SetString(m, f, result);
+          break;
+        }
+        case ValueType::kDouble: {
+          double v = n.repeated ? r->GetRepeatedDouble(*m, f, i) : r->GetDouble(*m, f);
+          double rounded = RoundCoordinate(v, spec.param);
+          n.repeated ? r->SetRepeatedDouble(m, f, i, rounded) : r->SetDouble(m, f, rounded);
+          break;
+        }
+        case ValueType::kTimestamp: {
+          Message* ts = n.repeated ? r->MutableRepeatedMessage(m, f, i) : r->MutableMessage(m, f);
+          static const FieldDescriptor* seconds_field =
+              google::protobuf::Timestamp::descriptor()->FindFieldByNumber(1);
+          static const FieldDescriptor* nanos_field =
+              google::protobuf::Timestamp::descriptor()->FindFieldByNumber(2);
+          int64_t seconds = n.reflection->GetInt64(*ts, seconds_field);
+          n.reflection->SetInt64(ts, seconds_field, TruncateSeconds(seconds, spec.param));
+          n.reflection->SetInt32(ts, nanos_field, 0);
+          break;
+        }
+        default:
+          r->ClearField(m, f);  // Not reached: checked at load. Fail closed.
+          return;
+      }
+    }
+  }
+
   bool Note(int node) {
     if (noted_.Test(node)) return false;
     noted_.Set(node);
     return true;
   }
 
-  bool Project(const Message& src, Message* dst, int parent) {
-    const Reflection* sr = src.GetReflection();
-    const Reflection* dr = dst->GetReflection();
+  // `record` is src's entry in the presence tape.
+  bool Project(const Message& src, Message* dst, int parent, int record) {
+    if (CopyThenFilterIsCheaper(parent, record)) {
+      dst->CopyFrom(src);
+      return Filter(dst, parent, record);
+    }
+    // Source and destination have the same type: one reflection for both.
+    const Reflection* r = schema_.node(parent).reflection;
+    const Reflection* sr = r;
+    const Reflection* dr = r;
     bool any = false;
+    const uint64_t present = tape_[record].present;
+    int cursor = record + 1;  // tape entry of the next sub-message instance
     const int parent_end = schema_.node(parent).end;
-    for (int c = parent + 1; c < parent_end; c = schema_.node(c).end) {
+    int k = 0;
+    for (int c = parent + 1; c < parent_end; c = schema_.node(c).end, ++k) {
+      if (((present >> k) & 1) == 0) continue;
       const SchemaNode& n = schema_.node(c);
       const FieldDescriptor* f = n.field;
-      if (!HasValue(src, f)) continue;
+      const bool tracked = n.cpp_type == FieldDescriptor::CPPTYPE_MESSAGE && !n.leaf;
+      auto skip = [&] {
+        if (!tracked) return;
+        for (int i = 0, count = n.repeated ? sr->FieldSize(src, f) : 1; i < count; ++i) {
+          cursor = tape_[cursor].next;
+        }
+      };
       if (!m_.released.AnyInRange(c, n.end)) {
         if (Note(c)) out_->withheld_fields.push_back(n.path);
+        skip();
         continue;
       }
       if (m_.redact_roots.Test(c)) {
         if (Note(c)) out_->transformed_fields.push_back({n.path, TransformKind::kRedact});
+        skip();
         continue;
       }
       if (m_.visible.AllInRange(c, n.end) && !m_.transformed.AnyInRange(c, n.end)) {
-        CopyField(src, dst, f);
+        CopyField(r, src, dst, n);
         if (Note(c)) out_->released_fields.push_back(n.path);
         any = true;
+        skip();
         continue;
       }
       if (n.leaf) {
         const TransformSpec* spec = m_.best[c];
         if (spec != nullptr && m_.visible.Test(c)) {
-          Transform(src, dst, n, *spec);
+          Transform(r, src, dst, n, *spec);
           if (Note(c)) out_->transformed_fields.push_back({n.path, spec->kind});
           any = true;
         }
         continue;
       }
-      if (f->is_repeated()) {
+      if (n.repeated) {
         int count = sr->FieldSize(src, f);
         for (int i = 0; i < count; ++i) {
           Message* element = dr->AddMessage(dst, f);
-          if (Project(sr->GetRepeatedMessage(src, f, i), element, c)) {
+          if (Project(sr->GetRepeatedMessage(src, f, i), element, c, cursor)) {
             any = true;
           } else {
             dr->RemoveLast(dst, f);  // Drop elements left empty.
           }
+          cursor = tape_[cursor].next;
         }
       } else {
         Message* sub = dr->MutableMessage(dst, f);
-        if (Project(sr->GetMessage(src, f), sub, c)) {
+        if (Project(sr->GetMessage(src, f), sub, c, cursor)) {
           any = true;
         } else {
           dr->ClearField(dst, f);
         }
+        cursor = tape_[cursor].next;
       }
     }
     return any;
   }
 
-  void TransformString(absl::string_view value, const TransformSpec& spec,
-                       std::string* out) {
+  // The transformed text; a reference valid until the next call.
+  const std::string& TransformString(absl::string_view value, const TransformSpec& spec) {
     switch (spec.kind) {
       case TransformKind::kPseudonymise:
-        *out = cache_.Get(spec, value);
-        return;
+        return cache_.Get(spec, value);
       case TransformKind::kMask:
-        *out = MaskText(value, spec.param);
-        return;
+        scratch_ = MaskText(value, spec.param);
+        return scratch_;
       case TransformKind::kReplace:
-        *out = spec.text;
-        return;
+        return spec.text;
       default:
-        out->clear();  // Not reached: checked at load. Fail closed.
-        return;
+        scratch_.clear();  // Not reached: checked at load. Fail closed.
+        return scratch_;
     }
   }
 
-  void Transform(const Message& src, Message* dst, const SchemaNode& n,
+  void Transform(const Reflection* r, const Message& src, Message* dst, const SchemaNode& n,
                  const TransformSpec& spec) {
-    const Reflection* sr = src.GetReflection();
-    const Reflection* dr = dst->GetReflection();
+    const Reflection* sr = r;
+    const Reflection* dr = r;
     const FieldDescriptor* f = n.field;
     int count = f->is_repeated() ? sr->FieldSize(src, f) : 1;
     for (int i = 0; i < count; ++i) {
       switch (n.type) {
         case ValueType::kString: {
-          std::string scratch, result;
+          std::string scratch;
           const std::string& value =
               f->is_repeated() ? sr->GetRepeatedStringReference(src, f, i, &scratch)
                                : sr->GetStringReference(src, f, &scratch);
-          TransformString(value, spec, &result);
-          f->is_repeated() ? dr->AddString(dst, f, std::move(result))
-                           : dr->SetString(dst, f, std::move(result));
+          const std::string& result = TransformString(value, spec);
+          f->is_repeated() ? dr->AddString(dst, f, result) : dr->SetString(dst, f, result);
           break;
         }
         case ValueType::kDouble: {
@@ -393,10 +643,10 @@ class Projector {
           const Message& ts = f->is_repeated() ? sr->GetRepeatedMessage(src, f, i)
                                                : sr->GetMessage(src, f);
           Message* out = f->is_repeated() ? dr->AddMessage(dst, f) : dr->MutableMessage(dst, f);
-          const Descriptor* d = ts.GetDescriptor();
-          int64_t seconds = ts.GetReflection()->GetInt64(ts, d->FindFieldByNumber(1));
-          out->GetReflection()->SetInt64(out, d->FindFieldByNumber(1),
-                                         TruncateSeconds(seconds, spec.param));
+          static const FieldDescriptor* seconds_field =
+              google::protobuf::Timestamp::descriptor()->FindFieldByNumber(1);
+          int64_t seconds = n.reflection->GetInt64(ts, seconds_field);
+          n.reflection->SetInt64(out, seconds_field, TruncateSeconds(seconds, spec.param));
           break;
         }
         default:
@@ -406,10 +656,12 @@ class Projector {
   }
 
   const BodySchema& schema_;
+  const PresenceTape& tape_;
   const Merged& m_;
   PseudonymCache& cache_;
   PartnerDecision* out_;
   FieldSet noted_;
+  std::string scratch_;
 };
 
 DecisionReason OriginatorBlocks(const v1::Classification& c,
@@ -436,6 +688,7 @@ struct ItemContext {
   // (the same, or a cleaned copy: see ProjectionSource).
   const v1::Item* item = nullptr;
   const v1::Item* source = nullptr;
+  const PresenceTape* tape = nullptr;
   int slot = -1;
   uint32_t levels = 0;
   bool received = false;
@@ -460,10 +713,10 @@ RuleTrace::Outcome EvaluateRule(const CompiledRule& rule, const ItemContext& ctx
 
 // Which nodes the item holds a value in (any element), for explanations.
 void MarkPresent(const BodySchema& schema, const Message& m, int parent, FieldSet& present) {
-  const Reflection* r = m.GetReflection();
+  const Reflection* r = schema.node(parent).reflection;
   for (int c = parent + 1; c < schema.node(parent).end; c = schema.node(c).end) {
     const SchemaNode& n = schema.node(c);
-    if (!HasValue(m, n.field)) continue;
+    if (!HasValue(r, m, n.field)) continue;
     present.Set(c);
     if (n.leaf) continue;
     if (n.field->is_repeated()) {
@@ -557,13 +810,13 @@ Explanation Explain(const CompiledPolicy::Plan& plan, const PartnerPlan& partner
 // Decides one partner. Lives in a class so the engine can reach the plan.
 class PolicyEngine {
  public:
-  static PartnerDecision DecideOne(const CompiledPolicy& policy,
-                                   const std::shared_ptr<const CompiledPolicy>& self,
-                                   const PartnerPlan& partner, const ItemContext& ctx,
-                                   Memo* memo, PseudonymCache& cache,
-                                   const DecideOptions& options) {
+  // Fills `d` (freshly constructed, in place to avoid moving it).
+  static void DecideOne(const CompiledPolicy& policy,
+                        const std::shared_ptr<const CompiledPolicy>& self,
+                        const PartnerPlan& partner, const ItemContext& ctx, Memo* memo,
+                        PseudonymCache& cache, const DecideOptions& options,
+                        PartnerDecision& d) {
     const CompiledPolicy::Plan& plan = *policy.plan_;
-    PartnerDecision d;
     d.partner = partner.id;
     d.policy = self;
     auto finish = [&](DecisionReason reason, const Merged* merged) {
@@ -574,7 +827,6 @@ class PolicyEngine {
         d.explanation = std::make_unique<Explanation>(
             Explain(plan, partner, ctx, merged, d));
       }
-      return std::move(d);
     };
     if (ctx.slot < 0) return finish(DecisionReason::kNoBody, nullptr);
     if (partner.id == ctx.item->origin()) {
@@ -609,7 +861,7 @@ class PolicyEngine {
     }
     Message* body = ctx.slot == 0 ? static_cast<Message*>(d.projected.mutable_alert())
                                   : static_cast<Message*>(d.projected.mutable_report());
-    Projector projector(schema, merged, cache, &d);
+    Projector projector(schema, *ctx.tape, merged, cache, &d);
     if (!projector.Body(*ctx.body, body)) {
       return finish(DecisionReason::kNothingReleased, &merged);
     }
@@ -619,10 +871,11 @@ class PolicyEngine {
   }
 
   static ItemContext Context(const v1::Item& item, const v1::Item& source,
-                             const DecideOptions& options) {
+                             const PresenceTape& tape, const DecideOptions& options) {
     ItemContext ctx;
     ctx.item = &item;
     ctx.source = &source;
+    ctx.tape = &tape;
     ctx.slot = KindSlot(KindOf(item));
     ctx.levels = LevelsOf(item);
     ctx.received = options.received_from_partner;
@@ -638,13 +891,15 @@ Decision CompiledPolicy::Decide(const v1::Item& item, const DecideOptions& optio
   decision.partners.reserve(plan_->partners.size());
   std::shared_ptr<const CompiledPolicy> self = shared_from_this();
   v1::Item storage;
-  ItemContext ctx =
-      PolicyEngine::Context(item, ProjectionSource(item, &storage), options);
+  PresenceTape tape;
+  const v1::Item& source = ProjectionSource(item, &storage, &tape);
+  ItemContext ctx = PolicyEngine::Context(item, source, tape, options);
   Memo memo(ctx.slot >= 0 ? plan_->kind_rule_count[ctx.slot] : 0, -1);
   PseudonymCache cache;
   for (const PartnerPlan& partner : plan_->partners) {
-    decision.partners.push_back(
-        PolicyEngine::DecideOne(*this, self, partner, ctx, &memo, cache, options));
+    decision.partners.emplace_back();
+    PolicyEngine::DecideOne(*this, self, partner, ctx, &memo, cache, options,
+                            decision.partners.back());
   }
   return decision;
 }
@@ -657,11 +912,14 @@ absl::StatusOr<PartnerDecision> CompiledPolicy::DecideFor(
                                             version()));
   }
   v1::Item storage;
-  ItemContext ctx =
-      PolicyEngine::Context(item, ProjectionSource(item, &storage), options);
+  PresenceTape tape;
+  const v1::Item& source = ProjectionSource(item, &storage, &tape);
+  ItemContext ctx = PolicyEngine::Context(item, source, tape, options);
   PseudonymCache cache;
-  return PolicyEngine::DecideOne(*this, shared_from_this(), plan_->partners[it->second],
-                                 ctx, nullptr, cache, options);
+  PartnerDecision decision;
+  PolicyEngine::DecideOne(*this, shared_from_this(), plan_->partners[it->second], ctx,
+                          nullptr, cache, options, decision);
+  return decision;
 }
 
 absl::Status CompiledPolicy::AcceptInbound(const std::string& from_partner,

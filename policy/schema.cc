@@ -33,12 +33,6 @@ ValueType TypeOf(const FieldDescriptor* field) {
   }
 }
 
-uint64_t RangeMask(int from_bit, int to_bit) {  // bits [from, to) in a word
-  uint64_t high = to_bit >= 64 ? ~uint64_t{0} : (uint64_t{1} << to_bit) - 1;
-  uint64_t low = (uint64_t{1} << from_bit) - 1;
-  return high & ~low;
-}
-
 }  // namespace
 
 std::string DescribeType(ValueType type, bool repeated) {
@@ -56,15 +50,21 @@ std::string DescribeType(ValueType type, bool repeated) {
   return repeated ? absl::StrCat("a list of ", one) : std::string(one);
 }
 
+const google::protobuf::Reflection* ReflectionOf(const Descriptor* d) {
+  return google::protobuf::MessageFactory::generated_factory()->GetPrototype(d)->GetReflection();
+}
+
 BodySchema::BodySchema(v1::ItemKind kind, const Descriptor* body)
     : kind_(kind), body_(body) {
   nodes_.push_back(SchemaNode{});
   nodes_[0].type = ValueType::kMessage;
+  nodes_[0].reflection = ReflectionOf(body);
   std::vector<const Descriptor*> stack = {body};
   for (int i = 0; i < body->field_count(); ++i) {
     Add(body->field(i), 0, "", stack);
   }
   nodes_[0].end = size();
+  if (body->field_count() > 64) std::abort();  // see Add()
   nodes_[0].leaf = size() == 1;
   for (int i = 1; i < size(); ++i) by_path_[nodes_[i].path] = i;
 }
@@ -82,6 +82,10 @@ void BodySchema::Add(const FieldDescriptor* field, int parent,
   node.repeated = field->is_repeated();
   node.geo_point = node.type == ValueType::kMessage &&
                    field->message_type() == v1::GeoPoint::descriptor();
+  node.cpp_type = field->cpp_type();
+  if (node.cpp_type == FieldDescriptor::CPPTYPE_MESSAGE) {
+    node.reflection = ReflectionOf(field->message_type());
+  }
   nodes_.push_back(node);
   const Descriptor* message =
       node.type == ValueType::kMessage ? field->message_type() : nullptr;
@@ -100,6 +104,8 @@ void BodySchema::Add(const FieldDescriptor* field, int parent,
   }
   nodes_[index].end = size();
   nodes_[index].leaf = nodes_[index].end == index + 1;
+  // The engine keeps one presence bit per field of a message.
+  if (message != nullptr && message->field_count() > 64) std::abort();
 }
 
 absl::string_view BodySchema::kind_name() const {
@@ -170,25 +176,6 @@ void FieldSet::SetRange(int begin, int end) {
     words_[w] |= RangeMask(begin & 63, to - w * 64);
     begin = to;
   }
-}
-
-bool FieldSet::AnyInRange(int begin, int end) const {
-  for (int w = begin >> 6; begin < end; ++w) {
-    int to = std::min(end, (w + 1) * 64);
-    if (words_[w] & RangeMask(begin & 63, to - w * 64)) return true;
-    begin = to;
-  }
-  return false;
-}
-
-bool FieldSet::AllInRange(int begin, int end) const {
-  for (int w = begin >> 6; begin < end; ++w) {
-    int to = std::min(end, (w + 1) * 64);
-    uint64_t mask = RangeMask(begin & 63, to - w * 64);
-    if ((words_[w] & mask) != mask) return false;
-    begin = to;
-  }
-  return true;
 }
 
 bool FieldSet::Empty() const {

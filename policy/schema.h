@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "havengate/v1/item.pb.h"
 
 namespace havengate::policy {
@@ -56,7 +57,15 @@ struct SchemaNode {
   bool leaf = false;
   // True for a `GeoPoint` message (round_geo applies to it as a whole).
   bool geo_point = false;
+  google::protobuf::FieldDescriptor::CppType cpp_type =
+      google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE;
+  // For message-typed nodes (and the root): the reflection of that message
+  // type, looked up once here because GetReflection() is costly per call.
+  const google::protobuf::Reflection* reflection = nullptr;
 };
+
+// The reflection of generated message type `d` (valid for every instance).
+const google::protobuf::Reflection* ReflectionOf(const google::protobuf::Descriptor* d);
 
 class BodySchema {
  public:
@@ -101,8 +110,24 @@ class FieldSet {
   void Set(int i) { words_[i >> 6] |= uint64_t{1} << (i & 63); }
   bool Test(int i) const { return (words_[i >> 6] >> (i & 63)) & 1; }
   void SetRange(int begin, int end);
-  bool AnyInRange(int begin, int end) const;
-  bool AllInRange(int begin, int end) const;
+  // Inline: called for every field of every decision.
+  bool AnyInRange(int begin, int end) const {
+    for (int w = begin >> 6; begin < end; ++w) {
+      int to = end < (w + 1) * 64 ? end : (w + 1) * 64;
+      if (words_[w] & RangeMask(begin & 63, to - w * 64)) return true;
+      begin = to;
+    }
+    return false;
+  }
+  bool AllInRange(int begin, int end) const {
+    for (int w = begin >> 6; begin < end; ++w) {
+      int to = end < (w + 1) * 64 ? end : (w + 1) * 64;
+      uint64_t mask = RangeMask(begin & 63, to - w * 64);
+      if ((words_[w] & mask) != mask) return false;
+      begin = to;
+    }
+    return true;
+  }
   bool Empty() const;
   bool IsSubsetOf(const FieldSet& other) const;
   FieldSet& operator|=(const FieldSet& other);
@@ -112,6 +137,11 @@ class FieldSet {
   bool operator==(const FieldSet& other) const { return words_ == other.words_; }
 
  private:
+  // Bits [from_bit, to_bit) of one word; 0 <= from_bit < to_bit <= 64.
+  static uint64_t RangeMask(int from_bit, int to_bit) {
+    uint64_t high = to_bit >= 64 ? ~uint64_t{0} : (uint64_t{1} << to_bit) - 1;
+    return high & ~((uint64_t{1} << from_bit) - 1);
+  }
   absl::InlinedVector<uint64_t, 2> words_;
 };
 
