@@ -12,6 +12,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "havengate/v1/policy.pb.h"
+#include "policy/schema.h"
 #include "policy/suggest.h"
 
 namespace havengate::policy {
@@ -564,6 +565,11 @@ Type ElementType(const FieldDescriptor* f) {
   return t;
 }
 
+const Reflection* SubReflection(const FieldDescriptor* f) {
+  return f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? ReflectionOf(f->message_type())
+                                                           : nullptr;
+}
+
 Type FieldType(const FieldDescriptor* f) {
   if (!f->is_repeated()) return ElementType(f);
   Type t;
@@ -612,6 +618,11 @@ struct Value {
   absl::string_view s;
   const Message* msg = nullptr;
   const FieldDescriptor* field = nullptr;  // kList: msg's repeated field
+  // kMessage: msg's reflection; kList: the reflection of msg (the list's
+  // owner) and of the elements if they are messages. Carried along because
+  // Message::GetReflection() is costly per call.
+  const Reflection* refl = nullptr;
+  const Reflection* elem_refl = nullptr;
 
   static Value Error() { return Value{}; }
   static Value Bool(bool v) {
@@ -643,6 +654,9 @@ struct Condition::Expr {
   // kField / kHas: where the path starts and the fields it follows.
   int root = kBody;
   std::vector<const FieldDescriptor*> path;
+  // For each step of `path`: the reflection of the message it yields (or
+  // of its elements), null for scalars.
+  std::vector<const Reflection*> step_refl;
   std::vector<std::unique_ptr<Expr>> kids;
   // kInConst: the constant list (strings in `texts`).
   std::vector<Value> list;
@@ -790,6 +804,7 @@ class Checker {
     auto e = Make(Expr::Op::kField, offset, FieldType(f));
     e->root = root;
     e->path.push_back(f);
+    e->step_refl.push_back(SubReflection(f));
     e->reads_fields = true;
     return e;
   }
@@ -867,6 +882,7 @@ class Checker {
                                          a.name, "`", DidYouMean(a.name, names)));
     }
     operand->path.push_back(f);
+    operand->step_refl.push_back(SubReflection(f));
     operand->type = FieldType(f);
     operand->offset = a.offset;
     return operand;
@@ -1145,10 +1161,14 @@ struct Frame {
   const Message* envelope;
   const Message* body;
   Value* slots;
+  const Reflection* envelope_refl;
+  const Reflection* body_refl;
 };
 
-Value Scalar(const Message& m, const FieldDescriptor* f, int index) {
-  const Reflection* r = m.GetReflection();
+// Field `f` (element `index` if repeated, else -1) of `m`, whose reflection
+// is `r`; `sub_r` is the reflection of f's message type, if any.
+Value Scalar(const Message& m, const Reflection* r, const FieldDescriptor* f, int index,
+             const Reflection* sub_r) {
   bool rep = index >= 0;
   Value v;
   switch (f->cpp_type()) {
@@ -1197,43 +1217,49 @@ Value Scalar(const Message& m, const FieldDescriptor* f, int index) {
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
       if (IsTimestamp(f->message_type())) {
-        const Descriptor* d = sub.GetDescriptor();
-        const Reflection* sr = sub.GetReflection();
+        static const FieldDescriptor* seconds =
+            google::protobuf::Timestamp::descriptor()->FindFieldByNumber(1);
+        static const FieldDescriptor* nanos =
+            google::protobuf::Timestamp::descriptor()->FindFieldByNumber(2);
         v.k = Value::K::kTimestamp;
-        v.i = sr->GetInt64(sub, d->FindFieldByNumber(1));
-        v.nanos = sr->GetInt32(sub, d->FindFieldByNumber(2));
+        v.i = sub_r->GetInt64(sub, seconds);
+        v.nanos = sub_r->GetInt32(sub, nanos);
         return v;
       }
       v.k = Value::K::kMessage;
       v.msg = &sub;
+      v.refl = sub_r;
       return v;
     }
   }
   return Value::Error();
 }
 
-Value Read(const Message& m, const FieldDescriptor* f) {
+Value Read(const Message& m, const Reflection* r, const FieldDescriptor* f,
+           const Reflection* sub_r) {
   if (f->is_repeated()) {
     Value v;
     v.k = Value::K::kList;
     v.msg = &m;
     v.field = f;
+    v.refl = r;
+    v.elem_refl = sub_r;
     return v;
   }
-  return Scalar(m, f, -1);
+  return Scalar(m, r, f, -1, sub_r);
+}
+
+// Element `i` of a list value.
+Value Element(const Value& list, int i) {
+  return Scalar(*list.msg, list.refl, list.field, i, list.elem_refl);
 }
 
 Value Start(const Expr& e, const Frame& frame) {
-  if (e.root == Expr::kBody) {
+  if (e.root == Expr::kBody || e.root == Expr::kEnvelope) {
     Value v;
     v.k = Value::K::kMessage;
-    v.msg = frame.body;
-    return v;
-  }
-  if (e.root == Expr::kEnvelope) {
-    Value v;
-    v.k = Value::K::kMessage;
-    v.msg = frame.envelope;
+    v.msg = e.root == Expr::kBody ? frame.body : frame.envelope;
+    v.refl = e.root == Expr::kBody ? frame.body_refl : frame.envelope_refl;
     return v;
   }
   return frame.slots[e.root];
@@ -1298,9 +1324,9 @@ Value Eval(const Expr& e, const Frame& frame) {
       return ConstValue(e, e.value, e.text);
     case Op::kField: {
       Value v = Start(e, frame);
-      for (const FieldDescriptor* f : e.path) {
+      for (size_t i = 0; i < e.path.size(); ++i) {
         if (v.k != Value::K::kMessage) return Value::Error();
-        v = Read(*v.msg, f);
+        v = Read(*v.msg, v.refl, e.path[i], e.step_refl[i]);
       }
       return v;
     }
@@ -1310,11 +1336,11 @@ Value Eval(const Expr& e, const Frame& frame) {
         if (v.k != Value::K::kMessage) return Value::Error();
         const Message& m = *v.msg;
         const FieldDescriptor* f = e.path[i];
-        const Reflection* r = m.GetReflection();
+        const Reflection* r = v.refl;
         bool present = f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
         if (i + 1 == e.path.size()) return Value::Bool(present);
         if (!present) return Value::Bool(false);
-        v = Read(m, f);
+        v = Read(m, r, f, e.step_refl[i]);
       }
       return Value::Error();
     }
@@ -1365,10 +1391,10 @@ Value Eval(const Expr& e, const Frame& frame) {
       Value l = Eval(*e.kids[0], frame);
       Value list = Eval(*e.kids[1], frame);
       if (l.k == Value::K::kError || list.k != Value::K::kList) return Value::Error();
-      int n = list.msg->GetReflection()->FieldSize(*list.msg, list.field);
+      int n = list.refl->FieldSize(*list.msg, list.field);
       for (int i = 0; i < n; ++i) {
         bool ok;
-        if (Order(l, Scalar(*list.msg, list.field, i), &ok) == 0 && ok) {
+        if (Order(l, Element(list, i), &ok) == 0 && ok) {
           return Value::Bool(true);
         }
       }
@@ -1391,7 +1417,7 @@ Value Eval(const Expr& e, const Frame& frame) {
       if (v.k == Value::K::kString) {
         n.i = static_cast<int64_t>(CodePoints(v.s));
       } else if (v.k == Value::K::kList) {
-        n.i = v.msg->GetReflection()->FieldSize(*v.msg, v.field);
+        n.i = v.refl->FieldSize(*v.msg, v.field);
       } else {
         return Value::Error();
       }
@@ -1403,9 +1429,9 @@ Value Eval(const Expr& e, const Frame& frame) {
       if (list.k != Value::K::kList) return Value::Error();
       bool decisive = e.op == Op::kExists;
       bool error = false;
-      int n = list.msg->GetReflection()->FieldSize(*list.msg, list.field);
+      int n = list.refl->FieldSize(*list.msg, list.field);
       for (int i = 0; i < n; ++i) {
-        frame.slots[e.slot] = Scalar(*list.msg, list.field, i);
+        frame.slots[e.slot] = Element(list, i);
         Value v = Eval(*e.kids[1], frame);
         if (v.k != Value::K::kBool) {
           error = true;
@@ -1476,7 +1502,7 @@ std::unique_ptr<const Condition> Condition::Compile(
   c->slots_ = checker.slots();
   c->required_levels_ = RequiredLevels(*root);
   if (!root->reads_fields) {
-    Frame frame{nullptr, nullptr, nullptr};
+    Frame frame{nullptr, nullptr, nullptr, nullptr, nullptr};
     Value v = Eval(*root, frame);
     c->constant_ = v.k == Value::K::kBool && v.b;
   }
@@ -1496,7 +1522,10 @@ Condition::Result Condition::Evaluate(const v1::Item& item) const {
     heap.reset(new Value[slots_]);
     slot_ptr = heap.get();
   }
-  Frame frame{&item, body, slot_ptr};
+  static const Reflection* item_refl = ReflectionOf(v1::Item::descriptor());
+  static const Reflection* alert_refl = ReflectionOf(v1::Alert::descriptor());
+  static const Reflection* report_refl = ReflectionOf(v1::IntelligenceReport::descriptor());
+  Frame frame{&item, body, slot_ptr, item_refl, kind_ == v1::ALERT ? alert_refl : report_refl};
   Value v = Eval(*root_, frame);
   if (v.k != Value::K::kBool) return Result::kError;
   return v.b ? Result::kTrue : Result::kFalse;

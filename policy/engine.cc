@@ -267,6 +267,20 @@ void MergeRules(const CompiledPolicy::Plan& plan, int slot, Merged& m) {
   m.visible.Subtract(m.redact);
 }
 
+// A new element of repeated message field `n` in `m`.
+Message* AddMessage(const Reflection* r, Message* m, const SchemaNode& n) {
+  Message* element = n.prototype->New();
+  r->AddAllocatedMessage(m, n.field, element);
+  return element;
+}
+
+// Sets singular message field `n` of `m` (unset so far) to a new message.
+Message* NewMessage(const Reflection* r, Message* m, const SchemaNode& n) {
+  Message* sub = n.prototype->New();
+  r->SetAllocatedMessage(m, sub, n.field);
+  return sub;
+}
+
 // Copies field `f` (described by schema node `n`) of `src` into `dst`; both
 // are messages of the type whose reflection is `r`.
 void CopyField(const Reflection* r, const Message& src, Message* dst, const SchemaNode& n) {
@@ -278,7 +292,7 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Sche
     for (int i = 0; i < count; ++i) {
       switch (n.cpp_type) {
         case FieldDescriptor::CPPTYPE_MESSAGE:
-          dr->AddMessage(dst, f)->CopyFrom(sr->GetRepeatedMessage(src, f, i));
+          AddMessage(dr, dst, n)->CopyFrom(sr->GetRepeatedMessage(src, f, i));
           break;
         case FieldDescriptor::CPPTYPE_STRING: {
           std::string scratch;
@@ -315,7 +329,7 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Sche
   }
   switch (n.cpp_type) {
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      dr->MutableMessage(dst, f)->CopyFrom(sr->GetMessage(src, f));
+      NewMessage(dr, dst, n)->CopyFrom(sr->GetMessage(src, f));
       break;
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string scratch;
@@ -579,7 +593,7 @@ class Projector {
       if (n.repeated) {
         int count = sr->FieldSize(src, f);
         for (int i = 0; i < count; ++i) {
-          Message* element = dr->AddMessage(dst, f);
+          Message* element = AddMessage(dr, dst, n);
           if (Project(sr->GetRepeatedMessage(src, f, i), element, c, cursor)) {
             any = true;
           } else {
@@ -588,7 +602,7 @@ class Projector {
           cursor = tape_[cursor].next;
         }
       } else {
-        Message* sub = dr->MutableMessage(dst, f);
+        Message* sub = NewMessage(dr, dst, n);
         if (Project(sr->GetMessage(src, f), sub, c, cursor)) {
           any = true;
         } else {
@@ -642,7 +656,7 @@ class Projector {
         case ValueType::kTimestamp: {
           const Message& ts = f->is_repeated() ? sr->GetRepeatedMessage(src, f, i)
                                                : sr->GetMessage(src, f);
-          Message* out = f->is_repeated() ? dr->AddMessage(dst, f) : dr->MutableMessage(dst, f);
+          Message* out = f->is_repeated() ? AddMessage(dr, dst, n) : NewMessage(dr, dst, n);
           static const FieldDescriptor* seconds_field =
               google::protobuf::Timestamp::descriptor()->FindFieldByNumber(1);
           int64_t seconds = n.reflection->GetInt64(ts, seconds_field);

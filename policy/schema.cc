@@ -85,6 +85,8 @@ void BodySchema::Add(const FieldDescriptor* field, int parent,
   node.cpp_type = field->cpp_type();
   if (node.cpp_type == FieldDescriptor::CPPTYPE_MESSAGE) {
     node.reflection = ReflectionOf(field->message_type());
+    node.prototype =
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(field->message_type());
   }
   nodes_.push_back(node);
   const Descriptor* message =

@@ -62,6 +62,9 @@ struct SchemaNode {
   // For message-typed nodes (and the root): the reflection of that message
   // type, looked up once here because GetReflection() is costly per call.
   const google::protobuf::Reflection* reflection = nullptr;
+  // For message-typed nodes: the default instance, to create new ones
+  // without reflection's per-call factory lookup.
+  const google::protobuf::Message* prototype = nullptr;
 };
 
 // The reflection of generated message type `d` (valid for every instance).
