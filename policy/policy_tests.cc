@@ -1,6 +1,7 @@
 #include "policy/policy_tests.h"
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -201,6 +202,10 @@ class CaseReader {
           ExpectedValues expected;
           expected.exact_list = value.IsSequence();
           expected.values = Strings(value);
+          if (!expected.exact_list && expected.values.empty()) {
+            Error(key, "expected a value (or [] for none)");
+            continue;
+          }
           e->values.emplace_back(key.Scalar(), std::move(expected));
         }
       }
@@ -329,45 +334,39 @@ std::vector<std::string> CheckExpectation(const PartnerDecision& decision,
           absl::StrJoin(decision.matched_rules, ", "), ")"));
     }
   }
-  auto values_at = [&](const std::string& path) -> absl::StatusOr<std::vector<std::string>> {
-    if (!decision.released) return std::vector<std::string>();
-    return ValuesAtPath(decision.projected, path);
-  };
-  auto receives_nothing = [&](const std::string& path, absl::string_view what) {
-    failures.push_back(absl::StrCat(path, ": expected ", what,
-                                    ", but the partner receives nothing"));
-  };
-  for (const std::string& path : e.present) {
+  // The values at `path` the partner receives; nullopt (after recording
+  // why) if there is nothing to compare.
+  auto received = [&](const std::string& path,
+                      absl::string_view what) -> std::optional<std::vector<std::string>> {
     if (!decision.released) {
-      receives_nothing(path, "present");
-      continue;
+      failures.push_back(absl::StrCat(path, ": expected ", what,
+                                      ", but the partner receives nothing"));
+      return std::nullopt;
     }
-    auto values = values_at(path);
+    auto values = ValuesAtPath(decision.projected, path);
     if (!values.ok()) {
       failures.push_back(std::string(values.status().message()));
-    } else if (values->empty()) {
+      return std::nullopt;
+    }
+    return *std::move(values);
+  };
+  for (const std::string& path : e.present) {
+    auto values = received(path, "present");
+    if (values.has_value() && values->empty()) {
       failures.push_back(absl::StrCat(path, ": expected present, but it is absent"));
     }
   }
   for (const std::string& path : e.absent) {
-    auto values = values_at(path);
-    if (!values.ok()) {
-      failures.push_back(std::string(values.status().message()));
-    } else if (!values->empty()) {
+    if (!decision.released) continue;  // nothing received: absent
+    auto values = received(path, "absent");
+    if (values.has_value() && !values->empty()) {
       failures.push_back(absl::StrCat(path, ": expected absent, but found ",
                                       Plural(values->size(), "value")));
     }
   }
   for (const auto& [path, expected] : e.values) {
-    if (!decision.released) {
-      receives_nothing(path, "values");
-      continue;
-    }
-    auto values = values_at(path);
-    if (!values.ok()) {
-      failures.push_back(std::string(values.status().message()));
-      continue;
-    }
+    auto values = received(path, "values");
+    if (!values.has_value()) continue;
     bool good;
     if (expected.exact_list) {
       good = *values == expected.values;
@@ -384,15 +383,8 @@ std::vector<std::string> CheckExpectation(const PartnerDecision& decision,
     }
   }
   for (const auto& [path, pattern] : e.matches) {
-    if (!decision.released) {
-      receives_nothing(path, "a match");
-      continue;
-    }
-    auto values = values_at(path);
-    if (!values.ok()) {
-      failures.push_back(std::string(values.status().message()));
-      continue;
-    }
+    auto values = received(path, "a match");
+    if (!values.has_value()) continue;
     std::regex re(pattern);
     bool good = !values->empty();
     for (const std::string& v : *values) good &= std::regex_search(v, re);
