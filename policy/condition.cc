@@ -658,9 +658,12 @@ struct Condition::Expr {
   // of its elements), null for scalars.
   std::vector<const Reflection*> step_refl;
   std::vector<std::unique_ptr<Expr>> kids;
-  // kInConst: the constant list (strings in `texts`).
+  // kInConst: the constant list (strings in `texts`); for enums with small
+  // numbers also as a bit set, tested in one step.
   std::vector<Value> list;
   std::vector<std::string> texts;
+  uint64_t enum_bits = 0;
+  bool use_enum_bits = false;
   // kExists / kAll: the variable's slot.
   int slot = 0;
   bool reads_fields = false;
@@ -1123,6 +1126,13 @@ class Checker {
         e->texts.push_back(element->text);
       }
       if (!ok) return nullptr;
+      if (left->type.kind == Type::kEnum) {
+        e->use_enum_bits = true;
+        for (const Value& v : e->list) {
+          if (v.k != Value::K::kEnum || v.i < 0 || v.i >= 64) e->use_enum_bits = false;
+          if (e->use_enum_bits) e->enum_bits |= uint64_t{1} << v.i;
+        }
+      }
       e->reads_fields = left->reads_fields;
       e->kids.push_back(std::move(left));
       return e;
@@ -1379,6 +1389,15 @@ Value Eval(const Expr& e, const Frame& frame) {
     case Op::kInConst: {
       Value l = Eval(*e.kids[0], frame);
       if (l.k == Value::K::kError) return l;
+      if (e.use_enum_bits && l.k == Value::K::kEnum) {
+        return Value::Bool(l.i >= 0 && l.i < 64 && ((e.enum_bits >> l.i) & 1));
+      }
+      if (l.k == Value::K::kString) {
+        for (const std::string& text : e.texts) {
+          if (l.s == text) return Value::Bool(true);
+        }
+        return Value::Bool(false);
+      }
       for (size_t i = 0; i < e.list.size(); ++i) {
         bool ok;
         if (Order(l, ConstValue(e, e.list[i], e.texts[i]), &ok) == 0 && ok) {

@@ -44,8 +44,9 @@ bool HasValue(const Reflection* r, const Message& m, const FieldDescriptor* f) {
   return f->is_repeated() ? r->FieldSize(m, f) > 0 : r->HasField(m, f);
 }
 
-bool IsEmpty(const Reflection* r, const Message& m) {
-  const Descriptor* d = m.GetDescriptor();
+// `m` is of type `d` with reflection `r` (passed in: looking them up per
+// call is costly).
+bool IsEmpty(const Reflection* r, const Descriptor* d, const Message& m) {
   for (int i = 0; i < d->field_count(); ++i) {
     if (HasValue(r, m, d->field(i))) return false;
   }
@@ -59,26 +60,27 @@ bool IsEmpty(const Reflection* r, const Message& m) {
 // sent" must hold for copies too). Items holding either — rare: ingest
 // refuses unknown fields — are decided on a cleaned copy. The walk stops at
 // the first field set in each message, so it is cheap for real items.
-bool NeedsCleaning(const Message& m, const Reflection* r) {
+bool NeedsCleaning(const Message& m, const Reflection* r, const Descriptor* d) {
   if (!r->GetUnknownFields(m).empty()) return true;
-  const Descriptor* d = m.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const Descriptor* sub_d = f->message_type();
     const Reflection* sub_r = nullptr;
-    if (f->is_repeated()) {
-      for (int j = 0, n = r->FieldSize(m, f); j < n; ++j) {
-        const Message& element = r->GetRepeatedMessage(m, f, j);
-        if (sub_r == nullptr) sub_r = element.GetReflection();
-        if (IsEmpty(sub_r, element) || NeedsCleaning(element, sub_r)) return true;
-      }
-    } else if (r->HasField(m, f)) {
-      const Message& sub = r->GetMessage(m, f);
-      sub_r = sub.GetReflection();
-      if (IsEmpty(sub_r, sub) || NeedsCleaning(sub, sub_r)) return true;
+    for (int j = 0, n = f->is_repeated() ? r->FieldSize(m, f) : r->HasField(m, f); j < n; ++j) {
+      const Message& sub = f->is_repeated() ? r->GetRepeatedMessage(m, f, j) : r->GetMessage(m, f);
+      if (sub_r == nullptr) sub_r = ReflectionOf(sub_d);
+      if (IsEmpty(sub_r, sub_d, sub) || NeedsCleaning(sub, sub_r, sub_d)) return true;
     }
   }
   return false;
+}
+
+// True if the envelope message `m` (of generated type T) needs cleaning.
+template <typename T>
+bool EnvelopeNeedsCleaning(const T& m) {
+  static const Reflection* r = ReflectionOf(T::descriptor());
+  return IsEmpty(r, T::descriptor(), m) || NeedsCleaning(m, r, T::descriptor());
 }
 
 // Which fields each message of a body holds, computed once per decision
@@ -121,7 +123,10 @@ class PresenceTape {
                                         : r->GetMessage(m, n.field);
         if (n.leaf) {
           // Times (and cut recursion) are copied whole: check them whole.
-          if (IsEmpty(n.reflection, sub) || NeedsCleaning(sub, n.reflection)) dirty_ = true;
+          const Descriptor* d = n.field->message_type();
+          if (IsEmpty(n.reflection, d, sub) || NeedsCleaning(sub, n.reflection, d)) {
+            dirty_ = true;
+          }
         } else {
           int sub_index = static_cast<int>(records_.size());
           Walk(schema, c, sub);
@@ -149,7 +154,7 @@ void RemoveEmptyMessages(Message* m) {
       for (int j = 0, n = r->FieldSize(*m, f); j < n; ++j) {
         Message* element = r->MutableRepeatedMessage(m, f, j);
         RemoveEmptyMessages(element);
-        if (IsEmpty(element->GetReflection(), *element)) continue;
+        if (IsEmpty(element->GetReflection(), element->GetDescriptor(), *element)) continue;
         if (kept != j) r->SwapElements(m, f, kept, j);
         ++kept;
       }
@@ -157,7 +162,7 @@ void RemoveEmptyMessages(Message* m) {
     } else if (r->HasField(*m, f)) {
       Message* sub = r->MutableMessage(m, f);
       RemoveEmptyMessages(sub);
-      if (IsEmpty(sub->GetReflection(), *sub)) r->ClearField(m, f);
+      if (IsEmpty(sub->GetReflection(), sub->GetDescriptor(), *sub)) r->ClearField(m, f);
     }
   }
 }
@@ -168,15 +173,11 @@ const v1::Item& ProjectionSource(const v1::Item& item, v1::Item* storage, Presen
   static const Reflection* item_reflection = ReflectionOf(v1::Item::descriptor());
   bool dirty = !item_reflection->GetUnknownFields(item).empty();
   // The envelope, without the body.
-  auto envelope_dirty = [](const Message& m) {
-    const Reflection* r = m.GetReflection();
-    return IsEmpty(r, m) || NeedsCleaning(m, r);
-  };
-  if (!dirty && item.has_classification()) dirty = envelope_dirty(item.classification());
-  if (!dirty && item.has_created_at()) dirty = envelope_dirty(item.created_at());
-  if (!dirty && item.has_expires_at()) dirty = envelope_dirty(item.expires_at());
+  if (!dirty && item.has_classification()) dirty = EnvelopeNeedsCleaning(item.classification());
+  if (!dirty && item.has_created_at()) dirty = EnvelopeNeedsCleaning(item.created_at());
+  if (!dirty && item.has_expires_at()) dirty = EnvelopeNeedsCleaning(item.expires_at());
   for (int i = 0; !dirty && i < item.provenance_size(); ++i) {
-    dirty = envelope_dirty(item.provenance(i));
+    dirty = EnvelopeNeedsCleaning(item.provenance(i));
   }
   auto build = [&](const v1::Item& from) {
     if (from.has_alert()) tape->Build(BodySchema::Alert(), from.alert());
@@ -292,7 +293,7 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Sche
     for (int i = 0; i < count; ++i) {
       switch (n.cpp_type) {
         case FieldDescriptor::CPPTYPE_MESSAGE:
-          AddMessage(dr, dst, n)->CopyFrom(sr->GetRepeatedMessage(src, f, i));
+          AddMessage(dr, dst, n)->MergeFrom(sr->GetRepeatedMessage(src, f, i));
           break;
         case FieldDescriptor::CPPTYPE_STRING: {
           std::string scratch;
@@ -329,7 +330,7 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Sche
   }
   switch (n.cpp_type) {
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      NewMessage(dr, dst, n)->CopyFrom(sr->GetMessage(src, f));
+      NewMessage(dr, dst, n)->MergeFrom(sr->GetMessage(src, f));
       break;
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string scratch;
@@ -363,9 +364,13 @@ void CopyField(const Reflection* r, const Message& src, Message* dst, const Sche
   }
 }
 
-// Builds a partner's body from the source body, field by field, keeping
-// only what `merged` releases: default deny, nothing is copied and then
-// removed.
+// Builds a partner's body from the source body, keeping only what `merged`
+// releases (default deny: every field the source holds is classified, and
+// only released ones are copied or kept). A message is built field by field,
+// or, when most of it is released, copied with generated code and then
+// filtered in place. Destinations are always fresh, empty messages, so
+// copies use MergeFrom: Message::CopyFrom(const Message&) walks both
+// messages by reflection first to refuse copying from a descendant.
 class Projector {
  public:
   Projector(const BodySchema& schema, const PresenceTape& tape, const Merged& merged,
@@ -377,7 +382,7 @@ class Projector {
   bool Body(const Message& src, Message* dst) {
     if (m_.visible.AllInRange(0, schema_.size()) &&
         !m_.transformed.AnyInRange(0, schema_.size())) {
-      dst->CopyFrom(src);
+      dst->MergeFrom(src);  // dst is empty (see the class comment)
       out_->released_fields.push_back("*");
       return tape_[0].present != 0;
     }
@@ -541,7 +546,7 @@ class Projector {
   // `record` is src's entry in the presence tape.
   bool Project(const Message& src, Message* dst, int parent, int record) {
     if (CopyThenFilterIsCheaper(parent, record)) {
-      dst->CopyFrom(src);
+      dst->MergeFrom(src);  // dst is empty (see the class comment)
       return Filter(dst, parent, record);
     }
     // Source and destination have the same type: one reflection for both.

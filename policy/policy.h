@@ -111,9 +111,9 @@ struct PartnerDecision {
   // fields the item holds a value in are listed. The views point into the
   // compiled policy, which `policy` keeps alive.
   absl::InlinedVector<absl::string_view, 4> matched_rules;
-  absl::InlinedVector<absl::string_view, 8> released_fields;
-  absl::InlinedVector<absl::string_view, 8> withheld_fields;
-  absl::InlinedVector<TransformedField, 4> transformed_fields;
+  absl::InlinedVector<absl::string_view, 16> released_fields;
+  absl::InlinedVector<absl::string_view, 16> withheld_fields;
+  absl::InlinedVector<TransformedField, 8> transformed_fields;
   std::shared_ptr<const CompiledPolicy> policy;
 
   // Filled when DecideOptions::explain is set.
