@@ -589,7 +589,10 @@ class Projector {
       if (n.leaf) {
         const TransformSpec* spec = m_.best[c];
         if (spec != nullptr && m_.visible.Test(c)) {
-          Transform(r, src, dst, n, *spec);
+          // Copied, then changed in place (the in-place transform clears
+          // the field if it cannot apply: fail closed).
+          CopyField(r, src, dst, n);
+          TransformInPlace(r, dst, n, *spec);
           if (Note(c)) out_->transformed_fields.push_back({n.path, spec->kind});
           any = true;
         }
@@ -632,45 +635,6 @@ class Projector {
       default:
         scratch_.clear();  // Not reached: checked at load. Fail closed.
         return scratch_;
-    }
-  }
-
-  void Transform(const Reflection* r, const Message& src, Message* dst, const SchemaNode& n,
-                 const TransformSpec& spec) {
-    const Reflection* sr = r;
-    const Reflection* dr = r;
-    const FieldDescriptor* f = n.field;
-    int count = f->is_repeated() ? sr->FieldSize(src, f) : 1;
-    for (int i = 0; i < count; ++i) {
-      switch (n.type) {
-        case ValueType::kString: {
-          std::string scratch;
-          const std::string& value =
-              f->is_repeated() ? sr->GetRepeatedStringReference(src, f, i, &scratch)
-                               : sr->GetStringReference(src, f, &scratch);
-          const std::string& result = TransformString(value, spec);
-          f->is_repeated() ? dr->AddString(dst, f, result) : dr->SetString(dst, f, result);
-          break;
-        }
-        case ValueType::kDouble: {
-          double v = f->is_repeated() ? sr->GetRepeatedDouble(src, f, i) : sr->GetDouble(src, f);
-          double rounded = RoundCoordinate(v, spec.param);
-          f->is_repeated() ? dr->AddDouble(dst, f, rounded) : dr->SetDouble(dst, f, rounded);
-          break;
-        }
-        case ValueType::kTimestamp: {
-          const Message& ts = f->is_repeated() ? sr->GetRepeatedMessage(src, f, i)
-                                               : sr->GetMessage(src, f);
-          Message* out = f->is_repeated() ? AddMessage(dr, dst, n) : NewMessage(dr, dst, n);
-          static const FieldDescriptor* seconds_field =
-              google::protobuf::Timestamp::descriptor()->FindFieldByNumber(1);
-          int64_t seconds = n.reflection->GetInt64(ts, seconds_field);
-          n.reflection->SetInt64(out, seconds_field, TruncateSeconds(seconds, spec.param));
-          break;
-        }
-        default:
-          break;  // Not reached: checked at load.
-      }
     }
   }
 
