@@ -107,9 +107,12 @@ struct PartnerDecision {
   // Field summary for the audit: schema paths, never values. A path names
   // the largest subtree decided the same way (`location` if all of it went,
   // `persons.document_number` if only that was held back); each path
-  // appears once even if the item has several elements under it. Only
-  // fields the item holds a value in are listed. The views point into the
-  // compiled policy, which `policy` keeps alive.
+  // appears once even if the item has several elements under it; `*` means
+  // the whole body went as it is. Only fields the item holds a value in are
+  // listed. The views point into the compiled policy, which `policy` keeps
+  // alive. `matched_rules` is filled whenever rules matched; the field lists
+  // when the item was projected (also when nothing with a value was
+  // released), not when the originator's constraints stopped it first.
   absl::InlinedVector<absl::string_view, 4> matched_rules;
   absl::InlinedVector<absl::string_view, 16> released_fields;
   absl::InlinedVector<absl::string_view, 16> withheld_fields;
@@ -147,7 +150,8 @@ class CompiledPolicy : public std::enable_shared_from_this<CompiledPolicy> {
   // Decides `item` for every partner. Never fails: an item the policy
   // cannot decide (no body, a condition that cannot be evaluated) is not
   // released — fail closed.
-  Decision Decide(const v1::Item& item, const DecideOptions& options = {}) const;
+  [[nodiscard]] Decision Decide(const v1::Item& item,
+                                const DecideOptions& options = {}) const;
 
   // Decides `item` for one partner; costs only that partner's rules.
   // NOT_FOUND if `partner` is not a partner of this policy.
