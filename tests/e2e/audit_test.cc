@@ -39,18 +39,6 @@ using ::testing::Not;
 constexpr char kCanaryTitle[] = "Canary Operation Nightjar";
 constexpr char kCanaryPerson[] = "Wilhelmina Canaryfield";
 
-// ctest does not pass HAVENGATE_BINARY_DIR through gtest_discover_tests
-// (its ENVIRONMENT list is split at the semicolon): find the build tree
-// from this binary (<build>/tests/audit_e2e_test) unless it is set.
-void FindBuildTree() {
-  if (std::getenv("HAVENGATE_BINARY_DIR") != nullptr) return;
-  std::error_code ec;
-  fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    setenv("HAVENGATE_BINARY_DIR", self.parent_path().parent_path().c_str(), 0);
-  }
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -68,7 +56,6 @@ v1::Item CanaryAlert(const std::string& id) {
 class AuditE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    FindBuildTree();
     // A refused TLS connection may break the pipe under httplib's client.
     signal(SIGPIPE, SIG_IGN);
     auto police = CreateTestOrg(dir_.path(), "police-nl", "police.nl.example");

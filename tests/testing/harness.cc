@@ -40,8 +40,14 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
-std::string SourceDir() { return Env("HAVENGATE_SOURCE_DIR", "."); }
-std::string BinaryDir() { return Env("HAVENGATE_BINARY_DIR", "build"); }
+// The environment wins so a test binary can run against another tree; the
+// directories compiled in are right for ctest and for running a test by hand.
+std::string SourceDir() {
+  return Env("HAVENGATE_SOURCE_DIR", HAVENGATE_SOURCE_DIR_DEFAULT);
+}
+std::string BinaryDir() {
+  return Env("HAVENGATE_BINARY_DIR", HAVENGATE_BINARY_DIR_DEFAULT);
+}
 std::string HavengateBinary() { return BinaryDir() + "/server/havengate"; }
 std::string HavenctlBinary() { return BinaryDir() + "/client/havenctl"; }
 
