@@ -23,6 +23,7 @@
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/registry.h"
 #include "server/peer_link.h"
+#include "server/policy_holder/policy_holder.h"
 #include "server/sharing.h"
 #include "server/store/store.h"
 #include "server/transport_security.h"
@@ -72,6 +73,53 @@ void ApplyTransportLimits(const config::LimitsConfig& limits,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
 }
 
+// Counts, logs and audits refused TLS handshakes. Audit records are capped
+// per second so that a flood of probes cannot flood the evidence log; the
+// metric counts every one.
+class HandshakeRecorder final : public security::HandshakeListener {
+ public:
+  HandshakeRecorder(metrics::GatewayMetrics& metrics, store::Store& store)
+      : metrics_(metrics), store_(store) {}
+
+  void OnHandshakeRejected(const security::HandshakeRejection& rejection) override {
+    absl::string_view reason = pki::RejectReasonName(rejection.reason);
+    metrics_.TlsHandshakeFailed(reason);
+    int64_t second = absl::ToUnixSeconds(absl::Now());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (second != second_) {
+        second_ = second;
+        recorded_this_second_ = 0;
+      }
+      if (++recorded_this_second_ > kMaxRecordsPerSecond) return;
+    }
+    log::Warn("handshake_refused", {{"reason", reason},
+                                    {"claimed", rejection.claimed_spiffe_id},
+                                    {"detail", rejection.detail}});
+    v1::AuditRecord record =
+        MakeAuditRecord(v1::CALL_REJECTED, rejection.claimed_spiffe_id);
+    record.set_reason(absl::StrCat("TLS handshake refused: ", reason));
+    record.set_detail(rejection.detail);
+    store_.AppendAuditAsync({std::move(record)}, [](absl::Status) {});
+  }
+
+  void OnReloadProblem(const absl::Status& problem) override {
+    log::Error("tls_reload_failed", {{"reason", problem.message()}});
+  }
+
+  void OnIdentityRotated(absl::string_view serial) override {
+    log::Info("tls_certificate_rotated", {{"serial", serial}});
+  }
+
+ private:
+  static constexpr int kMaxRecordsPerSecond = 20;
+  metrics::GatewayMetrics& metrics_;
+  store::Store& store_;
+  std::mutex mu_;
+  int64_t second_ = 0;
+  int recorded_this_second_ = 0;
+};
+
 class GatewayImpl final : public Gateway {
  public:
   explicit GatewayImpl(config::GatewayConfig config)
@@ -85,6 +133,8 @@ class GatewayImpl final : public Gateway {
  private:
   absl::Status StartPeerLinks();
   void MaintenanceLoop();
+  // Picks up a policy file edited on disk (same checks as an activation).
+  void ReloadPolicyFile();
   // --- Evidence and observability (audit checkpoints, metrics, health) ---
   // Before the store opens: metrics, the checkpoint signer and the
   // checkpointer, hooked into the store's audit appends.
@@ -108,6 +158,7 @@ class GatewayImpl final : public Gateway {
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TransportSecurity> security_;
+  std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Sharing> sharing_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
@@ -127,13 +178,35 @@ absl::Status GatewayImpl::Init() {
   store_options.path = config_.store_path;
   HG_RETURN_IF_ERROR(PrepareEvidence(store_options));  // evidence/observability
   HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
-  HG_ASSIGN_OR_RETURN(security_, TransportSecurity::Create(config_));
+  HG_ASSIGN_OR_RETURN(
+      security_, TransportSecurity::Create(
+                     config_, std::make_shared<HandshakeRecorder>(*metrics_, *store_)));
+
+  PolicyHolderOptions policy_options;
+  policy_options.path = config_.policy_path;
+  policy_options.organisation = config_.organisation_id;
+  for (const auto& peer : config_.peers) policy_options.peers.insert(peer.id);
+  absl::StatusOr<std::unique_ptr<PolicyHolder>> policies =
+      PolicyHolder::Load(policy_options);
+  if (!policies.ok()) {
+    return absl::Status(policies.status().code(),
+                        absl::StrCat("policy: ", policies.status().message()));
+  }
+  policies_ = std::move(*policies);
+  policies_->OnActivated([this](const auto& policy) {
+    metrics_->SetActivePolicyVersion(policy->version());
+  });
+  if (auto policy = policies_->current()) {
+    metrics_->SetActivePolicyVersion(policy->version());
+  } else {
+    log::Warn("no_policy", {{"effect", "nothing is shared with or accepted from partners"}});
+  }
 
   SharingOptions sharing_options;
   sharing_options.organisation = config_.organisation_id;
   sharing_options.gateway_spiffe_id =
       absl::StrCat("spiffe://", config_.organisation_domain, "/gateway");
-  sharing_ = std::make_unique<Sharing>(sharing_options);
+  sharing_ = std::make_unique<Sharing>(sharing_options, *policies_);
 
   IngestOptions ingest_options;
   ingest_options.limits.max_item_bytes =
@@ -172,6 +245,9 @@ absl::Status GatewayImpl::Init() {
   }
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
+  if (auto policy = policies_->current()) {
+    started.set_policy_version(policy->version());
+  }
   HG_RETURN_IF_ERROR(store_->AppendAudit({std::move(started)}));
   HG_RETURN_IF_ERROR(StartEvidence());  // evidence/observability
   HG_RETURN_IF_ERROR(StartPeerLinks());
@@ -231,8 +307,32 @@ void GatewayImpl::MaintenanceLoop() {
       last_healthy = healthy;
     }
     RefreshObservability(healthy, overall_changed);  // evidence/observability
+    ReloadPolicyFile();
     lock.lock();
   }
+}
+
+void GatewayImpl::ReloadPolicyFile() {
+  absl::StatusOr<bool> reloaded = policies_->ReloadIfChanged();
+  const char* actor = "policy file edited on disk";
+  if (!reloaded.ok()) {
+    log::Error("policy_file_rejected",
+               {{"file", config_.policy_path}, {"reason", reloaded.status().message()}});
+    v1::AuditRecord record = MakeAuditRecord(v1::POLICY_REJECTED, actor);
+    record.set_reason(std::string(reloaded.status().message()));
+    if (auto policy = policies_->current()) {
+      record.set_detail(absl::StrCat("policy ", policy->version(), " stays active"));
+    }
+    (void)store_->AppendAudit({std::move(record)});
+    return;
+  }
+  if (!*reloaded) return;
+  std::shared_ptr<const policy::CompiledPolicy> policy = policies_->current();
+  log::Info("policy_activated",
+            {{"file", config_.policy_path}, {"version", policy->version()}});
+  v1::AuditRecord record = MakeAuditRecord(v1::POLICY_ACTIVATED, actor);
+  record.set_policy_version(policy->version());
+  (void)store_->AppendAudit({std::move(record)});
 }
 
 void GatewayImpl::Shutdown(absl::Duration grace) {

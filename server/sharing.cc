@@ -1,8 +1,70 @@
 #include "server/sharing.h"
 
+#include <openssl/evp.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "havengate/v1/federation.pb.h"
 
 namespace havengate::server {
+namespace {
+
+// "sha256:<hex>" of `bytes`: what an audit record says was sent, so that a
+// copy the partner shows can be matched without the record holding values.
+std::string Sha256Digest(const std::string& bytes) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), out, &size, EVP_sha256(),
+                 nullptr) != 1) {
+    return "";
+  }
+  return absl::StrCat(
+      "sha256:", absl::BytesToHexString(absl::string_view(
+                     reinterpret_cast<const char*>(out), size)));
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
+google::protobuf::Timestamp NowTimestamp() {
+  absl::Time now = absl::Now();
+  google::protobuf::Timestamp t;
+  t.set_seconds(absl::ToUnixSeconds(now));
+  t.set_nanos(static_cast<int32_t>(
+      (now - absl::FromUnixSeconds(t.seconds())) / absl::Nanoseconds(1)));
+  return t;
+}
+
+absl::Time ExpiryOf(const v1::Item& item) {
+  if (!item.has_expires_at()) return absl::InfinitePast();  // never
+  return absl::FromUnixSeconds(item.expires_at().seconds()) +
+         absl::Nanoseconds(item.expires_at().nanos());
+}
+
+bool PassedThrough(const v1::Item& item, const std::string& organisation) {
+  for (const v1::ProvenanceHop& hop : item.provenance()) {
+    if (hop.organisation() == organisation) return true;
+  }
+  return false;
+}
+
+template <typename Strings>
+void CopyStrings(const Strings& from,
+                 google::protobuf::RepeatedPtrField<std::string>* to) {
+  for (const auto& s : from) to->Add(std::string(s));
+}
+
+}  // namespace
 
 v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
                                 const std::string& actor,
@@ -18,7 +80,67 @@ v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
   return record;
 }
 
-Sharing::Sharing(SharingOptions options) : options_(std::move(options)) {}
+Sharing::Sharing(SharingOptions options, const PolicyHolder& policies)
+    : options_(std::move(options)), policies_(policies) {}
+
+void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
+                                bool received_from_partner,
+                                store::ItemWrite& write) const {
+  const v1::Item& item = write.item;
+  policy::DecideOptions options;
+  options.received_from_partner = received_from_partner;
+  policy::Decision decision = policy.Decide(item, options);
+  const google::protobuf::Timestamp now = NowTimestamp();
+  for (policy::PartnerDecision& partner : decision.partners) {
+    v1::AuditRecord record = MakeAuditRecord(
+        v1::SHARE_DECIDED, options_.gateway_spiffe_id, &item);
+    record.set_partner(partner.partner);
+    record.set_policy_version(decision.policy_version);
+    CopyStrings(partner.matched_rules, record.mutable_matched_rules());
+    CopyStrings(partner.released_fields, record.mutable_released_fields());
+    CopyStrings(partner.withheld_fields, record.mutable_withheld_fields());
+    for (const policy::TransformedField& field : partner.transformed_fields) {
+      record.add_transformed_fields(field.ToString());
+    }
+    bool released = partner.released;
+    if (released && PassedThrough(item, partner.partner)) {
+      // It came from there, or through there: they hold it already.
+      released = false;
+      record.set_reason("the partner already holds the item (it passed through them)");
+    } else {
+      record.set_reason(std::string(policy::DecisionReasonText(partner.reason)));
+    }
+    record.set_released(released);
+    if (released) {
+      v1::FederationMessage message;
+      v1::Item* sent = message.mutable_item();
+      *sent = std::move(partner.projected);
+      v1::ProvenanceHop* hop = sent->add_provenance();
+      hop->set_organisation(options_.organisation);
+      hop->set_gateway(options_.gateway_spiffe_id);
+      *hop->mutable_released_at() = now;
+      hop->set_policy_version(decision.policy_version);
+      hop->set_released_to(partner.partner);
+      record.set_digest(Sha256Digest(DeterministicBytes(*sent)));
+      write.outbox.push_back(store::OutboxMessage{
+          partner.partner, message.SerializeAsString(), ExpiryOf(item)});
+    }
+    write.audit.push_back(std::move(record));
+  }
+  // A partner that was sent an earlier version but gets none of this one
+  // must stop showing it.
+  v1::FederationMessage withdrawal;
+  v1::Retraction* retraction = withdrawal.mutable_retraction();
+  retraction->set_origin(item.origin());
+  retraction->set_item_id(item.item_id());
+  retraction->set_kind(v1::Retraction::NO_LONGER_SHARED);
+  retraction->set_decided_by(options_.organisation);
+  *retraction->mutable_retracted_at() = now;
+  retraction->set_reason(absl::StrCat("version ", item.version(),
+                                      " is not shared with this partner under policy ",
+                                      decision.policy_version));
+  write.withdrawal_payload = withdrawal.SerializeAsString();
+}
 
 absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
     v1::Item item, const Caller& client) const {
@@ -27,11 +149,22 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
       MakeAuditRecord(v1::ITEM_INGESTED, client.spiffe_id, &item));
   write.received_from = options_.organisation;
   write.item = std::move(item);
+  if (std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current()) {
+    DecideForPartners(*policy, /*received_from_partner=*/false, write);
+  }
   return write;
 }
 
 absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
     const v1::Item& item, const Caller& peer) const {
+  // Default deny inbound: without a policy nothing is accepted from peers.
+  std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current();
+  if (policy == nullptr) {
+    return absl::PermissionDeniedError(
+        "this gateway has no sharing policy, so it accepts nothing from partners");
+  }
+  absl::Status accepted = policy->AcceptInbound(peer.organisation, item);
+  if (!accepted.ok()) return accepted;
   store::ItemWrite write;
   v1::AuditRecord record =
       MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id, &item);
@@ -43,6 +176,7 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
   write.audit.push_back(std::move(record));
   write.received_from = peer.organisation;
   write.item = item;
+  DecideForPartners(*policy, /*received_from_partner=*/true, write);
   return write;
 }
 

@@ -18,6 +18,7 @@
 #include "havengate/v1/ingest.pb.h"
 #include "havengate/v1/item.pb.h"
 #include "server/caller.h"
+#include "server/policy_holder/policy_holder.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
@@ -30,7 +31,8 @@ struct SharingOptions {
 
 class Sharing {
  public:
-  explicit Sharing(SharingOptions options);
+  // `policies` must outlive this object.
+  Sharing(SharingOptions options, const PolicyHolder& policies);
 
   // The write for an item an integration client pushed. `item` is valid
   // and its origin is this organisation.
@@ -38,7 +40,11 @@ class Sharing {
       v1::Item item, const Caller& client) const;
 
   // The write for an item a peer gateway sent, already checked (valid,
-  // consistent provenance, sender allowed).
+  // consistent provenance, sender a configured peer). PERMISSION_DENIED if
+  // this organisation's inbound rules do not accept it from that peer.
+  // Forwarded onwards only under rules with `forward_received`, within the
+  // originator's constraints, and never to an organisation it has already
+  // passed through.
   [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareReceivedItem(
       const v1::Item& item, const Caller& peer) const;
 
@@ -55,7 +61,16 @@ class Sharing {
   const SharingOptions& options() const { return options_; }
 
  private:
+  // Decides `write.item` for every partner under `policy` and adds the
+  // outbox entries (projected copies with this gateway's provenance hop),
+  // the SHARE_DECIDED records and the withdrawal for partners that held an
+  // earlier version.
+  void DecideForPartners(const policy::CompiledPolicy& policy,
+                         bool received_from_partner,
+                         store::ItemWrite& write) const;
+
   SharingOptions options_;
+  const PolicyHolder& policies_;
 };
 
 // An audit record of `type` about `item` caused by `actor` (a SPIFFE id).

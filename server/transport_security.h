@@ -1,7 +1,9 @@
 // TransportSecurity: the gateway's side of the trust model, built from its
-// configuration — the mutual-TLS server credentials (no plaintext listener
-// exists) and the Authenticator that maps a verified client certificate to
-// a Caller (organisation from the SPIFFE trust domain, role from its path).
+// configuration on the security layer (server/security): mutual-TLS server
+// credentials (no plaintext listener exists) in which each trust domain's
+// certificates are verified against that organisation's CA and CRL only,
+// reloaded without a restart; and the Authenticator that maps the verified
+// certificate of a call to a Caller.
 #ifndef HAVENGATE_SERVER_TRANSPORT_SECURITY_H_
 #define HAVENGATE_SERVER_TRANSPORT_SECURITY_H_
 
@@ -11,15 +13,18 @@
 #include "grpcpp/security/server_credentials.h"
 #include "server/caller.h"
 #include "server/config/config.h"
+#include "server/security/server_security.h"
 
 namespace havengate::server {
 
 class TransportSecurity {
  public:
-  // Reads the certificate, key and CA files named in `config`. Errors name
-  // the file and the problem.
+  // Reads and checks the certificate, key, CA and CRL files named in
+  // `config`; `listener` (optional) hears of every refused handshake.
+  // Errors name the file and the problem.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<TransportSecurity>>
-  Create(const config::GatewayConfig& config);
+  Create(const config::GatewayConfig& config,
+         std::shared_ptr<security::HandshakeListener> listener);
 
   virtual ~TransportSecurity() = default;
   virtual std::shared_ptr<grpc::ServerCredentials> server_credentials() = 0;
