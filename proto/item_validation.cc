@@ -251,7 +251,12 @@ v1::ItemKind KindOf(const v1::Item& item) {
   }
 }
 
-absl::Status ValidateItem(const v1::Item& item, const ItemLimits& limits) {
+namespace {
+
+enum class Origin { kPushed, kReceived };
+
+absl::Status Validate(const v1::Item& item, const ItemLimits& limits,
+                      Origin origin) {
   size_t size = item.ByteSizeLong();
   if (size > limits.max_item_bytes) {
     return absl::ResourceExhaustedError(
@@ -274,18 +279,37 @@ absl::Status ValidateItem(const v1::Item& item, const ItemLimits& limits) {
       item.expires_at().seconds() <= item.created_at().seconds()) {
     p.Add("expires_at", "must be later than created_at");
   }
+  const bool pushed = origin == Origin::kPushed;
   switch (item.body_case()) {
     case v1::Item::kAlert:
-      CheckAlert(item.alert(), p);
+      if (pushed) {
+        CheckAlert(item.alert(), p);
+      } else {
+        CheckLength(p, "alert.title", item.alert().title(), kMaxTitleChars);
+      }
       break;
     case v1::Item::kReport:
-      CheckReport(item.report(), p);
+      if (pushed) {
+        CheckReport(item.report(), p);
+      } else {
+        CheckLength(p, "report.title", item.report().title(), kMaxTitleChars);
+      }
       break;
     default:
       p.Add("body", "is required: set alert or report");
   }
   CheckGeneric(item, "", p);
   return p.ToStatus(limits.max_reported_errors);
+}
+
+}  // namespace
+
+absl::Status ValidateItem(const v1::Item& item, const ItemLimits& limits) {
+  return Validate(item, limits, Origin::kPushed);
+}
+
+absl::Status ValidateReceivedItem(const v1::Item& item, const ItemLimits& limits) {
+  return Validate(item, limits, Origin::kReceived);
 }
 
 }  // namespace havengate

@@ -31,6 +31,15 @@ struct ItemLimits {
 [[nodiscard]] absl::Status ValidateItem(const v1::Item& item,
                                         const ItemLimits& limits = {});
 
+// Checks an item a partner's gateway sent. The sender's policy may have
+// withheld any body field or transformed it (a pseudonymised container
+// number no longer has a check digit), so only what holds for every
+// projection is checked: size, item id, classification, a body of a known
+// kind, text lengths and the generic checks of ValidateItem. Same results
+// as ValidateItem otherwise.
+[[nodiscard]] absl::Status ValidateReceivedItem(const v1::Item& item,
+                                                const ItemLimits& limits = {});
+
 // The kind of the item's body, or ITEM_KIND_UNSPECIFIED if it has none.
 v1::ItemKind KindOf(const v1::Item& item);
 

@@ -131,5 +131,31 @@ TEST(ItemValidationTest, LimitsNumberOfReportedProblems) {
   EXPECT_THAT(ValidateItem(item).message(), HasSubstr("and 20 more problems"));
 }
 
+// What a partner's policy left of an item: required fields withheld, an
+// identifier pseudonymised. Valid as received, not as pushed.
+TEST(ItemValidationTest, ReceivedItemsMayLackWithheldAndCarryTransformedFields) {
+  v1::Item item = ValidAlert();
+  item.mutable_alert()->clear_title();
+  item.mutable_alert()->set_severity(v1::Alert::SEVERITY_UNSPECIFIED);
+  item.mutable_alert()->add_containers()->set_number("ps:0123456789abcdef");
+  EXPECT_FALSE(ValidateItem(item).ok());
+  EXPECT_TRUE(ValidateReceivedItem(item).ok()) << ValidateReceivedItem(item);
+}
+
+TEST(ItemValidationTest, ReceivedItemsStillNeedEnvelopeBodyAndKnownValues) {
+  v1::Item item = ValidAlert();
+  item.clear_body();
+  EXPECT_THAT(ValidateReceivedItem(item).message(), HasSubstr("body: is required"));
+  item = ValidAlert();
+  item.mutable_classification()->set_tlp(v1::Classification::TLP_UNSPECIFIED);
+  EXPECT_THAT(ValidateReceivedItem(item).message(), HasSubstr("classification.tlp"));
+  item = ValidAlert();
+  item.mutable_alert()->set_category(static_cast<v1::Alert::Category>(99));
+  EXPECT_THAT(ValidateReceivedItem(item).message(), HasSubstr("alert.category: unknown value 99"));
+  item = ValidAlert();
+  item.mutable_alert()->set_title(std::string(100000, 'x'));
+  EXPECT_THAT(ValidateReceivedItem(item).message(), HasSubstr("alert.title: is longer than"));
+}
+
 }  // namespace
 }  // namespace havengate

@@ -100,7 +100,7 @@ absl::Status FederationService::CheckRetraction(
 
 absl::Status FederationService::CheckItem(const v1::Item& item,
                                           const Caller& peer) const {
-  HG_RETURN_IF_ERROR(ValidateItem(item, options_.limits));
+  HG_RETURN_IF_ERROR(ValidateReceivedItem(item, options_.limits));
   return CheckProvenance(item, peer.organisation, options_.organisation);
 }
 

@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "proto/json.h"
+#include "policy/policy.h"
 #include "proto/status_macros.h"
 
 namespace havengate::testing {
@@ -169,14 +170,31 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
     absl::StrAppend(&yaml, "peers:\n");
     for (const PeerSpec& peer : spec.peers) {
       absl::StrAppend(&yaml, "  - {id: ", peer.org->id, ", domain: ",
-                      peer.org->domain, ", address: 127.0.0.1:", peer.port,
-                      ", ca: ", peer.org->ca_file, "}\n");
+                      peer.org->domain, ", address: localhost:", peer.port,
+                      ", ca: ", peer.org->ca_file,
+                      peer.org->crl_file.empty() ? "" : ", crl: ",
+                      peer.org->crl_file, "}\n");
     }
   }
   absl::StrAppend(&yaml, spec.extra_yaml);
   std::ofstream(process->config_file_) << yaml;
   HG_RETURN_IF_ERROR(process->Launch());
   return process;
+}
+
+absl::StatusOr<std::string> InstallDeployPolicy(const TestOrg& org,
+                                                const std::string& deploy_org) {
+  std::string from = absl::StrCat(SourceDir(), "/deploy/policies/",
+                                  deploy_org.empty() ? org.id : deploy_org,
+                                  "/policy.yaml");
+  std::string dir = org.dir + "/policy";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::string to = dir + "/policy.yaml";
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) return absl::NotFoundError(absl::StrCat("cannot copy ", from, ": ", ec.message()));
+  HG_RETURN_IF_ERROR(policy::CreateMissingKeyFiles(to).status());
+  return to;
 }
 
 absl::Status GatewayProcess::Launch() {

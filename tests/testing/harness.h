@@ -71,6 +71,11 @@ absl::StatusOr<pki::IssuedCertificate> IssueCert(
     const TestOrg& org, pki::Role role, const std::string& name,
     const std::string& out_subdir);
 
+// Copies deploy/policies/<deploy_org or org.id>/policy.yaml into
+// `<org.dir>/policy/` and creates its key files; returns the copy's path.
+absl::StatusOr<std::string> InstallDeployPolicy(const TestOrg& org,
+                                                const std::string& deploy_org = "");
+
 // A peer entry of a gateway config.
 struct PeerSpec {
   const TestOrg* org;
