@@ -467,7 +467,9 @@ class Projector {
         if (spec != nullptr && m_.visible.Test(c)) {
           TransformInPlace(r, m, n, *spec);
           if (Note(c)) out_->transformed_fields.push_back({n.path, spec->kind});
-          any = true;
+          // A transform can leave the default value (a latitude rounded to
+          // 0): then nothing is left to send.
+          any |= HasValue(r, *m, f);
         } else {
           r->ClearField(m, f);  // Not reached; fail closed.
         }
@@ -594,7 +596,7 @@ class Projector {
           CopyField(r, src, dst, n);
           TransformInPlace(r, dst, n, *spec);
           if (Note(c)) out_->transformed_fields.push_back({n.path, spec->kind});
-          any = true;
+          any |= HasValue(r, *dst, f);  // see Filter
         }
         continue;
       }
