@@ -16,6 +16,8 @@
       expired) and the inboxes stop changing; exit 1 on timeout.
   demo.py side-by-side --original ITEM.json --sender ORG PARTNER=INBOX.jsonl...
       The table of field paths x partners: what each received of the item.
+  demo.py matrix --items ITEM.json... ORG=INBOX.jsonl...
+      Items x organisations: how many fields of each item each one holds.
   demo.py summary --havenctl H --dir D --pushed N ORG...
       Items pushed, deliveries, released and withheld fields (audit).
   demo.py retractions < AUDIT.jsonl
@@ -29,6 +31,7 @@ INBOX.jsonl files hold `havenctl items list --json` output.
 import argparse
 import datetime
 import json
+import os
 import re
 import socket
 import subprocess
@@ -169,7 +172,9 @@ def settle(argv):
             counts[org] = len(inbox(args.havenctl, args.dir, org))
         waiting = sum(len(p) for p in pending.values())
         elapsed = time.monotonic() - start
-        if waiting == 0 and counts == previous:
+        # Two polls in a row: a gateway read early in a poll may have
+        # decided a relay (and so a new share) after a later one's delivery.
+        if waiting == 0 and previous == (0, counts):
             held = ", ".join(f"{org} {n}" for org, n in counts.items())
             print(f"    settled after {elapsed:.1f}s; inboxes hold: {held}")
             return 0
@@ -184,7 +189,7 @@ def settle(argv):
         if waiting and elapsed - last_report >= 1.0:
             last_report = elapsed
             print(f"    {waiting} deliveries still on their way ...")
-        previous = counts
+        previous = (waiting, counts)
         time.sleep(0.3)
 
 
@@ -260,10 +265,14 @@ def describe(original, received, width):
     return short(f"replaced: {received}", width)
 
 
-def read_entries(path, item_id):
-    entries = [e for e in json_lines(open(path, encoding="utf-8").read())
-               if e.get("item", {}).get("item_id") == item_id]
-    return entries[0] if entries else None
+def inbox_entry(path, item_id):
+    """The entry for `item_id` in a file of `havenctl items list --json`
+    output, or None."""
+    with open(path, encoding="utf-8") as f:
+        for entry in json_lines(f.read()):
+            if entry.get("item", {}).get("item_id") == item_id:
+                return entry
+    return None
 
 
 def side_by_side(argv):
@@ -278,7 +287,7 @@ def side_by_side(argv):
     columns = []
     for spec in args.received:
         partner, _, path = spec.partition("=")
-        columns.append((partner, read_entries(path, original["item_id"])))
+        columns.append((partner, inbox_entry(path, original["item_id"])))
 
     rows = []
     flatten(body, None, "", rows)
@@ -342,6 +351,45 @@ def side_by_side(argv):
         if len(holders) > 1:
             print(f"{path} reaches {' and '.join(holders)} as the same pseudonym "
                   f"{code[:15]}…, so their cases link up without the name.")
+    return 0
+
+
+def matrix(argv):
+    """Items (rows) x organisations (columns): how many of the item's fields
+    each organisation holds, `origin` at the origin, `—` where nothing
+    arrived."""
+    parser = argparse.ArgumentParser(prog="demo.py matrix")
+    parser.add_argument("--items", nargs="+", required=True, metavar="ITEM.json")
+    parser.add_argument("inboxes", nargs="+", metavar="ORG=INBOX.jsonl")
+    args = parser.parse_args(argv)
+    orgs = [spec.partition("=") for spec in args.inboxes]
+    name_width = max(len(os.path.basename(p)) for p in args.items) + 1
+    w = 12
+    print((f"{'item (origin)':{name_width + 12}}" +
+           "".join(f"  {o:{w}}" for o, _, _ in orgs)).rstrip())
+    for path in args.items:
+        item = load(path)
+        _, body = body_of(item)
+        rows = []
+        flatten(body, None, "", rows)
+        cells = []
+        for org, _, inbox_file in orgs:
+            if org == item.get("origin"):
+                cells.append("origin")
+                continue
+            entry = inbox_entry(inbox_file, item.get("item_id"))
+            if entry is None:
+                cells.append("—")
+                continue
+            received = []
+            flatten(body, body_of(entry["item"])[1], "", received)
+            held = sum(1 for _, _, r in received if r is not None)
+            cells.append(f"{held}/{len(rows)} fields")
+        label = f"{os.path.basename(path)} ({item.get('origin')})"
+        print((f"{label:{name_width + 12}}" + "".join(f"  {c:{w}}" for c in cells)).rstrip())
+    print()
+    print("N/M fields = the organisation holds N of the M fields the origin pushed (a")
+    print("pseudonymised or truncated field counts as held); — = it received nothing.")
     return 0
 
 
@@ -428,7 +476,8 @@ def main(argv):
         "retractions": retractions,
         "wrap": wrap,
     }
-    full = {"settle": settle, "side-by-side": side_by_side, "summary": summary}
+    full = {"settle": settle, "side-by-side": side_by_side, "matrix": matrix,
+            "summary": summary}
     if len(argv) >= 2 and argv[1] in simple:
         simple[argv[1]](*argv[2:])
         return 0

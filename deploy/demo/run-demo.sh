@@ -429,6 +429,12 @@ echo
 "$PYTHON" "$DEMO_LIB/demo.py" side-by-side --original "$DEMO_DIR/pushed/$SHOWCASE_SAMPLE" \
   --sender "$showcase_origin" "${columns[@]}" || fail "cannot show the side-by-side table"
 
+step "Every item: how many of its fields each organisation holds (— = nothing)"
+inboxes=()
+for org in "${ORGS[@]}"; do inboxes+=("$org=$DEMO_DIR/view/$org.jsonl"); done
+"$PYTHON" "$DEMO_LIB/demo.py" matrix "${inboxes[@]}" --items "$DEMO_DIR"/pushed/*.json |
+  sed '/./s/^/    /' || fail "cannot show which organisation received what"
+
 step "Each organisation's inbox (havenctl items list): who sent what; FROM = the gateway it came from"
 for org in "${ORGS[@]}"; do
   printf '\n  %s — %s\n' "$org" "${TITLE[$org]}"

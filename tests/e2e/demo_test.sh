@@ -96,6 +96,10 @@ check "Guayaquil gets identifiers only" \
   has_line "$OUT" '^vessels\[0\]\.imo +IMO9482316 +IMO9482316 +withheld +IMO9482316 +IMO9482316 *$'
 check "every partner received it from police-nl under its policy version" \
   has_line "$OUT" '^received from +— +police-nl +police-nl +police-nl +police-nl *$'
+check "the TLP:RED insider case reaches customs-nl only" \
+  has_line "$OUT" '^    insider_red_h2\.json \(police-nl\) +origin +[0-9]+/20 fields +— +— +—$'
+check "the PIN alert reaches all four partners" \
+  has_line "$OUT" '^    pin_code_fraud_rtm\.json \(police-nl\) +origin( +[0-9]+/42 fields){4}$'
 check "customs-nl's inbox holds the PIN alert from police-nl" \
   inbox_has "$OUT" customs-nl "police-nl +police-nl +$PIN "
 check "police-ec's inbox holds the PIN alert" inbox_has "$OUT" police-ec " $PIN "
