@@ -37,6 +37,41 @@ absl::string_view NodeTypeName(const YAML::Node& node) {
   }
 }
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF), as protobuf requires of proto3 text fields.
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int extra;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the 2nd byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= static_cast<size_t>(extra)) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const unsigned char b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
 // "a Rule" -> readable name of a message type for officers.
 std::string Noun(const Descriptor* d) {
   return absl::StrCat("`", d->name(), "`");
@@ -238,6 +273,10 @@ class Walker {
         continue;
       }
       const std::string& k = key.Scalar();
+      if (!IsValidUtf8(k)) {
+        ErrorAtKey(key, "a key must be valid UTF-8 text");
+        continue;
+      }
       std::string entry_path = absl::StrCat(path, "[", k, "]");
       if (!seen.insert(k).second) {
         ErrorAtKey(key, absl::StrCat("`", k, "` is given twice in `",
@@ -278,6 +317,12 @@ class Walker {
     const std::string& text = node.Scalar();
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
+        // Text that is not UTF-8 would load, then make every audit record,
+        // policy message and item that carries it unreadable to protobuf.
+        if (!IsValidUtf8(text)) {
+          Error(path, node, absl::StrCat("`", field->name(), "` is not valid UTF-8 text"));
+          return;
+        }
         rep ? r->AddString(msg, field, text) : r->SetString(msg, field, text);
         return;
       case FieldDescriptor::CPPTYPE_BOOL: {

@@ -190,5 +190,21 @@ TEST(YamlReaderTest, AliasBombIsRefused) {
   EXPECT_FALSE(r.ok);
 }
 
+// Found by tests/fuzz (fuzz_policy): a rule name with a byte that is not
+// UTF-8 loaded, and every audit record naming the rule could then not be
+// parsed again.
+TEST(YamlReaderTest, TextThatIsNotUtf8IsAnError) {
+  Read r = ReadText("version: \"1\"\nrules:\n  - {name: \"a\xff\", to: [x]}\n"
+                    "  - name: b\n    transform: {\"title\xc3\": redact}\n");
+  EXPECT_FALSE(r.ok);
+  ASSERT_THAT(r.diagnostics, SizeIs(2)) << FormatDiagnostics(r.diagnostics);
+  EXPECT_EQ(r.diagnostics[0].line, 3);
+  EXPECT_THAT(r.diagnostics[0].message, HasSubstr("`name` is not valid UTF-8 text"));
+  EXPECT_EQ(r.diagnostics[1].line, 5);
+  EXPECT_THAT(r.diagnostics[1].message, HasSubstr("a key must be valid UTF-8 text"));
+  // Well-formed text in any script still reads.
+  EXPECT_TRUE(ReadText("version: \"Policía € 𝄞\"\n").ok);
+}
+
 }  // namespace
 }  // namespace havengate::policy
