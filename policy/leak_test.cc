@@ -36,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "openssl/evp.h"
 #include "openssl/hmac.h"
+#include "policy/leak_testing.h"
 #include "policy/policy.h"
 #include "policy/policy_testing.h"
 #include "proto/item_validation.h"
@@ -60,7 +61,7 @@ class Gen {
   bool Coin(double p = 0.5) { return std::bernoulli_distribution(p)(rng_); }
   template <typename T>
   const T& Pick(const std::vector<T>& v) { return v[Int(0, static_cast<int>(v.size()) - 1)]; }
-  std::string Canary() { return absl::StrCat("CANARY", ++canaries_, "Q", Int(100000, 999999), "Z"); }
+  std::string Canary() { return testing::Canary(++canaries_); }
   double Coordinate() { return Int(-89'000'000, 89'000'000) / 1e6; }
 
  private:
@@ -355,11 +356,6 @@ v1::SharingPolicy RandomPolicy(Gen& g, std::vector<std::function<bool(const v1::
 
 // ------------------------------------------------------------ reference
 
-bool Covers(const std::string& entry, const std::string& path) {
-  return entry == "*" || (absl::StartsWith(path, entry) &&
-                          (path.size() == entry.size() || path[entry.size()] == '.'));
-}
-
 int Rank(const v1::Transform& t) {
   switch (t.kind_case()) {
     case v1::Transform::kRedact: return 6;
@@ -404,11 +400,11 @@ struct RefRules {
   bool Released(const std::string& path) const {
     bool shared = false;
     for (const v1::Rule* r : matched) {
-      for (const std::string& s : r->share()) shared |= Covers(s, path);
+      for (const std::string& s : r->share()) shared |= testing::PathCovers(s, path);
     }
     for (const v1::Rule* r : matched) {
       for (const std::string& w : r->withhold()) {
-        if (Covers(w, path)) return false;
+        if (testing::PathCovers(w, path)) return false;
       }
     }
     return shared;
@@ -417,7 +413,7 @@ struct RefRules {
     const v1::Transform* best = nullptr;
     for (const v1::Rule* r : matched) {
       for (const auto& [target, t] : r->transform()) {
-        if (!Covers(target, path)) continue;
+        if (!testing::PathCovers(target, path)) continue;
         if (best == nullptr || Stronger(t, *best)) best = &t;
       }
     }
@@ -499,35 +495,16 @@ Expected Reference(const v1::SharingPolicy& policy,
                    bool received, const std::string& partner) {
   Expected e;
   if (partner == item.origin()) return e;
-  const v1::Classification& c = item.classification();
   v1::ItemKind kind = item.has_alert() ? v1::ALERT : v1::REPORT;
   RefRules rules{{}, &keys};
   for (int i = 0; i < policy.rules_size(); ++i) {
     const v1::Rule& r = policy.rules(i);
-    auto has = [](const auto& list, auto v) {
-      return std::find(list.begin(), list.end(), v) != list.end();
-    };
-    if (!has(r.to(), partner)) continue;
-    if (!r.kinds().empty() && !has(r.kinds(), kind)) continue;
-    if (received && !r.forward_received()) continue;
-    if (c.tlp() == v1::Classification::RED && !has(r.allow_restricted(), v1::RED)) continue;
-    if (c.handling_code() == v1::Classification::H2 && !has(r.allow_restricted(), v1::H2)) continue;
-    if (c.handling_code() == v1::Classification::H3 && !has(r.allow_restricted(), v1::H3)) continue;
-    if (!conds[i](item)) continue;
-    rules.matched.push_back(&r);
-  }
-  if (rules.matched.empty()) return e;
-  if (received) {
-    bool listed = std::find(c.reshare_to().begin(), c.reshare_to().end(), partner) !=
-                  c.reshare_to().end();
-    if (c.no_reshare()) return e;
-    if (c.tlp() == v1::Classification::RED || c.tlp() == v1::Classification::AMBER_STRICT) return e;
-    if (!c.reshare_to().empty() && !listed) return e;
-    if ((c.tlp() == v1::Classification::AMBER || c.handling_code() == v1::Classification::H2 ||
-         c.handling_code() == v1::Classification::H3) && !listed) {
-      return e;
+    if (testing::RuleAppliesButForCondition(r, item, received, partner) && conds[i](item)) {
+      rules.matched.push_back(&r);
     }
   }
+  if (rules.matched.empty()) return e;
+  if (received && !testing::OriginatorAllows(item.classification(), partner)) return e;
   e.item = item;
   Message* body = kind == v1::ALERT ? static_cast<Message*>(e.item.mutable_alert())
                                     : static_cast<Message*>(e.item.mutable_report());
@@ -537,25 +514,6 @@ Expected Reference(const v1::SharingPolicy& policy,
   }
   e.released = true;
   return e;
-}
-
-// ------------------------------------------------------------ canaries
-
-constexpr absl::string_view kCanaryMark = "CANARY";
-
-// Calls `found` with every canary in `text`: each "CANARY" and what follows
-// it up to and including the closing 'Z' (or up to the first character
-// that cannot be part of a canary, for a cut-off one).
-template <typename F>
-void ForEachCanary(absl::string_view text, F found) {
-  size_t pos = 0;
-  while ((pos = text.find(kCanaryMark, pos)) != absl::string_view::npos) {
-    size_t end = pos + kCanaryMark.size();
-    while (end < text.size() && (absl::ascii_isdigit(text[end]) || text[end] == 'Q')) ++end;
-    if (end < text.size() && text[end] == 'Z') ++end;
-    found(text.substr(pos, end - pos));
-    pos = end;
-  }
 }
 
 // ------------------------------------------------------------ the test
@@ -575,8 +533,14 @@ Flags& GetFlags() {
 // deciding a few items); a case is one (policy, item) pair.
 constexpr int kItemsPerPolicy = 16;
 
+// splitmix64 of (seed, trial): neighbouring trials and seeds get unrelated
+// generator states.
 uint32_t TrialSeed(uint32_t seed, int64_t trial) {
-  return static_cast<uint32_t>(trial) * 7919u + 17u + (seed - 1) * 2654435761u;
+  uint64_t z = (uint64_t{seed} << 40) ^ static_cast<uint64_t>(trial);
+  z += 0x9e3779b97f4a7c15u;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return static_cast<uint32_t>(z ^ (z >> 31));
 }
 
 struct Stats {
@@ -622,8 +586,8 @@ class LeakRun {
       bool received = g.Coin(0.3);
       v1::Item item = RandomItem(g, received);
       std::vector<std::string> canaries;
-      ForEachCanary(item.SerializeAsString(),
-                    [&](absl::string_view c) { canaries.emplace_back(c); });
+      std::string item_bytes = item.SerializeAsString();
+      for (absl::string_view c : testing::FindCanaries(item_bytes)) canaries.emplace_back(c);
       DecideOptions options;
       options.received_from_partner = received;
       options.explain = g.Coin(0.2);
@@ -656,10 +620,10 @@ class LeakRun {
 
   // Audit and log text holds names and paths, never a value.
   void ExpectNoCanary(absl::string_view text, absl::string_view what, const std::string& rerun) {
-    if (!absl::StrContains(text, kCanaryMark)) return;
-    ForEachCanary(text, [&](absl::string_view canary) {
+    if (!absl::StrContains(text, testing::kCanaryMark)) return;
+    for (absl::string_view canary : testing::FindCanaries(text)) {
       ADD_FAILURE() << rerun << ": value " << canary << " appears in " << what << ":\n" << text;
-    });
+    }
     ++stats_.failures;
   }
 
@@ -687,15 +651,15 @@ class LeakRun {
     // What the partner receives: only the canaries the reference releases
     // as they are.
     absl::flat_hash_set<absl::string_view> allowed;
-    ForEachCanary(expected_bytes, [&](absl::string_view c) { allowed.insert(c); });
+    for (absl::string_view c : testing::FindCanaries(expected_bytes)) allowed.insert(c);
     for (const std::string& canary : canaries) stats_.withheld_checks += !allowed.contains(canary);
     auto check_received = [&](absl::string_view text, absl::string_view what) {
-      ForEachCanary(text, [&](absl::string_view canary) {
-        if (allowed.contains(canary)) return;
+      for (absl::string_view canary : testing::FindCanaries(text)) {
+        if (allowed.contains(canary)) continue;
         ADD_FAILURE() << rerun << ": withheld value " << canary << " leaked to " << d.partner
                       << " in the projected item (" << what << ")";
         ++stats_.failures;
-      });
+      }
     };
     check_received(bytes, "binary");
     if (d.released) check_received(ToJson(d.projected, {.pretty = false}), "JSON");
