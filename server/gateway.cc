@@ -160,6 +160,8 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<TransportSecurity> security_;
   std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Sharing> sharing_;
+  // Per-caller limits shared by the client services (Ingest, Inbox).
+  std::unique_ptr<limits::CallerLimits> caller_limits_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
   std::unique_ptr<FederationService> federation_;
@@ -212,9 +214,13 @@ absl::Status GatewayImpl::Init() {
   ingest_options.limits.max_item_bytes =
       static_cast<size_t>(config_.limits.max_item_bytes);
   ingest_options.stream_window = config_.limits.stream_window;
-  ingest_ = std::make_unique<IngestService>(
-      ingest_options, security_->authenticator(), *sharing_, *store_);
-  inbox_ = std::make_unique<InboxService>(security_->authenticator(), *store_);
+  caller_limits_ =
+      std::make_unique<limits::CallerLimits>(config_.limits.per_caller);
+  ingest_ = std::make_unique<IngestService>(ingest_options,
+                                            security_->authenticator(),
+                                            *caller_limits_, *sharing_, *store_);
+  inbox_ = std::make_unique<InboxService>(security_->authenticator(),
+                                          *caller_limits_, *store_);
   FederationServiceOptions federation_options;
   federation_options.organisation = config_.organisation_id;
   for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);

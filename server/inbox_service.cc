@@ -47,26 +47,38 @@ absl::Status ValidateFilter(const v1::ItemFilter& filter) {
 }
 
 InboxService::InboxService(const Authenticator& authenticator,
-                           store::Store& store)
-    : authenticator_(authenticator), store_(store) {}
+                           limits::CallerLimits& limits, store::Store& store)
+    : authenticator_(authenticator), limits_(limits), store_(store) {}
 
-absl::Status InboxService::Authorise(const grpc::ServerContext& context) {
+absl::StatusOr<limits::CallerLimits::CallSlot> InboxService::Authorise(
+    const grpc::ServerContext& context) {
   HG_ASSIGN_OR_RETURN(Caller caller, authenticator_.Identify(context));
   absl::Status allowed = RequireOwnClient(caller);
   if (!allowed.ok()) {
     log::Warn("call_rejected", {{"service", "Inbox"},
                                 {"caller", caller.spiffe_id},
                                 {"reason", allowed.message()}});
+    return allowed;
   }
-  return allowed;
+  absl::StatusOr<limits::CallerLimits::CallSlot> slot =
+      limits_.StartCall(caller.spiffe_id);
+  if (!slot.ok()) {
+    if (int64_t refused = limits_.NoteRefusal(caller.spiffe_id); refused > 0) {
+      log::Warn("call_rejected", {{"service", "Inbox"},
+                                  {"caller", caller.spiffe_id},
+                                  {"reason", slot.status().message()},
+                                  {"refused_since_last_report", refused}});
+    }
+  }
+  return slot;
 }
 
 grpc::Status InboxService::List(grpc::ServerContext* context,
                                 const v1::ListRequest* request,
                                 v1::ListResponse* response) {
-  absl::Status status = Authorise(*context);
-  if (!status.ok()) return ToGrpcStatus(status);
-  status = ValidateFilter(request->filter());
+  absl::StatusOr<limits::CallerLimits::CallSlot> admitted = Authorise(*context);
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  absl::Status status = ValidateFilter(request->filter());
   if (!status.ok()) return ToGrpcStatus(status);
   int page_size = request->page_size();
   if (page_size < 0 || page_size > kMaxPageSize) {
@@ -85,9 +97,9 @@ grpc::Status InboxService::List(grpc::ServerContext* context,
 grpc::Status InboxService::Subscribe(
     grpc::ServerContext* context, const v1::SubscribeRequest* request,
     grpc::ServerWriter<v1::InboxEvent>* writer) {
-  absl::Status status = Authorise(*context);
-  if (!status.ok()) return ToGrpcStatus(status);
-  status = ValidateFilter(request->filter());
+  absl::StatusOr<limits::CallerLimits::CallSlot> admitted = Authorise(*context);
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  absl::Status status = ValidateFilter(request->filter());
   if (!status.ok()) return ToGrpcStatus(status);
   uint64_t cursor = request->after_cursor();
   while (!context->IsCancelled() && !stopping_) {

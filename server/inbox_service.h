@@ -1,6 +1,8 @@
 // The Inbox service: integration clients read what their gateway holds —
 // their organisation's own items and what partners shared with it — as
-// pages (List) or as a live, resumable stream (Subscribe).
+// pages (List) or as a live, resumable stream (Subscribe). Each caller is
+// held to its limits (CallerLimits): calls per second and calls open at
+// once, a Subscribe counting until it ends.
 #ifndef HAVENGATE_SERVER_INBOX_SERVICE_H_
 #define HAVENGATE_SERVER_INBOX_SERVICE_H_
 
@@ -8,13 +10,17 @@
 
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "server/caller.h"
+#include "server/limits/caller_limits.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
 
 class InboxService final : public v1::Inbox::Service {
  public:
-  InboxService(const Authenticator& authenticator, store::Store& store);
+  // `limits` is shared with the other client services and must outlive
+  // this service.
+  InboxService(const Authenticator& authenticator, limits::CallerLimits& limits,
+               store::Store& store);
 
   grpc::Status List(grpc::ServerContext* context,
                     const v1::ListRequest* request,
@@ -28,9 +34,13 @@ class InboxService final : public v1::Inbox::Service {
   void Stop() { stopping_ = true; }
 
  private:
-  absl::Status Authorise(const grpc::ServerContext& context);
+  // Checks the caller may read the inbox and admits the call for as long
+  // as the returned slot lives.
+  absl::StatusOr<limits::CallerLimits::CallSlot> Authorise(
+      const grpc::ServerContext& context);
 
   const Authenticator& authenticator_;
+  limits::CallerLimits& limits_;
   store::Store& store_;
   std::atomic<bool> stopping_{false};
 };

@@ -1,5 +1,6 @@
 #include "server/ingest_service.h"
 
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -37,9 +38,11 @@ void LogAccepted(const v1::Receipt& receipt, const Caller& caller) {
 
 IngestService::IngestService(IngestOptions options,
                              const Authenticator& authenticator,
+                             limits::CallerLimits& limits,
                              const Sharing& sharing, store::Store& store)
     : options_(std::move(options)),
       authenticator_(authenticator),
+      limits_(limits),
       sharing_(sharing),
       store_(store) {}
 
@@ -65,7 +68,7 @@ void IngestService::AuditRejection(const std::string& actor,
   });
 }
 
-absl::StatusOr<Caller> IngestService::Authorise(
+absl::StatusOr<IngestService::AdmittedCall> IngestService::Authorise(
     const grpc::ServerContext& context, absl::string_view method) {
   absl::StatusOr<Caller> caller = authenticator_.Identify(context);
   if (!caller.ok()) {
@@ -77,7 +80,45 @@ absl::StatusOr<Caller> IngestService::Authorise(
     AuditRejection(caller->spiffe_id, method, allowed, nullptr);
     return allowed;
   }
-  return caller;
+  absl::StatusOr<limits::CallerLimits::CallSlot> slot =
+      limits_.StartCall(caller->spiffe_id);
+  if (!slot.ok()) {
+    ReportLimitRefusal(caller->spiffe_id, method, slot.status());
+    return slot.status();
+  }
+  return AdmittedCall{*std::move(caller), *std::move(slot)};
+}
+
+absl::Status IngestService::TakeItem(const Caller& caller,
+                                     absl::string_view method) {
+  absl::Status taken = limits_.TakeItem(caller.spiffe_id);
+  if (!taken.ok()) ReportLimitRefusal(caller.spiffe_id, method, taken);
+  return taken;
+}
+
+void IngestService::ReportLimitRefusal(const std::string& caller,
+                                       absl::string_view method,
+                                       const absl::Status& refusal) {
+  const int64_t refused = limits_.NoteRefusal(caller);
+  if (refused == 0) return;
+  AuditRejection(caller, method,
+                 absl::Status(refusal.code(),
+                              absl::StrCat(refusal.message(), " [", refused,
+                                           " refused since the last report]")),
+                 nullptr);
+}
+
+bool IngestService::AwaitItem(const grpc::ServerContext& context,
+                              const Caller& caller) {
+  // Reading pauses, so HTTP/2 flow control slows the client down; the
+  // pause is cut into short waits to notice a cancelled call (or shutdown).
+  constexpr absl::Duration kLongestWait = absl::Milliseconds(100);
+  absl::Duration wait;
+  while (!limits_.TakeItem(caller.spiffe_id, &wait).ok()) {
+    if (context.IsCancelled()) return false;
+    absl::SleepFor(std::min(wait, kLongestWait));
+  }
+  return true;
 }
 
 namespace {
@@ -120,20 +161,23 @@ absl::StatusOr<store::ItemWrite> IngestService::Prepare(
 grpc::Status IngestService::Push(grpc::ServerContext* context,
                                  const v1::PushRequest* request,
                                  v1::PushResponse* response) {
-  absl::StatusOr<Caller> caller = Authorise(*context, "Push");
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<store::ItemWrite> write = Prepare(*request, *caller);
+  absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "Push");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  const Caller& caller = admitted->caller;
+  absl::Status rate = TakeItem(caller, "Push");
+  if (!rate.ok()) return ToGrpcStatus(rate);
+  absl::StatusOr<store::ItemWrite> write = Prepare(*request, caller);
   if (!write.ok()) {
-    AuditRejection(caller->spiffe_id, "Push", write.status(), &request->item());
+    AuditRejection(caller.spiffe_id, "Push", write.status(), &request->item());
     return ToGrpcStatus(write.status());
   }
   absl::StatusOr<store::ItemWriteResult> result =
       store_.WriteItem(std::move(*write));
   if (!result.ok()) {
-    AuditRejection(caller->spiffe_id, "Push", result.status(), &request->item());
+    AuditRejection(caller.spiffe_id, "Push", result.status(), &request->item());
     return ToGrpcStatus(result.status());
   }
-  LogAccepted(result->receipt, *caller);
+  LogAccepted(result->receipt, caller);
   *response->mutable_receipt() = std::move(result->receipt);
   return grpc::Status::OK;
 }
@@ -165,8 +209,9 @@ struct StreamAnswer {
 grpc::Status IngestService::PushStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::PushResult, v1::PushRequest>* stream) {
-  absl::StatusOr<Caller> caller = Authorise(*context, "PushStream");
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "PushStream");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  const Caller* caller = &admitted->caller;
 
   OrderedAnswers<StreamAnswer> queue(options_.stream_window);
   // Logs (and audits, if the store refused it) one item's outcome, and
@@ -213,6 +258,9 @@ grpc::Status IngestService::PushStream(
   uint64_t accepted = 0, refused = 0;
   v1::PushRequest request;
   while (stream->Read(&request)) {
+    // Over its item rate, the caller waits here: nothing is refused, the
+    // stream just slows down.
+    if (!AwaitItem(*context, *caller)) break;
     uint64_t index;
     if (!queue.Reserve(&index)) break;
     std::string item_id = request.item().item_id();
@@ -260,8 +308,9 @@ grpc::Status IngestService::PushStream(
 grpc::Status IngestService::Retract(grpc::ServerContext* context,
                                     const v1::RetractRequest* request,
                                     v1::RetractResponse* response) {
-  absl::StatusOr<Caller> caller = Authorise(*context, "Retract");
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "Retract");
+  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  const Caller* caller = &admitted->caller;
   absl::Status valid = ValidateItemId(request->item_id());
   if (!valid.ok()) {
     valid = absl::InvalidArgumentError(absl::StrCat("item_id: ", valid.message()));

@@ -1,13 +1,16 @@
 // The Ingest service: integration clients push items (one at a time or as a
 // stream) and retract them. Every accepted item is durable before it is
 // acknowledged; every refusal names the field and the reason and is
-// audited.
+// audited. Each caller is held to its limits (CallerLimits): calls and
+// items per second and calls open at once; a unary Push over its item rate
+// is refused with RESOURCE_EXHAUSTED, a PushStream is slowed down.
 #ifndef HAVENGATE_SERVER_INGEST_SERVICE_H_
 #define HAVENGATE_SERVER_INGEST_SERVICE_H_
 
 #include "havengate/v1/ingest.grpc.pb.h"
 #include "proto/item_validation.h"
 #include "server/caller.h"
+#include "server/limits/caller_limits.h"
 #include "server/sharing.h"
 #include "server/store/store.h"
 
@@ -22,8 +25,11 @@ struct IngestOptions {
 
 class IngestService final : public v1::Ingest::Service {
  public:
+  // `limits` is shared with the other client services and must outlive
+  // this service.
   IngestService(IngestOptions options, const Authenticator& authenticator,
-                const Sharing& sharing, store::Store& store);
+                limits::CallerLimits& limits, const Sharing& sharing,
+                store::Store& store);
 
   grpc::Status Push(grpc::ServerContext* context,
                     const v1::PushRequest* request,
@@ -37,9 +43,26 @@ class IngestService final : public v1::Ingest::Service {
                        v1::RetractResponse* response) override;
 
  private:
-  // Checks the caller may push; audits and returns the refusal otherwise.
-  absl::StatusOr<Caller> Authorise(const grpc::ServerContext& context,
-                                   absl::string_view method);
+  // A caller allowed to push, admitted under its limits, for the length
+  // of one call.
+  struct AdmittedCall {
+    Caller caller;
+    limits::CallerLimits::CallSlot slot;
+  };
+  // Checks the caller may push and admits the call; audits and returns the
+  // refusal otherwise.
+  absl::StatusOr<AdmittedCall> Authorise(const grpc::ServerContext& context,
+                                         absl::string_view method);
+  // Takes an item token for a unary call; audits a refusal (at most one
+  // per caller and report interval).
+  absl::Status TakeItem(const Caller& caller, absl::string_view method);
+  // Logs and audits a refusal by the caller's limits, unless one was
+  // reported recently (CallerLimits::NoteRefusal).
+  void ReportLimitRefusal(const std::string& caller, absl::string_view method,
+                          const absl::Status& refusal);
+  // Waits until the caller may push one more item on a stream. False if
+  // the call was cancelled meanwhile.
+  bool AwaitItem(const grpc::ServerContext& context, const Caller& caller);
   // Validates and normalises one pushed item and prepares its write.
   absl::StatusOr<store::ItemWrite> Prepare(const v1::PushRequest& request,
                                            const Caller& caller);
@@ -49,6 +72,7 @@ class IngestService final : public v1::Ingest::Service {
 
   IngestOptions options_;
   const Authenticator& authenticator_;
+  limits::CallerLimits& limits_;
   const Sharing& sharing_;
   store::Store& store_;
 };

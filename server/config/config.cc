@@ -144,6 +144,23 @@ bool IsMap(Reader& r, const YAML::Node& node, const std::string& key) {
   return true;
 }
 
+// limits.per_caller: rates as whole numbers per second, 0 = no limit; a
+// limited rate needs a burst of at least one.
+void ReadPerCallerLimits(Reader& r, const YAML::Node& node,
+                         limits::CallerLimitsOptions& c) {
+  const std::string prefix = "limits.per_caller";
+  if (!node || !IsMap(r, node, prefix)) return;
+  r.CheckKeys(node, prefix,
+              {"calls_per_second", "call_burst", "items_per_second",
+               "item_burst", "max_concurrent_calls"});
+  r.Int(node, prefix, "calls_per_second", 0, 1'000'000, &c.calls_per_second);
+  r.Int(node, prefix, "call_burst", 1, 10'000'000, &c.call_burst);
+  r.Int(node, prefix, "items_per_second", 0, 10'000'000, &c.items_per_second);
+  r.Int(node, prefix, "item_burst", 1, 100'000'000, &c.item_burst);
+  r.Int(node, prefix, "max_concurrent_calls", 0, 100'000,
+        &c.max_concurrent_calls);
+}
+
 void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
   r.CheckKeys(root, "",
               {"organisation", "listen", "port_file", "tls", "store", "policy",
@@ -263,7 +280,7 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
     r.CheckKeys(limits, "limits",
                 {"max_item_bytes", "max_message_bytes",
                  "max_concurrent_streams", "max_connection_age_seconds",
-                 "stream_window"});
+                 "stream_window", "per_caller"});
     LimitsConfig& l = c.limits;
     r.Int(limits, "limits", "max_item_bytes", 1024, 64 << 20, &l.max_item_bytes);
     r.Int(limits, "limits", "max_message_bytes", 4096, 64 << 20,
@@ -280,6 +297,7 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
       r.Problem("limits.max_message_bytes",
                 "must be at least limits.max_item_bytes", &limits);
     }
+    ReadPerCallerLimits(r, limits["per_caller"], l.per_caller);
   }
 }
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/limits/caller_limits.h"
 
 namespace havengate::config {
 
@@ -66,6 +67,9 @@ struct LimitsConfig {
   absl::Duration max_connection_age = absl::Hours(1);
   // Items in flight on one PushStream before the gateway stops reading.
   int stream_window = 1024;
+  // Limits per caller (the SPIFFE id of a client certificate) of the
+  // client services, Ingest and Inbox; see server/limits/caller_limits.h.
+  limits::CallerLimitsOptions per_caller;
 };
 
 // Signed checkpoints of the audit log (see server/audit/checkpointer.h).

@@ -117,6 +117,62 @@ TEST_F(ConfigTest, AuditCheckpointsDefaultBesideTheStoreAndCanBeSet) {
               HasSubstr("audit.checkpoint_intervals: unknown key"));
 }
 
+// kValid with its limits line replaced.
+std::string WithLimits(const std::string& limits) {
+  std::string yaml = kValid;
+  const std::string line = "limits: {max_item_bytes: 65536}\n";
+  yaml.replace(yaml.find(line), line.size(), limits);
+  return yaml;
+}
+
+TEST_F(ConfigTest, PerCallerLimitsHaveDefaultsAndCanBeSetOrTurnedOff) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const limits::CallerLimitsOptions& d = c->limits.per_caller;
+  EXPECT_EQ(d.calls_per_second, 200);
+  EXPECT_EQ(d.call_burst, 1000);
+  EXPECT_EQ(d.items_per_second, 1000);
+  EXPECT_EQ(d.item_burst, 10000);
+  EXPECT_EQ(d.max_concurrent_calls, 64);
+  c = Parse(WithLimits(R"yaml(limits:
+  per_caller:
+    calls_per_second: 0
+    call_burst: 7
+    items_per_second: 50
+    item_burst: 500
+    max_concurrent_calls: 4
+)yaml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  const limits::CallerLimitsOptions& p = c->limits.per_caller;
+  EXPECT_EQ(p.calls_per_second, 0);
+  EXPECT_EQ(p.call_burst, 7);
+  EXPECT_EQ(p.items_per_second, 50);
+  EXPECT_EQ(p.item_burst, 500);
+  EXPECT_EQ(p.max_concurrent_calls, 4);
+}
+
+TEST_F(ConfigTest, BadPerCallerLimitsAreReportedWithTheirKeys) {
+  auto c = Parse(WithLimits(R"yaml(limits:
+  per_caller:
+    calls_per_second: -1
+    call_burst: 0
+    items_per_second: fast
+    max_concurrent_calls: 1000000
+    connections: 3
+)yaml"));
+  ASSERT_FALSE(c.ok());
+  const std::string m(c.status().message());
+  EXPECT_THAT(m, HasSubstr("limits.per_caller.calls_per_second: must be between 0 and"));
+  EXPECT_THAT(m, HasSubstr("limits.per_caller.call_burst: must be between 1 and"));
+  EXPECT_THAT(m, HasSubstr("limits.per_caller.items_per_second: must be a whole number"));
+  EXPECT_THAT(m, HasSubstr("limits.per_caller.max_concurrent_calls: must be between 0 and 100000"));
+  EXPECT_THAT(m, HasSubstr("limits.per_caller.connections: unknown key"));
+  c = Parse(WithLimits("limits: {per_caller: 5}\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("limits.per_caller: must be a mapping"));
+}
+
 TEST_F(ConfigTest, UnknownKeysAreErrorsNotIgnored) {
   std::string yaml = std::string(kValid) + "plaintext_port: 8080\n";
   auto c = Parse(yaml);

@@ -289,6 +289,12 @@ absl::Status Run(const Flags& flags) {
                                              "bench.example"));
   testing::GatewaySpec spec;
   spec.org = &org;
+  // What the gateway can take, not what one caller is allowed: the
+  // per-caller limits (server/limits) would pace the streams and refuse
+  // Push calls beyond their defaults.
+  spec.extra_yaml =
+      "limits:\n  per_caller: {calls_per_second: 0, items_per_second: 0,"
+      " max_concurrent_calls: 0}\n";
   HG_ASSIGN_OR_RETURN(auto gateway, testing::GatewayProcess::Start(spec));
   BareServerOptions bare_options;
   bare_options.certificate = org.gateway_cert;  // same identity, same CA
