@@ -134,6 +134,7 @@ absl::Status Client::PushStream(
   std::condition_variable cv;
   int in_flight = 0;
   bool reader_done = false;
+  uint64_t sent = 0;  // items taken from `next`; read after the writer joined
 
   // Items go out from this thread while answers come back on the reader
   // below; `window` bounds what is unanswered.
@@ -152,13 +153,16 @@ absl::Status Client::PushStream(
         std::lock_guard<std::mutex> lock(mu);
         ++in_flight;
       }
+      ++sent;
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
   });
 
+  uint64_t answered = 0;
   v1::PushResult result;
   while (stream->Read(&result)) {
+    ++answered;
     on_result(result);
     std::lock_guard<std::mutex> lock(mu);
     --in_flight;
@@ -170,7 +174,18 @@ absl::Status Client::PushStream(
     cv.notify_all();
   }
   writer.join();
-  return FromGrpcStatus(stream->Finish());
+  HG_RETURN_IF_ERROR(FromGrpcStatus(stream->Finish()));
+  // A stream that ends well must have answered every item. It may not have:
+  // a message the gateway cannot parse (e.g. a string that is not UTF-8)
+  // ends its reading as if this side were done (gRPC 1.51), and the
+  // gateway then closes the stream with OK.
+  if (answered < sent) {
+    return absl::AbortedError(absl::StrCat(
+        "the gateway ended the stream without answering ", sent - answered,
+        " of ", sent, " items (the first unanswered one may be malformed); "
+        "they were not acknowledged"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Retraction> Client::Retract(const std::string& item_id,

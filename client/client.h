@@ -68,7 +68,8 @@ class Client {
   // PushStream, keeping up to `window` unanswered items in flight, and
   // calls `on_result` for every answer, in order. Items the gateway refuses
   // are reported through `on_result` and do not stop the stream. Returns
-  // the stream's final status.
+  // the stream's final status; ABORTED if it ended without answering
+  // every item sent (those items were not acknowledged).
   [[nodiscard]] absl::Status PushStream(
       const std::function<std::optional<v1::Item>()>& next,
       const std::function<void(const v1::PushResult&)>& on_result,

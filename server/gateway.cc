@@ -19,6 +19,7 @@
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
+#include "server/malformed_requests.h"
 #include "server/metrics/gateway_metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/registry.h"
@@ -235,6 +236,10 @@ absl::Status GatewayImpl::Init() {
   builder.AddListeningPort(config_.listen_address,
                            security_->server_credentials(), &port_);
   ApplyTransportLimits(config_.limits, builder);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MakeMalformedRequestInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());

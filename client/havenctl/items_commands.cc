@@ -100,6 +100,8 @@ void PrintRow(const v1::InboxEntry& e) {
 struct PushSummary {
   int accepted = 0;
   int refused = 0;
+  // A call or stream failed as a whole.
+  bool failed = false;
 };
 
 void ReportResult(const std::string& where, const v1::PushResult& result,
@@ -141,12 +143,30 @@ absl::Status PushLines(client::Client& client, std::istream& in,
     }
     return std::nullopt;
   };
+  size_t answered = 0;
   auto on_result = [&](const v1::PushResult& result) {
     size_t index = static_cast<size_t>(result.index());
     int at = index < line_of_index.size() ? line_of_index[index] : 0;
     ReportResult(absl::StrCat(name, ":", at), result, summary);
+    ++answered;
   };
-  return client.PushStream(next, on_result);
+  absl::Status status = client.PushStream(next, on_result);
+  if (status.ok()) return status;
+  // Every line still counts: those sent and not answered, and those never
+  // sent, are named one by one.
+  for (size_t i = answered; i < line_of_index.size(); ++i) {
+    ++summary.refused;
+    std::cerr << name << ":" << line_of_index[i]
+              << ": not acknowledged: " << status.message() << "\n";
+  }
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    ++summary.refused;
+    std::cerr << name << ":" << line_number
+              << ": not pushed: the stream ended before it\n";
+  }
+  return status;
 }
 
 int RunPush(const ConnectionFlags& connection,
@@ -174,7 +194,7 @@ int RunPush(const ConnectionFlags& connection,
       absl::Status status = PushLines(**client, in, name, summary);
       if (!status.ok()) {
         std::cerr << name << ": stream failed: " << status.message() << "\n";
-        ++summary.refused;
+        summary.failed = true;
       }
       continue;
     }
@@ -197,7 +217,7 @@ int RunPush(const ConnectionFlags& connection,
     ReportResult(name, result, summary);
   }
   std::cout << summary.accepted << " accepted, " << summary.refused << " refused\n";
-  return summary.refused == 0 ? 0 : 1;
+  return summary.refused == 0 && !summary.failed ? 0 : 1;
 }
 
 // --- list / watch / retract -----------------------------------------------
