@@ -123,6 +123,25 @@ void FederationService::AuditRefusal(const Caller& peer,
   });
 }
 
+void FederationService::AuditOtherCopy(const Caller& peer,
+                                       const v1::Receipt& held,
+                                       const std::string& held_from) {
+  // Not a refusal: the partner has this version, as `held_from` released
+  // it. The record says this copy arrived and is not the one shown.
+  v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id);
+  record.mutable_item()->set_origin(held.origin());
+  record.mutable_item()->set_item_id(held.item_id());
+  record.mutable_item()->set_version(held.version());
+  record.set_partner(peer.organisation);
+  record.set_digest(held.digest());
+  record.set_detail(absl::StrCat(
+      "already held: the copy of this version received from ", held_from,
+      " (digest above) stays; this one was not stored"));
+  store_.AppendAuditAsync({std::move(record)}, [](absl::Status s) {
+    if (!s.ok()) log::Error("audit_write_failed", {{"reason", s.message()}});
+  });
+}
+
 grpc::Status FederationService::Exchange(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
@@ -188,15 +207,18 @@ grpc::Status FederationService::Exchange(
       }
       store_.WriteItemAsync(
           std::move(*write),
-          [complete, peer_org = peer->organisation](
+          [this, complete, peer = *peer](
               absl::StatusOr<store::ItemWriteResult> result) {
             if (result.ok()) {
               log::Info(result->receipt.duplicate() ? "item_already_held"
                                                     : "item_received",
-                        {{"from", peer_org},
+                        {{"from", peer.organisation},
                          {"origin", result->receipt.origin()},
                          {"item_id", result->receipt.item_id()},
                          {"version", result->receipt.version()}});
+              if (!result->stored_copy_from.empty()) {
+                AuditOtherCopy(peer, result->receipt, result->stored_copy_from);
+              }
             }
             complete(result.status());
           });

@@ -3,7 +3,10 @@
 // (sender identity, origin and provenance, this organisation's inbound
 // rules, item validity), stored durably — deduplicated on (origin, item_id,
 // version) — and only then acknowledged. Refusals are acknowledged with
-// their reason (so the sender stops resending) and audited.
+// their reason (so the sender stops resending) and audited. A version that
+// arrives from two gateways (from its origin, and forwarded by a partner)
+// is held once, as it came first; the later copy is acknowledged as held
+// and recorded (ITEM_RECEIVED, "already held").
 #ifndef HAVENGATE_SERVER_FEDERATION_SERVICE_H_
 #define HAVENGATE_SERVER_FEDERATION_SERVICE_H_
 
@@ -46,6 +49,10 @@ class FederationService final : public v1::Federation::Service {
                                const Caller& peer) const;
   void AuditRefusal(const Caller& peer, const v1::FederationMessage& message,
                     const absl::Status& status);
+  // A version already held, received again from another gateway with
+  // other content (it came by two paths).
+  void AuditOtherCopy(const Caller& peer, const v1::Receipt& held,
+                      const std::string& held_from);
 
   FederationServiceOptions options_;
   const Authenticator& authenticator_;

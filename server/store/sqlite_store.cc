@@ -468,7 +468,8 @@ absl::Status SqliteStore::PrepareWriter() {
     const char* sql;
   } statements[] = {
       {&writer_.find_item,
-       "SELECT cursor, digest FROM items WHERE origin=? AND item_id=? AND version=?"},
+       "SELECT i.cursor, i.digest, e.received_from FROM items i JOIN events e "
+       "ON e.cursor=i.cursor WHERE i.origin=? AND i.item_id=? AND i.version=?"},
       {&writer_.insert_event,
        "INSERT INTO events(type, origin, item_id, version, kind, category, "
        "received_at_us, received_from) VALUES(?,?,?,?,?,?,?,?)"},
@@ -744,14 +745,21 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
     if (exists) {
       int64_t cursor = s.Int(0);
       std::string digest = s.Text(1);
+      std::string stored_from = s.Text(2);
+      const bool same_sender = stored_from == request.write.received_from;
       s.Reset();
-      if (digest != request.digest) {
+      // A different copy from the same sender is a conflict. From another
+      // gateway it is the same version that travelled another path (the
+      // origin shared it directly and a partner forwarded its own
+      // projection): a duplicate, and the copy that came first stays.
+      if (digest != request.digest && same_sender) {
         return absl::AlreadyExistsError(absl::StrCat(
             "item ", item_id, " version ", version,
             " was accepted before with different content; send a higher "
             "version to change it"));
       }
       ItemWriteResult result;
+      if (digest != request.digest) result.stored_copy_from = std::move(stored_from);
       v1::Receipt& receipt = result.receipt;
       receipt.set_origin(origin);
       receipt.set_item_id(item_id);

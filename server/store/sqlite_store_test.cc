@@ -128,6 +128,48 @@ TEST_F(StoreTest, SameVersionWithDifferentContentIsRefused) {
             "Stolen PIN used");
 }
 
+TEST_F(StoreTest, SameVersionFromAnotherGatewayIsADuplicateAndTheFirstCopyStays) {
+  // police-be's item, first as police-be sent it, then as police-nl
+  // forwarded its own projection of the same version.
+  v1::Item direct = MakeItem("b1", 1, "As Antwerp sent it");
+  direct.set_origin("police-be");
+  ItemWrite first = Write(direct);
+  first.received_from = "police-be";
+  auto stored = store_->WriteItem(std::move(first));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(stored->stored_copy_from.empty());
+
+  v1::Item forwarded = direct;
+  forwarded.mutable_alert()->set_title("As Rotterdam forwarded it");
+  ItemWrite second = Write(forwarded);
+  second.received_from = "police-nl";
+  second.outbox.push_back({"port-rtm", "payload", absl::InfinitePast()});
+  auto other = store_->WriteItem(std::move(second));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(other->receipt.duplicate());
+  EXPECT_EQ(other->stored_copy_from, "police-be");
+  EXPECT_EQ(other->receipt.digest(), stored->receipt.digest());
+  EXPECT_EQ(store_->GetItem("police-be", "b1")->item().alert().title(),
+            "As Antwerp sent it");
+  EXPECT_EQ(store_->GetItem("police-be", "b1")->received_from(), "police-be");
+  EXPECT_TRUE(OutboxPayloads("port-rtm").empty());
+
+  // The same copy again is an ordinary duplicate; another copy from the
+  // same gateway is still a conflict.
+  ItemWrite resent = Write(direct);
+  resent.received_from = "police-be";
+  auto again = store_->WriteItem(std::move(resent));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->receipt.duplicate());
+  EXPECT_TRUE(again->stored_copy_from.empty());
+  v1::Item changed = direct;
+  changed.mutable_alert()->set_title("Changed without a new version");
+  ItemWrite conflict = Write(changed);
+  conflict.received_from = "police-be";
+  EXPECT_EQ(store_->WriteItem(std::move(conflict)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
 TEST_F(StoreTest, HigherVersionSupersedesAndLateLowerVersionDoesNot) {
   ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 1, "v1"))).ok());
   ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 3, "v3"))).ok());

@@ -56,6 +56,9 @@ struct ItemWrite {
 
 struct ItemWriteResult {
   v1::Receipt receipt;
+  // Set when the write was a duplicate with other content (see
+  // WriteItemAsync): the organisation the stored copy came from.
+  std::string stored_copy_from;
 };
 
 // Withdraws an item (every version) by its originator.
@@ -99,10 +102,14 @@ class Store {
 
   // Queues `write`; `done` runs once it is durable, or failed. Results:
   // - OK with a new receipt;
-  // - OK with `receipt.duplicate` set (and the original receipt) if this
-  //   (origin, item_id, version) is already stored with the same content:
-  //   nothing is written, no outbox or audit entries are added;
-  // - ALREADY_EXISTS if it is stored with different content;
+  // - OK with `receipt.duplicate` set (and the original receipt, whose
+  //   digest is the stored copy's) if this (origin, item_id, version) is
+  //   already stored with the same content, or with other content that came
+  //   from another organisation than `received_from` (one version that
+  //   reached this gateway by two paths; the first copy stays): nothing is
+  //   written, no outbox or audit entries are added;
+  // - ALREADY_EXISTS if it is stored with different content from the same
+  //   organisation;
   // - FAILED_PRECONDITION if the item was retracted;
   // - RESOURCE_EXHAUSTED if the disk is full; UNAVAILABLE if the store is
   //   closed or broken. In both cases nothing was written.
