@@ -9,9 +9,9 @@
 // peers' CA and CRL under `<org>/peers/`), never the CA directory itself,
 // as a deployment does: publishing is a separate, atomic step.
 //
-// A peer CA trusted for that peer's gateway id only (a certificate of the
-// customs CA claiming the police gateway id) is covered by
-// federation_trust_e2e_test and server_security_test.
+// A peer's CA is trusted for that peer's gateway id only: certificates the
+// customs CA issues for another organisation's ids (the police gateway, a
+// third partner's gateway, a police client) are refused.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -492,6 +492,46 @@ TEST_F(TrustTest, ReplacedPeerCaIsTrustedForThatPeerWithoutARestart) {
   EXPECT_TRUE(WaitFor([&] {
     return PoliceLogged("role_not_allowed", "spiffe://customs.nl.example/client/x");
   })) << police_gw_->ReadLog();
+  ExpectNoRestart();
+}
+
+TEST_F(TrustTest, PeerCaIsTrustedForThatPeersGatewayOnly) {
+  auto port = CreateTestOrg(dir_.path(), "port-rtm", "portofrotterdam.example");
+  ASSERT_TRUE(port.ok()) << port.status();
+  GatewaySpec spec;
+  spec.org = &police_etc_;
+  spec.peers = {{&customs_at_police_, customs_port_}, {&*port, PickUnusedPort()}};
+  auto gateway = GatewayProcess::Start(spec);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  police_gw_ = std::move(*gateway);
+  // The customs CA's own gateway passes the handshake (the role check that
+  // follows refuses a gateway's Push).
+  EXPECT_EQ(PushAsNew("p0", customs_.gateway_cert, customs_.gateway_key).code(),
+            absl::StatusCode::kPermissionDenied);
+  // The customs CA minting other organisations' identities. (It cannot
+  // with havenctl: the test bypasses its checks, and the CA's own name
+  // constraints.)
+  auto ca = customs_.OpenCa();
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const std::vector<std::string> claims = {
+      "spiffe://police.nl.example/gateway", "spiffe://portofrotterdam.example/gateway",
+      "spiffe://police.nl.example/client/integration"};
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const std::string& claimed = claims[i];
+    SCOPED_TRACE(claimed);
+    pki::IssueRequest request;
+    request.role = pki::Role::kGateway;
+    request.name = absl::StrCat("impostor-", i);
+    pki::CertificateOverridesForTesting overrides;
+    overrides.uri_sans = std::vector<std::string>{claimed};
+    auto impostor = ca->IssueForTesting(request, overrides, customs_.dir + "/impostors");
+    ASSERT_TRUE(impostor.ok()) << impostor.status();
+    EXPECT_EQ(PushAsNew("impostor", impostor->cert_file, impostor->key_file).code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(WaitFor([&] { return PoliceLogged("foreign_trust_domain", claimed); }))
+        << police_gw_->ReadLog();
+  }
+  EXPECT_FALSE(PoliceHolds("impostor"));
   ExpectNoRestart();
 }
 
