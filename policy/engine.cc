@@ -188,6 +188,12 @@ const v1::Item& ProjectionSource(const v1::Item& item, v1::Item* storage, Presen
   *storage = item;
   storage->DiscardUnknownFields();
   RemoveEmptyMessages(storage);
+  // A body left with nothing in it is still the item's body: without it the
+  // tape would go on describing `item`, and the projection would copy
+  // fields the cleaned body does not have (as empty messages). Found by the
+  // projection fuzz target.
+  if (item.has_alert()) storage->mutable_alert();
+  if (item.has_report()) storage->mutable_report();
   build(*storage);
   return *storage;
 }

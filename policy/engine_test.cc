@@ -402,6 +402,32 @@ TEST_F(EngineTest, UnknownFieldsNeverLeave) {
   EXPECT_EQ(out.alert().location().unlocode(), "NLRTM");
 }
 
+// Found by tests/fuzz (fuzz_projection): a body holding only unknown fields
+// and messages left empty without them was decided with the presence of the
+// uncleaned body, and `location {}` went out as a released item.
+TEST_F(EngineTest, BodyWithOnlyUnknownFieldsReleasesNothing) {
+  auto p = Policy("rules: [{name: r, to: [customs-nl], kinds: [REPORT], share: [location, vessels]}]\n");
+  v1::Item item;
+  item.set_item_id("R-1");
+  item.set_origin("police-nl");
+  item.mutable_classification()->set_tlp(v1::Classification::GREEN);
+  auto add_unknown = [](google::protobuf::Message* m, int number) {
+    m->GetReflection()->MutableUnknownFields(m)->AddVarint(number, 14);
+  };
+  add_unknown(item.mutable_report()->mutable_location(), 1);
+  add_unknown(item.mutable_report()->add_vessels(), 1);
+  add_unknown(item.mutable_report(), 5);
+  for (bool explain : {false, true}) {
+    DecideOptions options;
+    options.explain = explain;
+    Decision d = p->Decide(item, options);
+    const PartnerDecision& pd = *d.Find("customs-nl");
+    EXPECT_FALSE(pd.released) << pd.projected.DebugString();
+    EXPECT_EQ(pd.reason, DecisionReason::kNothingReleased);
+    EXPECT_EQ(pd.projected.ByteSizeLong(), 0u);
+  }
+}
+
 TEST_F(EngineTest, AuditSummaryNamesPathsNotValues) {
   auto p = Policy(R"(rules:
   - name: r
