@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "google/protobuf/stubs/logging.h"
 #include "policy/policy_testing.h"
 #include "yaml-cpp/yaml.h"
 
@@ -70,9 +71,27 @@ std::vector<FixedPolicy> LoadFixedPolicies() {
   return out;
 }
 
+// Parsing arbitrary bytes makes protobuf log an error for every string
+// that is not UTF-8 (hundreds of megabytes an hour); the targets judge
+// results, not logs.
+const bool kProtobufQuiet = [] {
+  google::protobuf::SetLogHandler(nullptr);
+  return true;
+}();
+
+std::function<std::string()>& FailureContext() {
+  static auto* describe = new std::function<std::string()>;
+  return *describe;
+}
+
 }  // namespace
 
+void SetFailureContext(std::function<std::string()> describe) {
+  FailureContext() = std::move(describe);
+}
+
 void Fail(const std::string& what) {
+  if (FailureContext()) std::fprintf(stderr, "%s\n", FailureContext()().c_str());
   std::fprintf(stderr, "fuzz property violated: %s\n", what.c_str());
   std::fflush(stderr);
   std::abort();

@@ -9,6 +9,7 @@
 #ifndef HAVENGATE_TESTS_FUZZ_FUZZ_SUPPORT_H_
 #define HAVENGATE_TESTS_FUZZ_FUZZ_SUPPORT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,9 +21,14 @@
 
 namespace havengate::fuzz {
 
-// Prints "fuzz property violated: <what>" and aborts, which libFuzzer (and
-// the replay driver) report as a crash with the input that caused it.
+// Prints "fuzz property violated: <what>" and what the failure context
+// describes, and aborts, which libFuzzer (and the replay driver) report as a
+// crash with the input that caused it.
 [[noreturn]] void Fail(const std::string& what);
+
+// Describes the input being checked (the item, the decision) when a check
+// fails; called only then. Set per input; empty for none.
+void SetFailureContext(std::function<std::string()> describe);
 
 #define HG_FUZZ_CHECK(condition, what)                                    \
   do {                                                                    \

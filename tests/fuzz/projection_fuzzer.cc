@@ -343,6 +343,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.explain = explain;
   const policy::CompiledPolicy& compiled = *policies[policy_index].policy;
   policy::Decision decision = compiled.Decide(item, options);
+  SetFailureContext([&] {
+    std::string out = absl::StrCat("policy ", policies[policy_index].name, ", received ",
+                                   received, ", explain ", explain, "\nitem:\n",
+                                   item.DebugString());
+    for (const policy::PartnerDecision& d : decision.partners) {
+      absl::StrAppend(&out, "\n", d.partner, ": ", policy::DecisionReasonText(d.reason),
+                      "; matched ", absl::StrJoin(d.matched_rules, ","), "\n",
+                      d.projected.DebugString());
+    }
+    return out;
+  });
   HG_FUZZ_CHECK(decision.partners.size() == compiled.partners().size(), "");
   for (const policy::PartnerDecision& d : decision.partners) {
     CheckPartner(policy_index, item, received, planted, d);
@@ -353,5 +364,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   HG_FUZZ_CHECK(single.ok() && single->released == first.released &&
                     single->projected.SerializeAsString() == first.projected.SerializeAsString(),
                 first.partner);
+  SetFailureContext(nullptr);
   return 0;
 }
