@@ -255,6 +255,26 @@ class TrustTest : public ::testing::Test {
     return false;
   }
 
+  // Issues the police gateway a new certificate with `havenctl pki` and puts
+  // it in place, key first; returns its serial.
+  std::string InstallNewPoliceGatewayCertificate() {
+    const std::string out = police_.dir + "/gateway-2";
+    Havenctl({"pki", "issue", "--ca-dir", police_.ca_dir, "--role", "gateway",
+              "--out", out, "--dns", "localhost"});
+    Install(out + "/gateway.key", police_etc_.gateway_key);
+    Install(out + "/gateway.crt", police_etc_.gateway_cert);
+    return SerialOf(out + "/gateway.crt");
+  }
+
+  // Whether new connections to the police gateway are served `serial`,
+  // waiting for it.
+  bool PoliceServes(const std::string& serial) {
+    return WaitFor([&] {
+      return ServedSerial(police_gw_->port(), police_.client_cert,
+                          police_.client_key) == serial;
+    }, kRotation);
+  }
+
   // The police gateway was started once and is still that process.
   void ExpectNoRestart() {
     EXPECT_TRUE(police_gw_->running());
@@ -367,18 +387,9 @@ TEST_F(TrustTest, RotatedGatewayCertificateIsServedToNewConnectionsWithoutAResta
             old_serial);
 
   // A new certificate for the same gateway id, put in place key first.
-  const std::string out = police_.dir + "/gateway-2";
-  Havenctl({"pki", "issue", "--ca-dir", police_.ca_dir, "--role", "gateway",
-            "--out", out, "--dns", "localhost"});
-  const std::string new_serial = SerialOf(out + "/gateway.crt");
+  const std::string new_serial = InstallNewPoliceGatewayCertificate();
   ASSERT_NE(new_serial, old_serial);
-  Install(out + "/gateway.key", police_etc_.gateway_key);
-  Install(out + "/gateway.crt", police_etc_.gateway_cert);
-
-  EXPECT_TRUE(WaitFor([&] {
-    return ServedSerial(police_gw_->port(), police_.client_cert,
-                        police_.client_key) == new_serial;
-  }, kRotation)) << police_gw_->ReadLog();
+  EXPECT_TRUE(PoliceServes(new_serial)) << police_gw_->ReadLog();
   EXPECT_THAT(police_gw_->ReadLog(),
               HasSubstr(absl::StrCat("tls_certificate_rotated serial=", new_serial)));
   // Clients verifying the gateway's id accept the new certificate.
@@ -420,16 +431,8 @@ TEST_F(TrustTest, RotatedGatewayCertificateIsAlsoWhatItDialsPeersWith) {
       << police_gw_->ReadLog();
 
   // Police rotates its gateway certificate ...
-  const std::string out = police_.dir + "/gateway-2";
-  Havenctl({"pki", "issue", "--ca-dir", police_.ca_dir, "--role", "gateway",
-            "--out", out, "--dns", "localhost"});
-  const std::string new_serial = SerialOf(out + "/gateway.crt");
-  Install(out + "/gateway.key", police_etc_.gateway_key);
-  Install(out + "/gateway.crt", police_etc_.gateway_cert);
-  ASSERT_TRUE(WaitFor([&] {
-    return ServedSerial(police_gw_->port(), police_.client_cert,
-                        police_.client_key) == new_serial;
-  }, kRotation)) << police_gw_->ReadLog();
+  ASSERT_TRUE(PoliceServes(InstallNewPoliceGatewayCertificate()))
+      << police_gw_->ReadLog();
   // ... revokes the old one and publishes the CRL to customs.
   Havenctl({"pki", "revoke", "--ca-dir", police_.ca_dir, police_.gateway_cert});
   Havenctl({"pki", "crl", "--ca-dir", police_.ca_dir, "--out",
