@@ -10,7 +10,10 @@
 #      refused before the server speaks HTTP/2 at all (so before any
 #      handler could run), and, where a certificate was presented, logged
 #      with its reason; also a client certificate from a peer's CA (a peer
-#      may only connect as its gateway). A control certificate made the same way (openssl ca,
+#      may only connect as its gateway);
+#   4. HTTP/2 limits an authenticated client is held to: the server's
+#      SETTINGS (100 concurrent streams, 16 KiB of headers) and GOAWAY
+#      ENHANCE_YOUR_CALM for a ping flood (keepalive enforcement). A control certificate made the same way (openssl ca,
 #      nothing wrong) is accepted, so each refusal is the defect's doing.
 # Certificates come from `havenctl pki` where it can make them, from
 # `openssl ca` / `openssl req` where it (rightly) refuses.
@@ -162,6 +165,49 @@ refused "a peer's CA vouching for a client (a peer may only send its gateway)" \
   spiffe://customs.nl.example/client/x
 check "a peer's gateway passes the handshake (its role is checked per call)" \
   [ "$(http2_answer "$WORK/customs-gw/gateway.crt" "$WORK/customs-gw/gateway.key")" = settings ]
+
+# --- 4. HTTP/2 limits, as an authenticated client sees them -----------------
+# h2_session FILE PAYLOAD: an HTTP/2 session with the good client
+# certificate: the preface and an empty SETTINGS frame, an ACK of the
+# server's SETTINGS, then PAYLOAD (printf format); the server's frames are
+# printed one per line as "type flags stream payload-hex", each setting of
+# a SETTINGS frame also as "S id value".
+h2_session() {
+  { printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\000\000\000\004\000\000\000\000\000'
+    sleep 0.3
+    printf '\000\000\000\004\001\000\000\000\000'
+    printf "$1"
+    sleep 1; } |
+    { timeout 20 openssl s_client -connect "127.0.0.1:$GW_PORT" -servername localhost \
+        -alpn h2 -quiet -no_ign_eof -cert "$GOOD_CERT" -key "$GOOD_KEY" 2>/dev/null || true; } |
+    python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+i = 0
+while i + 9 <= len(d):
+    n = int.from_bytes(d[i:i + 3], "big")
+    payload = d[i + 9:i + 9 + n]
+    print(d[i + 3], d[i + 4], int.from_bytes(d[i + 5:i + 9], "big") & 0x7fffffff,
+          payload.hex())
+    if d[i + 3] == 4 and d[i + 4] == 0:
+        for j in range(0, len(payload) - 5, 6):
+            print("S", int.from_bytes(payload[j:j + 2], "big"),
+                  int.from_bytes(payload[j + 2:j + 6], "big"))
+    i += 9 + n'
+}
+# setting FRAMES ID: the value the server's SETTINGS give ID.
+setting() { awk -v id="$2" '$1 == "S" && $2 == id { print $3; exit }' <<<"$1"; }
+FRAMES="$(h2_session '')"
+check "SETTINGS_MAX_CONCURRENT_STREAMS is 100 (got: $(setting "$FRAMES" 3))" \
+  [ "$(setting "$FRAMES" 3)" = 100 ]
+check "SETTINGS_MAX_HEADER_LIST_SIZE is 16384 (got: $(setting "$FRAMES" 6))" \
+  [ "$(setting "$FRAMES" 6)" = 16384 ]
+# Keepalive enforcement: pings without calls at most every 10 s, two
+# strikes; a ping flood gets GOAWAY ENHANCE_YOUR_CALM (0xb) "too_many_pings".
+PING='\000\000\010\006\000\000\000\000\000\001\002\003\004\005\006\007\010'
+FRAMES="$(h2_session "$PING$PING$PING$PING$PING$PING")"
+check "a ping flood is answered with GOAWAY ENHANCE_YOUR_CALM too_many_pings" \
+  eval 'grep -Eq "^7 0 0 [0-9a-f]{8}0000000b$(printf too_many_pings | od -An -tx1 | tr -d " \n")$" <<<"$FRAMES"'
 
 # Nothing reached a handler: no call was rejected, nothing stored.
 check "no call reached a handler" eval '! grep -Eq "call_rejected|item_ingested" "$GW_LOG"'
