@@ -162,6 +162,22 @@ grpc::Status FederationService::Exchange(
     (void)store_.AppendAudit({std::move(record)});
     return ToGrpcStatus(allowed);
   }
+  std::optional<limits::CallerLimits::CallSlot> slot;
+  if (options_.caller_limits != nullptr) {
+    absl::StatusOr<limits::CallerLimits::CallSlot> admitted =
+        options_.caller_limits->StartCall(peer->spiffe_id);
+    if (!admitted.ok()) {
+      if (int64_t refused = options_.caller_limits->NoteRefusal(peer->spiffe_id);
+          refused > 0) {
+        log::Warn("call_rejected", {{"method", "Exchange"},
+                                    {"caller", peer->spiffe_id},
+                                    {"reason", admitted.status().message()},
+                                    {"refused_since_last_report", refused}});
+      }
+      return ToGrpcStatus(admitted.status());
+    }
+    slot.emplace(*std::move(admitted));
+  }
   log::Info("peer_connected", {{"peer", peer->organisation}});
 
   OrderedAnswers<v1::FederationAck> answers(options_.stream_window);

@@ -16,6 +16,7 @@
 #include "havengate/v1/federation.grpc.pb.h"
 #include "proto/item_validation.h"
 #include "server/caller.h"
+#include "server/limits/caller_limits.h"
 #include "server/sharing.h"
 #include "server/store/store.h"
 
@@ -29,6 +30,10 @@ struct FederationServiceOptions {
   ItemLimits limits;
   // Messages of one stream read but not yet acknowledged.
   int stream_window = 1024;
+  // Optional: each peer gateway's Exchange streams are calls under its
+  // limits (calls started per second, calls open at once). Must outlive
+  // the service.
+  limits::CallerLimits* caller_limits = nullptr;
 };
 
 class FederationService final : public v1::Federation::Service {

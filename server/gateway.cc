@@ -227,6 +227,7 @@ absl::Status GatewayImpl::Init() {
   for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);
   federation_options.limits = ingest_options.limits;
   federation_options.stream_window = config_.limits.stream_window;
+  federation_options.caller_limits = caller_limits_.get();
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
 

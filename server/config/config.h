@@ -67,8 +67,10 @@ struct LimitsConfig {
   absl::Duration max_connection_age = absl::Hours(1);
   // Items in flight on one PushStream before the gateway stops reading.
   int stream_window = 1024;
-  // Limits per caller (the SPIFFE id of a client certificate) of the
-  // client services, Ingest and Inbox; see server/limits/caller_limits.h.
+  // Limits per caller (the SPIFFE id of a certificate): clients' calls of
+  // Ingest and Inbox, peer gateways' Exchange streams (calls only; the
+  // items of a stream are paced by its window); see
+  // server/limits/caller_limits.h.
   limits::CallerLimitsOptions per_caller;
 };
 

@@ -1,5 +1,6 @@
-// CallerLimits: per-identity admission control for the gateway's client
-// services. Each caller — the SPIFFE id its certificate proved — gets its
+// CallerLimits: per-identity admission control for the gateway's services
+// (clients' Ingest and Inbox calls, peer gateways' Exchange streams). Each
+// caller — the SPIFFE id its certificate proved — gets its
 // own token buckets for calls started and items pushed, and a cap on the
 // calls it may have open at once (streams count until they end), so one
 // client, misbehaving or compromised, cannot take the store, the handler

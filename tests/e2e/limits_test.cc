@@ -1,7 +1,7 @@
 // End-to-end tests of what a gateway does with overload and bad input, on a
 // real havengate process over mutual TLS:
 // - per-caller limits (limits.per_caller): item and call rates, calls open
-//   at once, each caller on its own;
+//   at once, each caller on its own, a peer gateway's streams included;
 // - bad input sent as raw bytes (deep nesting, invalid UTF-8) or as items
 //   no honest client builds (huge repeated fields, unknown enum values);
 // - a bulk push of JSON lines through `havenctl items push`, good and bad
@@ -26,6 +26,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "havengate/v1/federation.grpc.pb.h"
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "tests/testing/harness.h"
 
@@ -270,6 +271,59 @@ TEST_F(LimitsTest, OpenCallsPerCallerAreCappedAndFreedWhenAStreamEnds) {
   while (reader_2->Read(&event)) {
   }
   (void)reader_2->Finish();
+}
+
+TEST_F(LimitsTest, PeerGatewayStreamsAreCallsUnderItsLimits) {
+  auto customs = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(customs.ok()) << customs.status();
+  GatewaySpec spec;
+  spec.org = &police_;
+  spec.peers = {{&*customs, PickUnusedPort()}};
+  spec.extra_yaml = "limits:\n  per_caller: {max_concurrent_calls: 2}\n";
+  auto gateway = GatewayProcess::Start(spec);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  gateway_ = std::move(*gateway);
+  // The customs gateway (its certificate, any process) opening Exchange
+  // streams to the police gateway.
+  client::ConnectionOptions options = ClientOptions(police_, gateway_->port());
+  options.certificate = customs->gateway_cert;
+  options.private_key = customs->gateway_key;
+  auto customs_gateway = client::Client::Connect(options);
+  ASSERT_TRUE(customs_gateway.ok());
+  auto stub = v1::Federation::NewStub((*customs_gateway)->channel());
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<
+      grpc::ClientReaderWriter<v1::FederationMessage, v1::FederationAck>>>
+      streams;
+  auto open = [&] {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    streams.push_back(stub->Exchange(contexts.back().get()));
+  };
+  open();
+  open();
+  ASSERT_TRUE(WaitFor([&] {
+    return CountOccurrences(gateway_->ReadLog(), "peer_connected peer=customs-nl") >= 2;
+  })) << gateway_->ReadLog();
+  // A third stream is refused at once.
+  open();
+  v1::FederationAck ack;
+  EXPECT_FALSE(streams[2]->Read(&ack));
+  grpc::Status third = streams[2]->Finish();
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << third.error_message();
+  EXPECT_THAT(third.error_message(),
+              HasSubstr("spiffe://customs.nl.example/gateway has 2 calls open"));
+  // Closing one makes room again.
+  streams[0]->WritesDone();
+  EXPECT_TRUE(streams[0]->Finish().ok());
+  open();
+  EXPECT_TRUE(WaitFor([&] {
+    return CountOccurrences(gateway_->ReadLog(), "peer_connected peer=customs-nl") >= 3;
+  })) << gateway_->ReadLog();
+  for (size_t i : {size_t{1}, size_t{3}}) {
+    streams[i]->WritesDone();
+    EXPECT_TRUE(streams[i]->Finish().ok());
+  }
 }
 
 // --- bad input ---------------------------------------------------------------

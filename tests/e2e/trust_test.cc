@@ -114,15 +114,6 @@ std::string SerialOf(const std::string& cert_file) {
   return cert.ok() ? cert->SerialHex() : "";
 }
 
-int Count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + 1)) {
-    ++n;
-  }
-  return n;
-}
-
 // A policy that shares every item with `partner` and accepts every item
 // from it: the test is about who may connect, not about what is shared.
 std::string WriteOpenPolicy(const TestOrg& org, const TestOrg& partner) {
@@ -278,7 +269,7 @@ class TrustTest : public ::testing::Test {
   // The police gateway was started once and is still that process.
   void ExpectNoRestart() {
     EXPECT_TRUE(police_gw_->running());
-    EXPECT_EQ(Count(police_gw_->ReadLog(), "gateway_started"), 1)
+    EXPECT_EQ(CountOccurrences(police_gw_->ReadLog(), "gateway_started"), 1)
         << police_gw_->ReadLog();
   }
 
@@ -364,7 +355,7 @@ TEST_F(TrustTest, RevokedPeerGatewayIsRefusedAtItsNextHandshakeWithoutARestart) 
   // (established connections are not cut: README). It still has the old
   // CRL, so it starts; its item stays in its outbox, never reaching police.
   customs_gw_->Kill9();
-  const int refused_before = Count(police_gw_->ReadLog(), "reason=revoked");
+  const int refused_before = CountOccurrences(police_gw_->ReadLog(), "reason=revoked");
   ASSERT_TRUE(customs_gw_->Restart().ok()) << customs_gw_->ReadLog();
   customs_client = ConnectClient(customs_, customs_gw_->port());
   ASSERT_TRUE(customs_client.ok());
@@ -372,7 +363,7 @@ TEST_F(TrustTest, RevokedPeerGatewayIsRefusedAtItsNextHandshakeWithoutARestart) 
   EXPECT_TRUE(WaitFor([&] {
     return absl::StrContains(customs_gw_->ReadLog(), "peer_link_retry");
   })) << customs_gw_->ReadLog();
-  EXPECT_GT(Count(police_gw_->ReadLog(), "reason=revoked"), refused_before)
+  EXPECT_GT(CountOccurrences(police_gw_->ReadLog(), "reason=revoked"), refused_before)
       << police_gw_->ReadLog();
   EXPECT_FALSE(PoliceHolds("shared-after"));
   EXPECT_TRUE(PoliceHolds("shared-before"));

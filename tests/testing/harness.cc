@@ -317,6 +317,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+int CountOccurrences(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 absl::StatusOr<v1::Item> LoadSample(const std::string& name) {
   std::string path = SourceDir() + "/deploy/samples/" + name;
   std::ifstream in(path);

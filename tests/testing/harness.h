@@ -143,6 +143,10 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::string& stdin_text = "");
 
+// How often `what` occurs in `text` (overlapping occurrences too), e.g.
+// how many times a gateway logged an event.
+int CountOccurrences(const std::string& text, const std::string& what);
+
 // Reads a sample item from deploy/samples/<name>.
 absl::StatusOr<v1::Item> LoadSample(const std::string& name);
 
