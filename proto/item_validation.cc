@@ -1,5 +1,6 @@
 #include "proto/item_validation.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -27,30 +28,35 @@ constexpr size_t kMaxShortTextChars = 1'000;
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
-// Collects "path: reason" problems found while walking an item.
+// Collects "path: reason" problems found while walking an item: the first
+// `max_kept` in full, the rest only counted, so that an item with hundreds
+// of thousands of bad elements costs no more than a few strings.
 class Problems {
  public:
+  explicit Problems(int max_kept) : max_kept_(std::max(0, max_kept)) {}
   void Add(std::string path, absl::string_view reason) {
-    problems_.push_back(absl::StrCat(path, ": ", reason));
+    ++count_;
+    if (problems_.size() < max_kept_) {
+      problems_.push_back(absl::StrCat(path, ": ", reason));
+    }
   }
   void Check(const std::string& path, const absl::Status& status) {
     if (!status.ok()) Add(path, status.message());
   }
-  bool empty() const { return problems_.empty(); }
-  absl::Status ToStatus(int max_reported) const {
-    if (problems_.empty()) return absl::OkStatus();
-    std::vector<std::string> shown(
-        problems_.begin(),
-        problems_.begin() + std::min<size_t>(problems_.size(), max_reported));
-    std::string message = absl::StrJoin(shown, "; ");
-    if (problems_.size() > shown.size()) {
-      absl::StrAppend(&message, "; and ", problems_.size() - shown.size(),
+  bool empty() const { return count_ == 0; }
+  absl::Status ToStatus() const {
+    if (count_ == 0) return absl::OkStatus();
+    std::string message = absl::StrJoin(problems_, "; ");
+    if (count_ > problems_.size()) {
+      absl::StrAppend(&message, "; and ", count_ - problems_.size(),
                       " more problems");
     }
     return absl::InvalidArgumentError(message);
   }
 
  private:
+  size_t max_kept_;
+  size_t count_ = 0;
   std::vector<std::string> problems_;
 };
 
@@ -263,7 +269,7 @@ absl::Status Validate(const v1::Item& item, const ItemLimits& limits,
         absl::StrCat("item: is ", size, " bytes; the limit is ",
                      limits.max_item_bytes, " bytes"));
   }
-  Problems p;
+  Problems p(limits.max_reported_errors);
   p.Check("item_id", ValidateItemId(item.item_id()));
   if (!item.has_classification() ||
       item.classification().tlp() == v1::Classification::TLP_UNSPECIFIED) {
@@ -299,7 +305,7 @@ absl::Status Validate(const v1::Item& item, const ItemLimits& limits,
       p.Add("body", "is required: set alert or report");
   }
   CheckGeneric(item, "", p);
-  return p.ToStatus(limits.max_reported_errors);
+  return p.ToStatus();
 }
 
 }  // namespace

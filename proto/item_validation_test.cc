@@ -131,6 +131,18 @@ TEST(ItemValidationTest, LimitsNumberOfReportedProblems) {
   EXPECT_THAT(ValidateItem(item).message(), HasSubstr("and 20 more problems"));
 }
 
+TEST(ItemValidationTest, HugeNumbersOfProblemsAreCountedNotKept) {
+  v1::Item item = ValidAlert();
+  for (int i = 0; i < 200'000; ++i) item.mutable_alert()->add_containers();
+  ItemLimits limits;
+  limits.max_reported_errors = 3;
+  absl::Status status = ValidateItem(item, limits);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("alert.containers[2].number: is required"));
+  EXPECT_THAT(status.message(), Not(HasSubstr("alert.containers[4]")));
+  EXPECT_THAT(status.message(), HasSubstr("; and 199997 more problems"));
+}
+
 // What a partner's policy left of an item: required fields withheld, an
 // identifier pseudonymised. Valid as received, not as pushed.
 TEST(ItemValidationTest, ReceivedItemsMayLackWithheldAndCarryTransformedFields) {
