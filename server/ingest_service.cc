@@ -240,11 +240,11 @@ grpc::Status IngestService::PushStream(
     while (queue.NextReady(&ready)) {
       for (size_t i = 0; i < ready.size(); ++i) {
         v1::PushResult result = settle(ready[i]);
-        // Answers that are ready together go out together, in as few
-        // HTTP/2 frames and TLS records as fit; the last one flushes.
-        grpc::WriteOptions options;
-        if (i + 1 < ready.size()) options.set_buffer_hint();
-        if (!stream->Write(result, options)) {
+        // No buffer hint: on a synchronous stream a hinted Write blocks
+        // until a later write flushes it, and the later write is this
+        // thread's next call (grpc/grpc#12975). The answers then sat
+        // until other traffic or a keepalive ping (60 s) moved them.
+        if (!stream->Write(result)) {
           write_failed = true;
           queue.Abandon();
           unsent.assign(std::make_move_iterator(ready.begin() + i + 1),
