@@ -274,6 +274,19 @@ TEST_F(StoreTest, WithdrawalIsLiftedByANewerVersionButNotAnOlderOne) {
   ASSERT_TRUE(store_->WriteRetraction(r).ok());
   EXPECT_EQ(store_->WriteItem(Write(MakeItem("a1", 3))).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  // A subscriber replaying from the start sees both versions and the
+  // origin's retraction; the withdrawals, whose records are gone, are not
+  // replayed as empty retractions.
+  auto events = store_->ReadEvents(0, {}, 100);
+  ASSERT_TRUE(events.ok()) << events.status();
+  std::vector<std::string> replay;
+  for (const v1::InboxEvent& e : *events) {
+    replay.push_back(e.has_entry()
+                         ? absl::StrCat("a1@", e.entry().item().version())
+                         : absl::StrCat("retracted ", e.retraction().item_id(), " ",
+                                        v1::Retraction::Kind_Name(e.retraction().kind())));
+  }
+  EXPECT_THAT(replay, ElementsAre("a1@1", "a1@2", "retracted a1 RETRACTED_BY_ORIGIN"));
 }
 
 TEST_F(StoreTest, RetractionOfUnknownItemIsNotFound) {

@@ -154,7 +154,8 @@ class Store {
 
   // Inbox events (new versions and retractions) with cursor >
   // `after_cursor`, in cursor order, at most `max` of them, matching
-  // `filter`.
+  // `filter`. A retraction whose record is gone (a withdrawal lifted by a
+  // newer version, or replaced by the origin's retraction) is left out.
   [[nodiscard]] virtual absl::StatusOr<std::vector<v1::InboxEvent>> ReadEvents(
       uint64_t after_cursor, const v1::ItemFilter& filter, int max) = 0;
 

@@ -1,0 +1,431 @@
+// Federation delivery through failures, with real gateway processes: a
+// sender (police-nl) sharing with two partners (customs-nl: every alert;
+// port-rtm: PIN-code fraud only), under small policies written here.
+// - A partner down for a while, then up: everything queued for it arrives,
+//   in the order it was pushed, once; the other partner is not held up.
+// - kill -9 of the sender at random moments during a PushStream of at
+//   least 10,000 items, five times; and, separately, of the receivers:
+//   afterwards every item acknowledged to the client (and every item the
+//   sender stored) is at every partner that should have it exactly once,
+//   and no item is anywhere twice.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/federation_fixture.h"
+#include "tests/testing/harness.h"
+
+namespace havengate::testing {
+namespace {
+
+constexpr char kSenderPolicy[] = R"yaml(
+organisation: police-nl
+version: "delivery-1"
+partners:
+  - {id: customs-nl, name: Dutch Customs, kind: CUSTOMS, country: NL}
+  - {id: port-rtm, name: Port of Rotterdam, kind: PORT_OPERATOR, country: NL}
+rules:
+  - name: alerts-to-customs
+    to: [customs-nl]
+    kinds: [ALERT]
+    share: ["*"]
+  - name: pin-fraud-to-port
+    to: [port-rtm]
+    kinds: [ALERT]
+    when: category == PIN_CODE_FRAUD
+    share: [category, severity, title, containers.number]
+inbound:
+  accept:
+    - from: [customs-nl, port-rtm]
+)yaml";
+
+// A receiver's policy: accepts alerts from police-nl, shares nothing back
+// (its one rule matches no item this test sends).
+std::string ReceiverPolicy(const std::string& id) {
+  return absl::StrCat(R"yaml(
+organisation: )yaml", id, R"yaml(
+version: "delivery-1"
+partners:
+  - {id: police-nl, name: Dutch police, kind: POLICE, country: NL}
+rules:
+  - name: seizures-to-police
+    to: [police-nl]
+    kinds: [ALERT]
+    when: category == SEIZURE
+    share: ["*"]
+inbound:
+  accept:
+    - from: [police-nl]
+      kinds: [ALERT]
+)yaml");
+}
+
+// Item i of a run: every third one a suspicious container (customs only),
+// the others PIN-code fraud (both partners).
+v1::Item ItemNumber(const std::string& prefix, int i) {
+  return MakeAlertAt(absl::StrCat(prefix, i), "NLRTM",
+                     i % 3 == 0 ? v1::Alert::SUSPICIOUS_CONTAINER
+                                : v1::Alert::PIN_CODE_FRAUD);
+}
+bool ForPort(int i) { return i % 3 != 0; }
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* id : {"police-nl", "customs-nl", "port-rtm"}) {
+      ASSERT_TRUE(f_.AddOrg(id).ok());
+    }
+    ASSERT_TRUE(f_.WritePolicy("police-nl", kSenderPolicy).ok());
+    ASSERT_TRUE(f_.WritePolicy("customs-nl", ReceiverPolicy("customs-nl")).ok());
+    ASSERT_TRUE(f_.WritePolicy("port-rtm", ReceiverPolicy("port-rtm")).ok());
+    // Items as fast as the client sends them: the test is about crashes,
+    // not the per-caller item rate (1,000/s after a burst by default).
+    ASSERT_TRUE(f_.Start("police-nl", {"customs-nl", "port-rtm"},
+                         "limits:\n  per_caller:\n    items_per_second: 0\n")
+                    .ok());
+    ASSERT_TRUE(f_.Start("customs-nl", {"police-nl"}).ok());
+    ASSERT_TRUE(f_.Start("port-rtm", {"police-nl"}).ok());
+  }
+
+  // Waits until `id` stored every key in `expected` (from police-nl).
+  void AwaitStored(const std::string& id, const std::set<std::string>& expected,
+                   absl::Duration timeout) {
+    size_t missing = expected.size();
+    bool all = WaitFor([&] {
+      auto stored = f_.StoredVersions(id);
+      if (!stored.ok()) return false;
+      missing = 0;
+      for (const std::string& item_id : expected) {
+        if (stored->count({"police-nl", item_id, 1}) == 0) ++missing;
+      }
+      return missing == 0;
+    }, timeout);
+    ASSERT_TRUE(all) << id << " is missing " << missing << " of "
+                     << expected.size() << " items; logs:\n" << f_.Logs();
+  }
+
+  // Checks, through the store's event log and through Inbox.List and
+  // Inbox.Subscribe, that `id` holds every item of `expected` exactly once
+  // and nothing from `prefix` beyond `allowed` (each at most once).
+  void CheckExactlyOnce(const std::string& id, const std::string& prefix,
+                        const std::set<std::string>& expected,
+                        const std::set<std::string>& allowed) {
+    SCOPED_TRACE(id);
+    auto stored = f_.StoredVersions(id);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    int extra = 0;
+    for (const auto& [key, count] : *stored) {
+      const auto& [origin, item_id, version] = key;
+      if (!absl::StartsWith(item_id, prefix)) continue;
+      EXPECT_EQ(count, 1) << item_id << " stored " << count << " times";
+      EXPECT_EQ(origin, "police-nl");
+      EXPECT_EQ(version, 1u);
+      if (expected.count(item_id) == 0) {
+        EXPECT_EQ(allowed.count(item_id), 1u) << item_id << " should not be here";
+        ++extra;
+      }
+    }
+    // What the inbox shows: every expected item once, newest first.
+    auto inbox = f_.Inbox(id);
+    ASSERT_TRUE(inbox.ok()) << inbox.status();
+    std::map<std::string, int> shown;
+    uint64_t last_cursor = 0;
+    for (const v1::InboxEntry& entry : *inbox) {
+      last_cursor = std::max(last_cursor, entry.cursor());
+      if (absl::StartsWith(entry.item().item_id(), prefix)) {
+        ++shown[entry.item().item_id()];
+      }
+    }
+    for (const std::string& item_id : expected) {
+      EXPECT_EQ(shown[item_id], 1) << item_id;
+    }
+    EXPECT_EQ(shown.size(), expected.size() + extra);
+    // Every event a subscriber sees, from the start: one per item.
+    auto events = f_.Events(id, last_cursor);
+    ASSERT_TRUE(events.ok()) << events.status();
+    std::map<std::string, int> seen;
+    for (const v1::InboxEvent& event : *events) {
+      if (event.has_entry() &&
+          absl::StartsWith(event.entry().item().item_id(), prefix)) {
+        ++seen[event.entry().item().item_id()];
+      }
+    }
+    for (const auto& [item_id, n] : seen) {
+      EXPECT_EQ(n, 1) << item_id << " seen " << n << " times by a subscriber";
+    }
+    EXPECT_EQ(seen.size(), shown.size());
+  }
+
+  Federation f_;
+};
+
+TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
+  constexpr int kBefore = 20, kWhileDown = 300;
+  for (int i = 0; i < kBefore; ++i) {
+    ASSERT_TRUE(f_.Push("police-nl", ItemNumber("down-", i)).ok());
+  }
+  ASSERT_TRUE(f_.AwaitItem("customs-nl", absl::StrCat("down-", kBefore - 1)).ok());
+  f_.gateway("customs-nl").Kill9();
+
+  // Pushed while customs is down, on one stream.
+  int next = kBefore;
+  absl::Status streamed = f_.ClientOf("police-nl").PushStream(
+      [&]() -> std::optional<v1::Item> {
+        if (next == kBefore + kWhileDown) return std::nullopt;
+        return ItemNumber("down-", next++);
+      },
+      [](const v1::PushResult& r) { EXPECT_EQ(r.code(), 0) << r.message(); });
+  ASSERT_TRUE(streamed.ok()) << streamed;
+  constexpr int kTotal = kBefore + kWhileDown;
+
+  // The port is not held up by customs being away.
+  ASSERT_TRUE(f_.AwaitItem("port-rtm", absl::StrCat("down-", kTotal - 1)).ok());
+  // Down "for a while": the sender has tried and backed off.
+  ASSERT_TRUE(WaitFor([&] {
+    int retries = 0;
+    for (absl::string_view line :
+         absl::StrSplit(f_.gateway("police-nl").ReadLog(), '\n')) {
+      retries += absl::StrContains(line, "peer_link_retry") &&
+                 absl::StrContains(line, "customs-nl");
+    }
+    return retries >= 2;
+  }, absl::Seconds(20))) << f_.gateway("police-nl").ReadLog();
+  auto delivered_while_down = f_.AuditWhere("police-nl", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::ITEM_DELIVERED && r.partner() == "customs-nl" &&
+           r.item().item_id() == absl::StrCat("down-", kBefore);
+  });
+  EXPECT_TRUE(delivered_while_down.empty());
+
+  ASSERT_TRUE(f_.gateway("customs-nl").Restart().ok());
+  std::set<std::string> all;
+  for (int i = 0; i < kTotal; ++i) all.insert(absl::StrCat("down-", i));
+  AwaitStored("customs-nl", all, absl::Seconds(60));
+  CheckExactlyOnce("customs-nl", "down-", all, {});
+
+  // In order: the inbox's cursor order is the order of pushing.
+  auto inbox = f_.Inbox("customs-nl");
+  ASSERT_TRUE(inbox.ok()) << inbox.status();
+  std::vector<std::pair<uint64_t, int>> by_cursor;
+  for (const v1::InboxEntry& entry : *inbox) {
+    int i = -1;
+    absl::string_view id = entry.item().item_id();
+    ASSERT_TRUE(absl::ConsumePrefix(&id, "down-") && absl::SimpleAtoi(id, &i));
+    by_cursor.emplace_back(entry.cursor(), i);
+  }
+  std::sort(by_cursor.begin(), by_cursor.end());
+  ASSERT_EQ(by_cursor.size(), static_cast<size_t>(kTotal));
+  for (int i = 0; i < kTotal; ++i) {
+    ASSERT_EQ(by_cursor[i].second, i) << "out of order at inbox position " << i;
+  }
+  // The port's copies: the PIN-code fraud ones, once each.
+  std::set<std::string> port;
+  for (int i = 0; i < kTotal; ++i) {
+    if (ForPort(i)) port.insert(absl::StrCat("down-", i));
+  }
+  AwaitStored("port-rtm", port, absl::Seconds(30));
+  CheckExactlyOnce("port-rtm", "down-", port, {});
+}
+
+// Streams items "<prefix><i>" into police-nl from index 0 on, resuming after
+// each failed stream, while `disrupt` (on another thread) kills gateways.
+// Tracks what the client was told.
+class Streamer {
+ public:
+  Streamer(Federation& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
+
+  // One stream from `from`; ends when `stop` is set (after the item in
+  // hand) or the stream fails. Returns the stream's status.
+  absl::Status Stream(int from, const std::atomic<bool>& stop) {
+    int next = from;
+    return f_.ClientOf("police-nl").PushStream(
+        [&]() -> std::optional<v1::Item> {
+          if (stop) return std::nullopt;
+          std::lock_guard<std::mutex> lock(mu_);
+          sent_ = std::max(sent_, next + 1);
+          return ItemNumber(prefix_, next++);
+        },
+        [&](const v1::PushResult& r) {
+          absl::string_view id = r.item_id();
+          int i = -1;
+          if (!absl::ConsumePrefix(&id, prefix_) || !absl::SimpleAtoi(id, &i)) {
+            ADD_FAILURE() << "answer for an unknown item " << r.item_id();
+            return;
+          }
+          std::lock_guard<std::mutex> lock(mu_);
+          if (r.code() == 0) {
+            acked_.insert(i);
+          } else {
+            ADD_FAILURE() << r.item_id() << ": " << r.message();
+          }
+        },
+        /*window=*/256);
+  }
+
+  // The first index not acknowledged (answers come in order), and one past
+  // the highest index handed to a stream.
+  int FirstUnacked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int i = 0;
+    while (acked_.count(i) > 0) ++i;
+    return i;
+  }
+  int Sent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_;
+  }
+  std::set<int> Acked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::string Id(int i) const { return absl::StrCat(prefix_, i); }
+
+ private:
+  Federation& f_;
+  const std::string prefix_;
+  std::mutex mu_;
+  std::set<int> acked_;
+  int sent_ = 0;
+};
+
+class KillTest : public DeliveryTest {
+ protected:
+  static constexpr int kMinItems = 10'000;
+  static constexpr int kKills = 5;
+
+  // Checks the outcome: every item the client was told about, and every
+  // item the sender stored, is at each partner that should have it
+  // exactly once; the other items the client sent may be missing there,
+  // but are never twice.
+  void CheckOutcome(Streamer& streamer, const std::string& prefix) {
+    auto at_sender = f_.StoredVersions("police-nl");
+    ASSERT_TRUE(at_sender.ok()) << at_sender.status();
+    std::set<int> acked = streamer.Acked();
+    std::set<std::string> customs, port, maybe;
+    int stored_unacked = 0;
+    for (int i = 0; i < streamer.Sent(); ++i) {
+      const std::string id = streamer.Id(i);
+      const bool stored = at_sender->count({"police-nl", id, 1}) > 0;
+      if (acked.count(i) > 0) {
+        EXPECT_TRUE(stored) << id << " was acknowledged but is not stored";
+      }
+      if (!stored) {
+        maybe.insert(id);
+        continue;
+      }
+      stored_unacked += acked.count(i) == 0;
+      customs.insert(id);
+      if (ForPort(i)) port.insert(id);
+    }
+    ASSERT_GE(acked.size(), static_cast<size_t>(kMinItems));
+    for (const auto& [key, count] : *at_sender) {
+      if (absl::StartsWith(std::get<1>(key), prefix)) {
+        EXPECT_EQ(count, 1) << std::get<1>(key) << " stored twice at the sender";
+      }
+    }
+    AwaitStored("customs-nl", customs, absl::Seconds(90));
+    AwaitStored("port-rtm", port, absl::Seconds(60));
+    CheckExactlyOnce("customs-nl", prefix, customs, {});
+    CheckExactlyOnce("port-rtm", prefix, port, {});
+    RecordProperty("items_acknowledged", static_cast<int>(acked.size()));
+    RecordProperty("stored_but_not_acknowledged", stored_unacked);
+  }
+};
+
+TEST_F(KillTest, SenderKilledDuringAStreamLosesAndDuplicatesNothing) {
+  Streamer streamer(f_, "ks-");
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pause_ms(150, 700);
+  int kills = 0;
+  int round = 0;
+  while (kills < kKills || static_cast<int>(streamer.Acked().size()) < kMinItems) {
+    ASSERT_LT(round++, 200) << "the stream makes no progress; logs:\n" << f_.Logs();
+    // Odd rounds resend what was not acknowledged; even rounds give it up
+    // and go on after the last item sent (those may or may not arrive).
+    const int from = kills % 2 == 1 ? streamer.FirstUnacked() : streamer.Sent();
+    std::atomic<bool> stop{false};
+    absl::Status status;
+    std::thread stream([&] { status = streamer.Stream(from, stop); });
+    if (kills < kKills) {
+      absl::SleepFor(absl::Milliseconds(pause_ms(random)));
+      f_.gateway("police-nl").Kill9();
+      ++kills;
+      stream.join();
+      ASSERT_TRUE(f_.gateway("police-nl").Restart().ok());
+      // The next stream should start on a connected channel, not fail
+      // at once while gRPC backs off from the dead gateway.
+      ASSERT_TRUE(WaitFor([&] {
+        v1::ListRequest probe;
+        probe.set_page_size(1);
+        return f_.ClientOf("police-nl").List(probe).ok();
+      }, absl::Seconds(20)));
+    } else {
+      // No more kills: run to kMinItems acknowledged items, then stop.
+      ASSERT_TRUE(WaitFor([&] {
+        return static_cast<int>(streamer.Acked().size()) >= kMinItems;
+      }, absl::Seconds(90)));
+      stop = true;
+      stream.join();
+      if (!status.ok()) {
+        // Unlikely (the gateway was not killed): say why and go round.
+        ADD_FAILURE() << status;
+      }
+    }
+  }
+  EXPECT_EQ(kills, kKills);
+  CheckOutcome(streamer, "ks-");
+}
+
+TEST_F(KillTest, ReceiversKilledDuringAStreamLoseAndDuplicateNothing) {
+  Streamer streamer(f_, "kr-");
+  std::atomic<bool> stop{false};
+  std::atomic<int> kills{0};
+  // Kills alternate between the partners, at random moments while items
+  // flow, each down for a random short time.
+  std::thread killer([&] {
+    std::mt19937 random(std::random_device{}());
+    std::uniform_int_distribution<int> pause_ms(200, 800), down_ms(0, 300);
+    const char* victims[] = {"customs-nl", "port-rtm"};
+    for (int k = 0; k < kKills + 1; ++k) {
+      absl::SleepFor(absl::Milliseconds(pause_ms(random)));
+      GatewayProcess& victim = f_.gateway(victims[k % 2]);
+      victim.Kill9();
+      ++kills;
+      absl::SleepFor(absl::Milliseconds(down_ms(random)));
+      absl::Status restarted = victim.Restart();
+      if (!restarted.ok()) ADD_FAILURE() << restarted;
+    }
+  });
+  // The stream runs until the killer is done and enough items went in.
+  std::thread stopper([&] {
+    WaitFor([&] {
+      return kills > kKills &&
+             static_cast<int>(streamer.Acked().size()) >= kMinItems;
+    }, absl::Seconds(90));
+    stop = true;
+  });
+  absl::Status status = streamer.Stream(0, stop);
+  killer.join();
+  stopper.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(kills, kKills + 1);
+  // The client was answered for everything it sent.
+  EXPECT_EQ(static_cast<int>(streamer.Acked().size()), streamer.Sent());
+  CheckOutcome(streamer, "kr-");
+}
+
+}  // namespace
+}  // namespace havengate::testing
