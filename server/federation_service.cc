@@ -110,6 +110,14 @@ void FederationService::AuditRefusal(const Caller& peer,
   v1::AuditRecord record = MakeAuditRecord(
       v1::RECEIPT_REFUSED, peer.spiffe_id,
       message.has_item() ? &message.item() : nullptr);
+  if (message.has_retraction()) {
+    // Which item a refused retraction (or withdrawal) was about.
+    record.mutable_item()->set_origin(message.retraction().origin());
+    record.mutable_item()->set_item_id(message.retraction().item_id());
+    record.set_detail(absl::StrCat(
+        "retraction (", v1::Retraction::Kind_Name(message.retraction().kind()),
+        ", decided by ", message.retraction().decided_by(), ")"));
+  }
   record.set_partner(peer.organisation);
   record.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
                                  status.message()));
