@@ -94,11 +94,13 @@ class DeliveryTest : public ::testing::Test {
     ASSERT_TRUE(f_.WritePolicy("port-rtm", ReceiverPolicy("port-rtm")).ok());
     // Items as fast as the client sends them: the test is about crashes,
     // not the per-caller item rate (1,000/s after a burst by default).
-    ASSERT_TRUE(f_.Start("police-nl", {"customs-nl", "port-rtm"},
-                         "limits:\n  per_caller:\n    items_per_second: 0\n")
-                    .ok());
-    ASSERT_TRUE(f_.Start("customs-nl", {"police-nl"}).ok());
-    ASSERT_TRUE(f_.Start("port-rtm", {"police-nl"}).ok());
+    absl::Status started = f_.Start("police-nl", {"customs-nl", "port-rtm"},
+                                    "limits:\n  per_caller:\n    items_per_second: 0\n");
+    ASSERT_TRUE(started.ok()) << started;
+    started = f_.Start("customs-nl", {"police-nl"});
+    ASSERT_TRUE(started.ok()) << started;
+    started = f_.Start("port-rtm", {"police-nl"});
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   // Waits until `id` stored every key in `expected` (from police-nl).
@@ -180,6 +182,12 @@ TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
   }
   ASSERT_TRUE(f_.AwaitItem("customs-nl", absl::StrCat("down-", kBefore - 1)).ok());
   f_.gateway("customs-nl").Kill9();
+  // An item that expires before customs is back: dropped from its queue
+  // (and that recorded), while the port, which is up, gets it.
+  v1::Item expiring = MakeAlertAt("expiring", "NLRTM");
+  expiring.mutable_expires_at()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() + absl::Seconds(2)));
+  ASSERT_TRUE(f_.Push("police-nl", expiring).ok());
 
   // Pushed while customs is down, on one stream.
   int next = kBefore;
@@ -209,12 +217,22 @@ TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
            r.item().item_id() == absl::StrCat("down-", kBefore);
   });
   EXPECT_TRUE(delivered_while_down.empty());
+  const absl::Time expires_at = absl::FromUnixSeconds(expiring.expires_at().seconds());
+  ASSERT_TRUE(WaitFor([&] { return absl::Now() > expires_at; }));
 
-  ASSERT_TRUE(f_.gateway("customs-nl").Restart().ok());
+  absl::Status restarted = f_.gateway("customs-nl").Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
   std::set<std::string> all;
   for (int i = 0; i < kTotal; ++i) all.insert(absl::StrCat("down-", i));
   AwaitStored("customs-nl", all, absl::Seconds(60));
   CheckExactlyOnce("customs-nl", "down-", all, {});
+  EXPECT_TRUE(f_.Shown("customs-nl", "expiring", true).empty());
+  auto expired = f_.AwaitAudit("police-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::DELIVERY_EXPIRED && r.item().item_id() == "expiring";
+  });
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(expired->partner(), "customs-nl");
+  EXPECT_TRUE(f_.AwaitItem("port-rtm", "expiring").ok());
 
   // In order: the inbox's cursor order is the order of pushing.
   auto inbox = f_.Inbox("customs-nl");
@@ -364,7 +382,8 @@ TEST_F(KillTest, SenderKilledDuringAStreamLosesAndDuplicatesNothing) {
       f_.gateway("police-nl").Kill9();
       ++kills;
       stream.join();
-      ASSERT_TRUE(f_.gateway("police-nl").Restart().ok());
+      absl::Status restarted = f_.gateway("police-nl").Restart();
+      ASSERT_TRUE(restarted.ok()) << restarted;
       // The next stream should start on a connected channel, not fail
       // at once while gRPC backs off from the dead gateway.
       ASSERT_TRUE(WaitFor([&] {

@@ -195,6 +195,25 @@ absl::StatusOr<std::vector<v1::InboxEvent>> Federation::Events(
       status.error_message()));
 }
 
+absl::StatusOr<std::vector<v1::InboxEvent>> Federation::Replay(
+    const std::string& id, absl::Duration quiet) {
+  // The first events come at once; the stream then idles, and the
+  // deadline ends it.
+  auto stub = v1::Inbox::NewStub(ClientOf(id).channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + quiet));
+  auto reader = stub->Subscribe(&context, v1::SubscribeRequest());
+  std::vector<v1::InboxEvent> events;
+  v1::InboxEvent event;
+  while (reader->Read(&event)) events.push_back(event);
+  grpc::Status status = reader->Finish();
+  if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(absl::StrCat("Subscribe at ", id, " ended: ",
+                                               status.error_message()));
+  }
+  return events;
+}
+
 std::vector<v1::AuditRecord> Federation::Audit(const std::string& id) {
   std::vector<v1::AuditRecord> records;
   auto store = audit::AuditStore::Open(gateways_.at(id)->store_file());

@@ -96,6 +96,11 @@ class Federation {
   absl::StatusOr<std::vector<v1::InboxEvent>> Events(const std::string& id,
                                                      uint64_t last_cursor);
 
+  // Every inbox event of `id` from the start, through Inbox.Subscribe: the
+  // events sent until none came for `quiet`.
+  absl::StatusOr<std::vector<v1::InboxEvent>> Replay(
+      const std::string& id, absl::Duration quiet = absl::Seconds(2));
+
   // `id`'s audit records, read from its store file (the gateway may run).
   std::vector<v1::AuditRecord> Audit(const std::string& id);
   // The records of `id` matching `match`.
