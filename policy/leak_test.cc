@@ -14,7 +14,8 @@
 // TrialSeed(--seed, t), printed with every failure together with the flags
 // that rerun just that trial.
 //
-//   policy_leak_test                      # 1,000,000 cases (CI)
+//   policy_leak_test                      # 1,000,000 cases (CI; 100,000
+//                                         # in sanitizer builds)
 //   policy_leak_test --cases=20000        # fewer, while developing
 //   policy_leak_test --seed=7 --trial=123 # rerun one failing trial
 #include <chrono>
@@ -518,8 +519,23 @@ Expected Reference(const v1::SharingPolicy& policy,
 
 // ------------------------------------------------------------ the test
 
+// Sanitizer builds (tests/run-sanitized.sh) run ten times slower: there the
+// default is 100,000 cases, which covers the code as well; the million runs
+// in the normal build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int64_t kDefaultCases = 100'000;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr int64_t kDefaultCases = 100'000;
+#else
+constexpr int64_t kDefaultCases = 1'000'000;
+#endif
+#else
+constexpr int64_t kDefaultCases = 1'000'000;
+#endif
+
 struct Flags {
-  int64_t cases = 1'000'000;  // (policy, item) pairs
+  int64_t cases = kDefaultCases;  // (policy, item) pairs
   uint32_t seed = 1;
   int64_t trial = -1;         // >= 0: run only this trial
 };
