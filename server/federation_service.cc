@@ -87,13 +87,25 @@ absl::Status FederationService::CheckRetraction(
     return absl::PermissionDeniedError(
         "retraction.decided_by: only the origin retracts an item");
   }
-  // Only the gateway an item came from may withdraw it here.
+  // Only a gateway the item came from may withdraw it here.
   HG_ASSIGN_OR_RETURN(v1::InboxEntry held,
                       store_.GetItem(retraction.origin(), retraction.item_id()));
-  if (held.received_from() != peer.organisation) {
+  if (held.received_from() == peer.organisation) return absl::OkStatus();
+  // The item also came by another path, from this peer, whose copy was
+  // not kept: the origin's retraction counts from it too; its own
+  // withdrawal concerns only the copy not kept.
+  HG_ASSIGN_OR_RETURN(bool sent_a_copy,
+                      store_.SentOtherCopy(retraction.origin(), retraction.item_id(),
+                                           peer.organisation));
+  if (!sent_a_copy) {
     return absl::PermissionDeniedError(absl::StrCat(
         "retraction: the item was received from ", held.received_from(),
         ", not from ", peer.organisation));
+  }
+  if (withdrawal) {
+    return absl::NotFoundError(absl::StrCat(
+        "the copy held here came from ", held.received_from(),
+        "; nothing to withdraw"));
   }
   return absl::OkStatus();
 }
@@ -250,7 +262,7 @@ grpc::Status FederationService::Exchange(
       absl::Status allowed_retraction =
           CheckRetraction(message.retraction(), *peer);
       if (absl::IsNotFound(allowed_retraction)) {
-        complete(absl::OkStatus());  // nothing held here: nothing to do
+        complete(absl::OkStatus());  // nothing to do here
         continue;
       }
       if (!allowed_retraction.ok()) {

@@ -49,7 +49,8 @@ class FederationService final : public v1::Federation::Service {
 
  private:
   absl::Status CheckItem(const v1::Item& item, const Caller& peer) const;
-  // NOT_FOUND if the item is not held here (nothing to do).
+  // NOT_FOUND if there is nothing to do: the item is not held here, or a
+  // withdrawal concerns a copy that came by another path and was not kept.
   absl::Status CheckRetraction(const v1::Retraction& retraction,
                                const Caller& peer) const;
   void AuditRefusal(const Caller& peer, const v1::FederationMessage& message,

@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS shares(
   item_id TEXT NOT NULL,
   partner TEXT NOT NULL,
   PRIMARY KEY(origin, item_id, partner)) WITHOUT ROWID;
+-- Gateways that sent a copy of an item held here from another gateway
+-- (the same version by two paths; the first copy is kept): they may pass
+-- on the origin's retraction of it.
+CREATE TABLE IF NOT EXISTS other_copies(
+  origin TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  PRIMARY KEY(origin, item_id, sender)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox(
   partner TEXT NOT NULL,
   sequence INTEGER NOT NULL,
@@ -308,6 +316,9 @@ class SqliteStore final : public Store {
 
   absl::StatusOr<v1::InboxEntry> GetItem(const std::string& origin,
                                          const std::string& item_id) override;
+  absl::StatusOr<bool> SentOtherCopy(const std::string& origin,
+                                     const std::string& item_id,
+                                     const std::string& sender) override;
   absl::StatusOr<ListPage> ListItems(const v1::ItemFilter& filter,
                                      int page_size,
                                      const std::string& page_token) override;
@@ -328,7 +339,8 @@ class SqliteStore final : public Store {
   struct Writer {
     Db db;
     Statement find_item, insert_event, insert_item, find_latest,
-        clear_latest, find_retraction, insert_retraction, next_outbox_seq,
+        clear_latest, find_retraction, insert_retraction, insert_other_copy,
+        next_outbox_seq,
         set_outbox_seq, insert_outbox, insert_share, shared_partners,
         delete_outbox, insert_audit, any_version, event_time,
         delete_retraction, savepoint, release_savepoint,
@@ -488,6 +500,8 @@ absl::Status SqliteStore::PrepareWriter() {
       {&writer_.insert_retraction,
        "INSERT OR REPLACE INTO retractions(origin, item_id, cursor, payload, "
        "by_origin) VALUES(?,?,?,?,?)"},
+      {&writer_.insert_other_copy,
+       "INSERT OR IGNORE INTO other_copies(origin, item_id, sender) VALUES(?,?,?)"},
       {&writer_.delete_retraction,
        "DELETE FROM retractions WHERE origin=? AND item_id=?"},
       {&writer_.next_outbox_seq,
@@ -759,7 +773,13 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
             "version to change it"));
       }
       ItemWriteResult result;
-      if (digest != request.digest) result.stored_copy_from = std::move(stored_from);
+      if (digest != request.digest) {
+        HG_RETURN_IF_ERROR(writer_.insert_other_copy.Bind(1, origin)
+                               .Bind(2, item_id)
+                               .Bind(3, request.write.received_from)
+                               .Run());
+        result.stored_copy_from = std::move(stored_from);
+      }
       v1::Receipt& receipt = result.receipt;
       receipt.set_origin(origin);
       receipt.set_item_id(item_id);
@@ -1063,6 +1083,19 @@ absl::StatusOr<v1::InboxEntry> SqliteStore::GetItem(const std::string& origin,
         absl::StrCat("no item ", item_id, " from ", origin, " is stored"));
   }
   return EntryFromRow(s);
+}
+
+absl::StatusOr<bool> SqliteStore::SentOtherCopy(const std::string& origin,
+                                                const std::string& item_id,
+                                                const std::string& sender) {
+  HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
+  ReaderLease lease(std::move(db), [this](Db d) { ReturnReader(std::move(d)); });
+  HG_ASSIGN_OR_RETURN(
+      auto s, Statement::Prepare(lease.get(),
+                                 "SELECT 1 FROM other_copies WHERE origin=? AND "
+                                 "item_id=? AND sender=?"));
+  s.Bind(1, origin).Bind(2, item_id).Bind(3, sender);
+  return s.Step();
 }
 
 // Builds the WHERE clause for a filter over `events e`; binds come after

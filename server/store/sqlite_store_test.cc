@@ -153,6 +153,11 @@ TEST_F(StoreTest, SameVersionFromAnotherGatewayIsADuplicateAndTheFirstCopyStays)
             "As Antwerp sent it");
   EXPECT_EQ(store_->GetItem("police-be", "b1")->received_from(), "police-be");
   EXPECT_TRUE(OutboxPayloads("port-rtm").empty());
+  // Remembered: police-nl may pass on the origin's retraction of it.
+  EXPECT_TRUE(*store_->SentOtherCopy("police-be", "b1", "police-nl"));
+  EXPECT_FALSE(*store_->SentOtherCopy("police-be", "b1", "customs-nl"));
+  EXPECT_FALSE(*store_->SentOtherCopy("police-be", "b1", "police-be"))
+      << "the kept copy's sender is not an other copy";
 
   // The same copy again is an ordinary duplicate; another copy from the
   // same gateway is still a conflict.

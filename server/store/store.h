@@ -107,7 +107,8 @@ class Store {
   //   already stored with the same content, or with other content that came
   //   from another organisation than `received_from` (one version that
   //   reached this gateway by two paths; the first copy stays): nothing is
-  //   written, no outbox or audit entries are added;
+  //   written, no outbox or audit entries are added (a copy from another
+  //   organisation is remembered for SentOtherCopy);
   // - ALREADY_EXISTS if it is stored with different content from the same
   //   organisation;
   // - FAILED_PRECONDITION if the item was retracted;
@@ -145,6 +146,12 @@ class Store {
   // NOT_FOUND if absent.
   [[nodiscard]] virtual absl::StatusOr<v1::InboxEntry> GetItem(
       const std::string& origin, const std::string& item_id) = 0;
+
+  // Whether `sender` sent a copy of a version of the item that was not
+  // kept because another organisation's copy came first.
+  [[nodiscard]] virtual absl::StatusOr<bool> SentOtherCopy(
+      const std::string& origin, const std::string& item_id,
+      const std::string& sender) = 0;
 
   // Current versions matching `filter`, newest first. `page_size` 1-1000.
   // INVALID_ARGUMENT for a malformed page token.

@@ -404,6 +404,23 @@ TEST_F(FourGatewayTest, EveryPartnerHoldsWhatTheSendersPolicyAndPolicyTestsSay) 
   ASSERT_EQ(at_customs.size(), 1u);
   EXPECT_NE(second_copy->partner(), at_customs[0].received_from());
   EXPECT_THAT(second_copy->detail(), HasSubstr(at_customs[0].received_from()));
+  // Antwerp retracts it: the retraction reaches customs over both paths
+  // too, and customs shows it no more.
+  auto retracted = f_.ClientOf("police-be").Retract(ripoff->item.item_id(), "wrong seal series");
+  ASSERT_TRUE(retracted.ok()) << retracted.status();
+  for (const char* id : {"police-nl", "customs-nl"}) {
+    EXPECT_TRUE(f_.AwaitGone(id, ripoff->item.item_id())) << id;
+  }
+  for (const auto& [sender, partner] :
+       std::vector<std::pair<std::string, std::string>>{{"police-be", "customs-nl"},
+                                                        {"police-nl", "customs-nl"}}) {
+    auto settled = f_.AwaitAudit(sender, [&](const v1::AuditRecord& r) {
+      return (r.type() == v1::ITEM_DELIVERED || r.type() == v1::DELIVERY_REFUSED) &&
+             r.partner() == partner && r.detail() == "retraction" &&
+             r.item().item_id() == ripoff->item.item_id();
+    });
+    EXPECT_TRUE(settled.ok()) << sender << ": " << settled.status();
+  }
 
   // Nothing was refused: the deploy policies' inbound rules accept what
   // their partners release, and a second copy of a version (through
