@@ -49,6 +49,18 @@ void PeerLink::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool PeerLink::WaitForConnected(grpc::Channel& channel) {
+  // In short slices, so that Stop() does not wait out a connection attempt
+  // to a partner that is down.
+  const absl::Time deadline = absl::Now() + kConnectTimeout;
+  while (!stopping_) {
+    absl::Time slice = std::min(deadline, absl::Now() + kIdleWait);
+    if (channel.WaitForConnected(absl::ToChronoTime(slice))) return true;
+    if (absl::Now() >= deadline) return false;
+  }
+  return false;
+}
+
 void PeerLink::Run() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
@@ -73,8 +85,8 @@ void PeerLink::Run() {
     }
     absl::Status failure;
     bool progress = false;
-    if (!channel->WaitForConnected(
-            absl::ToChronoTime(absl::Now() + kConnectTimeout))) {
+    if (!WaitForConnected(*channel)) {
+      if (stopping_) break;
       failure = absl::UnavailableError("cannot connect");
     } else {
       connected_ = true;
@@ -200,7 +212,14 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
       if (!message.ParseFromString(record.payload)) {
         log::Error("outbox_entry_unreadable", {{"partner", options_.partner},
                                                {"sequence", record.sequence}});
-        pending[record.sequence].settled = true;
+        // Settled (it can never be sent) and on record as such; without a
+        // type the record would have gone into the chain as UNSPECIFIED.
+        Pending& p = pending[record.sequence];
+        p.settled = true;
+        p.record = MakeAuditRecord(v1::DELIVERY_REFUSED, options_.gateway_spiffe_id);
+        p.record.set_partner(options_.partner);
+        p.record.set_reason("the outbox entry cannot be read; it was not sent");
+        p.record.set_detail(absl::StrCat("outbox sequence ", record.sequence));
         advance();
         continue;
       }

@@ -63,6 +63,9 @@ class PeerLink {
 
  private:
   void Run();
+  // Waits (a few seconds at most) until `channel` is connected; false if
+  // it is not, or Stop() was called.
+  bool WaitForConnected(grpc::Channel& channel);
   // One connected session: returns why it ended (the stream failed, or
   // Stop() was called). Sets `made_progress` if anything was settled.
   absl::Status RunSession(v1::Federation::Stub& stub, bool* made_progress);

@@ -8,6 +8,8 @@
 //   afterwards every item acknowledged to the client (and every item the
 //   sender stored) is at every partner that should have it exactly once,
 //   and no item is anywhere twice.
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -256,6 +258,43 @@ TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
   }
   AwaitStored("port-rtm", port, absl::Seconds(30));
   CheckExactlyOnce("port-rtm", "down-", port, {});
+}
+
+TEST_F(DeliveryTest, AnUnreadableOutboxEntryIsSettledOnRecordAndDoesNotBlockTheQueue) {
+  f_.gateway("customs-nl").Kill9();
+  ASSERT_TRUE(f_.Push("police-nl", MakeAlertAt("garbled", "NLRTM")).ok());
+  ASSERT_TRUE(f_.Push("police-nl", MakeAlertAt("after-garbled", "NLRTM")).ok());
+  f_.gateway("police-nl").Kill9();
+  // The first entry queued for customs is damaged on disk.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(f_.gateway("police-nl").store_file().c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(
+        db,
+        "UPDATE outbox SET payload=x'ff' WHERE partner='customs-nl' AND "
+        "sequence=(SELECT MIN(sequence) FROM outbox WHERE partner='customs-nl')",
+        nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  absl::Status restarted = f_.gateway("police-nl").Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  restarted = f_.gateway("customs-nl").Restart();
+  ASSERT_TRUE(restarted.ok()) << restarted;
+
+  ASSERT_TRUE(f_.AwaitItem("customs-nl", "after-garbled").ok());
+  EXPECT_TRUE(f_.Shown("customs-nl", "garbled", true).empty());
+  auto refused = f_.AwaitAudit("police-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::DELIVERY_REFUSED && r.partner() == "customs-nl" &&
+           absl::StrContains(r.reason(), "cannot be read");
+  });
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  for (const v1::AuditRecord& r : f_.Audit("police-nl")) {
+    EXPECT_NE(r.type(), v1::AUDIT_EVENT_TYPE_UNSPECIFIED) << r.DebugString();
+  }
 }
 
 // Streams items "<prefix><i>" into police-nl from index 0 on, resuming after
