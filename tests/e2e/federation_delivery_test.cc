@@ -85,7 +85,7 @@ v1::Item ItemNumber(const std::string& prefix, int i) {
 }
 bool ForPort(int i) { return i % 3 != 0; }
 
-class DeliveryTest : public ::testing::Test {
+class FederationDeliveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* id : {"police-nl", "customs-nl", "port-rtm"}) {
@@ -177,7 +177,7 @@ class DeliveryTest : public ::testing::Test {
   Federation f_;
 };
 
-TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
+TEST_F(FederationDeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
   constexpr int kBefore = 20, kWhileDown = 300;
   for (int i = 0; i < kBefore; ++i) {
     ASSERT_TRUE(f_.Push("police-nl", ItemNumber("down-", i)).ok());
@@ -260,7 +260,7 @@ TEST_F(DeliveryTest, APartnerDownForAWhileGetsEverythingQueuedInOrderOnce) {
   CheckExactlyOnce("port-rtm", "down-", port, {});
 }
 
-TEST_F(DeliveryTest, AnUnreadableOutboxEntryIsSettledOnRecordAndDoesNotBlockTheQueue) {
+TEST_F(FederationDeliveryTest, AnUnreadableOutboxEntryIsSettledOnRecordAndDoesNotBlockTheQueue) {
   f_.gateway("customs-nl").Kill9();
   ASSERT_TRUE(f_.Push("police-nl", MakeAlertAt("garbled", "NLRTM")).ok());
   ASSERT_TRUE(f_.Push("police-nl", MakeAlertAt("after-garbled", "NLRTM")).ok());
@@ -358,7 +358,7 @@ class Streamer {
   int sent_ = 0;
 };
 
-class KillTest : public DeliveryTest {
+class FederationKillTest : public FederationDeliveryTest {
  protected:
   static constexpr int kMinItems = 10'000;
   static constexpr int kKills = 5;
@@ -402,7 +402,7 @@ class KillTest : public DeliveryTest {
   }
 };
 
-TEST_F(KillTest, SenderKilledDuringAStreamLosesAndDuplicatesNothing) {
+TEST_F(FederationKillTest, SenderKilledDuringAStreamLosesAndDuplicatesNothing) {
   Streamer streamer(f_, "ks-");
   std::mt19937 random(std::random_device{}());
   std::uniform_int_distribution<int> pause_ms(150, 700);
@@ -447,7 +447,7 @@ TEST_F(KillTest, SenderKilledDuringAStreamLosesAndDuplicatesNothing) {
   CheckOutcome(streamer, "ks-");
 }
 
-TEST_F(KillTest, ReceiversKilledDuringAStreamLoseAndDuplicateNothing) {
+TEST_F(FederationKillTest, ReceiversKilledDuringAStreamLoseAndDuplicateNothing) {
   Streamer streamer(f_, "kr-");
   std::atomic<bool> stop{false};
   std::atomic<int> kills{0};

@@ -88,7 +88,7 @@ constexpr char kForwardRule[] =
 constexpr char kForwardShare[] =
     "    share: [category, severity, title, observed_at, location, containers, vessels]\n";
 
-class ReshareTest : public ::testing::Test {
+class FederationReshareTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* id : {"police-be", "police-nl", "customs-nl", "port-rtm", "police-ec"}) {
@@ -133,7 +133,7 @@ class ReshareTest : public ::testing::Test {
   std::string deploy_text_;
 };
 
-TEST_F(ReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraints) {
+TEST_F(FederationReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraints) {
   ASSERT_TRUE(f_.Push("police-be", RipOff("rs-fwd")).ok());
   v1::Item no_reshare = RipOff("rs-no-reshare");
   no_reshare.mutable_classification()->set_no_reshare(true);
@@ -228,7 +228,7 @@ TEST_F(ReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraints) {
               }).empty());
 }
 
-TEST_F(ReshareTest, UpdatesWithdrawalsAndRetractionsReachTheSecondHop) {
+TEST_F(FederationReshareTest, UpdatesWithdrawalsAndRetractionsReachTheSecondHop) {
   ASSERT_TRUE(f_.Push("police-be", RipOff("rs-upd")).ok());
   ASSERT_TRUE(f_.Push("police-be", RipOff("rs-ret-client")).ok());
   ASSERT_TRUE(f_.Push("police-be", RipOff("rs-ret-cli")).ok());
@@ -359,7 +359,7 @@ TEST_F(ReshareTest, UpdatesWithdrawalsAndRetractionsReachTheSecondHop) {
 
 // --- Updates at direct partners ---------------------------------------------
 
-class UpdateTest : public ::testing::Test {
+class FederationUpdateTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* id : {"police-nl", "customs-nl", "port-rtm", "police-be", "police-ec"}) {
@@ -378,7 +378,7 @@ class UpdateTest : public ::testing::Test {
   Federation f_;
 };
 
-TEST_F(UpdateTest, ANewVersionIsDecidedAgainEverywhereAndWithdrawnWhereNoLongerShared) {
+TEST_F(FederationUpdateTest, ANewVersionIsDecidedAgainEverywhereAndWithdrawnWhereNoLongerShared) {
   auto sample = LoadSample("pin_code_fraud_rtm.json");
   ASSERT_TRUE(sample.ok()) << sample.status();
   v1::Item v1 = *sample;

@@ -39,7 +39,7 @@ struct ExchangeOutcome {
   std::vector<v1::FederationAck> acks;
 };
 
-class TrustTest : public ::testing::Test {
+class FederationTrustTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* id : {"police-nl", "customs-nl", "port-rtm", "police-be", "police-ec"}) {
@@ -130,7 +130,7 @@ class TrustTest : public ::testing::Test {
   Federation f_;
 };
 
-TEST_F(TrustTest, AnotherPartnersCaMintingAThirdPartnersGatewayIdIsRefusedAndRecorded) {
+TEST_F(FederationTrustTest, AnotherPartnersCaMintingAThirdPartnersGatewayIdIsRefusedAndRecorded) {
   // Customs' CA issues a certificate claiming to be the police gateway.
   auto customs_ca = f_.org("customs-nl").OpenCa();
   ASSERT_TRUE(customs_ca.ok()) << customs_ca.status();
@@ -174,7 +174,7 @@ TEST_F(TrustTest, AnotherPartnersCaMintingAThirdPartnersGatewayIdIsRefusedAndRec
   EXPECT_TRUE(f_.AwaitItem("port-rtm", "genuine-1").ok());
 }
 
-TEST_F(TrustTest, AGatewayOfAnOrganisationThatIsNotAPeerIsRefusedAndRecorded) {
+TEST_F(FederationTrustTest, AGatewayOfAnOrganisationThatIsNotAPeerIsRefusedAndRecorded) {
   // police-be's own, valid gateway certificate; the port does not peer
   // with police-be.
   ExchangeOutcome outcome = Exchange(
@@ -184,7 +184,7 @@ TEST_F(TrustTest, AGatewayOfAnOrganisationThatIsNotAPeerIsRefusedAndRecorded) {
   EXPECT_TRUE(f_.Shown("port-rtm", "stranger-1", true).empty());
 }
 
-TEST_F(TrustTest, AConfiguredPeerSendingAnotherOriginIsRefusedPerMessageAndRecorded) {
+TEST_F(FederationTrustTest, AConfiguredPeerSendingAnotherOriginIsRefusedPerMessageAndRecorded) {
   // Something police-nl holds from the port, for the withdrawal below.
   auto badge = LoadSample("badge_out_of_hours.json");
   ASSERT_TRUE(badge.ok()) << badge.status();
