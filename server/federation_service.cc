@@ -3,6 +3,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
 #include "server/grpc_status.h"
@@ -162,6 +163,24 @@ void FederationService::AuditOtherCopy(const Caller& peer,
   });
 }
 
+void FederationService::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
+  for (grpc::ServerContext* context : open_) context->TryCancel();
+}
+
+bool FederationService::Open(grpc::ServerContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  open_.insert(context);
+  return true;
+}
+
+void FederationService::Close(grpc::ServerContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_.erase(context);
+}
+
 grpc::Status FederationService::Exchange(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
@@ -198,6 +217,11 @@ grpc::Status FederationService::Exchange(
     }
     slot.emplace(*std::move(admitted));
   }
+  if (!Open(context)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "this gateway is shutting down; reconnect later");
+  }
+  absl::Cleanup close = [this, context] { Close(context); };
   log::Info("peer_connected", {{"peer", peer->organisation}});
 
   OrderedAnswers<v1::FederationAck> answers(options_.stream_window);

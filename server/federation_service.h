@@ -10,6 +10,7 @@
 #ifndef HAVENGATE_SERVER_FEDERATION_SERVICE_H_
 #define HAVENGATE_SERVER_FEDERATION_SERVICE_H_
 
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -47,7 +48,17 @@ class FederationService final : public v1::Federation::Service {
       grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
           stream) override;
 
+  // Ends the open Exchange streams and refuses new ones (UNAVAILABLE), so
+  // shutdown does not wait for peers to hang up. Messages already read are
+  // still stored; their acknowledgements may not reach the peer, which
+  // resends them after reconnecting and is answered "already held".
+  void Stop();
+
  private:
+  // Registers an open stream; false once Stop() has run.
+  bool Open(grpc::ServerContext* context);
+  void Close(grpc::ServerContext* context);
+
   absl::Status CheckItem(const v1::Item& item, const Caller& peer) const;
   // NOT_FOUND if there is nothing to do: the item is not held here, or a
   // withdrawal concerns a copy that came by another path and was not kept.
@@ -64,6 +75,10 @@ class FederationService final : public v1::Federation::Service {
   const Authenticator& authenticator_;
   const Sharing& sharing_;
   store::Store& store_;
+
+  std::mutex mu_;
+  bool stopping_ = false;                    // guarded by mu_
+  std::set<grpc::ServerContext*> open_;      // guarded by mu_
 };
 
 // Checks that an item received from `sender` tells a consistent story of

@@ -361,6 +361,7 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     if (inbox_ != nullptr) inbox_->Stop();
+    if (federation_ != nullptr) federation_->Stop();
     // In-flight calls finish within the grace period; the rest are
     // cancelled. Acknowledged items are already durable either way.
     server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
