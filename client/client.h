@@ -92,6 +92,7 @@ class Client {
 
   // The underlying channel, for services this library does not wrap.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  const ConnectionOptions& options() const { return options_; }
 
  private:
   Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel);

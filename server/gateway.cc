@@ -16,6 +16,7 @@
 #include "server/audit/checkpointer.h"
 #include "server/caller.h"
 #include "server/federation_service.h"
+#include "server/policy_admin_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
@@ -166,6 +167,8 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
   std::unique_ptr<FederationService> federation_;
+  std::unique_ptr<ProposalStore> proposals_;
+  std::unique_ptr<PolicyAdminService> policy_admin_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -205,6 +208,15 @@ absl::Status GatewayImpl::Init() {
     log::Warn("no_policy", {{"effect", "nothing is shared with or accepted from partners"}});
   }
 
+  HG_ASSIGN_OR_RETURN(proposals_,
+                      ProposalStore::Open(config_.store_path + ".policies"));
+  if (auto policy = policies_->current()) {
+    HG_RETURN_IF_ERROR(proposals_
+                           ->RecordPolicyFile(policy->version(),
+                                              policies_->current_text(), absl::Now())
+                           .status());
+  }
+
   SharingOptions sharing_options;
   sharing_options.organisation = config_.organisation_id;
   sharing_options.gateway_spiffe_id =
@@ -231,11 +243,19 @@ absl::Status GatewayImpl::Init() {
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
 
+  policy_admin_ = std::make_unique<PolicyAdminService>(
+      config_.organisation_id, security_->authenticator(), *caller_limits_,
+      *policies_, *proposals_, *store_);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen_address,
                            security_->server_credentials(), &port_);
+  // gRPC sets SO_REUSEPORT by default: a second process on this machine
+  // could then bind the same port and take a share of the connections.
+  // A gateway listens alone; a second one on its port fails to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   ApplyTransportLimits(config_.limits, builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
@@ -244,6 +264,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());
+  builder.RegisterService(policy_admin_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -340,6 +361,13 @@ void GatewayImpl::ReloadPolicyFile() {
   }
   if (!*reloaded) return;
   std::shared_ptr<const policy::CompiledPolicy> policy = policies_->current();
+  absl::Status recorded = proposals_
+                              ->RecordPolicyFile(policy->version(),
+                                                 policies_->current_text(), absl::Now())
+                              .status();
+  if (!recorded.ok()) {
+    log::Error("policy_history_write_failed", {{"reason", recorded.message()}});
+  }
   log::Info("policy_activated",
             {{"file", config_.policy_path}, {"version", policy->version()}});
   v1::AuditRecord record = MakeAuditRecord(v1::POLICY_ACTIVATED, actor);

@@ -1,30 +1,14 @@
 #include "server/sharing.h"
 
-#include <openssl/evp.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "havengate/v1/federation.pb.h"
+#include "proto/digest.h"
 
 namespace havengate::server {
 namespace {
-
-// "sha256:<hex>" of `bytes`: what an audit record says was sent, so that a
-// copy the partner shows can be matched without the record holding values.
-std::string Sha256Digest(const std::string& bytes) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), out, &size, EVP_sha256(),
-                 nullptr) != 1) {
-    return "";
-  }
-  return absl::StrCat(
-      "sha256:", absl::BytesToHexString(absl::string_view(
-                     reinterpret_cast<const char*>(out), size)));
-}
 
 std::string DeterministicBytes(const google::protobuf::Message& message) {
   std::string bytes;

@@ -210,7 +210,8 @@ int RunKeygen(const KeygenFlags& f) {
 
 void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
   CLI::App* policy_cmd = app.add_subcommand(
-      "policy", "Check, preview, test and compare sharing policies (offline)");
+      "policy", "Check, preview, test and compare sharing policies (offline); "
+                "propose, approve and activate them at the gateway (officers)");
   policy_cmd->require_subcommand(1);
   {
     auto* cmd = policy_cmd->add_subcommand(
@@ -262,6 +263,7 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
     cmd->add_option("policy", f->policy, "Policy file")->required();
     cmd->callback([&run, f] { run = [f] { return RunKeygen(*f); }; });
   }
+  RegisterPolicyAdminCommands(*policy_cmd, run);
 }
 
 }  // namespace havengate::havenctl

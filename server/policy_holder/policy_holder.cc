@@ -93,7 +93,7 @@ std::string PolicyHolder::current_text() const {
   return current_text_;
 }
 
-absl::Status PolicyHolder::CheckCandidate(
+std::vector<std::string> PolicyHolder::CandidateProblems(
     const policy::CompiledPolicy& candidate) const {
   std::vector<std::string> problems;
   if (candidate.organisation() != options_.organisation) {
@@ -110,30 +110,53 @@ absl::Status PolicyHolder::CheckCandidate(
           "or remove it from the policy)"));
     }
   }
+  return problems;
+}
+
+absl::Status PolicyHolder::CheckCandidate(
+    const policy::CompiledPolicy& candidate) const {
+  std::vector<std::string> problems = CandidateProblems(candidate);
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(options_.path, ": ", absl::StrJoin(problems, "; ")));
 }
 
 absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
-PolicyHolder::Compile(const std::string& text) const {
-  std::vector<policy::Diagnostic> diagnostics;
+PolicyHolder::CompileCandidate(const std::string& text,
+                               const std::string& display_name,
+                               std::vector<policy::Diagnostic>* diagnostics) const {
   std::string base_dir =
       std::filesystem::path(options_.path).parent_path().string();
-  auto compiled = policy::LoadPolicyText(text, options_.path,
-                                         base_dir.empty() ? "." : base_dir,
-                                         &diagnostics);
-  if (!compiled.ok()) {
-    std::vector<policy::Diagnostic> errors;
-    for (const policy::Diagnostic& d : diagnostics) {
-      if (d.severity == policy::Diagnostic::Severity::kError) errors.push_back(d);
+  std::vector<policy::Diagnostic> found;
+  auto compiled = policy::LoadPolicyText(
+      text, display_name, base_dir.empty() ? "." : base_dir, &found);
+  if (compiled.ok()) {
+    for (std::string& problem : CandidateProblems(**compiled)) {
+      found.push_back({policy::Diagnostic::Severity::kError, display_name, 0, 0,
+                       std::move(problem)});
     }
-    if (errors.empty()) return compiled.status();
-    return absl::Status(compiled.status().code(),
-                        policy::FormatDiagnostics(errors));
   }
-  HG_RETURN_IF_ERROR(CheckCandidate(**compiled));
+  absl::Status errors = policy::ErrorsToStatus(display_name, found);
+  if (diagnostics != nullptr) {
+    diagnostics->insert(diagnostics->end(), found.begin(), found.end());
+  }
+  if (!compiled.ok() && errors.ok()) return compiled.status();
+  if (!errors.ok()) return errors;
   return compiled;
+}
+
+absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
+PolicyHolder::Compile(const std::string& text) const {
+  std::vector<policy::Diagnostic> diagnostics;
+  auto compiled = CompileCandidate(text, options_.path, &diagnostics);
+  if (compiled.ok()) return compiled;
+  std::vector<policy::Diagnostic> errors;
+  for (const policy::Diagnostic& d : diagnostics) {
+    if (d.severity == policy::Diagnostic::Severity::kError) errors.push_back(d);
+  }
+  if (errors.empty()) return compiled.status();
+  return absl::Status(compiled.status().code(),
+                      policy::FormatDiagnostics(errors));
 }
 
 void PolicyHolder::Swap(std::shared_ptr<const policy::CompiledPolicy> policy,

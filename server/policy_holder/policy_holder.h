@@ -54,6 +54,13 @@ class PolicyHolder {
   // partners. INVALID_ARGUMENT naming the problem.
   [[nodiscard]] absl::Status CheckCandidate(
       const policy::CompiledPolicy& candidate) const;
+  // Compiles `text` through every check Activate makes (key files resolve
+  // against the policy file's directory), without activating it. Appends
+  // every error and warning to `diagnostics`, named `display_name`; the
+  // organisation and partner checks are errors without a position.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
+  CompileCandidate(const std::string& text, const std::string& display_name,
+                   std::vector<policy::Diagnostic>* diagnostics) const;
 
   // Makes `text` (YAML or JSON, a complete policy file) the active policy:
   // compiles and checks it, writes it to the policy file atomically, then
@@ -81,6 +88,8 @@ class PolicyHolder {
   explicit PolicyHolder(PolicyHolderOptions options);
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> Compile(
       const std::string& text) const;
+  std::vector<std::string> CandidateProblems(
+      const policy::CompiledPolicy& candidate) const;
   void Swap(std::shared_ptr<const policy::CompiledPolicy> policy,
             std::string text);
 

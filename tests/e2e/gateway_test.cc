@@ -315,5 +315,24 @@ TEST_F(GatewayTest, SigtermDrainsAndExitsCleanly) {
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Jan de Vries")));
 }
 
+// A second gateway on a port in use does not start: with gRPC's default
+// SO_REUSEPORT both would listen and share the connections between them.
+TEST_F(GatewayTest, SecondGatewayOnTheSamePortDoesNotStart) {
+  auto other = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(other.ok()) << other.status();
+  GatewaySpec spec;
+  spec.org = &*other;
+  spec.port = gateway_->port();
+  auto second = GatewayProcess::Start(spec);
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("cannot listen on 127.0.0.1:"));
+  // Every connection still reaches the first one.
+  for (int i = 0; i < 5; ++i) {
+    auto client = ConnectClient(police_, gateway_->port());
+    ASSERT_TRUE(client.ok());
+    EXPECT_TRUE((*client)->Push(MakeAlert(absl::StrCat("port-", i))).ok());
+  }
+}
+
 }  // namespace
 }  // namespace havengate::testing

@@ -1,0 +1,470 @@
+#include "server/policy_admin_service.h"
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "policy/diff.h"
+#include "proto/item_validation.h"
+#include "proto/status_macros.h"
+#include "server/grpc_status.h"
+#include "server/logging/log.h"
+#include "server/sharing.h"
+
+namespace havengate::server {
+namespace {
+
+constexpr size_t kMaxCommentBytes = 2000;
+constexpr uint32_t kDefaultDiffItems = 10'000;
+constexpr uint32_t kMaxDiffItems = 100'000;
+
+absl::Status CheckComment(absl::string_view field, const std::string& comment,
+                          bool required) {
+  if (required && comment.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": required; say why the policy changes"));
+  }
+  if (comment.size() > kMaxCommentBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": at most ", kMaxCommentBytes, " bytes (", comment.size(), " given)"));
+  }
+  return absl::OkStatus();
+}
+
+void AddDiagnostic(const policy::Diagnostic& d, v1::ValidatePolicyResponse* out) {
+  v1::PolicyDiagnostic* diagnostic = out->add_diagnostics();
+  diagnostic->set_severity(d.severity == policy::Diagnostic::Severity::kError
+                               ? v1::PolicyDiagnostic::ERROR
+                               : v1::PolicyDiagnostic::WARNING);
+  diagnostic->set_line(d.line);
+  diagnostic->set_column(d.column);
+  diagnostic->set_message(d.message);
+  diagnostic->set_text(d.ToString());
+}
+
+std::string ItemName(const v1::Item& item) {
+  return absl::StrCat(item.origin(), "/", item.item_id(), "@", item.version());
+}
+
+}  // namespace
+
+PolicyAdminService::PolicyAdminService(std::string organisation,
+                                       const Authenticator& authenticator,
+                                       limits::CallerLimits& limits,
+                                       PolicyHolder& policies,
+                                       ProposalStore& proposals,
+                                       store::Store& store)
+    : organisation_(std::move(organisation)),
+      authenticator_(authenticator),
+      limits_(limits),
+      policies_(policies),
+      proposals_(proposals),
+      store_(store) {}
+
+absl::StatusOr<PolicyAdminService::Officer> PolicyAdminService::Authorise(
+    const grpc::ServerContext& context, absl::string_view method) {
+  absl::StatusOr<Caller> caller = authenticator_.Identify(context);
+  absl::Status allowed = caller.ok() ? RequireOwnOfficer(*caller) : caller.status();
+  if (!allowed.ok()) {
+    std::string actor = caller.ok() ? caller->spiffe_id : "";
+    log::Warn("call_rejected", {{"method", method},
+                                {"caller", actor},
+                                {"reason", allowed.message()}});
+    v1::AuditRecord record = MakeAuditRecord(v1::CALL_REJECTED, actor);
+    record.set_reason(absl::StrCat("PolicyAdmin.", method, ": ",
+                                   absl::StatusCodeToString(allowed.code()), ": ",
+                                   allowed.message()));
+    store_.AppendAuditAsync({std::move(record)}, [](absl::Status s) {
+      if (!s.ok()) log::Error("audit_write_failed", {{"reason", s.message()}});
+    });
+    return allowed;
+  }
+  HG_ASSIGN_OR_RETURN(limits::CallerLimits::CallSlot slot,
+                      limits_.StartCall(caller->spiffe_id));
+  return Officer{*std::move(caller), std::move(slot)};
+}
+
+absl::StatusOr<std::pair<std::string, std::string>>
+PolicyAdminService::CandidateText(const v1::PolicyCandidate& candidate) const {
+  switch (candidate.source_case()) {
+    case v1::PolicyCandidate::kPolicyText:
+      return std::make_pair(candidate.policy_text(), std::string("candidate"));
+    case v1::PolicyCandidate::kProposalId: {
+      HG_ASSIGN_OR_RETURN(v1::PolicyProposal proposal,
+                          proposals_.Get(candidate.proposal_id(), true));
+      return std::make_pair(proposal.policy_text(),
+                            absl::StrCat("proposal ", proposal.id()));
+    }
+    case v1::PolicyCandidate::SOURCE_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "candidate: give the policy text or a proposal id");
+}
+
+absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
+PolicyAdminService::Compile(const v1::PolicyCandidate& candidate,
+                            v1::ValidatePolicyResponse* report) const {
+  HG_ASSIGN_OR_RETURN(auto text, CandidateText(candidate));
+  std::vector<policy::Diagnostic> diagnostics;
+  auto compiled = policies_.CompileCandidate(text.first, text.second, &diagnostics);
+  if (report != nullptr) {
+    // Errors first, as `havenctl policy check` prints them.
+    for (auto severity : {policy::Diagnostic::Severity::kError,
+                          policy::Diagnostic::Severity::kWarning}) {
+      for (const policy::Diagnostic& d : diagnostics) {
+        if (d.severity == severity) AddDiagnostic(d, report);
+      }
+    }
+    report->set_valid(compiled.ok());
+    if (compiled.ok()) report->set_version((*compiled)->version());
+  }
+  return compiled;
+}
+
+absl::Status PolicyAdminService::Record(v1::AuditEventType type,
+                                        const Caller& officer,
+                                        const std::string& policy_version,
+                                        const std::string& detail,
+                                        const std::string& reason) {
+  v1::AuditRecord record = MakeAuditRecord(type, officer.spiffe_id);
+  record.set_policy_version(policy_version);
+  record.set_detail(detail);
+  record.set_reason(reason);
+  log::Info(absl::AsciiStrToLower(v1::AuditEventType_Name(type)),
+            {{"officer", officer.spiffe_id},
+             {"version", policy_version},
+             {"detail", reason.empty() ? detail : reason}});
+  return store_.AppendAudit({std::move(record)});
+}
+
+absl::Status PolicyAdminService::Refuse(const Caller& officer,
+                                        absl::string_view step,
+                                        const std::string& policy_version,
+                                        const absl::Status& status) {
+  absl::Status recorded =
+      Record(v1::POLICY_REJECTED, officer, policy_version, "",
+             absl::StrCat(step, " refused: ", status.message()));
+  return recorded.ok() ? status : recorded;
+}
+
+grpc::Status PolicyAdminService::Serve(
+    const grpc::ServerContext& context, absl::string_view method,
+    const std::function<absl::Status(const Caller&)>& step) {
+  absl::StatusOr<Officer> officer = Authorise(context, method);
+  if (!officer.ok()) return ToGrpcStatus(officer.status());
+  return ToGrpcStatus(step(officer->caller));
+}
+
+absl::Status PolicyAdminService::DoValidate(
+    const v1::ValidatePolicyRequest& request, v1::ValidatePolicyResponse* response) {
+  auto compiled = Compile(request.candidate(), response);
+  // A candidate with errors is a valid answer (valid = false); only a
+  // request that names no candidate, or an unknown proposal, fails.
+  if (!compiled.ok() && response->diagnostics_size() == 0) {
+    return compiled.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoPreview(
+    const v1::PreviewPolicyRequest& request, v1::PreviewPolicyResponse* response) {
+  std::shared_ptr<const policy::CompiledPolicy> policy;
+  if (request.has_candidate()) {
+    auto compiled = Compile(request.candidate(), nullptr);
+    if (!compiled.ok()) return compiled.status();
+    policy = *std::move(compiled);
+  } else {
+    policy = policies_.current();
+    if (policy == nullptr) {
+      return absl::FailedPreconditionError(
+          "this gateway has no active policy; give a candidate to preview");
+    }
+  }
+  v1::Item item = request.item();
+  if (item.origin().empty()) item.set_origin(organisation_);
+  absl::Status valid = request.received_from_partner() ? ValidateReceivedItem(item)
+                                                        : ValidateItem(item);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("item: ", valid.message()));
+  }
+  policy::DecideOptions options;
+  options.received_from_partner = request.received_from_partner();
+  options.explain = request.explain();
+  policy::Decision decision = policy->Decide(item, options);
+  response->set_policy_version(decision.policy_version);
+  for (policy::PartnerDecision& d : decision.partners) {
+    v1::PartnerView* view = response->add_partners();
+    view->set_partner(d.partner);
+    view->set_released(d.released);
+    view->set_reason(std::string(policy::DecisionReasonText(d.reason)));
+    if (d.released) *view->mutable_item() = std::move(d.projected);
+    for (absl::string_view rule : d.matched_rules) {
+      view->add_matched_rules(std::string(rule));
+    }
+    if (d.explanation != nullptr) view->set_explanation(d.explanation->ToString());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoDiff(
+    const v1::DiffPolicyRequest& request, v1::DiffPolicyResponse* response) {
+  std::shared_ptr<const policy::CompiledPolicy> active = policies_.current();
+  if (active == nullptr) {
+    return absl::FailedPreconditionError(
+        "this gateway has no active policy to compare with");
+  }
+  auto candidate = Compile(request.candidate(), nullptr);
+  if (!candidate.ok()) return candidate.status();
+  if (request.max_items() > kMaxDiffItems) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_items: at most ", kMaxDiffItems));
+  }
+  const uint32_t max_items =
+      request.max_items() == 0 ? kDefaultDiffItems : request.max_items();
+
+  // The stored items of the period: this organisation's own, and those
+  // partners sent (decided as received items, as re-sharing decides them).
+  v1::ItemFilter filter;
+  if (request.has_since()) *filter.mutable_received_after() = request.since();
+  if (request.has_until()) *filter.mutable_received_before() = request.until();
+  std::vector<policy::NamedItem> own, received;
+  std::string token;
+  uint32_t count = 0;
+  do {
+    absl::StatusOr<store::ListPage> page = store_.ListItems(filter, 1000, token);
+    if (!page.ok()) return page.status();
+    for (v1::InboxEntry& entry : page->entries) {
+      if (count == max_items) {
+        response->set_truncated(true);
+        break;
+      }
+      ++count;
+      std::string name = ItemName(entry.item());
+      (entry.received_from() == organisation_ ? own : received)
+          .push_back({std::move(name), std::move(*entry.mutable_item())});
+    }
+    token = page->next_page_token;
+  } while (!token.empty() && !response->truncated());
+
+  response->set_active_version(active->version());
+  response->set_candidate_version((*candidate)->version());
+  response->set_items_compared(count);
+  policy::DecideOptions as_received;
+  as_received.received_from_partner = true;
+  for (const auto& [items, options] :
+       {std::make_pair(&own, policy::DecideOptions{}),
+        std::make_pair(&received, as_received)}) {
+    policy::PolicyDiff diff =
+        policy::DiffPolicies(*active, **candidate, *items, options);
+    for (policy::PartnerChange& change : diff.changes) {
+      v1::PartnerImpact* impact = response->add_changes();
+      impact->set_item(change.item);
+      impact->set_partner(change.partner);
+      impact->set_received_before(change.received_before);
+      impact->set_received_after(change.received_after);
+      for (std::string& path : change.gained) impact->add_gained(std::move(path));
+      for (std::string& path : change.lost) impact->add_lost(std::move(path));
+      for (std::string& form : change.changed) impact->add_changed(std::move(form));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoPropose(const Caller& who,
+    const v1::ProposePolicyRequest& request, v1::PolicyProposal* response) {
+  HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
+  v1::PolicyCandidate candidate;
+  candidate.set_policy_text(request.policy_text());
+  v1::ValidatePolicyResponse report;
+  auto compiled = Compile(candidate, &report);
+  if (!compiled.ok()) {
+    std::string errors;
+    for (const v1::PolicyDiagnostic& d : report.diagnostics()) {
+      if (d.severity() == v1::PolicyDiagnostic::ERROR) {
+        absl::StrAppend(&errors, "\n", d.text());
+      }
+    }
+    return Refuse(who, "proposal", report.version(),
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "the candidate has errors and cannot be proposed:",
+                      errors.empty() ? std::string(compiled.status().message())
+                                     : errors)));
+  }
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::StatusOr<v1::PolicyProposal> proposal =
+      proposals_.Propose((*compiled)->version(), request.policy_text(),
+                         who.spiffe_id, request.comment(), absl::Now());
+  if (!proposal.ok()) {
+    return Refuse(who, "proposal", (*compiled)->version(), proposal.status());
+  }
+  HG_RETURN_IF_ERROR(Record(
+      v1::POLICY_PROPOSED, who, proposal->version(),
+      absl::StrCat("proposal ", proposal->id(), " (", proposal->digest(),
+                   "): ", request.comment())));
+  *response = *std::move(proposal);
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoApprove(const Caller& who,
+    const v1::ApprovePolicyRequest& request, v1::PolicyProposal* response) {
+  HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), false));
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::StatusOr<v1::PolicyProposal> existing =
+      proposals_.Get(request.proposal_id(), false);
+  if (!existing.ok()) return existing.status();
+  absl::StatusOr<v1::PolicyProposal> approved = proposals_.Approve(
+      request.proposal_id(), who.spiffe_id, request.comment(), absl::Now());
+  if (!approved.ok()) {
+    return Refuse(who, absl::StrCat("approval of proposal ", existing->id()),
+                  existing->version(), approved.status());
+  }
+  HG_RETURN_IF_ERROR(Record(
+      v1::POLICY_APPROVED, who, approved->version(),
+      absl::StrCat("proposal ", approved->id(), " (", approved->digest(),
+                   ") proposed by ", approved->proposed_by(),
+                   request.comment().empty() ? "" : ": ", request.comment())));
+  *response = *std::move(approved);
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoActivate(const Caller& who,
+    const v1::ActivatePolicyRequest& request, v1::PolicyProposal* response) {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  absl::StatusOr<v1::PolicyProposal> proposal =
+      proposals_.Get(request.proposal_id(), true);
+  if (!proposal.ok()) return proposal.status();
+  const std::string step = absl::StrCat("activation of proposal ", proposal->id());
+  switch (proposal->state()) {
+    case v1::PolicyProposal::APPROVED:
+      break;
+    case v1::PolicyProposal::PROPOSED:
+      return Refuse(who, step, proposal->version(),
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "proposal ", proposal->id(),
+                        " is not approved: another officer than its proposer "
+                        "must approve it first")));
+    case v1::PolicyProposal::ACTIVE:
+      return Refuse(who, step, proposal->version(),
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "proposal ", proposal->id(), " is already active")));
+    default:
+      return Refuse(who, step, proposal->version(),
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "proposal ", proposal->id(),
+                        " was active before; use rollback to make it active again")));
+  }
+  std::shared_ptr<const policy::CompiledPolicy> before = policies_.current();
+  auto activated = policies_.Activate(proposal->policy_text());
+  if (!activated.ok()) {
+    return Refuse(who, step, proposal->version(),
+                  absl::FailedPreconditionError(absl::StrCat(
+                      "proposal ", proposal->id(),
+                      " cannot be activated on this gateway (the active policy "
+                      "stays): ",
+                      activated.status().message())));
+  }
+  absl::StatusOr<v1::PolicyProposal> active =
+      proposals_.MarkActive(proposal->id(), who.spiffe_id, absl::Now());
+  if (!active.ok()) return active.status();
+  HG_RETURN_IF_ERROR(Record(
+      v1::POLICY_ACTIVATED, who, active->version(),
+      absl::StrCat("proposal ", active->id(), " (", active->digest(),
+                   ") proposed by ", active->proposed_by(), ", approved by ",
+                   active->approved_by(), "; replaces ",
+                   before == nullptr ? "no policy" : before->version())));
+  *response = *std::move(active);
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoRollback(const Caller& who,
+    const v1::RollbackPolicyRequest& request, v1::PolicyProposal* response) {
+  HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  const std::string step = absl::StrCat("rollback to ", request.version());
+  absl::StatusOr<v1::PolicyProposal> target =
+      proposals_.FindRollbackTarget(request.version());
+  if (!target.ok()) return Refuse(who, step, request.version(), target.status());
+  std::shared_ptr<const policy::CompiledPolicy> before = policies_.current();
+  auto activated = policies_.Activate(target->policy_text());
+  if (!activated.ok()) {
+    return Refuse(who, step, request.version(),
+                  absl::FailedPreconditionError(absl::StrCat(
+                      "version ", request.version(),
+                      " no longer passes the checks of this gateway (the "
+                      "active policy stays): ",
+                      activated.status().message())));
+  }
+  absl::StatusOr<v1::PolicyProposal> active =
+      proposals_.MarkActive(target->id(), who.spiffe_id, absl::Now());
+  if (!active.ok()) return active.status();
+  HG_RETURN_IF_ERROR(Record(
+      v1::POLICY_ROLLED_BACK, who, active->version(),
+      absl::StrCat("back to entry ", active->id(), " (", active->digest(),
+                   ") from ", before == nullptr ? "no policy" : before->version(),
+                   ": ", request.comment())));
+  *response = *std::move(active);
+  return absl::OkStatus();
+}
+
+absl::Status PolicyAdminService::DoHistory(
+    const v1::PolicyHistoryRequest& request, v1::PolicyHistoryResponse* response) {
+  auto list = proposals_.List(request.include_text());
+  if (!list.ok()) return list.status();
+  for (v1::PolicyProposal& p : *list) *response->add_proposals() = std::move(p);
+  return absl::OkStatus();
+}
+
+grpc::Status PolicyAdminService::Validate(grpc::ServerContext* context,
+    const v1::ValidatePolicyRequest* request, v1::ValidatePolicyResponse* response) {
+  return Serve(*context, "Validate",
+               [&](const Caller&) { return DoValidate(*request, response); });
+}
+
+grpc::Status PolicyAdminService::Preview(grpc::ServerContext* context,
+    const v1::PreviewPolicyRequest* request, v1::PreviewPolicyResponse* response) {
+  return Serve(*context, "Preview",
+               [&](const Caller&) { return DoPreview(*request, response); });
+}
+
+grpc::Status PolicyAdminService::Diff(grpc::ServerContext* context,
+    const v1::DiffPolicyRequest* request, v1::DiffPolicyResponse* response) {
+  return Serve(*context, "Diff",
+               [&](const Caller&) { return DoDiff(*request, response); });
+}
+
+grpc::Status PolicyAdminService::Propose(grpc::ServerContext* context,
+    const v1::ProposePolicyRequest* request, v1::PolicyProposal* response) {
+  return Serve(*context, "Propose",
+               [&](const Caller& who) { return DoPropose(who, *request, response); });
+}
+
+grpc::Status PolicyAdminService::Approve(grpc::ServerContext* context,
+    const v1::ApprovePolicyRequest* request, v1::PolicyProposal* response) {
+  return Serve(*context, "Approve",
+               [&](const Caller& who) { return DoApprove(who, *request, response); });
+}
+
+grpc::Status PolicyAdminService::Activate(grpc::ServerContext* context,
+    const v1::ActivatePolicyRequest* request, v1::PolicyProposal* response) {
+  return Serve(*context, "Activate",
+               [&](const Caller& who) { return DoActivate(who, *request, response); });
+}
+
+grpc::Status PolicyAdminService::Rollback(grpc::ServerContext* context,
+    const v1::RollbackPolicyRequest* request, v1::PolicyProposal* response) {
+  return Serve(*context, "Rollback",
+               [&](const Caller& who) { return DoRollback(who, *request, response); });
+}
+
+grpc::Status PolicyAdminService::History(grpc::ServerContext* context,
+    const v1::PolicyHistoryRequest* request, v1::PolicyHistoryResponse* response) {
+  return Serve(*context, "History",
+               [&](const Caller&) { return DoHistory(*request, response); });
+}
+
+}  // namespace havengate::server

@@ -1,0 +1,118 @@
+// PolicyAdminService: the gRPC PolicyAdmin service (policy_admin.proto) —
+// how this organisation's policy officers check, propose, approve (four
+// eyes), activate and roll back the gateway's sharing policy.
+//
+// Only officers of this organisation may call; the officer is the SPIFFE id
+// of the certificate. Candidates go through exactly the checks an
+// activation makes (PolicyHolder::CompileCandidate), so what validates here
+// activates, and what does not never becomes active. The active policy
+// changes only through PolicyHolder::Activate: the file is written
+// atomically, then one pointer swap; each item is decided under one
+// version. Every lifecycle step, refused or done, is an audit record with
+// the officer's identity.
+#ifndef HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
+#define HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "havengate/v1/policy_admin.grpc.pb.h"
+#include "server/caller.h"
+#include "server/limits/caller_limits.h"
+#include "server/policy_admin/proposal_store.h"
+#include "server/policy_holder/policy_holder.h"
+#include "server/store/store.h"
+
+namespace havengate::server {
+
+class PolicyAdminService final : public v1::PolicyAdmin::Service {
+ public:
+  // All references must outlive the service.
+  PolicyAdminService(std::string organisation, const Authenticator& authenticator,
+                     limits::CallerLimits& limits, PolicyHolder& policies,
+                     ProposalStore& proposals, store::Store& store);
+
+  grpc::Status Validate(grpc::ServerContext* context,
+                        const v1::ValidatePolicyRequest* request,
+                        v1::ValidatePolicyResponse* response) override;
+  grpc::Status Preview(grpc::ServerContext* context,
+                       const v1::PreviewPolicyRequest* request,
+                       v1::PreviewPolicyResponse* response) override;
+  grpc::Status Diff(grpc::ServerContext* context,
+                    const v1::DiffPolicyRequest* request,
+                    v1::DiffPolicyResponse* response) override;
+  grpc::Status Propose(grpc::ServerContext* context,
+                       const v1::ProposePolicyRequest* request,
+                       v1::PolicyProposal* response) override;
+  grpc::Status Approve(grpc::ServerContext* context,
+                       const v1::ApprovePolicyRequest* request,
+                       v1::PolicyProposal* response) override;
+  grpc::Status Activate(grpc::ServerContext* context,
+                        const v1::ActivatePolicyRequest* request,
+                        v1::PolicyProposal* response) override;
+  grpc::Status Rollback(grpc::ServerContext* context,
+                        const v1::RollbackPolicyRequest* request,
+                        v1::PolicyProposal* response) override;
+  grpc::Status History(grpc::ServerContext* context,
+                       const v1::PolicyHistoryRequest* request,
+                       v1::PolicyHistoryResponse* response) override;
+
+ private:
+  struct Officer {
+    Caller caller;
+    limits::CallerLimits::CallSlot slot;
+  };
+  // The calling officer, admitted under their limits; PERMISSION_DENIED
+  // (audited) for anyone else.
+  absl::StatusOr<Officer> Authorise(const grpc::ServerContext& context,
+                                    absl::string_view method);
+  // Authorises the caller as an officer, then runs `step` for them.
+  grpc::Status Serve(const grpc::ServerContext& context, absl::string_view method,
+                     const std::function<absl::Status(const Caller&)>& step);
+  absl::Status DoValidate(const v1::ValidatePolicyRequest& request,
+                          v1::ValidatePolicyResponse* response);
+  absl::Status DoPreview(const v1::PreviewPolicyRequest& request,
+                         v1::PreviewPolicyResponse* response);
+  absl::Status DoDiff(const v1::DiffPolicyRequest& request,
+                      v1::DiffPolicyResponse* response);
+  absl::Status DoPropose(const Caller& who, const v1::ProposePolicyRequest& request,
+                         v1::PolicyProposal* response);
+  absl::Status DoApprove(const Caller& who, const v1::ApprovePolicyRequest& request,
+                         v1::PolicyProposal* response);
+  absl::Status DoActivate(const Caller& who, const v1::ActivatePolicyRequest& request,
+                          v1::PolicyProposal* response);
+  absl::Status DoRollback(const Caller& who, const v1::RollbackPolicyRequest& request,
+                          v1::PolicyProposal* response);
+  absl::Status DoHistory(const v1::PolicyHistoryRequest& request,
+                         v1::PolicyHistoryResponse* response);
+  // The candidate's text and its name in diagnostics.
+  absl::StatusOr<std::pair<std::string, std::string>> CandidateText(
+      const v1::PolicyCandidate& candidate) const;
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> Compile(
+      const v1::PolicyCandidate& candidate,
+      v1::ValidatePolicyResponse* report) const;
+  // Appends a lifecycle record (synchronously: a step is answered only once
+  // its evidence is durable).
+  absl::Status Record(v1::AuditEventType type, const Caller& officer,
+                      const std::string& policy_version,
+                      const std::string& detail, const std::string& reason = "");
+  // A refused step: audited as POLICY_REJECTED, then returned.
+  absl::Status Refuse(const Caller& officer, absl::string_view step,
+                      const std::string& policy_version,
+                      const absl::Status& status);
+
+  const std::string organisation_;
+  const Authenticator& authenticator_;
+  limits::CallerLimits& limits_;
+  PolicyHolder& policies_;
+  ProposalStore& proposals_;
+  store::Store& store_;
+  // One lifecycle step at a time: the checks of a step and its effect
+  // (e.g. "approved" then "activated") must not interleave with another's.
+  std::mutex lifecycle_mu_;
+};
+
+}  // namespace havengate::server
+
+#endif  // HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
