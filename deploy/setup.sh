@@ -14,7 +14,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libspdlog-dev libcpp-httplib-dev libgtest-dev libgmock-dev
-  libbenchmark-dev python3
+  libbenchmark-dev libjemalloc-dev python3
 )
 
 missing=()

@@ -182,6 +182,11 @@ class GatewayImpl final : public Gateway {
 absl::Status GatewayImpl::Init() {
   store::SqliteOptions store_options;
   store_options.path = config_.store_path;
+  store_options.discard_audit_for_benchmark = config_.discard_audit_for_benchmark;
+  if (config_.discard_audit_for_benchmark) {
+    log::Warn("audit_discarded_for_benchmark",
+              {{"effect", "no audit record is kept; never run this way in production"}});
+  }
   HG_RETURN_IF_ERROR(PrepareEvidence(store_options));  // evidence/observability
   HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
   HG_ASSIGN_OR_RETURN(

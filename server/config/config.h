@@ -105,6 +105,12 @@ struct GatewayConfig {
   // "text" or "json".
   std::string log_format = "text";
   LimitsConfig limits;
+
+  // Not a key of the YAML file (LoadGatewayConfig never sets it): only a
+  // gateway assembled in code, by the audit benchmark, runs with it. See
+  // store::SqliteOptions::discard_audit_for_benchmark: no audit record is
+  // kept.
+  bool discard_audit_for_benchmark = false;
 };
 
 // Reads and validates a config file. INVALID_ARGUMENT lists every problem,

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -178,6 +179,29 @@ TEST_F(ConfigTest, UnknownKeysAreErrorsNotIgnored) {
   auto c = Parse(yaml);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("plaintext_port: unknown key"));
+}
+
+// The audit benchmark's switch is a field of the struct only: no file can
+// turn the audit off, under any spelling of the key.
+TEST_F(ConfigTest, NoConfigFileCanDiscardTheAudit) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->discard_audit_for_benchmark);
+  for (const char* yaml :
+       {"discard_audit_for_benchmark: true\n",
+        "audit: {discard_audit_for_benchmark: true}\n",
+        "store: {path: data/gw.db, discard_audit_for_benchmark: true}\n"}) {
+    std::string text = std::string(kValid) + yaml;
+    if (absl::StrContains(yaml, "store:")) {
+      text.replace(text.find("store: {path: data/gw.db}\n"),
+                   sizeof("store: {path: data/gw.db}\n") - 1, "");
+    }
+    c = Parse(text);
+    ASSERT_FALSE(c.ok()) << yaml;
+    EXPECT_THAT(c.status().message(),
+                HasSubstr("discard_audit_for_benchmark: unknown key"))
+        << yaml;
+  }
 }
 
 TEST_F(ConfigTest, PeerMayNotBeOwnOrganisationOrDomain) {

@@ -472,6 +472,30 @@ TEST_F(StoreTest, CheckpointThatCannotBeSignedIsNotStored) {
   EXPECT_TRUE(store_->Healthy());
 }
 
+// The audit benchmark's store: everything but the audit is written.
+TEST_F(StoreTest, DiscardAuditForBenchmarkKeepsItemsAndOutboxButNoAudit) {
+  int committed = 0;
+  SqliteOptions options;
+  options.discard_audit_for_benchmark = true;
+  options.on_audit_committed = [&](const v1::AuditRecord&) { ++committed; };
+  Reopen(0, options);
+  ItemWrite w = Write(MakeItem("a1", 1));
+  w.outbox.push_back({"customs-nl", "payload", absl::InfinitePast()});
+  w.audit.emplace_back().set_type(v1::ITEM_INGESTED);
+  ASSERT_TRUE(store_->WriteItem(std::move(w)).ok());
+  v1::AuditRecord started;
+  started.set_type(v1::GATEWAY_STARTED);
+  ASSERT_TRUE(store_->AppendAudit({started}).ok());
+  EXPECT_THAT(ListIds(), ElementsAre("a1@1"));
+  EXPECT_THAT(OutboxPayloads("customs-nl"), ElementsAre("payload"));
+  EXPECT_TRUE(store_->ReadAudit(0, 10)->empty());
+  EXPECT_EQ(committed, 0);
+  // Without the option (the default) the same store keeps the audit again.
+  Reopen();
+  ASSERT_TRUE(store_->AppendAudit({started}).ok());
+  EXPECT_EQ(store_->ReadAudit(0, 10)->size(), 1u);
+}
+
 TEST_F(StoreTest, RefusedWriteInABatchLeavesNoAuditOrOutbox) {
   ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 1))).ok());
   ItemWrite conflict = Write(MakeItem("a1", 1, "different"));

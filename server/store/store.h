@@ -202,6 +202,13 @@ struct SqliteOptions {
   // If > 0, caps the database at this many pages so tests can see how a
   // full disk is handled.
   int64_t max_page_count_for_testing = 0;
+  // Benchmarks only: audit records are dropped instead of appended to the
+  // chain (nothing is sealed, stored or passed to on_audit_committed), so
+  // that the audit benchmark (tests/bench/federation_bench) can measure
+  // what the audit costs. A store opened with it keeps no evidence. The
+  // gateway sets it only from GatewayConfig::discard_audit_for_benchmark,
+  // which no config file can set.
+  bool discard_audit_for_benchmark = false;
 
   // --- Audit evidence hooks (optional; both run on the writer thread) ---
 

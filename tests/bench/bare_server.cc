@@ -80,6 +80,27 @@ int RunBareServer(const BareServerOptions& options) {
   return 0;
 }
 
+std::optional<int> RunBareServerIfAsked(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) != "--serve-bare") return std::nullopt;
+  BareServerOptions options;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--certificate") {
+      options.certificate = value;
+    } else if (flag == "--private-key") {
+      options.private_key = value;
+    } else if (flag == "--ca") {
+      options.ca = value;
+    } else if (flag == "--port-file") {
+      options.port_file = value;
+    } else {
+      std::cerr << "bare server: unknown flag " << flag << "\n";
+      return 2;
+    }
+  }
+  return RunBareServer(options);
+}
+
 absl::StatusOr<std::unique_ptr<BareServerProcess>> BareServerProcess::Start(
     const std::string& self, const BareServerOptions& options) {
   std::remove(options.port_file.c_str());

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,11 @@ struct BareServerOptions {
 // Serves on 127.0.0.1 (a free port) until the process is terminated.
 // Returns a process exit code (non-zero if the server could not start).
 int RunBareServer(const BareServerOptions& options);
+
+// For a benchmark's main(), before it parses its own flags: if `argv` is
+// the command line BareServerProcess::Start runs (`--serve-bare ...`),
+// serves and returns the exit code; otherwise returns nullopt.
+std::optional<int> RunBareServerIfAsked(int argc, char** argv);
 
 // A bare server in a child process: `self` re-executed with --serve-bare.
 class BareServerProcess {

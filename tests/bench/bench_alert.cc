@@ -1,9 +1,13 @@
 #include "tests/bench/bench_alert.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "proto/identifiers.h"
+#include "proto/json.h"
 
 namespace havengate::bench {
 namespace {
@@ -122,6 +126,22 @@ v1::Item MakeBenchAlert() {
   source->set_reference("ECT-GATE-2024-118834");
   source->set_reliability(v1::Source::B);
   source->set_credibility(v1::Source::PROBABLY_TRUE);
+  return item;
+}
+
+absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file) {
+  if (json_file.empty()) return MakeBenchAlert();
+  std::ifstream in(json_file);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", json_file));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<v1::Item> item = ParseJsonAs<v1::Item>(text.str());
+  if (!item.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(json_file, ": ", item.status().message()));
+  }
+  item->clear_origin();
+  item->clear_provenance();
   return item;
 }
 

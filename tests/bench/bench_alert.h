@@ -1,4 +1,4 @@
-// The item the ingest benchmark pushes: a realistic PIN-code fraud alert
+// The item the benchmarks push: a realistic PIN-code fraud alert
 // of about forty filled-in fields (classification, location with a
 // position, two containers with valid ISO 6346 check digits, a vessel with
 // a valid IMO number and MMSI, two persons, a company, reporter and
@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "havengate/v1/item.pb.h"
 
 namespace havengate::bench {
@@ -16,6 +17,12 @@ namespace havengate::bench {
 // The template alert (its item_id is a placeholder). It passes the
 // gateway's item validation; the benchmark checks that before measuring.
 v1::Item MakeBenchAlert();
+
+// The item a benchmark pushes: MakeBenchAlert() if `json_file` is empty,
+// else the proto3 JSON item in that file (e.g. deploy/samples/*.json) with
+// origin and provenance cleared (the gateway sets them). NOT_FOUND or
+// INVALID_ARGUMENT naming the file.
+absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file);
 
 // A distinct, valid item id: "<prefix>-<n>".
 std::string BenchItemId(const std::string& prefix, int n);

@@ -12,48 +12,32 @@
 // a real `havengate` process with its durable SQLite store in a temporary
 // directory, and the bare server (this binary re-executed with the hidden
 // --serve-bare flag).
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "proto/item_validation.h"
-#include "proto/json.h"
 #include "proto/status_macros.h"
 #include "tests/bench/bare_server.h"
 #include "tests/bench/bench_alert.h"
+#include "tests/bench/bench_util.h"
 #include "tests/bench/load.h"
 #include "tests/testing/harness.h"
 
 namespace havengate::bench {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct Flags {
-  bool quick = false;
-  int rounds = 5;
-  int items = 20'000;
-  int window = 1024;
-  double rate = 1000;
-  double latency_seconds = 5;
-  std::string json_out;
-  // Proto3 JSON of the item to push instead of the built-in alert.
-  std::string item_file;
+struct Flags : CommonFlags {
+  Flags() : CommonFlags(20'000) {}
 };
 
 // One round of measurement 1 and 2.
@@ -63,84 +47,6 @@ struct Round {
   double bare_cpu_us = 0, gateway_cpu_us = 0;
   LatencyResult bare_push, gateway_push;
 };
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  if (n == 0) return 0;
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-template <typename F>
-double MedianOf(const std::vector<Round>& rounds, F field) {
-  std::vector<double> values;
-  for (const Round& r : rounds) values.push_back(field(r));
-  return Median(values);
-}
-
-double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
-
-// CPU seconds (user + system) a process has used so far.
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  // Fields after the parenthesised command name; utime and stime are the
-  // 14th and 15th fields of the line, i.e. the 12th and 13th after it.
-  size_t close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields =
-      absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
-}
-
-// The first three fields of /proc/loadavg: how busy the machine was (other
-// work skews every figure; the ratio measured in the same rounds less so).
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return absl::StrCat(one, " ", five, " ", fifteen);
-}
-
-// The child process of this one running `name` (the harness does not
-// expose the gateway's pid).
-pid_t FindChild(const std::string& name) {
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    pid_t pid = 0;
-    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-    size_t open = text.find('('), close = text.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) continue;
-    std::vector<std::string> fields =
-        absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
-    pid_t ppid = 0;
-    if (text.substr(open + 1, close - open - 1) == name && fields.size() > 1 &&
-        absl::SimpleAtoi(fields[1], &ppid) && ppid == getpid()) {
-      return pid;
-    }
-  }
-  return -1;
-}
-
-// The build tree this binary lives in (<build>/tests/bench/ingest_bench),
-// unless HAVENGATE_BINARY_DIR says otherwise: the harness starts
-// <build>/server/havengate.
-void LocateBuildTree() {
-  if (std::getenv("HAVENGATE_BINARY_DIR") != nullptr) return;
-  std::error_code ec;
-  fs::path exe = fs::canonical("/proc/self/exe", ec);
-  if (ec) return;
-  fs::path build = exe.parent_path().parent_path().parent_path();
-  setenv("HAVENGATE_BINARY_DIR", build.c_str(), 1);
-}
 
 double RoundRatio(const Round& r) {
   return r.gateway.items_per_second / r.bare.items_per_second;
@@ -260,25 +166,8 @@ std::string Json(const Flags& flags, size_t item_bytes,
       MedianOf(rounds, [](const Round& r) { return Ms(r.bare_push.p99); }));
 }
 
-absl::StatusOr<v1::Item> BenchItem(const Flags& flags) {
-  if (flags.item_file.empty()) return MakeBenchAlert();
-  std::ifstream in(flags.item_file);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", flags.item_file));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<v1::Item> item = ParseJsonAs<v1::Item>(text.str());
-  if (!item.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flags.item_file, ": ", item.status().message()));
-  }
-  // The gateway sets these; a client sends neither.
-  item->clear_origin();
-  item->clear_provenance();
-  return item;
-}
-
 absl::Status Run(const Flags& flags) {
-  HG_ASSIGN_OR_RETURN(const v1::Item item, BenchItem(flags));
+  HG_ASSIGN_OR_RETURN(const v1::Item item, LoadBenchItem(flags.item_file));
   HG_RETURN_IF_ERROR(ValidateItem(item));
   const size_t item_bytes = item.ByteSizeLong();
   std::string load = LoadAverage();
@@ -303,9 +192,8 @@ absl::Status Run(const Flags& flags) {
   bare_options.port_file = dir.path() + "/bare.port";
   HG_ASSIGN_OR_RETURN(auto bare,
                       BareServerProcess::Start(
-                          fs::canonical("/proc/self/exe").string(),
-                          bare_options));
-  const pid_t gateway_pid = FindChild("havengate");
+                          SelfPath(), bare_options));
+  const pid_t gateway_pid = gateway->pid();
   std::cout << "havengate on 127.0.0.1:" << gateway->port() << " (store "
             << gateway->store_file() << "), bare server on 127.0.0.1:"
             << bare->port() << "\n";
@@ -381,51 +269,24 @@ absl::Status Run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   namespace bench = havengate::bench;
+  // The bare server's own mode (see bare_server.h); not for users.
+  if (std::optional<int> exit = bench::RunBareServerIfAsked(argc, argv)) {
+    return *exit;
+  }
   CLI::App app{
       "ingest_bench: items/s one havengate node accepts from one PushStream "
       "client (durable store), against a bare mutual-TLS gRPC server in the "
       "same run; and Push latency at a steady rate."};
   bench::Flags flags;
-  app.add_flag("--quick", flags.quick,
-               "Smoke run: 500 items, 1 round, 1 s of Push latency");
-  app.add_option("--rounds", flags.rounds, "Rounds (medians are reported)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--items", flags.items, "Items per stream per round")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--window", flags.window, "Unanswered items in flight")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--rate", flags.rate, "Push calls per second (open loop)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--latency-seconds", flags.latency_seconds,
-                 "Duration of each Push latency run")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--json-out", flags.json_out,
-                 "Also write the figures as JSON to this file");
-  app.add_option("--item", flags.item_file,
-                 "Push this item (proto3 JSON, e.g. deploy/samples/*.json) "
-                 "instead of the built-in 40-field alert")
-      ->check(CLI::ExistingFile);
-
-  // The bare server's own mode (see bare_server.h); not for users.
-  bool serve_bare = false;
-  bench::BareServerOptions bare;
-  app.add_flag("--serve-bare", serve_bare)->group("");
-  app.add_option("--certificate", bare.certificate)->group("");
-  app.add_option("--private-key", bare.private_key)->group("");
-  app.add_option("--ca", bare.ca)->group("");
-  app.add_option("--port-file", bare.port_file)->group("");
+  flags.AddTo(app, "Push this item (proto3 JSON, e.g. deploy/samples/*.json) "
+                 "instead of the built-in 40-field alert");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  if (serve_bare) return bench::RunBareServer(bare);
 
-  if (flags.quick) {
-    flags.rounds = 1;
-    flags.items = 500;
-    flags.latency_seconds = 1;
-  }
+  flags.ApplyQuick();
   bench::LocateBuildTree();
   absl::Status status = bench::Run(flags);
   if (!status.ok()) {

@@ -17,15 +17,13 @@
 namespace havengate::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-absl::Duration Since(Clock::time_point start, Clock::time_point end) {
-  return absl::FromChrono(end - start);
-}
-
-StreamResult MakeStreamResult(int items, absl::Duration elapsed) {
+StreamResult MakeStreamResult(int items, Clock::time_point started,
+                              Clock::time_point finished) {
   StreamResult result;
   result.items = items;
+  result.started = started;
+  result.finished = finished;
+  const absl::Duration elapsed = Since(started, finished);
   result.elapsed = elapsed;
   result.items_per_second = items / absl::ToDoubleSeconds(elapsed);
   return result;
@@ -60,13 +58,6 @@ struct AnswerTally {
   }
 };
 
-absl::Duration Percentile(const std::vector<absl::Duration>& sorted,
-                          double q) {
-  if (sorted.empty()) return absl::ZeroDuration();
-  size_t rank = static_cast<size_t>(std::ceil(q * sorted.size()));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
 }  // namespace
 
 absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
@@ -86,7 +77,7 @@ absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
       [&](const v1::PushResult& result) { tally.Add(result); }, window);
   if (!status.ok()) return status;
   if (absl::Status s = tally.Check(items); !s.ok()) return s;
-  return MakeStreamResult(items, Since(start, tally.last_answer));
+  return MakeStreamResult(items, start, tally.last_answer);
 }
 
 absl::StatusOr<StreamResult> StreamWithStub(
@@ -134,13 +125,15 @@ absl::StatusOr<StreamResult> StreamWithStub(
   grpc::Status status = stream->Finish();
   if (!status.ok()) return client::FromGrpcStatus(status);
   if (absl::Status s = tally.Check(items); !s.ok()) return s;
-  return MakeStreamResult(items, Since(start, tally.last_answer));
+  return MakeStreamResult(items, start, tally.last_answer);
 }
 
 absl::StatusOr<LatencyResult> OpenLoopPush(
     const std::shared_ptr<grpc::Channel>& channel, const v1::Item& item,
-    const std::string& id_prefix, double rate, absl::Duration duration) {
+    const std::string& id_prefix, double rate, absl::Duration duration,
+    std::vector<PushTiming>* timings) {
   struct Call {
+    int index = 0;
     grpc::ClientContext context;
     v1::PushRequest request;
     v1::PushResponse response;
@@ -157,6 +150,7 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
 
   std::vector<absl::Duration> latencies;
   latencies.reserve(static_cast<size_t>(calls));
+  if (timings != nullptr) timings->assign(static_cast<size_t>(calls), {});
   std::string first_failure;
   int failures = 0;
   std::mutex mu;
@@ -167,7 +161,12 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
     bool ok;
     while (cq.Next(&tag, &ok)) {
       std::unique_ptr<Call> call(static_cast<Call*>(tag));
-      latencies.push_back(Since(call->scheduled, Clock::now()));
+      const Clock::time_point answered = Clock::now();
+      latencies.push_back(Since(call->scheduled, answered));
+      if (timings != nullptr) {
+        (*timings)[static_cast<size_t>(call->index)] = {call->scheduled,
+                                                        answered};
+      }
       if (!ok || !call->status.ok()) {
         if (failures++ == 0) {
           first_failure = absl::StrCat(call->request.item().item_id(), ": ",
@@ -183,6 +182,7 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
   const Clock::time_point start = Clock::now() + std::chrono::milliseconds(20);
   for (int i = 0; i < calls; ++i) {
     auto call = std::make_unique<Call>();
+    call->index = i;
     call->scheduled = start + i * interval;
     *call->request.mutable_item() = item;
     call->request.mutable_item()->set_item_id(BenchItemId(id_prefix, i));

@@ -14,17 +14,21 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "grpcpp/channel.h"
 #include "havengate/v1/item.pb.h"
+#include "tests/bench/bench_util.h"
 
 namespace havengate::bench {
 
 struct StreamResult {
   int items = 0;
+  // First send and last answer.
+  Clock::time_point started, finished;
   absl::Duration elapsed;
   double items_per_second = 0;
 };
@@ -48,11 +52,19 @@ struct LatencyResult {
   absl::Duration p50, p99, max;
 };
 
+// When one Push call was due and when its answer arrived.
+struct PushTiming {
+  Clock::time_point scheduled;
+  Clock::time_point answered;
+};
+
 // `rate` unary Push calls per second for `duration`. Fails if any call
-// fails.
+// fails. If `timings` is set, it receives each call's timing, indexed by
+// the number in its item id (BenchItemId(id_prefix, i)).
 absl::StatusOr<LatencyResult> OpenLoopPush(
     const std::shared_ptr<grpc::Channel>& channel, const v1::Item& item,
-    const std::string& id_prefix, double rate, absl::Duration duration);
+    const std::string& id_prefix, double rate, absl::Duration duration,
+    std::vector<PushTiming>* timings = nullptr);
 
 }  // namespace havengate::bench
 

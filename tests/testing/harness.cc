@@ -154,6 +154,7 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
   process->port_file_ = org.dir + "/gateway.port";
   process->log_file_ = org.dir + "/gateway.log";
   process->store_file_ = org.dir + "/data/gateway.db";
+  process->launcher_ = spec.launcher;
   std::string yaml = absl::StrCat(
       "organisation: {id: ", org.id, ", domain: ", org.domain, "}\n",
       "listen: 127.0.0.1:", process->port_, "\n",
@@ -199,15 +200,21 @@ absl::StatusOr<std::string> InstallDeployPolicy(const TestOrg& org,
 
 absl::Status GatewayProcess::Launch() {
   fs::remove(port_file_);
+  // Built before fork: the child only execs.
+  std::vector<std::string> args = launcher_;
+  if (args.empty()) args.push_back(HavengateBinary());
+  args.push_back("--config");
+  args.push_back(config_file_);
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
     int log = open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
-    std::string binary = HavengateBinary();
-    execl(binary.c_str(), binary.c_str(), "--config", config_file_.c_str(),
-          static_cast<char*>(nullptr));
+    execv(argv[0], argv.data());
     _exit(127);
   }
   pid_ = pid;

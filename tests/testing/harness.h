@@ -89,6 +89,10 @@ struct GatewaySpec {
   std::string policy_file;  // optional
   // Extra top-level YAML appended to the config (e.g. "limits: {...}").
   std::string extra_yaml;
+  // If not empty: the command that runs the gateway instead of the
+  // havengate binary (argv; `--config FILE` is appended). The benchmarks
+  // run a gateway assembled in their own binary this way.
+  std::vector<std::string> launcher;
 };
 
 // A running havengate process. Its stderr goes to `<org.dir>/gateway.log`.
@@ -113,11 +117,14 @@ class GatewayProcess {
   // Starts the same config again after Kill9/Terminate.
   absl::Status Restart();
   bool running() const { return pid_ > 0; }
+  // Its process id while it runs (-1 otherwise).
+  pid_t pid() const { return pid_; }
 
  private:
   GatewayProcess() = default;
   absl::Status Launch();
 
+  std::vector<std::string> launcher_;
   std::string config_file_, port_file_, log_file_, store_file_;
   int port_ = 0;
   pid_t pid_ = -1;
