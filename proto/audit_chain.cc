@@ -58,12 +58,33 @@ std::string ComputeAuditHash(const v1::AuditRecord& record) {
   return Sha256(record.previous_hash(), AuditRecordBytes(unsealed));
 }
 
-void SealAuditRecord(uint64_t sequence, absl::string_view previous_hash,
-                     v1::AuditRecord& record) {
+std::string SealAuditRecord(uint64_t sequence, absl::string_view previous_hash,
+                            v1::AuditRecord& record) {
   record.set_sequence(sequence);
   record.set_previous_hash(std::string(previous_hash));
   record.clear_hash();
-  record.set_hash(Sha256(previous_hash, AuditRecordBytes(record)));
+  std::string bytes = AuditRecordBytes(record);
+  record.set_hash(Sha256(previous_hash, bytes));
+  // The deterministic encoding writes fields in number order; `hash` (18)
+  // is the last one set unless a checkpoint's key id (19) follows it. Then
+  // the sealed encoding is the unsealed one with `hash` appended.
+  static_assert(v1::AuditRecord::kHashFieldNumber == 18 &&
+                v1::AuditRecord::kCheckpointKeyIdFieldNumber == 19);
+  static const bool kKeyIdIsTheLastField = [] {
+    const google::protobuf::Descriptor* d = v1::AuditRecord::descriptor();
+    int last = 0;
+    for (int i = 0; i < d->field_count(); ++i) last = std::max(last, d->field(i)->number());
+    return last == v1::AuditRecord::kCheckpointKeyIdFieldNumber;
+  }();
+  if (!kKeyIdIsTheLastField || !record.checkpoint_key_id().empty() ||
+      !record.GetReflection()->GetUnknownFields(record).empty()) {
+    return AuditRecordBytes(record);
+  }
+  bytes.push_back(static_cast<char>(0x92));  // field 18, length-delimited
+  bytes.push_back(static_cast<char>(0x01));
+  bytes.push_back(static_cast<char>(kAuditHashBytes));
+  bytes.append(record.hash());
+  return bytes;
 }
 
 std::string CheckpointSignedBytes(uint64_t sequence,

@@ -36,9 +36,11 @@ std::string AuditRecordBytes(const v1::AuditRecord& record);
 // AuditRecordBytes(record with `hash` cleared)). 32 bytes.
 std::string ComputeAuditHash(const v1::AuditRecord& record);
 
-// Sets `record`'s sequence and previous_hash and then its hash.
-void SealAuditRecord(uint64_t sequence, absl::string_view previous_hash,
-                     v1::AuditRecord& record);
+// Sets `record`'s sequence and previous_hash and then its hash. Returns
+// AuditRecordBytes of the sealed record (what the store keeps), computed
+// without encoding the record a second time.
+std::string SealAuditRecord(uint64_t sequence, absl::string_view previous_hash,
+                            v1::AuditRecord& record);
 
 // What a CHECKPOINT record's signature covers: "havengate.v1.AuditCheckpoint",
 // a zero byte, `sequence` as 8 bytes big-endian, `previous_hash`.

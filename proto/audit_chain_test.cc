@@ -34,6 +34,37 @@ std::vector<v1::AuditRecord> MakeChain(int n) {
   return records;
 }
 
+// SealAuditRecord returns the sealed record's encoding without encoding it
+// twice; it must be exactly AuditRecordBytes of the sealed record.
+TEST(AuditChainTest, SealReturnsTheSealedRecordsBytes) {
+  v1::AuditRecord full;
+  full.set_type(v1::SHARE_DECIDED);
+  full.set_actor("spiffe://police.nl.example/gateway");
+  full.mutable_item()->set_origin("police-nl");
+  full.mutable_item()->set_item_id("01JDQD3N8R1T5W7Y9A2C4E6G8J");
+  full.mutable_item()->set_version(3);
+  full.set_partner("customs-nl");
+  full.set_policy_version("2026-11-28.1");
+  full.set_released(true);
+  full.add_released_fields("title");
+  full.add_withheld_fields("persons.document_number");
+  full.add_transformed_fields("persons.name: pseudonymise");
+  full.add_matched_rules("harc-container-crime-to-customs");
+  full.set_digest("sha256:00");
+  full.set_reason("r");
+  full.set_detail("d");
+  full.mutable_recorded_at()->set_seconds(1'800'000'000);
+  v1::AuditRecord checkpoint;
+  checkpoint.set_type(v1::CHECKPOINT);
+  checkpoint.set_checkpoint_signature("sig");
+  checkpoint.set_checkpoint_key_id("key-1");
+  for (v1::AuditRecord record : {v1::AuditRecord(), full, checkpoint}) {
+    std::string bytes = SealAuditRecord(7, std::string(kAuditHashBytes, 'p'), record);
+    EXPECT_EQ(bytes, AuditRecordBytes(record)) << record.ShortDebugString();
+    EXPECT_EQ(record.hash(), ComputeAuditHash(record));
+  }
+}
+
 // One stored row as the store keeps it.
 struct Row {
   uint64_t key;

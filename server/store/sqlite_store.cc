@@ -999,10 +999,10 @@ absl::Status SqliteStore::AppendAuditRecords(
       record.set_checkpoint_signature(std::move(signature->signature));
       record.set_checkpoint_key_id(std::move(signature->key_id));
     }
-    SealAuditRecord(sequence, head.hash, record);
+    const std::string bytes = SealAuditRecord(sequence, head.hash, record);
     HG_RETURN_IF_ERROR(
         writer_.insert_audit.Bind(1, static_cast<int64_t>(record.sequence()))
-            .BindBlob(2, AuditRecordBytes(record))
+            .BindBlob(2, bytes)
             .Run());
     head.sequence = record.sequence();
     head.hash = record.hash();
