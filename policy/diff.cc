@@ -64,8 +64,34 @@ PolicyDiff DiffPolicies(const CompiledPolicy& before, const CompiledPolicy& afte
   return diff;
 }
 
+std::vector<PartnerSummary> SummariseByPartner(const PolicyDiff& diff) {
+  std::vector<PartnerSummary> out;
+  std::map<std::string, size_t> index;
+  for (const PartnerChange& c : diff.changes) {
+    auto [it, added] = index.emplace(c.partner, out.size());
+    if (added) out.emplace_back().partner = c.partner;
+    PartnerSummary& s = out[it->second];
+    if (c.received_after && !c.received_before) {
+      ++s.items_gained;
+    } else if (c.received_before && !c.received_after) {
+      ++s.items_lost;
+    } else {
+      ++s.items_changed;
+    }
+    for (const std::string& path : c.gained) ++s.gained[path];
+    for (const std::string& path : c.lost) ++s.lost[path];
+    for (const std::string& form : c.changed) ++s.changed[form];
+  }
+  return out;
+}
+
 std::string PolicyDiff::ToString() const {
-  std::string out = absl::StrCat("policy ", old_version, " -> ", new_version, "\n");
+  return absl::StrCat("policy ", old_version, " -> ", new_version, "\n",
+                      ChangesToString());
+}
+
+std::string PolicyDiff::ChangesToString() const {
+  std::string out;
   if (changes.empty()) {
     absl::StrAppend(&out, "no partner's view of these items changes\n");
     return out;

@@ -40,9 +40,28 @@ struct PolicyDiff {
   std::string new_version;
   std::vector<PartnerChange> changes;  // only partners whose view changed
   bool empty() const { return changes.empty(); }
-  // Plain text, one block per item and partner.
+  // Plain text: "policy OLD -> NEW", then ChangesToString().
   std::string ToString() const;
+  // One block per item and partner ("no partner's view of these items
+  // changes" if none).
+  std::string ChangesToString() const;
 };
+
+// One partner's changes over all items of a diff: how many items it gains,
+// loses or receives differently, and per field (or change of form) in how
+// many items.
+struct PartnerSummary {
+  std::string partner;
+  int items_gained = 0;
+  int items_lost = 0;
+  int items_changed = 0;
+  std::map<std::string, int> gained;
+  std::map<std::string, int> lost;
+  std::map<std::string, int> changed;
+};
+
+// Per partner, in the order partners first appear in `diff.changes`.
+std::vector<PartnerSummary> SummariseByPartner(const PolicyDiff& diff);
 
 // Leaf paths a partner receives, each with its form: "as is" or the
 // transform's name.

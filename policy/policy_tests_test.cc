@@ -18,6 +18,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 using testing::SampleItem;
 using testing::SourceDir;
@@ -200,6 +201,24 @@ rules:
   EXPECT_THAT(text, HasSubstr("pin.json -> police-be: NOW RECEIVES the item\n  + category"));
   EXPECT_THAT(text, HasSubstr("  ~ persons.name: pseudonymise -> as is"));
   EXPECT_TRUE(DiffPolicies(**before, **before, items).empty());
+
+  // Per partner over several items: the same item twice counts twice.
+  items.push_back({"pin-again.json", items[0].item});
+  std::vector<PartnerSummary> summary =
+      SummariseByPartner(DiffPolicies(**before, **after, items));
+  ASSERT_EQ(summary.size(), 3u);
+  EXPECT_EQ(summary[0].partner, "customs-nl");
+  EXPECT_EQ(summary[0].items_changed, 2);
+  EXPECT_EQ(summary[0].items_lost, 0);
+  EXPECT_THAT(summary[0].gained, ElementsAre(Pair("vessels.imo", 2)));
+  EXPECT_THAT(summary[0].lost, ElementsAre(Pair("containers.number", 2)));
+  EXPECT_THAT(summary[0].changed,
+              ElementsAre(Pair("persons.name: pseudonymise -> as is", 2)));
+  EXPECT_EQ(summary[1].partner, "port-rtm");
+  EXPECT_EQ(summary[1].items_lost, 2);
+  EXPECT_EQ(summary[2].partner, "police-be");
+  EXPECT_EQ(summary[2].items_gained, 2);
+  EXPECT_THAT(summary[2].gained, ::testing::Contains(Pair("category", 2)));
 }
 
 // Every sample item passes ingest validation (check digits included).

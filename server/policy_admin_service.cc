@@ -1,6 +1,7 @@
 #include "server/policy_admin_service.h"
 
 #include <functional>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -98,11 +99,17 @@ PolicyAdminService::CandidateText(const v1::PolicyCandidate& candidate) const {
       return std::make_pair(proposal.policy_text(),
                             absl::StrCat("proposal ", proposal.id()));
     }
+    case v1::PolicyCandidate::kVersion: {
+      HG_ASSIGN_OR_RETURN(v1::PolicyProposal entry,
+                          proposals_.FindVersion(candidate.version(), true));
+      return std::make_pair(entry.policy_text(),
+                            absl::StrCat("version ", entry.version()));
+    }
     case v1::PolicyCandidate::SOURCE_NOT_SET:
       break;
   }
   return absl::InvalidArgumentError(
-      "candidate: give the policy text or a proposal id");
+      "candidate: give the policy text, a proposal id or a version label");
 }
 
 absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
@@ -121,6 +128,25 @@ PolicyAdminService::Compile(const v1::PolicyCandidate& candidate,
     }
     report->set_valid(compiled.ok());
     if (compiled.ok()) report->set_version((*compiled)->version());
+  }
+  return compiled;
+}
+
+absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>>
+PolicyAdminService::CompiledOrActive(const v1::PolicyCandidate* candidate,
+                                     absl::string_view field) const {
+  if (candidate == nullptr) {
+    std::shared_ptr<const policy::CompiledPolicy> active = policies_.current();
+    if (active == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "this gateway has no active policy; give a ", field, " policy"));
+    }
+    return active;
+  }
+  auto compiled = Compile(*candidate, nullptr);
+  if (!compiled.ok()) {
+    return absl::Status(compiled.status().code(),
+                        absl::StrCat(field, ": ", compiled.status().message()));
   }
   return compiled;
 }
@@ -172,18 +198,10 @@ absl::Status PolicyAdminService::DoValidate(
 
 absl::Status PolicyAdminService::DoPreview(
     const v1::PreviewPolicyRequest& request, v1::PreviewPolicyResponse* response) {
-  std::shared_ptr<const policy::CompiledPolicy> policy;
-  if (request.has_candidate()) {
-    auto compiled = Compile(request.candidate(), nullptr);
-    if (!compiled.ok()) return compiled.status();
-    policy = *std::move(compiled);
-  } else {
-    policy = policies_.current();
-    if (policy == nullptr) {
-      return absl::FailedPreconditionError(
-          "this gateway has no active policy; give a candidate to preview");
-    }
-  }
+  HG_ASSIGN_OR_RETURN(
+      std::shared_ptr<const policy::CompiledPolicy> policy,
+      CompiledOrActive(request.has_candidate() ? &request.candidate() : nullptr,
+                       "candidate"));
   v1::Item item = request.item();
   if (item.origin().empty()) item.set_origin(organisation_);
   absl::Status valid = request.received_from_partner() ? ValidateReceivedItem(item)
@@ -213,11 +231,9 @@ absl::Status PolicyAdminService::DoPreview(
 
 absl::Status PolicyAdminService::DoDiff(
     const v1::DiffPolicyRequest& request, v1::DiffPolicyResponse* response) {
-  std::shared_ptr<const policy::CompiledPolicy> active = policies_.current();
-  if (active == nullptr) {
-    return absl::FailedPreconditionError(
-        "this gateway has no active policy to compare with");
-  }
+  HG_ASSIGN_OR_RETURN(
+      std::shared_ptr<const policy::CompiledPolicy> base,
+      CompiledOrActive(request.has_base() ? &request.base() : nullptr, "base"));
   auto candidate = Compile(request.candidate(), nullptr);
   if (!candidate.ok()) return candidate.status();
   if (request.max_items() > kMaxDiffItems) {
@@ -251,26 +267,44 @@ absl::Status PolicyAdminService::DoDiff(
     token = page->next_page_token;
   } while (!token.empty() && !response->truncated());
 
-  response->set_active_version(active->version());
+  response->set_base_version(base->version());
   response->set_candidate_version((*candidate)->version());
   response->set_items_compared(count);
   policy::DecideOptions as_received;
   as_received.received_from_partner = true;
+  policy::PolicyDiff all;
   for (const auto& [items, options] :
        {std::make_pair(&own, policy::DecideOptions{}),
         std::make_pair(&received, as_received)}) {
     policy::PolicyDiff diff =
-        policy::DiffPolicies(*active, **candidate, *items, options);
-    for (policy::PartnerChange& change : diff.changes) {
-      v1::PartnerImpact* impact = response->add_changes();
-      impact->set_item(change.item);
-      impact->set_partner(change.partner);
-      impact->set_received_before(change.received_before);
-      impact->set_received_after(change.received_after);
-      for (std::string& path : change.gained) impact->add_gained(std::move(path));
-      for (std::string& path : change.lost) impact->add_lost(std::move(path));
-      for (std::string& form : change.changed) impact->add_changed(std::move(form));
+        policy::DiffPolicies(*base, **candidate, *items, options);
+    std::move(diff.changes.begin(), diff.changes.end(),
+              std::back_inserter(all.changes));
+  }
+  for (const policy::PartnerSummary& s : policy::SummariseByPartner(all)) {
+    v1::PartnerImpactSummary* summary = response->add_partners();
+    summary->set_partner(s.partner);
+    summary->set_items_gained(s.items_gained);
+    summary->set_items_lost(s.items_lost);
+    summary->set_items_changed(s.items_changed);
+    for (const auto& [counts, out] :
+         {std::make_pair(&s.gained, summary->mutable_gained()),
+          std::make_pair(&s.lost, summary->mutable_lost()),
+          std::make_pair(&s.changed, summary->mutable_changed())}) {
+      for (const auto& [what, items] : *counts) {
+        out->Add(absl::StrCat(what, " (", items, items == 1 ? " item)" : " items)"));
+      }
     }
+  }
+  for (policy::PartnerChange& change : all.changes) {
+    v1::PartnerImpact* impact = response->add_changes();
+    impact->set_item(change.item);
+    impact->set_partner(change.partner);
+    impact->set_received_before(change.received_before);
+    impact->set_received_after(change.received_after);
+    for (std::string& path : change.gained) impact->add_gained(std::move(path));
+    for (std::string& path : change.lost) impact->add_lost(std::move(path));
+    for (std::string& form : change.changed) impact->add_changed(std::move(form));
   }
   return absl::OkStatus();
 }
@@ -386,6 +420,12 @@ absl::Status PolicyAdminService::DoRollback(const Caller& who,
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
   const std::string step = absl::StrCat("rollback to ", request.version());
+  // Four eyes for rollbacks (a choice): a version two officers approved
+  // before comes back without a new approval — it is the text (same
+  // digest) they approved, and it passes the same checks as any
+  // activation below. A version that only ever came from the policy file
+  // on disk was never approved and is refused (FindRollbackTarget); it
+  // comes back through propose and approve under a new label.
   absl::StatusOr<v1::PolicyProposal> target =
       proposals_.FindRollbackTarget(request.version());
   if (!target.ok()) return Refuse(who, step, request.version(), target.status());

@@ -92,6 +92,10 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> Compile(
       const v1::PolicyCandidate& candidate,
       v1::ValidatePolicyResponse* report) const;
+  // `candidate` compiled, or the active policy if it is null;
+  // FAILED_PRECONDITION if there is none. Errors are prefixed with `field`.
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> CompiledOrActive(
+      const v1::PolicyCandidate* candidate, absl::string_view field) const;
   // Appends a lifecycle record (synchronously: a step is answered only once
   // its evidence is durable).
   absl::Status Record(v1::AuditEventType type, const Caller& officer,

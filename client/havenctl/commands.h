@@ -16,12 +16,13 @@ using CommandRunner = std::function<int()>;
 
 // `havenctl items ...`: push, list, watch, retract (talks to a gateway).
 void RegisterItemsCommands(CLI::App& app, CommandRunner& run);
-// `havenctl policy ...`: check, preview, test, diff (offline, no server),
-// and the officers' commands at the gateway (RegisterPolicyAdminCommands).
+// `havenctl policy ...`: check, validate, preview, test, diff (offline, or
+// at the gateway with --remote), and the officers' commands at the gateway
+// (RegisterPolicyAdminCommands).
 void RegisterPolicyCommands(CLI::App& app, CommandRunner& run);
 
-// `havenctl policy validate|impact|propose|approve|activate|rollback|history`:
-// the gateway's PolicyAdmin service, with an officer certificate.
+// `havenctl policy propose|approve|activate|rollback|history`: the
+// gateway's PolicyAdmin service, with an officer certificate.
 void RegisterPolicyAdminCommands(CLI::App& policy_cmd, CommandRunner& run);
 // `havenctl pki ...`: CAs, certificates, CRLs.
 void RegisterPkiCommands(CLI::App& app, CommandRunner& run);

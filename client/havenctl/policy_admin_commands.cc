@@ -1,17 +1,22 @@
 // `havenctl policy ...` commands that talk to the gateway's PolicyAdmin
-// service with an officer certificate: validate and measure the impact of
-// a candidate at the gateway, then propose, approve (another officer),
-// activate, roll back, and read the history.
+// service with an officer certificate: propose, approve (another officer),
+// activate, roll back, read the history; and the `--remote` forms of
+// validate, preview and diff (policy_remote.h).
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/havenctl/commands.h"
 #include "client/havenctl/connection_flags.h"
+#include "client/havenctl/policy_remote.h"
 #include "client/policy_admin_client.h"
+#include "policy/diff.h"
+#include "policy/yaml_reader.h"
 #include "proto/json.h"
 #include "server/audit/queries.h"
 
@@ -51,65 +56,98 @@ void PrintProposal(const v1::PolicyProposal& p) {
   }
 }
 
+// Connects with the officer's certificate and runs `body`; prints a failure
+// as "havenctl policy NAME: CODE: message" and exits 1.
+template <typename Body>
+int RunAdmin(const ConnectionFlags& connection, absl::string_view name, Body body) {
+  absl::StatusOr<std::unique_ptr<client::Client>> connected = connection.Connect();
+  if (!connected.ok()) {
+    std::cerr << "havenctl policy " << name << ": " << connected.status().message() << "\n";
+    return 1;
+  }
+  client::PolicyAdminClient admin(**connected);
+  absl::Status status = body(admin);
+  if (!status.ok()) {
+    std::cerr << "havenctl policy " << name << ": "
+              << absl::StatusCodeToString(status.code()) << ": " << status.message()
+              << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 // What every command here shares: the connection and one way to fail.
 struct AdminCommand {
   ConnectionFlags connection;
 
   template <typename Body>
   int Run(absl::string_view name, Body body) const {
-    absl::StatusOr<std::unique_ptr<client::Client>> connected = connection.Connect();
-    if (!connected.ok()) {
-      std::cerr << "havenctl policy " << name << ": " << connected.status().message() << "\n";
-      return 1;
-    }
-    client::PolicyAdminClient admin(**connected);
-    absl::Status status = body(admin);
-    if (!status.ok()) {
-      std::cerr << "havenctl policy " << name << ": "
-                << absl::StatusCodeToString(status.code()) << ": " << status.message()
-                << "\n";
-      return 1;
-    }
-    return 0;
+    return RunAdmin(connection, name, std::move(body));
   }
 };
 
-// A candidate named by a file or a stored proposal.
-struct CandidateFlags {
-  std::string file;
-  std::string proposal;
-
-  void AddTo(CLI::App& cmd) {
-    auto* file_option = cmd.add_option("policy", file, "Candidate policy file (YAML or JSON)");
-    auto* proposal_option =
-        cmd.add_option("--proposal", proposal, "A stored proposal's id instead of a file");
-    file_option->excludes(proposal_option);
-    proposal_option->excludes(file_option);
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view flag,
+                                                          const std::string& text) {
+  absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(text);
+  if (!t.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", t.status().message()));
   }
+  google::protobuf::Timestamp out;
+  out.set_seconds(absl::ToUnixSeconds(*t));
+  return out;
+}
 
-  absl::StatusOr<v1::PolicyCandidate> Build() const {
-    v1::PolicyCandidate candidate;
-    if (!proposal.empty()) {
-      candidate.set_proposal_id(proposal);
-    } else if (!file.empty()) {
-      absl::StatusOr<std::string> text = ReadText(file);
-      if (!text.ok()) return text.status();
-      candidate.set_policy_text(*std::move(text));
-    } else {
-      return absl::InvalidArgumentError("give a policy file or --proposal ID");
-    }
-    return candidate;
+// "now receives 2 items, receives 12 items differently"
+std::string SummaryLine(const v1::PartnerImpactSummary& s) {
+  std::vector<std::string> parts;
+  auto items = [](uint32_t n) { return absl::StrCat(n, n == 1 ? " item" : " items"); };
+  if (s.items_gained() > 0) parts.push_back(absl::StrCat("now receives ", items(s.items_gained())));
+  if (s.items_lost() > 0) {
+    parts.push_back(absl::StrCat("NO LONGER RECEIVES ", items(s.items_lost())));
   }
-};
+  if (s.items_changed() > 0) {
+    parts.push_back(absl::StrCat("receives ", items(s.items_changed()), " differently"));
+  }
+  return absl::StrJoin(parts, ", ");
+}
 
-struct ValidateFlags : AdminCommand {
-  CandidateFlags candidate;
-};
+}  // namespace
 
-int RunValidate(const ValidateFlags& f) {
+void RemoteFlags::AddTo(CLI::App& cmd) {
+  cmd.add_flag("--remote", enabled,
+               "Ask the gateway (PolicyAdmin, with an officer certificate): its own "
+               "checks, its stored items");
+  auto* proposal_option = cmd.add_option(
+      "--proposal", proposal, "With --remote: a stored proposal's id instead of a file");
+  auto* version_option = cmd.add_option(
+      "--version", version, "With --remote: a version label of the gateway's history "
+                            "instead of a file");
+  proposal_option->excludes(version_option);
+  version_option->excludes(proposal_option);
+  connection.AddTo(cmd);
+}
+
+absl::StatusOr<v1::PolicyCandidate> RemoteFlags::Candidate(const std::string& file) const {
+  v1::PolicyCandidate candidate;
+  if (!proposal.empty()) {
+    candidate.set_proposal_id(proposal);
+  } else if (!version.empty()) {
+    candidate.set_version(version);
+  } else if (!file.empty()) {
+    absl::StatusOr<std::string> text = ReadText(file);
+    if (!text.ok()) return text.status();
+    candidate.set_policy_text(*std::move(text));
+  } else {
+    return absl::InvalidArgumentError("give a policy file, --proposal ID or --version LABEL");
+  }
+  return candidate;
+}
+
+int RunRemoteValidate(const RemoteFlags& remote, const std::string& file) {
   bool valid = false;
-  int code = f.Run("validate", [&](client::PolicyAdminClient& admin) -> absl::Status {
-    absl::StatusOr<v1::PolicyCandidate> candidate = f.candidate.Build();
+  int code = RunAdmin(remote.connection, "validate",
+                      [&](client::PolicyAdminClient& admin) -> absl::Status {
+    absl::StatusOr<v1::PolicyCandidate> candidate = remote.Candidate(file);
     if (!candidate.ok()) return candidate.status();
     absl::StatusOr<v1::ValidatePolicyResponse> report = admin.Validate(*candidate);
     if (!report.ok()) return report.status();
@@ -125,54 +163,125 @@ int RunValidate(const ValidateFlags& f) {
   return code != 0 ? code : (valid ? 0 : 1);
 }
 
-struct ImpactFlags : AdminCommand {
-  CandidateFlags candidate;
-  std::string since, until;
-  uint32_t max_items = 0;
-  bool exit_code = false;
-};
+int PrintPreview(const v1::PreviewPolicyResponse& preview,
+                 const PreviewPrintOptions& print) {
+  if (!print.partner.empty()) {
+    std::vector<std::string> partners;
+    for (const v1::PartnerView& view : preview.partners()) partners.push_back(view.partner());
+    if (std::find(partners.begin(), partners.end(), print.partner) == partners.end()) {
+      std::cerr << "havenctl policy preview: `" << print.partner
+                << "` is not a partner of policy " << preview.policy_version()
+                << " (partners: " << absl::StrJoin(partners, ", ") << ")\n";
+      return 2;
+    }
+  }
+  std::vector<std::string> json_partners;
+  for (const v1::PartnerView& view : preview.partners()) {
+    if (!print.partner.empty() && view.partner() != print.partner) continue;
+    if (print.json) {
+      std::vector<std::string> rules;
+      for (const std::string& r : view.matched_rules()) rules.push_back(policy::JsonQuote(r));
+      std::string entry = absl::StrCat(
+          "{\"partner\":", policy::JsonQuote(view.partner()),
+          ",\"released\":", view.released() ? "true" : "false",
+          ",\"reason\":", policy::JsonQuote(view.reason()),
+          ",\"matched_rules\":[", absl::StrJoin(rules, ","), "]");
+      if (view.released()) {
+        absl::StrAppend(&entry, ",\"item\":", ToJson(view.item(), {.pretty = false}));
+      }
+      if (!view.explanation().empty()) {
+        absl::StrAppend(&entry, ",\"explanation\":", policy::JsonQuote(view.explanation()));
+      }
+      json_partners.push_back(entry + "}");
+      continue;
+    }
+    std::cout << "== " << view.partner() << ": " << view.reason() << "\n";
+    if (view.released()) std::cout << ToJson(view.item()) << "\n";
+    std::cout << view.explanation();
+  }
+  if (print.json) {
+    std::cout << "{\"policy_version\":" << policy::JsonQuote(preview.policy_version())
+              << ",\"partners\":[" << absl::StrJoin(json_partners, ",") << "]}\n";
+  }
+  return 0;
+}
 
-int RunImpact(const ImpactFlags& f) {
+int RunRemotePreview(const RemoteFlags& remote, const std::string& file, bool active,
+                     const v1::PreviewPolicyRequest& request,
+                     const PreviewPrintOptions& print) {
+  int printed = 0;
+  int code = RunAdmin(remote.connection, "preview",
+                      [&](client::PolicyAdminClient& admin) -> absl::Status {
+    v1::PreviewPolicyRequest ask = request;
+    if (!active) {
+      absl::StatusOr<v1::PolicyCandidate> candidate = remote.Candidate(file);
+      if (!candidate.ok()) return candidate.status();
+      *ask.mutable_candidate() = *std::move(candidate);
+    }
+    absl::StatusOr<v1::PreviewPolicyResponse> preview = admin.Preview(ask);
+    if (!preview.ok()) return preview.status();
+    printed = PrintPreview(*preview, print);
+    return absl::OkStatus();
+  });
+  return code != 0 ? code : printed;
+}
+
+int RunRemoteDiff(const RemoteFlags& remote, const std::string& file,
+                  const RemoteDiffFlags& flags) {
   bool changed = false;
-  int code = f.Run("impact", [&](client::PolicyAdminClient& admin) -> absl::Status {
+  int code = RunAdmin(remote.connection, "diff",
+                      [&](client::PolicyAdminClient& admin) -> absl::Status {
     v1::DiffPolicyRequest request;
-    absl::StatusOr<v1::PolicyCandidate> candidate = f.candidate.Build();
+    absl::StatusOr<v1::PolicyCandidate> candidate = remote.Candidate(file);
     if (!candidate.ok()) return candidate.status();
     *request.mutable_candidate() = *std::move(candidate);
-    for (const auto& [text, field] :
-         {std::make_pair(&f.since, &v1::DiffPolicyRequest::mutable_since),
-          std::make_pair(&f.until, &v1::DiffPolicyRequest::mutable_until)}) {
-      if (text->empty()) continue;
-      absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(*text);
+    if (!flags.base_version.empty()) request.mutable_base()->set_version(flags.base_version);
+    if (!flags.since.empty()) {
+      absl::StatusOr<google::protobuf::Timestamp> t = ParseTimestamp("--since", flags.since);
       if (!t.ok()) return t.status();
-      (request.*field)()->set_seconds(absl::ToUnixSeconds(*t));
+      *request.mutable_since() = *t;
     }
-    request.set_max_items(f.max_items);
+    if (!flags.until.empty()) {
+      absl::StatusOr<google::protobuf::Timestamp> t = ParseTimestamp("--until", flags.until);
+      if (!t.ok()) return t.status();
+      *request.mutable_until() = *t;
+    }
+    request.set_max_items(flags.max_items);
     absl::StatusOr<v1::DiffPolicyResponse> diff = admin.Diff(request);
     if (!diff.ok()) return diff.status();
-    std::cout << "active " << diff->active_version() << " -> candidate "
-              << diff->candidate_version() << ": " << diff->items_compared()
-              << " stored items compared"
-              << (diff->truncated() ? " (more were stored; raise --max-items)" : "")
+    std::cout << "policy " << diff->base_version() << " -> " << diff->candidate_version()
+              << ": " << diff->items_compared() << " stored items compared"
+              << (diff->truncated() ? " (more were stored in the period; raise --max-items)"
+                                    : "")
               << "\n";
-    if (diff->changes().empty()) std::cout << "no partner's view changes\n";
-    for (const v1::PartnerImpact& c : diff->changes()) {
-      std::cout << "== " << c.item() << " -> " << c.partner() << ": ";
-      if (c.received_before() != c.received_after()) {
-        std::cout << (c.received_after() ? "newly receives the item" : "no longer receives the item");
-      } else {
-        std::cout << "receives it differently";
+    if (diff->partners().empty()) std::cout << "no partner's view of these items changes\n";
+    for (const v1::PartnerImpactSummary& s : diff->partners()) {
+      std::cout << "== " << s.partner() << ": " << SummaryLine(s) << "\n";
+      for (const std::string& f : s.gained()) std::cout << "  + " << f << "\n";
+      for (const std::string& f : s.lost()) std::cout << "  - " << f << "\n";
+      for (const std::string& f : s.changed()) std::cout << "  ~ " << f << "\n";
+    }
+    if (flags.items && !diff->changes().empty()) {
+      policy::PolicyDiff items;
+      for (const v1::PartnerImpact& c : diff->changes()) {
+        policy::PartnerChange& change = items.changes.emplace_back();
+        change.item = c.item();
+        change.partner = c.partner();
+        change.received_before = c.received_before();
+        change.received_after = c.received_after();
+        change.gained.assign(c.gained().begin(), c.gained().end());
+        change.lost.assign(c.lost().begin(), c.lost().end());
+        change.changed.assign(c.changed().begin(), c.changed().end());
       }
-      std::cout << "\n";
-      if (!c.gained().empty()) std::cout << "  gains   " << absl::StrJoin(c.gained(), ", ") << "\n";
-      if (!c.lost().empty()) std::cout << "  loses   " << absl::StrJoin(c.lost(), ", ") << "\n";
-      if (!c.changed().empty()) std::cout << "  changes " << absl::StrJoin(c.changed(), "; ") << "\n";
+      std::cout << "item by item:\n" << items.ChangesToString();
     }
     changed = !diff->changes().empty();
     return absl::OkStatus();
   });
-  return code != 0 ? code : (f.exit_code && changed ? 1 : 0);
+  return code != 0 ? code : (flags.exit_code && changed ? 1 : 0);
 }
+
+namespace {
 
 struct ProposeFlags : AdminCommand {
   std::string file, comment;
@@ -191,31 +300,6 @@ struct HistoryFlags : AdminCommand {
 
 void RegisterPolicyAdminCommands(CLI::App& policy_cmd, CommandRunner& run) {
   const char* officer_note = " (at the gateway; needs an officer certificate)";
-  {
-    auto* cmd = policy_cmd.add_subcommand(
-        "validate", absl::StrCat("Check a candidate with the gateway's own checks: "
-                                 "errors, warnings, organisation, partners, key files",
-                                 officer_note));
-    auto f = std::make_shared<ValidateFlags>();
-    f->candidate.AddTo(*cmd);
-    f->connection.AddTo(*cmd);
-    cmd->callback([&run, f] { run = [f] { return RunValidate(*f); }; });
-  }
-  {
-    auto* cmd = policy_cmd.add_subcommand(
-        "impact", absl::StrCat("Which partners would gain or lose which fields of the "
-                               "items the gateway stored in a period, if a candidate "
-                               "replaced the active policy",
-                               officer_note));
-    auto f = std::make_shared<ImpactFlags>();
-    f->candidate.AddTo(*cmd);
-    cmd->add_option("--since", f->since, "Items stored from (2026-11-01 or RFC 3339)");
-    cmd->add_option("--until", f->until, "Items stored before");
-    cmd->add_option("--max-items", f->max_items, "At most this many items (default 10000)");
-    cmd->add_flag("--exit-code", f->exit_code, "Exit 1 if any partner's view changes");
-    f->connection.AddTo(*cmd);
-    cmd->callback([&run, f] { run = [f] { return RunImpact(*f); }; });
-  }
   {
     auto* cmd = policy_cmd.add_subcommand(
         "propose", absl::StrCat("Store a candidate for another officer's approval",

@@ -2,6 +2,8 @@
 // needed) — check a policy, preview what each partner would receive of an
 // item and why, run a policy's tests, see the impact of a change, and set
 // up key files on a new machine. A thin shell over havengate::policy.
+// validate, preview and diff also ask the gateway with --remote
+// (policy_remote.h).
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/havenctl/commands.h"
+#include "client/havenctl/policy_remote.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
 #include "policy/policy_tests.h"
@@ -87,60 +90,72 @@ int RunCheck(const CheckFlags& f) {
   return 0;
 }
 
-struct PreviewFlags {
+struct ValidateFlags {
   std::string policy;
-  std::string item;
+  RemoteFlags remote;
+};
+
+int RunValidate(const ValidateFlags& f) {
+  if (f.remote.enabled) return RunRemoteValidate(f.remote, f.policy);
+  if (f.policy.empty() || f.remote.names_stored_policy()) {
+    std::cerr << "havenctl policy validate: give a policy file (--proposal and "
+                 "--version need --remote)\n";
+    return 2;
+  }
+  return RunCheck(CheckFlags{f.policy});
+}
+
+struct PreviewFlags {
+  // POLICY ITEM; with --remote and --proposal, --version or --active: ITEM.
+  std::vector<std::string> files;
   std::string partner;
   bool explain = false;
   bool json = false;
   bool received = false;
+  bool active = false;
+  RemoteFlags remote;
 };
 
 int RunPreview(const PreviewFlags& f) {
-  auto p = Load(f.policy, false);
-  if (p == nullptr) return 1;
-  absl::StatusOr<v1::Item> item = ReadItem(f.item);
+  const bool stored = f.remote.enabled && (f.active || f.remote.names_stored_policy());
+  const size_t expected = stored ? 1 : 2;
+  if (f.files.size() != expected || (!f.remote.enabled && (f.active || f.remote.names_stored_policy()))) {
+    std::cerr << "havenctl policy preview: give POLICY ITEM, or with --remote and "
+                 "--proposal, --version or --active only ITEM\n";
+    return 2;
+  }
+  const std::string policy_file = stored ? "" : f.files[0];
+  absl::StatusOr<v1::Item> item = ReadItem(f.files.back());
   if (!item.ok()) {
     std::cerr << "havenctl policy preview: " << item.status().message() << "\n";
     return 1;
   }
-  if (!f.partner.empty() &&
-      std::find(p->partners().begin(), p->partners().end(), f.partner) == p->partners().end()) {
-    std::cerr << "havenctl policy preview: `" << f.partner << "` is not a partner in "
-              << f.policy << " (partners: " << absl::StrJoin(p->partners(), ", ") << ")\n";
-    return 2;
+  const PreviewPrintOptions print{f.partner, f.json};
+  if (f.remote.enabled) {
+    v1::PreviewPolicyRequest request;
+    *request.mutable_item() = *std::move(item);
+    request.set_received_from_partner(f.received);
+    request.set_explain(f.explain);
+    return RunRemotePreview(f.remote, policy_file, f.active, request, print);
   }
+  auto p = Load(policy_file, false);
+  if (p == nullptr) return 1;
   policy::DecideOptions options;
   options.explain = f.explain;
   options.received_from_partner = f.received;
   policy::Decision decision = p->Decide(*item, options);
-  std::vector<std::string> json_partners;
-  for (const policy::PartnerDecision& d : decision.partners) {
-    if (!f.partner.empty() && d.partner != f.partner) continue;
-    if (f.json) {
-      std::vector<std::string> rules;
-      for (absl::string_view r : d.matched_rules) rules.push_back(policy::JsonQuote(r));
-      std::string entry = absl::StrCat(
-          "{\"partner\":", policy::JsonQuote(d.partner),
-          ",\"released\":", d.released ? "true" : "false",
-          ",\"reason\":", policy::JsonQuote(policy::DecisionReasonText(d.reason)),
-          ",\"matched_rules\":[", absl::StrJoin(rules, ","), "]");
-      if (d.released) absl::StrAppend(&entry, ",\"item\":", ToJson(d.projected, {.pretty = false}));
-      if (d.explanation != nullptr) {
-        absl::StrAppend(&entry, ",\"explanation\":", policy::JsonQuote(d.explanation->ToString()));
-      }
-      json_partners.push_back(entry + "}");
-      continue;
-    }
-    std::cout << "== " << d.partner << ": " << policy::DecisionReasonText(d.reason) << "\n";
-    if (d.released) std::cout << ToJson(d.projected) << "\n";
-    if (d.explanation != nullptr) std::cout << d.explanation->ToString();
+  v1::PreviewPolicyResponse preview;
+  preview.set_policy_version(decision.policy_version);
+  for (policy::PartnerDecision& d : decision.partners) {
+    v1::PartnerView* view = preview.add_partners();
+    view->set_partner(d.partner);
+    view->set_released(d.released);
+    view->set_reason(std::string(policy::DecisionReasonText(d.reason)));
+    if (d.released) *view->mutable_item() = std::move(d.projected);
+    for (absl::string_view rule : d.matched_rules) view->add_matched_rules(std::string(rule));
+    if (d.explanation != nullptr) view->set_explanation(d.explanation->ToString());
   }
-  if (f.json) {
-    std::cout << "{\"policy_version\":" << policy::JsonQuote(decision.policy_version)
-              << ",\"partners\":[" << absl::StrJoin(json_partners, ",") << "]}\n";
-  }
-  return 0;
+  return PrintPreview(preview, print);
 }
 
 struct TestFlags {
@@ -164,25 +179,41 @@ int RunTests(const TestFlags& f) {
 }
 
 struct DiffFlags {
-  std::string old_policy;
-  std::string new_policy;
-  std::vector<std::string> items;
+  // OLD NEW ITEM...; with --remote: the candidate (none with --proposal or
+  // --version).
+  std::vector<std::string> files;
   bool received = false;
   bool exit_code = false;
+  RemoteFlags remote;
+  RemoteDiffFlags at_gateway;
 };
 
 int RunDiff(const DiffFlags& f) {
-  auto before = Load(f.old_policy, false);
-  auto after = Load(f.new_policy, false);
+  if (f.remote.enabled) {
+    if (f.files.size() != (f.remote.names_stored_policy() ? 0u : 1u)) {
+      std::cerr << "havenctl policy diff --remote: give one candidate policy file, or "
+                   "--proposal ID or --version LABEL (the items are the gateway's)\n";
+      return 2;
+    }
+    RemoteDiffFlags flags = f.at_gateway;
+    flags.exit_code = f.exit_code;
+    return RunRemoteDiff(f.remote, f.files.empty() ? "" : f.files[0], flags);
+  }
+  if (f.files.size() < 3 || f.remote.names_stored_policy()) {
+    std::cerr << "havenctl policy diff: give OLD NEW ITEM... (or --remote CANDIDATE)\n";
+    return 2;
+  }
+  auto before = Load(f.files[0], false);
+  auto after = Load(f.files[1], false);
   if (before == nullptr || after == nullptr) return 1;
   std::vector<policy::NamedItem> items;
-  for (const std::string& path : f.items) {
-    absl::StatusOr<v1::Item> item = ReadItem(path);
+  for (size_t i = 2; i < f.files.size(); ++i) {
+    absl::StatusOr<v1::Item> item = ReadItem(f.files[i]);
     if (!item.ok()) {
       std::cerr << "havenctl policy diff: " << item.status().message() << "\n";
       return 1;
     }
-    items.push_back({path, *std::move(item)});
+    items.push_back({f.files[i], *std::move(item)});
   }
   policy::DecideOptions options;
   options.received_from_partner = f.received;
@@ -223,16 +254,30 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
   }
   {
     auto* cmd = policy_cmd->add_subcommand(
-        "preview", "Show what each partner would receive of an item, and why");
+        "validate", "Like check; with --remote the gateway checks it too: its "
+                    "organisation, configured peers and key files");
+    auto f = std::make_shared<ValidateFlags>();
+    cmd->add_option("policy", f->policy, "Policy file (YAML or JSON)");
+    f->remote.AddTo(*cmd);
+    cmd->callback([&run, f] { run = [f] { return RunValidate(*f); }; });
+  }
+  {
+    auto* cmd = policy_cmd->add_subcommand(
+        "preview", "Show what each partner would receive of an item, and why "
+                   "(with --remote: decided at the gateway)");
     auto f = std::make_shared<PreviewFlags>();
-    cmd->add_option("policy", f->policy, "Policy file")->required();
-    cmd->add_option("item", f->item, "Item file (proto3 JSON)")->required();
+    cmd->add_option("files", f->files,
+                    "POLICY ITEM: policy file and item file (proto3 JSON); with "
+                    "--remote and --proposal, --version or --active: ITEM only")
+        ->required();
     cmd->add_option("--partner", f->partner, "Only this partner");
     cmd->add_flag("--explain", f->explain, "Say which rules matched and why each field "
                                            "was released, transformed or withheld");
     cmd->add_flag("--json", f->json, "One JSON document instead of text");
     cmd->add_flag("--received", f->received,
                   "Treat the item as received from a partner (re-sharing)");
+    cmd->add_flag("--active", f->active, "With --remote: under the gateway's active policy");
+    f->remote.AddTo(*cmd);
     cmd->callback([&run, f] { run = [f] { return RunPreview(*f); }; });
   }
   {
@@ -246,13 +291,26 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
   {
     auto* cmd = policy_cmd->add_subcommand(
         "diff", "Which partners gain or lose which fields of the given items when "
-                "OLD is replaced by NEW");
+                "OLD is replaced by NEW; with --remote, of the items the gateway "
+                "stored in a period when CANDIDATE replaces the active policy");
     auto f = std::make_shared<DiffFlags>();
-    cmd->add_option("old", f->old_policy, "Current policy file")->required();
-    cmd->add_option("new", f->new_policy, "Proposed policy file")->required();
-    cmd->add_option("items", f->items, "Item files (proto3 JSON)")->required();
+    cmd->add_option("files", f->files,
+                    "OLD NEW ITEM...: policy files and item files (proto3 JSON); "
+                    "with --remote: CANDIDATE (none with --proposal or --version)");
     cmd->add_flag("--received", f->received, "Treat the items as received from a partner");
     cmd->add_flag("--exit-code", f->exit_code, "Exit 1 if any partner's view changes");
+    cmd->add_option("--since", f->at_gateway.since,
+                    "With --remote: items stored from (2026-11-01 or RFC 3339)");
+    cmd->add_option("--until", f->at_gateway.until,
+                    "With --remote: items stored before (exclusive)");
+    cmd->add_option("--base-version", f->at_gateway.base_version,
+                    "With --remote: compare with this version of the gateway's history "
+                    "instead of the active policy");
+    cmd->add_option("--max-items", f->at_gateway.max_items,
+                    "With --remote: at most this many items, newest first (default 10000)");
+    cmd->add_flag("--items", f->at_gateway.items,
+                  "With --remote: also list the change of every item and partner");
+    f->remote.AddTo(*cmd);
     cmd->callback([&run, f] { run = [f] { return RunDiff(*f); }; });
   }
   {

@@ -252,6 +252,19 @@ absl::StatusOr<PolicyProposal> ProposalStore::RecordPolicyFile(
   return MarkActive(id, kPolicyFileAuthor, now);
 }
 
+absl::StatusOr<PolicyProposal> ProposalStore::FindVersion(
+    const std::string& version, bool include_text) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  HG_ASSIGN_OR_RETURN(
+      std::vector<PolicyProposal> same,
+      Query("WHERE version = ?1 ORDER BY id DESC LIMIT 1", {version}, include_text));
+  if (same.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "there is no version \"", version, "\" (see `havenctl policy history`)"));
+  }
+  return same.front();
+}
+
 absl::StatusOr<PolicyProposal> ProposalStore::FindRollbackTarget(
     const std::string& version) const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -274,6 +287,13 @@ absl::StatusOr<PolicyProposal> ProposalStore::FindRollbackTarget(
     return absl::NotFoundError(absl::StrCat(
         "version \"", version, "\" was never active here; versions that were: ",
         versions.empty() ? "none" : absl::StrJoin(versions, ", ")));
+  }
+  if (same.front().approved_by().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "four eyes: version \"", version,
+        "\" was never approved by an officer (it came from the policy file on "
+        "disk), so a rollback cannot bring it back without approval; propose "
+        "its text under a new version label and have another officer approve it"));
   }
   return same.front();
 }

@@ -66,9 +66,16 @@ class ProposalStore {
   [[nodiscard]] absl::StatusOr<v1::PolicyProposal> Get(
       const std::string& id, bool include_text) const;
 
+  // The newest entry with `version` label; NOT_FOUND.
+  [[nodiscard]] absl::StatusOr<v1::PolicyProposal> FindVersion(
+      const std::string& version, bool include_text) const;
+
   // The newest entry with `version` that was active before (SUPERSEDED).
   // NOT_FOUND says which versions can be rolled back to;
-  // FAILED_PRECONDITION if `version` is the active one.
+  // FAILED_PRECONDITION if `version` is the active one, or if it was never
+  // approved by an officer (it only came from the policy file on disk):
+  // four eyes — a rollback needs no new approval only because the version
+  // had one before.
   [[nodiscard]] absl::StatusOr<v1::PolicyProposal> FindRollbackTarget(
       const std::string& version) const;
 

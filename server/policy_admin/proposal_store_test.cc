@@ -78,18 +78,38 @@ TEST_F(ProposalStoreTest, ActivationSupersedesThePreviousActiveVersion) {
   EXPECT_EQ(active->activated_by(), kAlice);
   EXPECT_EQ(active->activated_at().seconds(), absl::ToUnixSeconds(now_) + 5);
   EXPECT_THAT(States(), ElementsAre("v2=ACTIVE", "v1=SUPERSEDED"));
+  // An approved proposal that is not active yet cannot be activated by a
+  // rollback (it goes through Activate).
+  auto v3 = store_->Propose("v3", "text v3", kBob, "c", now_);
+  ASSERT_TRUE(store_->Approve(v3->id(), kAlice, "", now_).ok());
+  EXPECT_EQ(store_->FindRollbackTarget("v3").status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->MarkActive(v3->id(), kBob, now_).ok());
+  EXPECT_THAT(States(), ElementsAre("v3=ACTIVE", "v2=SUPERSEDED", "v1=SUPERSEDED"));
 
-  // Rollback targets: only versions that were active before.
-  auto target = store_->FindRollbackTarget("v1");
+  // Rollback targets: versions that were active before and were approved.
+  auto target = store_->FindRollbackTarget("v2");
   ASSERT_TRUE(target.ok()) << target.status();
-  EXPECT_EQ(target->policy_text(), "text v1");
-  EXPECT_EQ(store_->FindRollbackTarget("v2").status().code(),
+  EXPECT_EQ(target->policy_text(), "text v2");
+  EXPECT_EQ(store_->FindRollbackTarget("v3").status().code(),
             absl::StatusCode::kFailedPrecondition);
   auto never = store_->FindRollbackTarget("v9");
   EXPECT_EQ(never.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(never.status().message(), HasSubstr("versions that were: v1"));
-  ASSERT_TRUE(store_->MarkActive(target->id(), kBob, now_).ok());
-  EXPECT_THAT(States(), ElementsAre("v2=SUPERSEDED", "v1=ACTIVE"));
+  EXPECT_THAT(never.status().message(), HasSubstr("versions that were: v2, v1"));
+  // v1 only ever came from the file on disk: no officer approved it.
+  auto unapproved = store_->FindRollbackTarget("v1");
+  EXPECT_EQ(unapproved.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(unapproved.status().message(), HasSubstr("never approved"));
+  ASSERT_TRUE(store_->MarkActive(target->id(), kAlice, now_).ok());
+  EXPECT_THAT(States(), ElementsAre("v3=SUPERSEDED", "v2=ACTIVE", "v1=SUPERSEDED"));
+}
+
+TEST_F(ProposalStoreTest, FindVersionGivesTheNewestEntryWithTheLabel) {
+  ASSERT_TRUE(store_->RecordPolicyFile("v1", "text v1", now_).ok());
+  ASSERT_TRUE(store_->RecordPolicyFile("v1", "edited v1", now_).ok());
+  auto found = store_->FindVersion("v1", true);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_EQ(found->policy_text(), "edited v1");
+  EXPECT_EQ(store_->FindVersion("v2", false).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ProposalStoreTest, HistorySurvivesReopening) {

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "client/policy_admin_client.h"
+#include "proto/json.h"
 #include "tests/e2e/federation_fixture.h"
 #include "tests/testing/harness.h"
 
@@ -28,6 +29,7 @@ using v1::PolicyProposal;
 
 constexpr char kV1[] = "2026-11-28.1";  // deploy/policies/police-nl
 constexpr char kV2[] = "2026-11-29.1";  // this test's: no titles for customs
+constexpr char kV3[] = "2026-11-30.1";  // v1's text under a new label
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -138,19 +140,57 @@ TEST_F(PolicyAdminTest, FourEyesLifecycleWithHavenctl) {
   ASSERT_TRUE(before.ok()) << before.status() << f_.Logs();
   EXPECT_FALSE(before->item().alert().title().empty());
 
+  for (const char* command :
+       {"validate", "preview", "diff", "propose", "approve", "activate", "rollback", "history"}) {
+    CommandResult help = RunCommand({HavenctlBinary(), "policy", command, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_THAT(help.out, HasSubstr("Usage:")) << command;
+  }
+
   const std::string candidate = f_.root() + "/v2.yaml";
   std::ofstream(candidate) << v2_text_;
-  CommandResult validated = Havenctl({"policy", "validate", candidate},
+  CommandResult validated = Havenctl({"policy", "validate", "--remote", candidate},
                                      police.officer_cert, police.officer_key);
   EXPECT_EQ(validated.exit_code, 0) << validated.err;
   EXPECT_THAT(validated.out, HasSubstr(absl::StrCat("valid for this gateway: version ", kV2)));
 
-  CommandResult impact = Havenctl({"policy", "impact", candidate}, police.officer_cert,
-                                  police.officer_key);
-  EXPECT_EQ(impact.exit_code, 0) << impact.err;
-  EXPECT_THAT(impact.out, HasSubstr("1 stored items compared"));
-  EXPECT_THAT(impact.out, HasSubstr("-> customs-nl: receives it differently"));
-  EXPECT_THAT(impact.out, HasSubstr("loses   title"));
+  // Preview: the candidate withholds the title from customs; the active
+  // policy releases it.
+  const std::string item_file = f_.root() + "/alert.json";
+  std::ofstream(item_file) << ToJson(MakeAlertAt("01JDQPA0000000000000000009", "NLRTM"));
+  CommandResult preview = Havenctl({"policy", "preview", "--remote", candidate, item_file,
+                                    "--partner", "customs-nl", "--explain"},
+                                   police.officer_cert, police.officer_key);
+  ASSERT_EQ(preview.exit_code, 0) << preview.err;
+  EXPECT_THAT(preview.out, HasSubstr("== customs-nl: receives the item"));
+  EXPECT_THAT(preview.out, HasSubstr("title: withheld"));
+  EXPECT_THAT(preview.out, Not(HasSubstr("\"title\"")));
+  CommandResult now = Havenctl({"policy", "preview", "--remote", "--active", item_file,
+                                "--partner", "customs-nl", "--json"},
+                               police.officer_cert, police.officer_key);
+  ASSERT_EQ(now.exit_code, 0) << now.err;
+  EXPECT_THAT(now.out, HasSubstr(absl::StrCat("{\"policy_version\":\"", kV1, "\"")));
+  EXPECT_THAT(now.out, HasSubstr("\"title\":"));
+
+  // Diff over what the gateway stored: the one alert pushed above, only in
+  // a period that contains it.
+  CommandResult diff = Havenctl({"policy", "diff", "--remote", candidate, "--since",
+                                 "2020-01-01", "--until", "2100-01-01", "--items"},
+                                police.officer_cert, police.officer_key);
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_THAT(diff.out, HasSubstr(absl::StrCat("policy ", kV1, " -> ", kV2,
+                                               ": 1 stored items compared")));
+  EXPECT_THAT(diff.out, HasSubstr("== customs-nl: receives 1 item differently\n"
+                                  "  - title (1 item)\n"));
+  EXPECT_THAT(diff.out, HasSubstr("/01JDQPA0000000000000000001@"));
+  EXPECT_THAT(diff.out, HasSubstr(" -> customs-nl: receives a different view\n  - title"));
+  EXPECT_THAT(diff.out, Not(HasSubstr("port-rtm")));
+  CommandResult before_any = Havenctl({"policy", "diff", "--remote", candidate, "--until",
+                                       "2020-01-01", "--exit-code"},
+                                      police.officer_cert, police.officer_key);
+  EXPECT_EQ(before_any.exit_code, 0) << before_any.err;
+  EXPECT_THAT(before_any.out, HasSubstr("0 stored items compared"));
+  EXPECT_THAT(before_any.out, HasSubstr("no partner's view of these items changes"));
 
   CommandResult proposed =
       Havenctl({"policy", "propose", candidate, "--comment", "customs gets no titles"},
@@ -185,6 +225,16 @@ TEST_F(PolicyAdminTest, FourEyesLifecycleWithHavenctl) {
   EXPECT_FALSE(after->item().alert().location().unlocode().empty());
   ASSERT_FALSE(after->item().provenance().empty());
   EXPECT_EQ(after->item().provenance().rbegin()->policy_version(), kV2);
+
+  // Two versions of the history compared over the same items.
+  CommandResult versions = Havenctl({"policy", "diff", "--remote", "--version", kV1,
+                                     "--base-version", kV2, "--exit-code"},
+                                    bob_cert_, bob_key_);
+  EXPECT_EQ(versions.exit_code, 1) << versions.err;  // --exit-code: views change
+  EXPECT_THAT(versions.out, HasSubstr(absl::StrCat("policy ", kV2, " -> ", kV1,
+                                                   ": 2 stored items compared")));
+  EXPECT_THAT(versions.out, HasSubstr("== customs-nl: receives 2 items differently\n"
+                                      "  + title (2 items)\n"));
 
   CommandResult history = Havenctl({"policy", "history"}, police.officer_cert,
                                    police.officer_key);
@@ -364,28 +414,65 @@ TEST_F(PolicyAdminTest, HistorySurvivesRestartAndRollbackRestoresAnEarlierVersio
   EXPECT_EQ(admin.Rollback(kV1, "").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(admin.Rollback("2020-01-01.1", "typo").status().code(),
             absl::StatusCode::kNotFound);
-  auto rolled_back = admin.Rollback(kV1, "customs needs titles for the scan queue");
-  ASSERT_TRUE(rolled_back.ok()) << rolled_back.status();
-  EXPECT_EQ(rolled_back->version(), kV1);
-  EXPECT_EQ(rolled_back->state(), PolicyProposal::ACTIVE);
-  EXPECT_EQ(ReadFile(policy_path_), v1_text_);
-  auto v1_item = PushAndAwait("01JDQPA0000000000000000006");
-  ASSERT_TRUE(v1_item.ok()) << v1_item.status();
-  EXPECT_FALSE(v1_item->item().alert().title().empty());
-  EXPECT_EQ(v1_item->item().provenance().rbegin()->policy_version(), kV1);
+  // v1 came from the policy file on disk: no officer approved it, so a
+  // rollback cannot bring it back on one officer's word.
+  auto unapproved = admin.Rollback(kV1, "back to the deploy policy");
+  EXPECT_EQ(unapproved.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(unapproved.status().message(), HasSubstr("never approved"));
+  EXPECT_EQ(ReadFile(policy_path_), v2_text_);
+
+  // v1's text comes back as v3, through four eyes (Bob proposes this time).
+  const std::string v3_text = absl::StrReplaceAll(v1_text_, {{kV1, kV3}});
+  auto v3 = admin.Propose(v3_text, "customs needs titles for the scan queue");
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  {
+    auto alice = Alice();
+    client::PolicyAdminClient as_alice(*alice);
+    ASSERT_TRUE(as_alice.Approve(v3->id(), "").ok());
+    ASSERT_TRUE(as_alice.Activate(v3->id()).ok());
+  }
+  auto v3_item = PushAndAwait("01JDQPA0000000000000000006");
+  ASSERT_TRUE(v3_item.ok()) << v3_item.status();
+  EXPECT_FALSE(v3_item->item().alert().title().empty());
+  EXPECT_EQ(v3_item->item().provenance().rbegin()->policy_version(), kV3);
+
+  // v2 was approved before: Alice rolls back to it alone, with havenctl.
+  CommandResult rolled_back = Havenctl(
+      {"policy", "rollback", kV2, "--comment", "scan queue done; titles stay home"},
+      f_.org("police-nl").officer_cert, f_.org("police-nl").officer_key);
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.err;
+  EXPECT_THAT(rolled_back.out, HasSubstr(absl::StrCat("version ", kV2, "  ACTIVE")));
+  EXPECT_EQ(ReadFile(policy_path_), v2_text_);
+  auto again = PushAndAwait("01JDQPA0000000000000000007");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->item().alert().title().empty());
+  EXPECT_EQ(again->item().provenance().rbegin()->policy_version(), kV2);
   auto record = f_.AwaitAudit("police-nl", [&](const v1::AuditRecord& r) {
-    return r.type() == v1::POLICY_ROLLED_BACK && r.actor() == BobId() &&
-           r.policy_version() == kV1 &&
-           absl::StrContains(r.detail(), "customs needs titles");
+    return r.type() == v1::POLICY_ROLLED_BACK && r.actor() == AliceId() &&
+           r.policy_version() == kV2 &&
+           absl::StrContains(r.detail(), "scan queue done");
   });
   EXPECT_TRUE(record.ok()) << record.status();
+  auto refused = f_.AwaitAudit("police-nl", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::POLICY_REJECTED && r.actor() == BobId() &&
+           r.policy_version() == kV1 && absl::StrContains(r.reason(), "never approved");
+  });
+  EXPECT_TRUE(refused.ok()) << refused.status();
+  history = admin.History(false);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->proposals_size(), 3);
+  EXPECT_EQ(history->proposals(0).version(), kV3);
+  EXPECT_EQ(history->proposals(0).state(), PolicyProposal::SUPERSEDED);
+  EXPECT_EQ(history->proposals(1).version(), kV2);
+  EXPECT_EQ(history->proposals(1).state(), PolicyProposal::ACTIVE);
+  EXPECT_EQ(history->proposals(1).activated_by(), AliceId());
 
   // An operator's edit of the file on disk joins the history too.
-  const std::string v3_text = absl::StrReplaceAll(v1_text_, {{kV1, "2026-11-30.1"}});
-  std::ofstream(policy_path_, std::ios::trunc) << v3_text;
+  const std::string edited = absl::StrReplaceAll(v1_text_, {{kV1, "2026-12-01.1"}});
+  std::ofstream(policy_path_, std::ios::trunc) << edited;
   ASSERT_TRUE(WaitFor([&] {
     auto h = admin.History(false);
-    return h.ok() && h->proposals(0).version() == "2026-11-30.1" &&
+    return h.ok() && h->proposals(0).version() == "2026-12-01.1" &&
            h->proposals(0).state() == PolicyProposal::ACTIVE &&
            h->proposals(0).proposed_by() == "policy file on disk";
   }));
