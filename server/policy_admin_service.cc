@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "policy/diff.h"
+#include "policy/preview.h"
 #include "proto/item_validation.h"
 #include "proto/status_macros.h"
 #include "server/grpc_status.h"
@@ -213,19 +214,7 @@ absl::Status PolicyAdminService::DoPreview(
   policy::DecideOptions options;
   options.received_from_partner = request.received_from_partner();
   options.explain = request.explain();
-  policy::Decision decision = policy->Decide(item, options);
-  response->set_policy_version(decision.policy_version);
-  for (policy::PartnerDecision& d : decision.partners) {
-    v1::PartnerView* view = response->add_partners();
-    view->set_partner(d.partner);
-    view->set_released(d.released);
-    view->set_reason(std::string(policy::DecisionReasonText(d.reason)));
-    if (d.released) *view->mutable_item() = std::move(d.projected);
-    for (absl::string_view rule : d.matched_rules) {
-      view->add_matched_rules(std::string(rule));
-    }
-    if (d.explanation != nullptr) view->set_explanation(d.explanation->ToString());
-  }
+  *response = policy::ToPreview(policy->Decide(item, options));
   return absl::OkStatus();
 }
 

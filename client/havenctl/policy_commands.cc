@@ -18,6 +18,7 @@
 #include "policy/diff.h"
 #include "policy/policy.h"
 #include "policy/policy_tests.h"
+#include "policy/preview.h"
 #include "policy/yaml_reader.h"
 #include "proto/item_validation.h"
 #include "proto/json.h"
@@ -143,19 +144,7 @@ int RunPreview(const PreviewFlags& f) {
   policy::DecideOptions options;
   options.explain = f.explain;
   options.received_from_partner = f.received;
-  policy::Decision decision = p->Decide(*item, options);
-  v1::PreviewPolicyResponse preview;
-  preview.set_policy_version(decision.policy_version);
-  for (policy::PartnerDecision& d : decision.partners) {
-    v1::PartnerView* view = preview.add_partners();
-    view->set_partner(d.partner);
-    view->set_released(d.released);
-    view->set_reason(std::string(policy::DecisionReasonText(d.reason)));
-    if (d.released) *view->mutable_item() = std::move(d.projected);
-    for (absl::string_view rule : d.matched_rules) view->add_matched_rules(std::string(rule));
-    if (d.explanation != nullptr) view->set_explanation(d.explanation->ToString());
-  }
-  return PrintPreview(preview, print);
+  return PrintPreview(policy::ToPreview(p->Decide(*item, options)), print);
 }
 
 struct TestFlags {
