@@ -289,10 +289,15 @@ class Trio {
   }
 
   // Stops the gateways (A first); fails with a log if one did not stop
-  // cleanly.
+  // cleanly. The clients hang up first: a gateway's shutdown waits for
+  // every connection to answer its GOAWAY, and an idle client channel
+  // notices only at gRPC's next backup poll (5 s).
   absl::Status Stop() {
     b_watch_.reset();
     c_watch_.reset();
+    a_client_.reset();
+    b_client_.reset();
+    c_client_.reset();
     for (auto* gateway : {&a_, &b_, &c_}) {
       absl::StatusOr<int> exit = (*gateway)->Terminate();
       if (!exit.ok() || *exit != 0) {
@@ -607,6 +612,7 @@ absl::Status RunFederation(const Flags& flags, const v1::Item& item,
     results.federation.push_back(r);
   }
   HG_RETURN_IF_ERROR(trio->Stop());
+  alone_client.reset();  // see Trio::Stop
   absl::StatusOr<int> exit = alone->Terminate();
   if (!exit.ok() || *exit != 0) {
     return absl::InternalError(absl::StrCat(
