@@ -69,7 +69,9 @@ class Client {
   // calls `on_result` for every answer, in order. Items the gateway refuses
   // are reported through `on_result` and do not stop the stream. Returns
   // the stream's final status; ABORTED if it ended without answering
-  // every item sent (those items were not acknowledged).
+  // every item sent (those items were not acknowledged). `next` is called
+  // on a thread of its own while `on_result` is called on the calling
+  // thread, at the same time: state the two share needs a lock.
   [[nodiscard]] absl::Status PushStream(
       const std::function<std::optional<v1::Item>()>& next,
       const std::function<void(const v1::PushResult&)>& on_result,

@@ -2,6 +2,7 @@
 // inbox, retract items.
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -124,14 +125,18 @@ void ReportResult(const std::string& where, const v1::PushResult& result,
 // do not parse are reported with their line number and not sent.
 absl::Status PushLines(client::Client& client, std::istream& in,
                        const std::string& name, PushSummary& summary) {
-  std::vector<int> line_of_index;  // stream index -> line number
-  int line_number = 0;
+  // `next` runs on the client library's writer thread while `on_result`
+  // runs on this one: what both touch is guarded by mu.
+  std::mutex mu;
+  std::vector<int> line_of_index;  // stream index -> line number; guarded by mu
+  int line_number = 0;             // read and written by `next` only
   std::string line;
   auto next = [&]() -> std::optional<v1::Item> {
     while (std::getline(in, line)) {
       ++line_number;
       if (absl::StripAsciiWhitespace(line).empty()) continue;
       auto item = ParseJsonAs<v1::Item>(line);
+      std::lock_guard<std::mutex> lock(mu);
       if (!item.ok()) {
         ++summary.refused;
         std::cerr << name << ":" << line_number << ": refused: "
@@ -145,12 +150,14 @@ absl::Status PushLines(client::Client& client, std::istream& in,
   };
   size_t answered = 0;
   auto on_result = [&](const v1::PushResult& result) {
+    std::lock_guard<std::mutex> lock(mu);
     size_t index = static_cast<size_t>(result.index());
     int at = index < line_of_index.size() ? line_of_index[index] : 0;
     ReportResult(absl::StrCat(name, ":", at), result, summary);
     ++answered;
   };
   absl::Status status = client.PushStream(next, on_result);
+  // The writer thread has ended: no lock needed from here on.
   if (status.ok()) return status;
   // Every line still counts: those sent and not answered, and those never
   // sent, are named one by one.
