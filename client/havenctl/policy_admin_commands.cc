@@ -4,6 +4,7 @@
 // validate, preview and diff (policy_remote.h).
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <vector>
@@ -83,6 +84,18 @@ struct AdminCommand {
   template <typename Body>
   int Run(absl::string_view name, Body body) const {
     return RunAdmin(connection, name, std::move(body));
+  }
+
+  // A lifecycle step whose answer is the proposal: prints it.
+  int RunStep(absl::string_view name,
+              const std::function<absl::StatusOr<v1::PolicyProposal>(
+                  client::PolicyAdminClient&)>& step) const {
+    return Run(name, [&](client::PolicyAdminClient& admin) -> absl::Status {
+      absl::StatusOr<v1::PolicyProposal> p = step(admin);
+      if (!p.ok()) return p.status();
+      PrintProposal(*p);
+      return absl::OkStatus();
+    });
   }
 };
 
@@ -333,11 +346,8 @@ void RegisterPolicyAdminCommands(CLI::App& policy_cmd, CommandRunner& run) {
     f->connection.AddTo(*cmd);
     cmd->callback([&run, f] {
       run = [f] {
-        return f->Run("approve", [&](client::PolicyAdminClient& admin) -> absl::Status {
-          absl::StatusOr<v1::PolicyProposal> p = admin.Approve(f->id, f->comment);
-          if (!p.ok()) return p.status();
-          PrintProposal(*p);
-          return absl::OkStatus();
+        return f->RunStep("approve", [&](client::PolicyAdminClient& admin) {
+          return admin.Approve(f->id, f->comment);
         });
       };
     });
@@ -351,11 +361,8 @@ void RegisterPolicyAdminCommands(CLI::App& policy_cmd, CommandRunner& run) {
     f->connection.AddTo(*cmd);
     cmd->callback([&run, f] {
       run = [f] {
-        return f->Run("activate", [&](client::PolicyAdminClient& admin) -> absl::Status {
-          absl::StatusOr<v1::PolicyProposal> p = admin.Activate(f->id);
-          if (!p.ok()) return p.status();
-          PrintProposal(*p);
-          return absl::OkStatus();
+        return f->RunStep("activate", [&](client::PolicyAdminClient& admin) {
+          return admin.Activate(f->id);
         });
       };
     });
@@ -370,11 +377,8 @@ void RegisterPolicyAdminCommands(CLI::App& policy_cmd, CommandRunner& run) {
     f->connection.AddTo(*cmd);
     cmd->callback([&run, f] {
       run = [f] {
-        return f->Run("rollback", [&](client::PolicyAdminClient& admin) -> absl::Status {
-          absl::StatusOr<v1::PolicyProposal> p = admin.Rollback(f->id, f->comment);
-          if (!p.ok()) return p.status();
-          PrintProposal(*p);
-          return absl::OkStatus();
+        return f->RunStep("rollback", [&](client::PolicyAdminClient& admin) {
+          return admin.Rollback(f->id, f->comment);
         });
       };
     });

@@ -489,8 +489,10 @@ TEST_F(PolicyAdminTest, ActivationUnderLoadMisdecidesNothing) {
   std::atomic<int> acknowledged{0};
   std::atomic<bool> activated{false};
   std::thread officer([&] {
-    while (acknowledged.load() < kActivateAfter) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!WaitFor([&] { return acknowledged.load() >= kActivateAfter; },
+                 absl::Minutes(2))) {
+      ADD_FAILURE() << "the stream never reached " << kActivateAfter << " items";
+      return;
     }
     auto alice = Alice();
     auto active = client::PolicyAdminClient(*alice).Activate(id);
