@@ -491,6 +491,10 @@ class PolicyCompiler {
                                              " can never match: its condition is always false"));
         continue;
       }
+      // A gated rule still protects (its withhold, redact and transforms
+      // apply to every item it matches): only its share is dead.
+      const bool protects = !src.withhold().empty() || !src.transform().empty();
+      if (never && src.share().empty()) never = false;
       if (never) {
         std::vector<std::string> levels;
         for (int l : {v1::RED, v1::H2, v1::H3}) {
@@ -499,10 +503,12 @@ class PolicyCompiler {
           }
         }
         Warning(path + ".when",
-                absl::StrCat("rule ", Quote(r.name), " can never match: its condition "
-                             "requires ", absl::StrJoin(levels, ", "),
+                absl::StrCat("rule ", Quote(r.name),
+                             protects ? " can never release anything" : " can never match",
+                             ": its condition requires ", absl::StrJoin(levels, ", "),
                              " items but the rule does not list ",
-                             absl::StrJoin(levels, ", "), " in `allow_restricted`"));
+                             absl::StrJoin(levels, ", "), " in `allow_restricted`",
+                             protects ? " (its withhold and transforms still apply)" : ""));
         continue;
       }
       bool releases = false;
@@ -518,6 +524,7 @@ class PolicyCompiler {
                                    " withholds or redacts everything it shares"));
       }
     }
+    FindDeadShares();
     FindShadowedRules();
     FindTransformConflicts();
     for (int i = 0; i < policy_.keys_size(); ++i) {
@@ -555,6 +562,68 @@ class PolicyCompiler {
     return true;
   }
 
+  // A share that another rule's withhold (or redact) cancels for a partner
+  // whenever the sharing rule matches: the other rule matches at least as
+  // often (no condition, or the same one), and withhold always wins, also
+  // for restricted and received items. Officers meet this when a general
+  // protective rule ("informants never leave") meets a rule written for
+  // restricted items that shares the same field.
+  // Rules whose share FindDeadShares reported (indexes into plan_->rules).
+  absl::flat_hash_set<size_t> dead_shares_;
+
+  void FindDeadShares() {
+    const auto& rules = plan_->rules;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const CompiledRule& r = rules[i];
+      const v1::Rule& rs = policy_.rules(r.index);
+      if (rs.share().empty()) continue;
+      absl::string_view r_when = absl::StripAsciiWhitespace(rs.when());
+      std::vector<std::string> dead_for;
+      std::set<std::string> cancelled_by;
+      for (const std::string& partner : ToSet(rs.to())) {
+        bool dead = false;
+        std::set<std::string> by;
+        for (int k = 0; k < 2; ++k) {
+          if (!r.kinds[k].applies || r.kinds[k].share.Empty()) continue;
+          FieldSet cancelled(SchemaForSlot(k).size());
+          std::set<std::string> by_kind;
+          for (size_t j = 0; j < rules.size(); ++j) {
+            if (j == i || !rules[j].kinds[k].applies) continue;
+            const v1::Rule& ws = policy_.rules(rules[j].index);
+            absl::string_view w_when = absl::StripAsciiWhitespace(ws.when());
+            if (!w_when.empty() && w_when != r_when) continue;
+            if (std::find(ws.to().begin(), ws.to().end(), partner) == ws.to().end()) continue;
+            FieldSet removes = rules[j].kinds[k].withhold;
+            removes |= rules[j].kinds[k].redact;
+            if (removes.Empty()) continue;
+            FieldSet kept = r.kinds[k].share;
+            kept.Subtract(removes);
+            if (kept == r.kinds[k].share) continue;  // cancels none of it
+            cancelled |= removes;
+            by_kind.insert(rules[j].name);
+          }
+          // Dead if, for some kind the rule applies to, all of it goes.
+          if (!r.kinds[k].share.IsSubsetOf(cancelled)) continue;
+          dead = true;
+          by.insert(by_kind.begin(), by_kind.end());
+        }
+        if (!dead) continue;
+        dead_for.push_back(partner);
+        cancelled_by.insert(by.begin(), by.end());
+      }
+      if (dead_for.empty()) continue;
+      dead_shares_.insert(i);
+      std::vector<std::string> quoted;
+      for (const std::string& name : cancelled_by) quoted.push_back(Quote(name));
+      Warning(absl::StrCat("rules[", r.index, "].share"),
+              absl::StrCat("rule ", Quote(r.name), " shares nothing with ",
+                           absl::StrJoin(dead_for, ", "), ": everything it shares is "
+                           "withheld by ", absl::StrJoin(quoted, ", "),
+                           " (withhold always wins, also for restricted and received "
+                           "items)"));
+    }
+  }
+
   void FindShadowedRules() {
     const auto& rules = plan_->rules;
     // Only a rule with no condition or the same condition can shadow:
@@ -568,6 +637,7 @@ class PolicyCompiler {
     }
     for (size_t i = 0; i < rules.size(); ++i) {
       const CompiledRule& r = rules[i];
+      if (dead_shares_.contains(i)) continue;  // said more precisely already
       std::string when(absl::StripAsciiWhitespace(policy_.rules(r.index).when()));
       std::vector<int> candidates = by_when[when];
       if (!when.empty()) {

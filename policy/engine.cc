@@ -253,13 +253,21 @@ struct Merged {
   FieldSet visible;       // released and not redacted
   FieldSet transformed;   // nodes with a non-redact transform
   absl::InlinedVector<const TransformSpec*, 64> best;
-  absl::InlinedVector<int, 8> matched;  // rule indexes
+  // Rule indexes of the rules that match the item for this partner (`to`,
+  // `kinds`, `when`), in policy order, and which of them may release it:
+  // a rule held back by a gate (restricted level, received item) or whose
+  // condition could not be evaluated still protects, never releases.
+  absl::InlinedVector<int, 8> matched;
+  absl::InlinedVector<bool, 8> releases;
+  bool any_releases = false;
 };
 
 void MergeRules(const CompiledPolicy::Plan& plan, int slot, Merged& m) {
-  for (int r : m.matched) {
-    const CompiledRule::ForKind& fk = plan.rules[r].kinds[slot];
-    m.released |= fk.share;
+  for (size_t i = 0; i < m.matched.size(); ++i) {
+    const CompiledRule::ForKind& fk = plan.rules[m.matched[i]].kinds[slot];
+    // Protections fail closed: withhold, redact and transforms of every
+    // matching rule apply; only releasing rules add to what is shared.
+    if (m.releases[i]) m.released |= fk.share;
     m.withheld |= fk.withhold;
     m.redact |= fk.redact;
     m.redact_roots |= fk.redact_roots;
@@ -690,16 +698,37 @@ struct ItemContext {
 // evaluated once. Indexed by the rule's position among the kind's rules.
 using Memo = absl::InlinedVector<int8_t, 64>;
 
+// The rule's condition first, then its gates: a rule whose condition holds
+// matches, and the gates only decide whether it may also release.
 RuleTrace::Outcome EvaluateRule(const CompiledRule& rule, const ItemContext& ctx) {
+  const Condition* condition = rule.kinds[ctx.slot].condition.get();
+  if (condition != nullptr) {
+    switch (condition->Evaluate(*ctx.item)) {
+      case Condition::Result::kTrue: break;
+      case Condition::Result::kFalse: return RuleTrace::Outcome::kConditionFalse;
+      default: return RuleTrace::Outcome::kConditionError;
+    }
+  }
   if (ctx.received && !rule.forward_received) return RuleTrace::Outcome::kNotForReceived;
   if ((ctx.levels & ~rule.allowed_levels) != 0) return RuleTrace::Outcome::kNeedsRestricted;
-  const Condition* condition = rule.kinds[ctx.slot].condition.get();
-  if (condition == nullptr) return RuleTrace::Outcome::kMatched;
-  switch (condition->Evaluate(*ctx.item)) {
-    case Condition::Result::kTrue: return RuleTrace::Outcome::kMatched;
-    case Condition::Result::kFalse: return RuleTrace::Outcome::kConditionFalse;
-    default: return RuleTrace::Outcome::kConditionError;
+  return RuleTrace::Outcome::kMatched;
+}
+
+// What a rule's outcome contributes to a partner's decision.
+enum class RuleEffect : int8_t { kNone = 0, kProtects = 1, kReleasesAndProtects = 2 };
+
+RuleEffect EffectOf(RuleTrace::Outcome outcome) {
+  switch (outcome) {
+    case RuleTrace::Outcome::kMatched:
+      return RuleEffect::kReleasesAndProtects;
+    case RuleTrace::Outcome::kConditionFalse:
+      return RuleEffect::kNone;
+    case RuleTrace::Outcome::kConditionError:  // may have matched: fail closed
+    case RuleTrace::Outcome::kNeedsRestricted:
+    case RuleTrace::Outcome::kNotForReceived:
+      return RuleEffect::kProtects;
   }
+  return RuleEffect::kProtects;
 }
 
 // Which nodes the item holds a value in (any element), for explanations.
@@ -726,12 +755,16 @@ std::string RuleDetail(RuleTrace::Outcome outcome, const CompiledRule& rule,
     case RuleTrace::Outcome::kNeedsRestricted:
       return absl::StrCat("the item is ", LevelNames(ctx.levels),
                           "; the rule's allow_restricted does not list ",
-                          LevelNames(ctx.levels & ~rule.allowed_levels));
+                          LevelNames(ctx.levels & ~rule.allowed_levels),
+                          ", so it releases nothing; its withhold, redact and "
+                          "transforms still apply");
     case RuleTrace::Outcome::kNotForReceived:
       return "the item was received from a partner and the rule has no "
-             "forward_received";
+             "forward_received, so it releases nothing; its withhold, redact "
+             "and transforms still apply";
     case RuleTrace::Outcome::kConditionError:
-      return "treated as not matching";
+      return "it releases nothing; its withhold, redact and transforms still "
+             "apply";
     default:
       return "";
   }
@@ -762,9 +795,12 @@ Explanation Explain(const CompiledPolicy::Plan& plan, const PartnerPlan& partner
     FieldTrace f;
     f.path = n.path;
     if (merged != nullptr) {
-      for (int r : merged->matched) {
+      for (size_t i = 0; i < merged->matched.size(); ++i) {
+        const int r = merged->matched[i];
         const CompiledRule::ForKind& fk = plan.rules[r].kinds[ctx.slot];
-        if (fk.share.Test(node)) f.shared_by.push_back(plan.rules[r].name);
+        if (merged->releases[i] && fk.share.Test(node)) {
+          f.shared_by.push_back(plan.rules[r].name);
+        }
         if (fk.withhold.Test(node)) f.withheld_by.push_back(plan.rules[r].name);
       }
       if (!merged->released.Test(node)) {
@@ -826,21 +862,23 @@ class PolicyEngine {
     const BodySchema& schema = SchemaForSlot(ctx.slot);
     Merged merged(schema.size());
     for (int r : partner.rules[ctx.slot]) {
-      int8_t matched;
+      RuleEffect effect;
       int position = memo != nullptr ? plan.kind_position[ctx.slot][r] : -1;
       if (position >= 0 && (*memo)[position] >= 0) {
-        matched = (*memo)[position];
+        effect = static_cast<RuleEffect>((*memo)[position]);
       } else {
-        matched = EvaluateRule(plan.rules[r], ctx) == RuleTrace::Outcome::kMatched;
-        if (position >= 0) (*memo)[position] = matched;
+        effect = EffectOf(EvaluateRule(plan.rules[r], ctx));
+        if (position >= 0) (*memo)[position] = static_cast<int8_t>(effect);
       }
-      if (matched) {
-        merged.matched.push_back(r);
-        d.matched_rules.push_back(plan.rules[r].name);
-      }
+      if (effect == RuleEffect::kNone) continue;
+      const bool releases = effect == RuleEffect::kReleasesAndProtects;
+      merged.matched.push_back(r);
+      merged.releases.push_back(releases);
+      merged.any_releases |= releases;
+      (releases ? d.matched_rules : d.protecting_rules).push_back(plan.rules[r].name);
     }
-    if (merged.matched.empty()) return finish(DecisionReason::kNoRuleMatched, &merged);
     MergeRules(plan, ctx.slot, merged);
+    if (!merged.any_releases) return finish(DecisionReason::kNoRuleMatched, &merged);
     DecisionReason originator = DecisionReason::kReleased;
     if (ctx.received) {
       originator = OriginatorBlocks(ctx.item->classification(), partner.id);
@@ -956,7 +994,8 @@ absl::string_view DecisionReasonText(DecisionReason reason) {
     case DecisionReason::kPartnerIsOrigin:
       return "receives nothing: the partner is the item's originator";
     case DecisionReason::kNoRuleMatched:
-      return "receives nothing: no rule for this partner matched";
+      return "receives nothing: no rule that may release the item to this partner "
+             "matched";
     case DecisionReason::kNothingReleased:
       return "receives nothing: the matching rules release no field the item holds";
     case DecisionReason::kOriginatorNoReshare:

@@ -511,11 +511,70 @@ TEST_F(EngineTest, ExplanationSaysWhyWithoutValues) {
   const Explanation& r = *red_decision.Find("customs-nl")->explanation;
   rules.clear();
   for (const RuleTrace& t : r.rules) rules.push_back(absl::StrCat(t.rule, "=", OutcomeName(t.outcome)));
-  EXPECT_THAT(rules, ElementsAre("share=received item", "hide-docs=received item",
-                                 "names=received item", "only-low=received item",
-                                 "red=received item", "fwd=restricted item"));
+  // Conditions are evaluated before the gates (a rule whose condition holds
+  // protects even when a gate keeps it from releasing), so `only-low`
+  // reports its false condition rather than the received item.
+  EXPECT_THAT(rules, ElementsAre("share=protects only: received item",
+                                 "hide-docs=protects only: received item",
+                                 "names=protects only: received item",
+                                 "only-low=condition false",
+                                 "red=protects only: received item",
+                                 "fwd=protects only: restricted item"));
   EXPECT_FALSE(r.released);
   EXPECT_EQ(r.summary, DecisionReasonText(DecisionReason::kNoRuleMatched));
+}
+
+// Protections fail closed: a rule held back by a gate still withholds,
+// redacts and transforms, and the decision and explanation name it.
+TEST_F(EngineTest, GatedRuleStillProtectsAndIsNamed) {
+  auto p = Policy(R"(rules:
+  - {name: red-share, to: [customs-nl], kinds: [ALERT], share: [title, persons, source],
+     allow_restricted: [RED], forward_received: true}
+  - {name: informants-never-leave, to: [customs-nl], withhold: [source]}
+  - {name: names-pseudonymised, to: [customs-nl], transform: {persons.name: {pseudonymise: k1}}}
+  - {name: docs-redacted, to: [customs-nl], transform: {persons.document_number: redact}}
+)");
+  v1::Item red = pin_;
+  red.mutable_classification()->set_tlp(v1::Classification::RED);
+  red.mutable_alert()->mutable_source()->set_reference("CI-RTM-0412");
+  DecideOptions options;
+  options.explain = true;
+  Decision d = p->Decide(red, options);
+  const PartnerDecision& c = *d.Find("customs-nl");
+  ASSERT_TRUE(c.released);
+  EXPECT_FALSE(c.projected.alert().has_source());
+  ASSERT_GT(c.projected.alert().persons_size(), 0);
+  for (const v1::Person& person : c.projected.alert().persons()) {
+    EXPECT_THAT(person.name(), ::testing::StartsWith("ps:"));
+    EXPECT_TRUE(person.document_number().empty());
+  }
+  EXPECT_THAT(Strings(c.matched_rules), ElementsAre("red-share"));
+  EXPECT_THAT(Strings(c.protecting_rules),
+              ElementsAre("informants-never-leave", "names-pseudonymised", "docs-redacted"));
+  std::string text = c.explanation->ToString();
+  EXPECT_THAT(text, HasSubstr("source.reference: withheld (withheld by informants-never-leave; "
+                              "shared by red-share)"));
+  EXPECT_THAT(text, HasSubstr("by names-pseudonymised"));
+  EXPECT_THAT(text, HasSubstr("informants-never-leave: protects only: restricted item"));
+  EXPECT_THAT(text, Not(HasSubstr("CI-RTM-0412")));
+
+  // A protecting rule's share is not a release: with only gated rules
+  // matching, nothing goes.
+  auto only_gated = Policy(R"(rules:
+  - {name: plain, to: [customs-nl], kinds: [ALERT], share: [title], withhold: [source]}
+)");
+  const PartnerDecision* none = only_gated->Decide(red).Find("customs-nl");
+  EXPECT_FALSE(none->released);
+  EXPECT_THAT(Strings(none->protecting_rules), ElementsAre("plain"));
+  EXPECT_TRUE(none->matched_rules.empty());
+
+  // An unrestricted own item: every rule matches and may release, as before.
+  const PartnerDecision& green = *p->Decide(pin_).Find("customs-nl");
+  EXPECT_TRUE(green.released);
+  EXPECT_THAT(Strings(green.matched_rules),
+              ElementsAre("red-share", "informants-never-leave", "names-pseudonymised",
+                          "docs-redacted"));
+  EXPECT_THAT(Strings(green.protecting_rules), IsEmpty());
 }
 
 TEST_F(EngineTest, DecideForMatchesDecide) {

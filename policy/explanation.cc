@@ -9,9 +9,10 @@ const char* OutcomeName(RuleTrace::Outcome outcome) {
   switch (outcome) {
     case RuleTrace::Outcome::kMatched: return "matched";
     case RuleTrace::Outcome::kConditionFalse: return "condition false";
-    case RuleTrace::Outcome::kConditionError: return "condition could not be evaluated";
-    case RuleTrace::Outcome::kNeedsRestricted: return "restricted item";
-    case RuleTrace::Outcome::kNotForReceived: return "received item";
+    case RuleTrace::Outcome::kConditionError:
+      return "protects only: condition could not be evaluated";
+    case RuleTrace::Outcome::kNeedsRestricted: return "protects only: restricted item";
+    case RuleTrace::Outcome::kNotForReceived: return "protects only: received item";
   }
   return "?";
 }

@@ -18,9 +18,11 @@ struct RuleTrace {
   enum class Outcome {
     kMatched,
     kConditionFalse,
-    kConditionError,      // could not be evaluated: fail closed
-    kNeedsRestricted,     // item is RED/H2/H3 and the rule does not allow it
-    kNotForReceived,      // received item, rule lacks forward_received
+    // The three below release nothing, but the rule's withhold, redact and
+    // transforms apply (protections fail closed).
+    kConditionError,      // could not be evaluated: may have matched
+    kNeedsRestricted,     // matched; item is RED/H2/H3, the rule does not allow it
+    kNotForReceived,      // matched; received item, rule lacks forward_received
   };
   std::string rule;
   Outcome outcome = Outcome::kConditionFalse;

@@ -132,8 +132,17 @@ TEST_F(HavenctlPolicyTest, PreviewShowsEachPartnersView) {
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_THAT(json.output, HasSubstr("{\"policy_version\":\"2026-11-28.1\",\"partners\":["));
   EXPECT_THAT(json.output, HasSubstr("\"partner\":\"customs-nl\",\"released\":true"));
+  // port-rtm: no rule may forward a received item to it; only
+  // informants-never-leave matches, and it protects without releasing (it
+  // needs no forward_received for that). Before protections failed closed
+  // it carried forward_received, and the reason was the originator's.
   EXPECT_THAT(json.output, HasSubstr("\"partner\":\"port-rtm\",\"released\":false,\"reason\":"
-                                     "\"receives nothing: the originator's reshare_to"));
+                                     "\"receives nothing: no rule that may release the item to "
+                                     "this partner matched\",\"matched_rules\":[],"
+                                     "\"protecting_rules\":[\"informants-never-leave\"]"));
+  EXPECT_THAT(json.output, HasSubstr("\"partner\":\"customs-nl\",\"released\":true,"
+                                     "\"reason\":\"receives the item\",\"matched_rules\":"
+                                     "[\"forward-antwerp-rip-offs-to-customs\"]"));
 
   Result usage = Havenctl(absl::StrCat("policy preview ", police_, " ",
                                        Sample("pin_code_fraud_rtm.json"), " --partner nobody"));

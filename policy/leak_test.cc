@@ -395,12 +395,16 @@ std::string RefMask(const std::string& value, size_t keep) {
 }
 
 struct RefRules {
+  // Rules that match (partner, kind, condition): their withhold, redact and
+  // transforms apply. Of those, the ones whose gates let them release: only
+  // their shares count.
   std::vector<const v1::Rule*> matched;
+  std::vector<const v1::Rule*> releasing;
   const std::map<std::string, std::string>* keys;
 
   bool Released(const std::string& path) const {
     bool shared = false;
-    for (const v1::Rule* r : matched) {
+    for (const v1::Rule* r : releasing) {
       for (const std::string& s : r->share()) shared |= testing::PathCovers(s, path);
     }
     for (const v1::Rule* r : matched) {
@@ -497,14 +501,14 @@ Expected Reference(const v1::SharingPolicy& policy,
   Expected e;
   if (partner == item.origin()) return e;
   v1::ItemKind kind = item.has_alert() ? v1::ALERT : v1::REPORT;
-  RefRules rules{{}, &keys};
+  RefRules rules{{}, {}, &keys};
   for (int i = 0; i < policy.rules_size(); ++i) {
     const v1::Rule& r = policy.rules(i);
-    if (testing::RuleAppliesButForCondition(r, item, received, partner) && conds[i](item)) {
-      rules.matched.push_back(&r);
-    }
+    if (!testing::RuleMatchesButForCondition(r, item, partner) || !conds[i](item)) continue;
+    rules.matched.push_back(&r);
+    if (testing::RuleMayRelease(r, item, received)) rules.releasing.push_back(&r);
   }
-  if (rules.matched.empty()) return e;
+  if (rules.releasing.empty()) return e;
   if (received && !testing::OriginatorAllows(item.classification(), partner)) return e;
   e.item = item;
   Message* body = kind == v1::ALERT ? static_cast<Message*>(e.item.mutable_alert())
@@ -515,6 +519,86 @@ Expected Reference(const v1::SharingPolicy& policy,
   }
   e.released = true;
   return e;
+}
+
+// ------------------------------------------------------------ protections
+
+// The property of issue "protections fail closed", checked apart from the
+// reference model: for every rule whose partner, kinds and condition match
+// an item, nothing under its withhold or redact reaches the partner, and
+// nothing under its other transforms reaches it as it was — whatever the
+// gates, the originator's constraints or the other rules say.
+struct Protections {
+  std::vector<std::string> removed;      // withhold and redact paths
+  std::vector<std::string> transformed;  // other transform paths
+
+  bool Removes(const std::string& path) const {
+    for (const std::string& p : removed) {
+      if (testing::PathCovers(p, path)) return true;
+    }
+    return false;
+  }
+  bool Transforms(const std::string& path) const {
+    for (const std::string& p : transformed) {
+      if (testing::PathCovers(p, path)) return true;
+    }
+    return false;
+  }
+};
+
+Protections ProtectionsFor(const v1::SharingPolicy& policy,
+                           const std::vector<std::function<bool(const v1::Item&)>>& conds,
+                           const v1::Item& item, const std::string& partner) {
+  Protections p;
+  for (int i = 0; i < policy.rules_size(); ++i) {
+    const v1::Rule& r = policy.rules(i);
+    if (!testing::RuleMatchesButForCondition(r, item, partner) || !conds[i](item)) continue;
+    p.removed.insert(p.removed.end(), r.withhold().begin(), r.withhold().end());
+    for (const auto& [target, t] : r.transform()) {
+      (t.has_redact() ? p.removed : p.transformed).push_back(target);
+    }
+  }
+  return p;
+}
+
+// Body path of every string value (canary) in `m`.
+void PathsOfStrings(const Message& m, const std::string& prefix,
+                    std::map<std::string, std::string>* path_of) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+    for (int i = 0; i < n; ++i) {
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        (*path_of)[f->is_repeated() ? r->GetRepeatedString(m, f, i) : r->GetString(m, f)] = path;
+      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        PathsOfStrings(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f),
+                       path, path_of);
+      }
+    }
+  }
+}
+
+// Paths of the leaves set in `m` (a projected body) that `p` removes.
+void RemovedLeavesPresent(const Message& m, const std::string& prefix, const Protections& p,
+                          std::vector<std::string>* found) {
+  const Reflection* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    if (p.Removes(path)) {
+      found->push_back(path);
+      continue;
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    for (int i = 0, n = f->is_repeated() ? r->FieldSize(m, f) : 1; i < n; ++i) {
+      RemovedLeavesPresent(f->is_repeated() ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f),
+                           path, p, found);
+    }
+  }
 }
 
 // ------------------------------------------------------------ the test
@@ -565,6 +649,7 @@ struct Stats {
   int64_t released = 0;
   int64_t explained = 0;
   int64_t withheld_checks = 0;  // (canary, partner) pairs that must not leak
+  int64_t protected_checks = 0;  // values under a matching rule's protections
   int failures = 0;
 };
 
@@ -614,8 +699,12 @@ class LeakRun {
         ++stats_.failures;
         return;
       }
+      std::map<std::string, std::string> path_of;  // value -> body path
+      PathsOfStrings(item.has_alert() ? static_cast<const Message&>(item.alert())
+                                      : static_cast<const Message&>(item.report()),
+                     "", &path_of);
       for (const PartnerDecision& d : decision.partners) {
-        CheckPartner(policy, conds, item, canaries, received, d, rerun);
+        CheckPartner(policy, conds, item, canaries, path_of, received, d, rerun);
       }
       // One partner alone decides the same as all partners together.
       if (n % 4 == 0) {
@@ -646,10 +735,13 @@ class LeakRun {
   void CheckPartner(const v1::SharingPolicy& policy,
                     const std::vector<std::function<bool(const v1::Item&)>>& conds,
                     const v1::Item& item, const std::vector<std::string>& canaries,
-                    bool received, const PartnerDecision& d, const std::string& rerun) {
+                    const std::map<std::string, std::string>& path_of, bool received,
+                    const PartnerDecision& d, const std::string& rerun) {
     ++stats_.partner_decisions;
-    Expected e = Reference(policy, conds, keys_, item, received, d.partner);
     std::string bytes = d.projected.SerializeAsString();
+    std::string json = d.released ? ToJson(d.projected, {.pretty = false}) : "";
+    CheckProtections(policy, conds, item, path_of, bytes, json, d, rerun);
+    Expected e = Reference(policy, conds, keys_, item, received, d.partner);
     std::string expected_bytes = e.item.SerializeAsString();
     if (e.released != d.released ||
         (bytes != expected_bytes &&
@@ -678,17 +770,53 @@ class LeakRun {
       }
     };
     check_received(bytes, "binary");
-    if (d.released) check_received(ToJson(d.projected, {.pretty = false}), "JSON");
+    if (d.released) check_received(json, "JSON");
 
     // What is audited and logged about the decision: no value at all.
     std::string audit = absl::StrCat(
         DecisionReasonText(d.reason), "\n", absl::StrJoin(d.matched_rules, ","), "\n",
+        absl::StrJoin(d.protecting_rules, ","), "\n",
         absl::StrJoin(d.released_fields, ","), "\n", absl::StrJoin(d.withheld_fields, ","), "\n");
     for (const TransformedField& t : d.transformed_fields) absl::StrAppend(&audit, t.ToString(), "\n");
     ExpectNoCanary(audit, "the decision's audit fields", rerun);
     if (d.explanation != nullptr) {
       ++stats_.explained;
       ExpectNoCanary(d.explanation->ToString(), "the explanation", rerun);
+    }
+  }
+
+  // See Protections: independent of the reference model, so a mistake
+  // made in both (the engine and the reference) is still caught.
+  void CheckProtections(const v1::SharingPolicy& policy,
+                        const std::vector<std::function<bool(const v1::Item&)>>& conds,
+                        const v1::Item& item,
+                        const std::map<std::string, std::string>& path_of,
+                        const std::string& bytes, const std::string& json,
+                        const PartnerDecision& d, const std::string& rerun) {
+    if (d.partner == item.origin()) return;
+    Protections p = ProtectionsFor(policy, conds, item, d.partner);
+    if (p.removed.empty() && p.transformed.empty()) return;
+    for (const auto& [value, path] : path_of) {
+      if (!p.Removes(path) && !p.Transforms(path)) continue;
+      ++stats_.protected_checks;
+      if (!absl::StrContains(value, testing::kCanaryMark)) continue;
+      if (absl::StrContains(bytes, value) || absl::StrContains(json, value)) {
+        ADD_FAILURE() << rerun << ": " << d.partner << " receives " << path << " ("
+                      << value << ") as it is, though a matching rule "
+                      << (p.Removes(path) ? "withholds or redacts" : "transforms") << " it";
+        ++stats_.failures;
+      }
+    }
+    if (!d.projected.has_alert() && !d.projected.has_report()) return;
+    std::vector<std::string> present;
+    RemovedLeavesPresent(d.projected.has_alert()
+                             ? static_cast<const Message&>(d.projected.alert())
+                             : static_cast<const Message&>(d.projected.report()),
+                         "", p, &present);
+    for (const std::string& path : present) {
+      ADD_FAILURE() << rerun << ": " << d.partner << " receives " << path
+                    << ", though a matching rule withholds or redacts it";
+      ++stats_.failures;
     }
   }
 
@@ -714,17 +842,19 @@ TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const Stats& s = run.stats();
   std::printf("leak test: %lld cases (seed %u), %lld partner decisions, %lld released, "
-              "%lld explained, %lld withheld canaries checked, %d failures, %.1f s\n",
+              "%lld explained, %lld withheld canaries checked, %lld values under a "
+              "matching rule's protections checked, %d failures, %.1f s\n",
               static_cast<long long>(s.cases), flags.seed,
               static_cast<long long>(s.partner_decisions), static_cast<long long>(s.released),
               static_cast<long long>(s.explained), static_cast<long long>(s.withheld_checks),
-              s.failures, seconds);
+              static_cast<long long>(s.protected_checks), s.failures, seconds);
   EXPECT_EQ(s.failures, 0);
   if (flags.trial < 0) {
     EXPECT_EQ(s.cases, flags.cases);
     // The generator must exercise both outcomes substantially.
     EXPECT_GT(s.released, s.partner_decisions / 8);
     EXPECT_GT(s.withheld_checks, s.partner_decisions);
+    EXPECT_GT(s.protected_checks, s.partner_decisions / 4);
   }
 }
 

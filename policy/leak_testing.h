@@ -57,15 +57,22 @@ bool ListHas(const List& list, const T& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-// Whether `rule` can apply to `item` for `partner`, all but its condition:
-// the partner, the kind, forward_received for received items, and the
-// restricted levels (RED, H2, H3) the item carries.
-inline bool RuleAppliesButForCondition(const v1::Rule& rule, const v1::Item& item,
-                                       bool received, const std::string& partner) {
-  const v1::Classification& c = item.classification();
+// Whether `rule` matches `item` for `partner`, all but its condition: it
+// names the partner and the item's kind. A matching rule's withhold, redact
+// and transforms apply to the item whatever else holds (protections fail
+// closed).
+inline bool RuleMatchesButForCondition(const v1::Rule& rule, const v1::Item& item,
+                                       const std::string& partner) {
   const v1::ItemKind kind = item.has_alert() ? v1::ALERT : v1::REPORT;
   if (!ListHas(rule.to(), partner)) return false;
-  if (!rule.kinds().empty() && !ListHas(rule.kinds(), kind)) return false;
+  return rule.kinds().empty() || ListHas(rule.kinds(), kind);
+}
+
+// Whether a matching `rule` may also release `item` (its gates):
+// forward_received for received items, and the restricted levels (RED, H2,
+// H3) the item carries listed in allow_restricted.
+inline bool RuleMayRelease(const v1::Rule& rule, const v1::Item& item, bool received) {
+  const v1::Classification& c = item.classification();
   if (received && !rule.forward_received()) return false;
   if (c.tlp() == v1::Classification::RED && !ListHas(rule.allow_restricted(), v1::RED)) return false;
   if (c.handling_code() == v1::Classification::H2 && !ListHas(rule.allow_restricted(), v1::H2)) {

@@ -67,7 +67,9 @@ CompilePolicy(const v1::SharingPolicy& policy, const std::string& display_name,
 
 struct DecideOptions {
   // The item came from a partner (re-sharing): only rules with
-  // `forward_received` apply, then the originator's constraints.
+  // `forward_received` release it, then the originator's constraints
+  // apply. Every matching rule's withhold, redact and transforms apply
+  // whether or not it may release.
   bool received_from_partner = false;
   // Fill PartnerDecision::explanation (slower; for officers and tools).
   bool explain = false;
@@ -78,7 +80,7 @@ enum class DecisionReason {
   kReleased,
   kNoBody,                 // the item has neither alert nor report
   kPartnerIsOrigin,        // never send an item back to its originator
-  kNoRuleMatched,          // default deny
+  kNoRuleMatched,          // default deny: no rule that may release matched
   kNothingReleased,        // rules matched, but no body field with a value is released
   kOriginatorNoReshare,    // received item marked no_reshare
   kOriginatorReshareTo,    // received item's reshare_to does not list the partner
@@ -110,10 +112,18 @@ struct PartnerDecision {
   // appears once even if the item has several elements under it; `*` means
   // the whole body went as it is. Only fields the item holds a value in are
   // listed. The views point into the compiled policy, which `policy` keeps
-  // alive. `matched_rules` is filled whenever rules matched; the field lists
+  // alive. The rule lists are filled whenever rules matched; the field lists
   // when the item was projected (also when nothing with a value was
   // released), not when the originator's constraints stopped it first.
+  //
+  // `matched_rules`: rules that matched and may release the item.
+  // `protecting_rules`: rules that matched (`to`, `kinds`, `when`) but may
+  // not release it — a gate held them back (the item is RED/H2/H3 and the
+  // rule does not allow that level, or it was received and the rule has no
+  // `forward_received`) or their condition could not be evaluated — whose
+  // withhold, redact and transforms applied all the same.
   absl::InlinedVector<absl::string_view, 4> matched_rules;
+  absl::InlinedVector<absl::string_view, 4> protecting_rules;
   absl::InlinedVector<absl::string_view, 16> released_fields;
   absl::InlinedVector<absl::string_view, 16> withheld_fields;
   absl::InlinedVector<TransformedField, 8> transformed_fields;

@@ -116,7 +116,7 @@ TEST_F(PolicyTestsTest, FailuresNameThePartnerAndTheField) {
       "customs-nl: containers.number: expected [CSQU3054383], found [MSCU4812360, CSQU3054383]",
       HasSubstr("customs-nl: title: expected x, found [Release PIN"),
       "customs-nl: containers.number: expected every value to match /^X/, found [MSCU4812360, CSQU3054383]",
-      "port-rtm: expected to receive the item, but it receives nothing: no rule for this partner matched",
+      "port-rtm: expected to receive the item, but it receives nothing: no rule that may release the item to this partner matched",
       "port-rtm: title: expected present, but the partner receives nothing"));
   EXPECT_THAT(report.results[1].failures, ElementsAre(HasSubstr(
       "customs-nl: expected to receive the item, but it receives nothing")));

@@ -17,6 +17,9 @@ v1::PreviewPolicyResponse ToPreview(Decision decision) {
     view->set_reason(std::string(DecisionReasonText(d.reason)));
     if (d.released) *view->mutable_item() = std::move(d.projected);
     for (absl::string_view rule : d.matched_rules) view->add_matched_rules(std::string(rule));
+    for (absl::string_view rule : d.protecting_rules) {
+      view->add_protecting_rules(std::string(rule));
+    }
     if (d.explanation != nullptr) view->set_explanation(d.explanation->ToString());
   }
   return preview;

@@ -81,6 +81,7 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
     record.set_partner(partner.partner);
     record.set_policy_version(decision.policy_version);
     CopyStrings(partner.matched_rules, record.mutable_matched_rules());
+    CopyStrings(partner.protecting_rules, record.mutable_protecting_rules());
     CopyStrings(partner.released_fields, record.mutable_released_fields());
     CopyStrings(partner.withheld_fields, record.mutable_withheld_fields());
     for (const policy::TransformedField& field : partner.transformed_fields) {

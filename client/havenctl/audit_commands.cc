@@ -257,6 +257,10 @@ int RunShared(const SharedFlags& f) {
           absl::StrAppend(&detail, "; withheld: ",
                           absl::StrJoin(r.withheld_fields(), ", "));
         }
+        if (r.protecting_rules_size() > 0) {
+          absl::StrAppend(&detail, "; protected by: ",
+                          absl::StrJoin(r.protecting_rules(), ", "));
+        }
         if (r.matched_rules_size() > 0) {
           absl::StrAppend(&detail, "; rules: ",
                           absl::StrJoin(r.matched_rules(), ", "));
@@ -386,6 +390,11 @@ int RunRule(const RuleFlags& f) {
               << "  how        " << absl::StrJoin(how, ", ") << "\n"
               << "  rules      "
               << (r.rules.empty() ? "-" : absl::StrJoin(r.rules, ", ")) << "\n";
+    if (!r.protecting_rules.empty()) {
+      std::cout << "  protected  " << absl::StrJoin(r.protecting_rules, ", ")
+                << " (matched, may not release this item; their withhold, "
+                   "redact and transforms applied)\n";
+    }
     if (r.lifecycle.empty()) {
       std::cout << "  lifecycle  not in this log: no proposal, approval or "
                    "activation of this version was recorded\n";

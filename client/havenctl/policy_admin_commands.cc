@@ -194,11 +194,16 @@ int PrintPreview(const v1::PreviewPolicyResponse& preview,
     if (print.json) {
       std::vector<std::string> rules;
       for (const std::string& r : view.matched_rules()) rules.push_back(policy::JsonQuote(r));
+      std::vector<std::string> protecting;
+      for (const std::string& r : view.protecting_rules()) {
+        protecting.push_back(policy::JsonQuote(r));
+      }
       std::string entry = absl::StrCat(
           "{\"partner\":", policy::JsonQuote(view.partner()),
           ",\"released\":", view.released() ? "true" : "false",
           ",\"reason\":", policy::JsonQuote(view.reason()),
-          ",\"matched_rules\":[", absl::StrJoin(rules, ","), "]");
+          ",\"matched_rules\":[", absl::StrJoin(rules, ","), "]",
+          ",\"protecting_rules\":[", absl::StrJoin(protecting, ","), "]");
       if (view.released()) {
         absl::StrAppend(&entry, ",\"item\":", ToJson(view.item(), {.pretty = false}));
       }

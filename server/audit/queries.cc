@@ -163,6 +163,7 @@ absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
     ++release.decisions;
     for (const std::string& o : outcomes) ++release.outcomes[o];
     release.rules.insert(r.matched_rules().begin(), r.matched_rules().end());
+    release.protecting_rules.insert(r.protecting_rules().begin(), r.protecting_rules().end());
     release.partners.insert(r.partner());
     return true;
   }));

@@ -70,8 +70,10 @@ struct FieldRelease {
   // How it left, with the number of decisions: "released",
   // "released in part (containers.number)", "transformed (pseudonymise)".
   std::map<std::string, uint64_t> outcomes;
-  // Rules that matched in those decisions.
+  // Rules that matched and could release in those decisions, and rules
+  // that matched but only protected (their withhold, redact, transforms).
   std::set<std::string> rules;
+  std::set<std::string> protecting_rules;
   std::set<std::string> partners;
   uint64_t decisions = 0;
   google::protobuf::Timestamp first_decision;

@@ -95,12 +95,19 @@ class FederationReshareTest : public ::testing::Test {
       ASSERT_TRUE(f_.AddOrg(id).ok());
     }
     ASSERT_TRUE(f_.WritePolicy("police-be", kAntwerpPolicy).ok());
-    // police-nl's deploy policy, its forward rule also allowing RED: so
-    // that only the originator's TLP keeps a RED item from customs.
+    // police-nl's deploy policy, its forward rule also allowing RED (so
+    // that only the originator's TLP keeps a RED item from customs) and
+    // sharing the reporter: its contact is withheld by
+    // `informants-never-leave`, which has no forward_received — a
+    // protection applies to received items all the same.
     deploy_text_ = ReadFile(absl::StrCat(SourceDir(), "/deploy/policies/police-nl/policy.yaml"));
     ASSERT_TRUE(f_.WritePolicy(
-        "police-nl", Edit(deploy_text_, kForwardRule,
-                          absl::StrCat(kForwardRule, "    allow_restricted: [RED]\n"))).ok());
+        "police-nl",
+        Edit(Edit(deploy_text_, kForwardRule,
+                  absl::StrCat(kForwardRule, "    allow_restricted: [RED]\n")),
+             kForwardShare,
+             "    share: [category, severity, title, observed_at, location, containers, "
+             "vessels, reporter]\n")).ok());
     ASSERT_TRUE(f_.InstallDeployPolicy("customs-nl").ok());
     for (const char* id : {"police-be", "police-nl", "customs-nl"}) {
       auto policy = f_.LoadPolicy(id);
@@ -134,7 +141,9 @@ class FederationReshareTest : public ::testing::Test {
 };
 
 TEST_F(FederationReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraints) {
-  ASSERT_TRUE(f_.Push("police-be", RipOff("rs-fwd")).ok());
+  v1::Item forwarded_item = RipOff("rs-fwd");
+  forwarded_item.mutable_alert()->mutable_reporter()->set_contact("+32 3 555 0142");
+  ASSERT_TRUE(f_.Push("police-be", forwarded_item).ok());
   v1::Item no_reshare = RipOff("rs-no-reshare");
   no_reshare.mutable_classification()->set_no_reshare(true);
   v1::Item elsewhere = RipOff("rs-reshare-to-port");
@@ -188,7 +197,10 @@ TEST_F(FederationReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraint
   EXPECT_EQ(alert.vessels(0).imo(), "IMO9258739");
   EXPECT_EQ(alert.persons_size(), 0) << "the forward rule releases no persons";
   EXPECT_EQ(alert.description(), "");
-  EXPECT_FALSE(alert.has_reporter());
+  // The reporter is forwarded, its contact is not: `informants-never-leave`
+  // (no forward_received) still withholds it from a received item.
+  EXPECT_EQ(alert.reporter().name(), "CP Antwerpen, havenrecherche");
+  EXPECT_EQ(alert.reporter().contact(), "");
   EXPECT_THAT(fwd->item().classification().reshare_to(),
               ::testing::ElementsAre("customs-nl"));
   // Exactly what police-nl's policy releases from the copy it holds.
@@ -221,6 +233,12 @@ TEST_F(FederationReshareTest, ForwardedOverTwoHopsWithinTheOriginatorsConstraint
   std::vector<v1::AuditRecord> forwarded = DecidedForCustoms("rs-fwd");
   ASSERT_EQ(forwarded.size(), 1u);
   EXPECT_TRUE(forwarded[0].released());
+  // The audit names the rule that protected the contact without releasing.
+  EXPECT_THAT(forwarded[0].protecting_rules(),
+              ::testing::Contains("informants-never-leave"));
+  EXPECT_THAT(forwarded[0].matched_rules(),
+              ::testing::ElementsAre("forward-antwerp-rip-offs-to-customs"));
+  EXPECT_THAT(forwarded[0].withheld_fields(), ::testing::Contains("reporter.contact"));
   // And nothing went back to Antwerp, where it came from.
   EXPECT_TRUE(f_.AuditWhere("police-nl", [](const v1::AuditRecord& r) {
                 return r.type() == v1::SHARE_DECIDED && r.partner() == "police-be" &&

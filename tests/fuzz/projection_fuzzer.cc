@@ -151,25 +151,39 @@ const RuleConditions& ConditionsOf(size_t policy_index) {
   return out;
 }
 
-// Whether `rule` applies to `partner` for `item`, judged from the policy as
-// written.
-bool RuleMatches(const v1::Rule& rule,
-                 const std::array<std::unique_ptr<const policy::Condition>, 2>& conditions,
-                 const v1::Item& item, bool received, const std::string& partner) {
-  if (!policy::testing::RuleAppliesButForCondition(rule, item, received, partner)) return false;
-  if (rule.when().empty()) return true;
-  const policy::Condition* condition = conditions[item.has_alert() ? 0 : 1].get();
-  HG_FUZZ_CHECK(condition != nullptr, absl::StrCat("rule ", rule.name(), " has no condition"));
-  return condition->Evaluate(item) == policy::Condition::Result::kTrue;
+// What `rule` does for `partner` and `item`, judged from the policy as
+// written: a rule whose partner, kind and condition match protects (its
+// withhold, redact and transforms apply; a condition that cannot be
+// evaluated may have matched); it also releases if its gates let it.
+enum class RuleMatch { kNone, kProtects, kReleases };
+
+RuleMatch Classify(const v1::Rule& rule,
+                   const std::array<std::unique_ptr<const policy::Condition>, 2>& conditions,
+                   const v1::Item& item, bool received, const std::string& partner) {
+  if (!policy::testing::RuleMatchesButForCondition(rule, item, partner)) return RuleMatch::kNone;
+  if (!rule.when().empty()) {
+    const policy::Condition* condition = conditions[item.has_alert() ? 0 : 1].get();
+    HG_FUZZ_CHECK(condition != nullptr, absl::StrCat("rule ", rule.name(), " has no condition"));
+    switch (condition->Evaluate(item)) {
+      case policy::Condition::Result::kTrue: break;
+      case policy::Condition::Result::kFalse: return RuleMatch::kNone;
+      default: return RuleMatch::kProtects;
+    }
+  }
+  return policy::testing::RuleMayRelease(rule, item, received) ? RuleMatch::kReleases
+                                                                : RuleMatch::kProtects;
 }
 
 struct Allowance {
-  std::vector<const v1::Rule*> matched;
+  std::vector<const v1::Rule*> matched;    // protect
+  std::vector<const v1::Rule*> releasing;  // and share
 
   bool Shared(const std::string& path) const {
     bool shared = false;
-    for (const v1::Rule* r : matched) {
+    for (const v1::Rule* r : releasing) {
       for (const std::string& s : r->share()) shared |= PathCovers(s, path);
+    }
+    for (const v1::Rule* r : matched) {
       for (const std::string& w : r->withhold()) {
         if (PathCovers(w, path)) return false;
       }
@@ -251,6 +265,7 @@ void CheckPartner(size_t policy_index, const v1::Item& item, bool received,
   // Audit and explanation: names and paths only.
   std::string audit = absl::StrCat(policy::DecisionReasonText(d.reason), "\n",
                                    absl::StrJoin(d.matched_rules, ","), "\n",
+                                   absl::StrJoin(d.protecting_rules, ","), "\n",
                                    absl::StrJoin(d.released_fields, ","), "\n",
                                    absl::StrJoin(d.withheld_fields, ","), "\n");
   for (const policy::TransformedField& t : d.transformed_fields) absl::StrAppend(&audit, t.ToString());
@@ -259,25 +274,36 @@ void CheckPartner(size_t policy_index, const v1::Item& item, bool received,
 
   HG_FUZZ_CHECK(d.released == (d.projected.ByteSizeLong() > 0), partner);
   if (KindOf(item) == v1::ITEM_KIND_UNSPECIFIED || partner == item.origin()) {
-    HG_FUZZ_CHECK(!d.released && d.matched_rules.empty(), partner);
+    HG_FUZZ_CHECK(!d.released && d.matched_rules.empty() && d.protecting_rules.empty(),
+                  partner);
     return;
   }
   Allowance allowed;
-  std::vector<std::string> expected_names;
+  std::vector<std::string> expected_names, expected_protecting;
   for (int i = 0; i < source.rules_size(); ++i) {
-    if (RuleMatches(source.rules(i), conditions[i], item, received, partner)) {
-      allowed.matched.push_back(&source.rules(i));
+    RuleMatch match = Classify(source.rules(i), conditions[i], item, received, partner);
+    if (match == RuleMatch::kNone) continue;
+    allowed.matched.push_back(&source.rules(i));
+    if (match == RuleMatch::kReleases) {
+      allowed.releasing.push_back(&source.rules(i));
       expected_names.push_back(source.rules(i).name());
+    } else {
+      expected_protecting.push_back(source.rules(i).name());
     }
   }
-  std::vector<std::string> names(d.matched_rules.begin(), d.matched_rules.end());
-  std::sort(names.begin(), names.end());
-  std::sort(expected_names.begin(), expected_names.end());
-  HG_FUZZ_CHECK(names == expected_names,
-                absl::StrCat(partner, ": matched ", absl::StrJoin(names, ","), ", expected ",
-                             absl::StrJoin(expected_names, ",")));
+  auto sorted = [](const auto& list) {
+    std::vector<std::string> names(list.begin(), list.end());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  HG_FUZZ_CHECK(sorted(d.matched_rules) == sorted(expected_names),
+                absl::StrCat(partner, ": matched ", absl::StrJoin(d.matched_rules, ","),
+                             ", expected ", absl::StrJoin(expected_names, ",")));
+  HG_FUZZ_CHECK(sorted(d.protecting_rules) == sorted(expected_protecting),
+                absl::StrCat(partner, ": protecting ", absl::StrJoin(d.protecting_rules, ","),
+                             ", expected ", absl::StrJoin(expected_protecting, ",")));
   if (!d.released) return;
-  HG_FUZZ_CHECK(!allowed.matched.empty(), partner);
+  HG_FUZZ_CHECK(!allowed.releasing.empty(), partner);
   HG_FUZZ_CHECK(!received || policy::testing::OriginatorAllows(item.classification(), partner),
                 partner);
 
