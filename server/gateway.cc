@@ -14,21 +14,21 @@
 #include "certs/channel_credentials.h"
 #include "server/audit/checkpoint_signature.h"
 #include "server/audit/checkpointer.h"
-#include "server/caller.h"
-#include "server/federation_service.h"
+#include "server/security/peer_identity.h"
+#include "server/federation/federation_service.h"
 #include "server/policy_admin_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
-#include "server/malformed_requests.h"
+#include "server/security/malformed_requests.h"
 #include "server/metrics/gateway_metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/registry.h"
-#include "server/peer_link.h"
+#include "server/federation/peer_link.h"
 #include "server/policy_holder/policy_holder.h"
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 #include "server/store/store.h"
-#include "server/transport_security.h"
+#include "server/security/transport_security.h"
 
 namespace havengate::server {
 namespace {
@@ -159,7 +159,7 @@ class GatewayImpl final : public Gateway {
   int federation_serving_ = -1;  // maintenance thread: last status set
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<TransportSecurity> security_;
+  std::unique_ptr<security::TransportSecurity> security_;
   std::unique_ptr<PolicyHolder> policies_;
   std::unique_ptr<Sharing> sharing_;
   // Per-caller limits shared by the client services (Ingest, Inbox).
@@ -190,7 +190,7 @@ absl::Status GatewayImpl::Init() {
   HG_RETURN_IF_ERROR(PrepareEvidence(store_options));  // evidence/observability
   HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
   HG_ASSIGN_OR_RETURN(
-      security_, TransportSecurity::Create(
+      security_, security::TransportSecurity::Create(
                      config_, std::make_shared<HandshakeRecorder>(*metrics_, *store_)));
 
   PolicyHolderOptions policy_options;
@@ -264,7 +264,7 @@ absl::Status GatewayImpl::Init() {
   ApplyTransportLimits(config_.limits, builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(MakeMalformedRequestInterceptorFactory());
+  interceptors.push_back(security::MakeMalformedRequestInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());

@@ -4,7 +4,7 @@
 #include "absl/time/clock.h"
 #include "proto/identifiers.h"
 #include "proto/status_macros.h"
-#include "server/grpc_status.h"
+#include "server/security/grpc_status.h"
 #include "server/logging/log.h"
 
 namespace havengate::server {
@@ -46,14 +46,14 @@ absl::Status ValidateFilter(const v1::ItemFilter& filter) {
   return absl::OkStatus();
 }
 
-InboxService::InboxService(const Authenticator& authenticator,
+InboxService::InboxService(const security::Authenticator& authenticator,
                            limits::CallerLimits& limits, store::Store& store)
     : authenticator_(authenticator), limits_(limits), store_(store) {}
 
 absl::StatusOr<limits::CallerLimits::CallSlot> InboxService::Authorise(
     const grpc::ServerContext& context) {
-  HG_ASSIGN_OR_RETURN(Caller caller, authenticator_.Identify(context));
-  absl::Status allowed = RequireOwnClient(caller);
+  HG_ASSIGN_OR_RETURN(security::PeerIdentity caller, authenticator_.Identify(context));
+  absl::Status allowed = security::RequireOwnClient(caller);
   if (!allowed.ok()) {
     log::Warn("call_rejected", {{"service", "Inbox"},
                                 {"caller", caller.spiffe_id},
@@ -77,18 +77,18 @@ grpc::Status InboxService::List(grpc::ServerContext* context,
                                 const v1::ListRequest* request,
                                 v1::ListResponse* response) {
   absl::StatusOr<limits::CallerLimits::CallSlot> admitted = Authorise(*context);
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
   absl::Status status = ValidateFilter(request->filter());
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) return security::ToGrpcStatus(status);
   int page_size = request->page_size();
   if (page_size < 0 || page_size > kMaxPageSize) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
+    return security::ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("page_size: must be between 0 and ", kMaxPageSize)));
   }
   if (page_size == 0) page_size = kDefaultPageSize;
   absl::StatusOr<store::ListPage> page =
       store_.ListItems(request->filter(), page_size, request->page_token());
-  if (!page.ok()) return ToGrpcStatus(page.status());
+  if (!page.ok()) return security::ToGrpcStatus(page.status());
   for (auto& entry : page->entries) *response->add_entries() = std::move(entry);
   response->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
@@ -98,9 +98,9 @@ grpc::Status InboxService::Subscribe(
     grpc::ServerContext* context, const v1::SubscribeRequest* request,
     grpc::ServerWriter<v1::InboxEvent>* writer) {
   absl::StatusOr<limits::CallerLimits::CallSlot> admitted = Authorise(*context);
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
+  if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
   absl::Status status = ValidateFilter(request->filter());
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) return security::ToGrpcStatus(status);
   uint64_t cursor = request->after_cursor();
   while (!context->IsCancelled() && !stopping_) {
     // Everything committed up to `last` is visible to the read below, so
@@ -109,7 +109,7 @@ grpc::Status InboxService::Subscribe(
     const uint64_t last = store_.LastCursor();
     absl::StatusOr<std::vector<v1::InboxEvent>> events =
         store_.ReadEvents(cursor, request->filter(), kEventsPerRead);
-    if (!events.ok()) return ToGrpcStatus(events.status());
+    if (!events.ok()) return security::ToGrpcStatus(events.status());
     for (const v1::InboxEvent& event : *events) {
       if (!writer->Write(event)) return grpc::Status::OK;  // client left
       cursor = event.cursor();

@@ -3,13 +3,19 @@
 // pages (List) or as a live, resumable stream (Subscribe). Each caller is
 // held to its limits (CallerLimits): calls per second and calls open at
 // once, a Subscribe counting until it ends.
+//
+// Threads and ownership: gRPC calls the handlers on its own threads, many
+// at once; the service keeps no per-call state of its own and is
+// thread-safe. The authenticator, limits and store are borrowed and must
+// outlive the service (the Gateway owns them all). Stop() ends every
+// open Subscribe.
 #ifndef HAVENGATE_SERVER_INBOX_SERVICE_H_
 #define HAVENGATE_SERVER_INBOX_SERVICE_H_
 
 #include <atomic>
 
 #include "havengate/v1/inbox.grpc.pb.h"
-#include "server/caller.h"
+#include "server/security/authenticator.h"
 #include "server/limits/caller_limits.h"
 #include "server/store/store.h"
 
@@ -19,7 +25,7 @@ class InboxService final : public v1::Inbox::Service {
  public:
   // `limits` is shared with the other client services and must outlive
   // this service.
-  InboxService(const Authenticator& authenticator, limits::CallerLimits& limits,
+  InboxService(const security::Authenticator& authenticator, limits::CallerLimits& limits,
                store::Store& store);
 
   grpc::Status List(grpc::ServerContext* context,
@@ -39,7 +45,7 @@ class InboxService final : public v1::Inbox::Service {
   absl::StatusOr<limits::CallerLimits::CallSlot> Authorise(
       const grpc::ServerContext& context);
 
-  const Authenticator& authenticator_;
+  const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
   store::Store& store_;
   std::atomic<bool> stopping_{false};

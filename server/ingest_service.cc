@@ -8,9 +8,9 @@
 #include "absl/time/clock.h"
 #include "proto/identifiers.h"
 #include "proto/status_macros.h"
-#include "server/grpc_status.h"
+#include "server/security/grpc_status.h"
 #include "server/logging/log.h"
-#include "server/ordered_answers.h"
+#include "server/federation/ordered_answers.h"
 
 namespace havengate::server {
 namespace {
@@ -25,7 +25,7 @@ google::protobuf::Timestamp Now() {
   return ts;
 }
 
-void LogAccepted(const v1::Receipt& receipt, const Caller& caller) {
+void LogAccepted(const v1::Receipt& receipt, const security::PeerIdentity& caller) {
   log::Info(receipt.duplicate() ? "item_duplicate" : "item_ingested",
             {{"origin", receipt.origin()},
              {"item_id", receipt.item_id()},
@@ -37,7 +37,7 @@ void LogAccepted(const v1::Receipt& receipt, const Caller& caller) {
 }  // namespace
 
 IngestService::IngestService(IngestOptions options,
-                             const Authenticator& authenticator,
+                             const security::Authenticator& authenticator,
                              limits::CallerLimits& limits,
                              const Sharing& sharing, store::Store& store)
     : options_(std::move(options)),
@@ -70,12 +70,12 @@ void IngestService::AuditRejection(const std::string& actor,
 
 absl::StatusOr<IngestService::AdmittedCall> IngestService::Authorise(
     const grpc::ServerContext& context, absl::string_view method) {
-  absl::StatusOr<Caller> caller = authenticator_.Identify(context);
+  absl::StatusOr<security::PeerIdentity> caller = authenticator_.Identify(context);
   if (!caller.ok()) {
     AuditRejection("", method, caller.status(), nullptr);
     return caller.status();
   }
-  absl::Status allowed = RequireOwnClient(*caller);
+  absl::Status allowed = security::RequireOwnClient(*caller);
   if (!allowed.ok()) {
     AuditRejection(caller->spiffe_id, method, allowed, nullptr);
     return allowed;
@@ -89,7 +89,7 @@ absl::StatusOr<IngestService::AdmittedCall> IngestService::Authorise(
   return AdmittedCall{*std::move(caller), *std::move(slot)};
 }
 
-absl::Status IngestService::TakeItem(const Caller& caller,
+absl::Status IngestService::TakeItem(const security::PeerIdentity& caller,
                                      absl::string_view method) {
   absl::Status taken = limits_.TakeItem(caller.spiffe_id);
   if (!taken.ok()) ReportLimitRefusal(caller.spiffe_id, method, taken);
@@ -109,7 +109,7 @@ void IngestService::ReportLimitRefusal(const std::string& caller,
 }
 
 bool IngestService::AwaitItem(const grpc::ServerContext& context,
-                              const Caller& caller) {
+                              const security::PeerIdentity& caller) {
   // Reading pauses, so HTTP/2 flow control slows the client down; the
   // pause is cut into short waits to notice a cancelled call (or shutdown).
   constexpr absl::Duration kLongestWait = absl::Milliseconds(100);
@@ -126,7 +126,7 @@ namespace {
 // Validates and normalises `item` and prepares its write, taking the item
 // over on success; on failure `item` is left as it was.
 absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
-                                             const Caller& caller,
+                                             const security::PeerIdentity& caller,
                                              const ItemLimits& limits,
                                              const Sharing& sharing) {
   if (item.provenance_size() > 0) {
@@ -136,7 +136,7 @@ absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
   // The origin is whatever the certificate proves, never the client's word.
   std::string sent_origin = std::move(*item.mutable_origin());
   const uint32_t sent_version = item.version();
-  item.set_origin(caller.organisation);
+  item.set_origin(caller.organisation_id);
   if (item.version() == 0) item.set_version(1);
   absl::Status valid = ValidateItem(item, limits);
   if (!valid.ok()) {
@@ -150,7 +150,7 @@ absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
 }  // namespace
 
 absl::StatusOr<store::ItemWrite> IngestService::Prepare(
-    const v1::PushRequest& request, const Caller& caller) {
+    const v1::PushRequest& request, const security::PeerIdentity& caller) {
   if (!request.has_item()) {
     return absl::InvalidArgumentError("item: is required");
   }
@@ -162,20 +162,20 @@ grpc::Status IngestService::Push(grpc::ServerContext* context,
                                  const v1::PushRequest* request,
                                  v1::PushResponse* response) {
   absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "Push");
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
-  const Caller& caller = admitted->caller;
+  if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
+  const security::PeerIdentity& caller = admitted->caller;
   absl::Status rate = TakeItem(caller, "Push");
-  if (!rate.ok()) return ToGrpcStatus(rate);
+  if (!rate.ok()) return security::ToGrpcStatus(rate);
   absl::StatusOr<store::ItemWrite> write = Prepare(*request, caller);
   if (!write.ok()) {
     AuditRejection(caller.spiffe_id, "Push", write.status(), &request->item());
-    return ToGrpcStatus(write.status());
+    return security::ToGrpcStatus(write.status());
   }
   absl::StatusOr<store::ItemWriteResult> result =
       store_.WriteItem(std::move(*write));
   if (!result.ok()) {
     AuditRejection(caller.spiffe_id, "Push", result.status(), &request->item());
-    return ToGrpcStatus(result.status());
+    return security::ToGrpcStatus(result.status());
   }
   LogAccepted(result->receipt, caller);
   *response->mutable_receipt() = std::move(result->receipt);
@@ -210,8 +210,8 @@ grpc::Status IngestService::PushStream(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::PushResult, v1::PushRequest>* stream) {
   absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "PushStream");
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
-  const Caller* caller = &admitted->caller;
+  if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
+  const security::PeerIdentity* caller = &admitted->caller;
 
   OrderedAnswers<StreamAnswer> queue(options_.stream_window);
   // Logs (and audits, if the store refused it) one item's outcome, and
@@ -309,8 +309,8 @@ grpc::Status IngestService::Retract(grpc::ServerContext* context,
                                     const v1::RetractRequest* request,
                                     v1::RetractResponse* response) {
   absl::StatusOr<AdmittedCall> admitted = Authorise(*context, "Retract");
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
-  const Caller* caller = &admitted->caller;
+  if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
+  const security::PeerIdentity* caller = &admitted->caller;
   absl::Status valid = ValidateItemId(request->item_id());
   if (!valid.ok()) {
     valid = absl::InvalidArgumentError(absl::StrCat("item_id: ", valid.message()));
@@ -322,20 +322,20 @@ grpc::Status IngestService::Retract(grpc::ServerContext* context,
   }
   if (!valid.ok()) {
     AuditRejection(caller->spiffe_id, "Retract", valid, nullptr);
-    return ToGrpcStatus(valid);
+    return security::ToGrpcStatus(valid);
   }
   v1::Retraction retraction;
-  retraction.set_origin(caller->organisation);
+  retraction.set_origin(caller->organisation_id);
   retraction.set_item_id(request->item_id());
   retraction.set_reason(request->reason());
   *retraction.mutable_retracted_at() = Now();
   retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
-  retraction.set_decided_by(caller->organisation);
+  retraction.set_decided_by(caller->organisation_id);
   absl::Status status =
       store_.WriteRetraction(sharing_.PrepareOwnRetraction(retraction, *caller));
   if (!status.ok()) {
     AuditRejection(caller->spiffe_id, "Retract", status, nullptr);
-    return ToGrpcStatus(status);
+    return security::ToGrpcStatus(status);
   }
   log::Info("item_retracted", {{"origin", retraction.origin()},
                                {"item_id", retraction.item_id()},

@@ -4,14 +4,20 @@
 // audited. Each caller is held to its limits (CallerLimits): calls and
 // items per second and calls open at once; a unary Push over its item rate
 // is refused with RESOURCE_EXHAUSTED, a PushStream is slowed down.
+//
+// Threads and ownership: gRPC calls the handlers on its own threads, many
+// at once; a PushStream reads on the handler's thread and answers in order
+// from the store's completions. Thread-safe. The authenticator, limits,
+// sharing and store are borrowed and must outlive the service (the Gateway
+// owns them all).
 #ifndef HAVENGATE_SERVER_INGEST_SERVICE_H_
 #define HAVENGATE_SERVER_INGEST_SERVICE_H_
 
 #include "havengate/v1/ingest.grpc.pb.h"
 #include "proto/item_validation.h"
-#include "server/caller.h"
+#include "server/security/authenticator.h"
 #include "server/limits/caller_limits.h"
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
@@ -27,7 +33,7 @@ class IngestService final : public v1::Ingest::Service {
  public:
   // `limits` is shared with the other client services and must outlive
   // this service.
-  IngestService(IngestOptions options, const Authenticator& authenticator,
+  IngestService(IngestOptions options, const security::Authenticator& authenticator,
                 limits::CallerLimits& limits, const Sharing& sharing,
                 store::Store& store);
 
@@ -46,7 +52,7 @@ class IngestService final : public v1::Ingest::Service {
   // A caller allowed to push, admitted under its limits, for the length
   // of one call.
   struct AdmittedCall {
-    Caller caller;
+    security::PeerIdentity caller;
     limits::CallerLimits::CallSlot slot;
   };
   // Checks the caller may push and admits the call; audits and returns the
@@ -55,23 +61,23 @@ class IngestService final : public v1::Ingest::Service {
                                          absl::string_view method);
   // Takes an item token for a unary call; audits a refusal (at most one
   // per caller and report interval).
-  absl::Status TakeItem(const Caller& caller, absl::string_view method);
+  absl::Status TakeItem(const security::PeerIdentity& caller, absl::string_view method);
   // Logs and audits a refusal by the caller's limits, unless one was
   // reported recently (CallerLimits::NoteRefusal).
   void ReportLimitRefusal(const std::string& caller, absl::string_view method,
                           const absl::Status& refusal);
   // Waits until the caller may push one more item on a stream. False if
   // the call was cancelled meanwhile.
-  bool AwaitItem(const grpc::ServerContext& context, const Caller& caller);
+  bool AwaitItem(const grpc::ServerContext& context, const security::PeerIdentity& caller);
   // Validates and normalises one pushed item and prepares its write.
   absl::StatusOr<store::ItemWrite> Prepare(const v1::PushRequest& request,
-                                           const Caller& caller);
+                                           const security::PeerIdentity& caller);
   // Records a refused call in the audit chain (without waiting).
   void AuditRejection(const std::string& actor, absl::string_view method,
                       const absl::Status& status, const v1::Item* item);
 
   IngestOptions options_;
-  const Authenticator& authenticator_;
+  const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
   const Sharing& sharing_;
   store::Store& store_;

@@ -12,9 +12,9 @@
 #include "policy/preview.h"
 #include "proto/item_validation.h"
 #include "proto/status_macros.h"
-#include "server/grpc_status.h"
+#include "server/security/grpc_status.h"
 #include "server/logging/log.h"
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 
 namespace havengate::server {
 namespace {
@@ -54,7 +54,7 @@ std::string ItemName(const v1::Item& item) {
 }  // namespace
 
 PolicyAdminService::PolicyAdminService(std::string organisation,
-                                       const Authenticator& authenticator,
+                                       const security::Authenticator& authenticator,
                                        limits::CallerLimits& limits,
                                        PolicyHolder& policies,
                                        ProposalStore& proposals,
@@ -68,8 +68,8 @@ PolicyAdminService::PolicyAdminService(std::string organisation,
 
 absl::StatusOr<PolicyAdminService::Officer> PolicyAdminService::Authorise(
     const grpc::ServerContext& context, absl::string_view method) {
-  absl::StatusOr<Caller> caller = authenticator_.Identify(context);
-  absl::Status allowed = caller.ok() ? RequireOwnOfficer(*caller) : caller.status();
+  absl::StatusOr<security::PeerIdentity> caller = authenticator_.Identify(context);
+  absl::Status allowed = caller.ok() ? security::RequireOwnOfficer(*caller) : caller.status();
   if (!allowed.ok()) {
     std::string actor = caller.ok() ? caller->spiffe_id : "";
     log::Warn("call_rejected", {{"method", method},
@@ -153,7 +153,7 @@ PolicyAdminService::CompiledOrActive(const v1::PolicyCandidate* candidate,
 }
 
 absl::Status PolicyAdminService::Record(v1::AuditEventType type,
-                                        const Caller& officer,
+                                        const security::PeerIdentity& officer,
                                         const std::string& policy_version,
                                         const std::string& detail,
                                         const std::string& reason) {
@@ -168,7 +168,7 @@ absl::Status PolicyAdminService::Record(v1::AuditEventType type,
   return store_.AppendAudit({std::move(record)});
 }
 
-absl::Status PolicyAdminService::Refuse(const Caller& officer,
+absl::Status PolicyAdminService::Refuse(const security::PeerIdentity& officer,
                                         absl::string_view step,
                                         const std::string& policy_version,
                                         const absl::Status& status) {
@@ -180,10 +180,10 @@ absl::Status PolicyAdminService::Refuse(const Caller& officer,
 
 grpc::Status PolicyAdminService::Serve(
     const grpc::ServerContext& context, absl::string_view method,
-    const std::function<absl::Status(const Caller&)>& step) {
+    const std::function<absl::Status(const security::PeerIdentity&)>& step) {
   absl::StatusOr<Officer> officer = Authorise(context, method);
-  if (!officer.ok()) return ToGrpcStatus(officer.status());
-  return ToGrpcStatus(step(officer->caller));
+  if (!officer.ok()) return security::ToGrpcStatus(officer.status());
+  return security::ToGrpcStatus(step(officer->caller));
 }
 
 absl::Status PolicyAdminService::DoValidate(
@@ -298,7 +298,7 @@ absl::Status PolicyAdminService::DoDiff(
   return absl::OkStatus();
 }
 
-absl::Status PolicyAdminService::DoPropose(const Caller& who,
+absl::Status PolicyAdminService::DoPropose(const security::PeerIdentity& who,
     const v1::ProposePolicyRequest& request, v1::PolicyProposal* response) {
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
   v1::PolicyCandidate candidate;
@@ -333,7 +333,7 @@ absl::Status PolicyAdminService::DoPropose(const Caller& who,
   return absl::OkStatus();
 }
 
-absl::Status PolicyAdminService::DoApprove(const Caller& who,
+absl::Status PolicyAdminService::DoApprove(const security::PeerIdentity& who,
     const v1::ApprovePolicyRequest& request, v1::PolicyProposal* response) {
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), false));
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
@@ -355,7 +355,7 @@ absl::Status PolicyAdminService::DoApprove(const Caller& who,
   return absl::OkStatus();
 }
 
-absl::Status PolicyAdminService::DoActivate(const Caller& who,
+absl::Status PolicyAdminService::DoActivate(const security::PeerIdentity& who,
     const v1::ActivatePolicyRequest& request, v1::PolicyProposal* response) {
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
   absl::StatusOr<v1::PolicyProposal> proposal =
@@ -404,7 +404,7 @@ absl::Status PolicyAdminService::DoActivate(const Caller& who,
   return absl::OkStatus();
 }
 
-absl::Status PolicyAdminService::DoRollback(const Caller& who,
+absl::Status PolicyAdminService::DoRollback(const security::PeerIdentity& who,
     const v1::RollbackPolicyRequest& request, v1::PolicyProposal* response) {
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
@@ -451,49 +451,49 @@ absl::Status PolicyAdminService::DoHistory(
 grpc::Status PolicyAdminService::Validate(grpc::ServerContext* context,
     const v1::ValidatePolicyRequest* request, v1::ValidatePolicyResponse* response) {
   return Serve(*context, "Validate",
-               [&](const Caller&) { return DoValidate(*request, response); });
+               [&](const security::PeerIdentity&) { return DoValidate(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Preview(grpc::ServerContext* context,
     const v1::PreviewPolicyRequest* request, v1::PreviewPolicyResponse* response) {
   return Serve(*context, "Preview",
-               [&](const Caller&) { return DoPreview(*request, response); });
+               [&](const security::PeerIdentity&) { return DoPreview(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Diff(grpc::ServerContext* context,
     const v1::DiffPolicyRequest* request, v1::DiffPolicyResponse* response) {
   return Serve(*context, "Diff",
-               [&](const Caller&) { return DoDiff(*request, response); });
+               [&](const security::PeerIdentity&) { return DoDiff(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Propose(grpc::ServerContext* context,
     const v1::ProposePolicyRequest* request, v1::PolicyProposal* response) {
   return Serve(*context, "Propose",
-               [&](const Caller& who) { return DoPropose(who, *request, response); });
+               [&](const security::PeerIdentity& who) { return DoPropose(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Approve(grpc::ServerContext* context,
     const v1::ApprovePolicyRequest* request, v1::PolicyProposal* response) {
   return Serve(*context, "Approve",
-               [&](const Caller& who) { return DoApprove(who, *request, response); });
+               [&](const security::PeerIdentity& who) { return DoApprove(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Activate(grpc::ServerContext* context,
     const v1::ActivatePolicyRequest* request, v1::PolicyProposal* response) {
   return Serve(*context, "Activate",
-               [&](const Caller& who) { return DoActivate(who, *request, response); });
+               [&](const security::PeerIdentity& who) { return DoActivate(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Rollback(grpc::ServerContext* context,
     const v1::RollbackPolicyRequest* request, v1::PolicyProposal* response) {
   return Serve(*context, "Rollback",
-               [&](const Caller& who) { return DoRollback(who, *request, response); });
+               [&](const security::PeerIdentity& who) { return DoRollback(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::History(grpc::ServerContext* context,
     const v1::PolicyHistoryRequest* request, v1::PolicyHistoryResponse* response) {
   return Serve(*context, "History",
-               [&](const Caller&) { return DoHistory(*request, response); });
+               [&](const security::PeerIdentity&) { return DoHistory(*request, response); });
 }
 
 }  // namespace havengate::server

@@ -10,6 +10,12 @@
 // atomically, then one pointer swap; each item is decided under one
 // version. Every lifecycle step, refused or done, is an audit record with
 // the officer's identity.
+//
+// Threads and ownership: gRPC calls the handlers on its own threads; the
+// lifecycle steps (propose, approve, activate, rollback) are serialised by
+// the service, reads run concurrently. The authenticator, limits, policy
+// holder, proposal store and store are borrowed and must outlive the
+// service (the Gateway owns them all).
 #ifndef HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
 #define HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
 
@@ -18,7 +24,7 @@
 #include <string>
 
 #include "havengate/v1/policy_admin.grpc.pb.h"
-#include "server/caller.h"
+#include "server/security/authenticator.h"
 #include "server/limits/caller_limits.h"
 #include "server/policy_admin/proposal_store.h"
 #include "server/policy_holder/policy_holder.h"
@@ -29,7 +35,7 @@ namespace havengate::server {
 class PolicyAdminService final : public v1::PolicyAdmin::Service {
  public:
   // All references must outlive the service.
-  PolicyAdminService(std::string organisation, const Authenticator& authenticator,
+  PolicyAdminService(std::string organisation, const security::Authenticator& authenticator,
                      limits::CallerLimits& limits, PolicyHolder& policies,
                      ProposalStore& proposals, store::Store& store);
 
@@ -60,7 +66,7 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
 
  private:
   struct Officer {
-    Caller caller;
+    security::PeerIdentity caller;
     limits::CallerLimits::CallSlot slot;
   };
   // The calling officer, admitted under their limits; PERMISSION_DENIED
@@ -69,20 +75,20 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
                                     absl::string_view method);
   // Authorises the caller as an officer, then runs `step` for them.
   grpc::Status Serve(const grpc::ServerContext& context, absl::string_view method,
-                     const std::function<absl::Status(const Caller&)>& step);
+                     const std::function<absl::Status(const security::PeerIdentity&)>& step);
   absl::Status DoValidate(const v1::ValidatePolicyRequest& request,
                           v1::ValidatePolicyResponse* response);
   absl::Status DoPreview(const v1::PreviewPolicyRequest& request,
                          v1::PreviewPolicyResponse* response);
   absl::Status DoDiff(const v1::DiffPolicyRequest& request,
                       v1::DiffPolicyResponse* response);
-  absl::Status DoPropose(const Caller& who, const v1::ProposePolicyRequest& request,
+  absl::Status DoPropose(const security::PeerIdentity& who, const v1::ProposePolicyRequest& request,
                          v1::PolicyProposal* response);
-  absl::Status DoApprove(const Caller& who, const v1::ApprovePolicyRequest& request,
+  absl::Status DoApprove(const security::PeerIdentity& who, const v1::ApprovePolicyRequest& request,
                          v1::PolicyProposal* response);
-  absl::Status DoActivate(const Caller& who, const v1::ActivatePolicyRequest& request,
+  absl::Status DoActivate(const security::PeerIdentity& who, const v1::ActivatePolicyRequest& request,
                           v1::PolicyProposal* response);
-  absl::Status DoRollback(const Caller& who, const v1::RollbackPolicyRequest& request,
+  absl::Status DoRollback(const security::PeerIdentity& who, const v1::RollbackPolicyRequest& request,
                           v1::PolicyProposal* response);
   absl::Status DoHistory(const v1::PolicyHistoryRequest& request,
                          v1::PolicyHistoryResponse* response);
@@ -98,16 +104,16 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
       const v1::PolicyCandidate* candidate, absl::string_view field) const;
   // Appends a lifecycle record (synchronously: a step is answered only once
   // its evidence is durable).
-  absl::Status Record(v1::AuditEventType type, const Caller& officer,
+  absl::Status Record(v1::AuditEventType type, const security::PeerIdentity& officer,
                       const std::string& policy_version,
                       const std::string& detail, const std::string& reason = "");
   // A refused step: audited as POLICY_REJECTED, then returned.
-  absl::Status Refuse(const Caller& officer, absl::string_view step,
+  absl::Status Refuse(const security::PeerIdentity& officer, absl::string_view step,
                       const std::string& policy_version,
                       const absl::Status& status);
 
   const std::string organisation_;
-  const Authenticator& authenticator_;
+  const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
   PolicyHolder& policies_;
   ProposalStore& proposals_;

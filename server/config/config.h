@@ -16,6 +16,10 @@
 // problem is reported (not just the first), each naming the key, e.g.
 // `peers[1].address: must be host:port`; unknown keys are errors, so a typo
 // never silently drops a setting. See deploy/ for complete examples.
+//
+// A GatewayConfig is a plain value: loading owns nothing and starts
+// nothing; copy it freely. LoadGatewayConfig reads files and is safe to call from
+// any thread.
 #ifndef HAVENGATE_SERVER_CONFIG_CONFIG_H_
 #define HAVENGATE_SERVER_CONFIG_CONFIG_H_
 

@@ -33,4 +33,18 @@ absl::Status RequirePeerGateway(const PeerIdentity& peer) {
       peer.own_organisation ? " of this gateway's own organisation" : ""));
 }
 
+absl::Status RequireOwnClient(const PeerIdentity& peer) {
+  if (peer.own_organisation && peer.role == pki::Role::kClient) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "this call is for integration clients of this organisation "
+      "(spiffe://<domain>/client/<name>)");
+}
+
+absl::Status RequireOwnOfficer(const PeerIdentity& peer) {
+  if (peer.own_organisation && peer.role == pki::Role::kOfficer) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      "this call is for policy officers of this organisation "
+      "(spiffe://<domain>/officer/<name>)");
+}
+
 }  // namespace havengate::security

@@ -1,6 +1,8 @@
 // Who is on the other end of a connection to this gateway, as proven by the
 // certificate verified in the mutual-TLS handshake - never taken from request
-// fields - and the role checks every RPC starts with.
+// fields - and the role checks every RPC starts with. The one identity type
+// of the daemon: the security layer produces it (Authenticator, in
+// transport_security.h), the services, sharing and the audit read it.
 //
 // Thread-safety: PeerIdentity is a plain value; the functions are pure.
 #ifndef HAVENGATE_SERVER_SECURITY_PEER_IDENTITY_H_
@@ -39,6 +41,11 @@ struct PeerIdentity {
                                        std::initializer_list<pki::Role> roles);
 // OK if `peer` is the gateway of a peer organisation (federation calls).
 [[nodiscard]] absl::Status RequirePeerGateway(const PeerIdentity& peer);
+// OK if `peer` is an integration client of this gateway's organisation
+// (ingest, inbox); otherwise PERMISSION_DENIED naming the role required.
+[[nodiscard]] absl::Status RequireOwnClient(const PeerIdentity& peer);
+// OK if `peer` is a policy officer of this gateway's organisation.
+[[nodiscard]] absl::Status RequireOwnOfficer(const PeerIdentity& peer);
 
 }  // namespace havengate::security
 

@@ -1,8 +1,8 @@
-#include "server/malformed_requests.h"
+#include "server/security/malformed_requests.h"
 
 #include "server/logging/log.h"
 
-namespace havengate::server {
+namespace havengate::security {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
@@ -55,4 +55,4 @@ MakeMalformedRequestInterceptorFactory() {
   return std::make_unique<Factory>();
 }
 
-}  // namespace havengate::server
+}  // namespace havengate::security

@@ -6,8 +6,8 @@
 //
 // The active policy is swapped atomically; each item is decided under
 // exactly one policy version, which every record names. Thread-safe.
-#ifndef HAVENGATE_SERVER_SHARING_H_
-#define HAVENGATE_SERVER_SHARING_H_
+#ifndef HAVENGATE_SERVER_SHARING_SHARING_H_
+#define HAVENGATE_SERVER_SHARING_SHARING_H_
 
 #include <memory>
 #include <mutex>
@@ -17,7 +17,7 @@
 #include "havengate/v1/audit.pb.h"
 #include "havengate/v1/ingest.pb.h"
 #include "havengate/v1/item.pb.h"
-#include "server/caller.h"
+#include "server/security/peer_identity.h"
 #include "server/policy_holder/policy_holder.h"
 #include "server/store/store.h"
 
@@ -37,7 +37,7 @@ class Sharing {
   // The write for an item an integration client pushed. `item` is valid
   // and its origin is this organisation.
   [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareOwnItem(
-      v1::Item item, const Caller& client) const;
+      v1::Item item, const security::PeerIdentity& client) const;
 
   // The write for an item a peer gateway sent, already checked (valid,
   // consistent provenance, sender a configured peer). PERMISSION_DENIED if
@@ -46,17 +46,17 @@ class Sharing {
   // originator's constraints, and never to an organisation it has already
   // passed through.
   [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareReceivedItem(
-      const v1::Item& item, const Caller& peer) const;
+      const v1::Item& item, const security::PeerIdentity& peer) const;
 
   // The write for a retraction a peer gateway sent about an item this
   // gateway received from that peer; forwards it to every partner this
   // gateway shared the item with.
   [[nodiscard]] store::RetractionWrite PrepareReceivedRetraction(
-      const v1::Retraction& retraction, const Caller& peer) const;
+      const v1::Retraction& retraction, const security::PeerIdentity& peer) const;
 
   // The write for a retraction of an own item by a client.
   [[nodiscard]] store::RetractionWrite PrepareOwnRetraction(
-      v1::Retraction retraction, const Caller& client) const;
+      v1::Retraction retraction, const security::PeerIdentity& client) const;
 
   const SharingOptions& options() const { return options_; }
 
@@ -80,4 +80,4 @@ v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
 
 }  // namespace havengate::server
 
-#endif  // HAVENGATE_SERVER_SHARING_H_
+#endif  // HAVENGATE_SERVER_SHARING_SHARING_H_

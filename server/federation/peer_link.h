@@ -7,9 +7,14 @@
 // acknowledged — the receiver deduplicates. Messages past their expiry are
 // dropped and audited instead of sent.
 //
-// Thread-safe; owns one thread. Stop() ends it.
-#ifndef HAVENGATE_SERVER_PEER_LINK_H_
-#define HAVENGATE_SERVER_PEER_LINK_H_
+// Ownership and threads: the link owns one thread, started by Start() and
+// ended by Stop() (or the destructor). `store` must outlive the link. The
+// observer's callbacks run on the link's own thread, one at a time; they
+// must be thread-safe with respect to whatever else reads what they update
+// and must not call back into the link. connected() may be called from any
+// thread.
+#ifndef HAVENGATE_SERVER_FEDERATION_PEER_LINK_H_
+#define HAVENGATE_SERVER_FEDERATION_PEER_LINK_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -50,13 +55,21 @@ struct PeerLinkObserver {
 
 class PeerLink {
  public:
+  // `store` must outlive the link; `credentials` are this gateway's
+  // (mutual TLS towards the partner's gateway).
   PeerLink(PeerLinkOptions options,
            std::shared_ptr<grpc::ChannelCredentials> credentials,
            store::Store& store, PeerLinkObserver observer = {});
+  // Stops the link (see Stop()).
   ~PeerLink();
 
+  // Starts delivering on the link's thread. Call once: a second call, or a
+  // call after Stop(), does nothing (a stopped link is not restarted; make
+  // a new one).
   void Start();
-  // Ends the stream and the thread; unacknowledged messages stay queued.
+  // Ends the stream and the thread, waiting for the thread; unacknowledged
+  // messages stay queued in the store. Idempotent; safe from any thread
+  // but the link's own (an observer callback).
   void Stop();
 
   bool connected() const { return connected_; }
@@ -75,6 +88,7 @@ class PeerLink {
   store::Store& store_;
   PeerLinkObserver observer_;
 
+  bool started_ = false;  // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
   std::mutex mu_;
@@ -85,4 +99,4 @@ class PeerLink {
 
 }  // namespace havengate::server
 
-#endif  // HAVENGATE_SERVER_PEER_LINK_H_
+#endif  // HAVENGATE_SERVER_FEDERATION_PEER_LINK_H_

@@ -1,49 +1,35 @@
-#include "server/transport_security.h"
+#include "server/security/transport_security.h"
 
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
 
-namespace havengate::server {
+namespace havengate::security {
 namespace {
 
-// A Caller from the identity the security layer verified in the handshake.
+// The identity the security layer verified in the handshake.
 class CertificateAuthenticator final : public Authenticator {
  public:
-  explicit CertificateAuthenticator(const security::ServerSecurity& security)
-      : security_(security) {}
+  explicit CertificateAuthenticator(const ServerSecurity& security) : security_(security) {}
 
-  absl::StatusOr<Caller> Identify(
-      const grpc::ServerContext& context) const override {
-    HG_ASSIGN_OR_RETURN(security::PeerIdentity peer,
-                        security_.AuthenticatedPeer(context));
-    Caller caller;
-    caller.organisation = peer.organisation_id;
-    caller.spiffe_id = peer.spiffe_id;
-    caller.name = peer.name;
-    caller.own_organisation = peer.own_organisation;
+  absl::StatusOr<PeerIdentity> Identify(const grpc::ServerContext& context) const override {
+    HG_ASSIGN_OR_RETURN(PeerIdentity peer, security_.AuthenticatedPeer(context));
     switch (peer.role) {
       case pki::Role::kGateway:
-        caller.role = Caller::Role::kGateway;
-        break;
       case pki::Role::kClient:
-        caller.role = Caller::Role::kClient;
-        break;
       case pki::Role::kOfficer:
-        caller.role = Caller::Role::kOfficer;
-        break;
+        return peer;
       default:
         return absl::UnauthenticatedError("the certificate names no known role");
     }
-    return caller;
   }
 
  private:
-  const security::ServerSecurity& security_;
+  const ServerSecurity& security_;
 };
 
 class TransportSecurityImpl final : public TransportSecurity {
  public:
-  explicit TransportSecurityImpl(std::unique_ptr<security::ServerSecurity> security)
+  explicit TransportSecurityImpl(std::unique_ptr<ServerSecurity> security)
       : security_(std::move(security)), authenticator_(*security_) {}
 
   std::shared_ptr<grpc::ServerCredentials> server_credentials() override {
@@ -52,7 +38,7 @@ class TransportSecurityImpl final : public TransportSecurity {
   const Authenticator& authenticator() const override { return authenticator_; }
 
  private:
-  std::unique_ptr<security::ServerSecurity> security_;
+  std::unique_ptr<ServerSecurity> security_;
   CertificateAuthenticator authenticator_;
 };
 
@@ -60,8 +46,8 @@ class TransportSecurityImpl final : public TransportSecurity {
 
 absl::StatusOr<std::unique_ptr<TransportSecurity>> TransportSecurity::Create(
     const config::GatewayConfig& config,
-    std::shared_ptr<security::HandshakeListener> listener) {
-  security::ServerSecurityOptions options;
+    std::shared_ptr<HandshakeListener> listener) {
+  ServerSecurityOptions options;
   options.organisation_id = config.organisation_id;
   options.trust_domain = config.organisation_domain;
   options.ca_file = config.tls.ca;
@@ -75,10 +61,10 @@ absl::StatusOr<std::unique_ptr<TransportSecurity>> TransportSecurity::Create(
       std::max<int64_t>(1, absl::ToInt64Seconds(config.tls.reload_interval)));
   // Generated files (staged identity, trust bundle) live beside the store.
   options.state_dir = absl::StrCat(config.store_path, ".tls");
-  HG_ASSIGN_OR_RETURN(std::unique_ptr<security::ServerSecurity> security,
-                      security::MakeServerCredentials(options, std::move(listener)));
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<ServerSecurity> security,
+                      MakeServerCredentials(options, std::move(listener)));
   return std::unique_ptr<TransportSecurity>(
       new TransportSecurityImpl(std::move(security)));
 }
 
-}  // namespace havengate::server
+}  // namespace havengate::security

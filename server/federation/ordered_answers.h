@@ -10,8 +10,8 @@
 // writer when the oldest answer completes, the reader when a slot frees),
 // so a store batch completing hundreds of answers wakes the writer once,
 // and the writer can take them all at once with NextReady.
-#ifndef HAVENGATE_SERVER_ORDERED_ANSWERS_H_
-#define HAVENGATE_SERVER_ORDERED_ANSWERS_H_
+#ifndef HAVENGATE_SERVER_FEDERATION_ORDERED_ANSWERS_H_
+#define HAVENGATE_SERVER_FEDERATION_ORDERED_ANSWERS_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -141,4 +141,4 @@ class OrderedAnswers {
 
 }  // namespace havengate::server
 
-#endif  // HAVENGATE_SERVER_ORDERED_ANSWERS_H_
+#endif  // HAVENGATE_SERVER_FEDERATION_ORDERED_ANSWERS_H_

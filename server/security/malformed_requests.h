@@ -9,14 +9,14 @@
 // the handler's reading exactly as the end of the stream does (gRPC 1.51
 // gives no way to tell them apart), so the handler answers what it read and
 // the client library reports the rest as unanswered (client::Client).
-#ifndef HAVENGATE_SERVER_MALFORMED_REQUESTS_H_
-#define HAVENGATE_SERVER_MALFORMED_REQUESTS_H_
+#ifndef HAVENGATE_SERVER_SECURITY_MALFORMED_REQUESTS_H_
+#define HAVENGATE_SERVER_SECURITY_MALFORMED_REQUESTS_H_
 
 #include <memory>
 
 #include "grpcpp/support/server_interceptor.h"
 
-namespace havengate::server {
+namespace havengate::security {
 
 inline constexpr char kMalformedRequestMessage[] =
     "the request is not a valid protocol buffer message of its type "
@@ -26,6 +26,6 @@ inline constexpr char kMalformedRequestMessage[] =
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeMalformedRequestInterceptorFactory();
 
-}  // namespace havengate::server
+}  // namespace havengate::security
 
-#endif  // HAVENGATE_SERVER_MALFORMED_REQUESTS_H_
+#endif  // HAVENGATE_SERVER_SECURITY_MALFORMED_REQUESTS_H_

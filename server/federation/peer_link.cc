@@ -1,4 +1,4 @@
-#include "server/peer_link.h"
+#include "server/federation/peer_link.h"
 
 #include <map>
 #include <random>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "server/logging/log.h"
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 
 namespace havengate::server {
 namespace {
@@ -36,6 +36,9 @@ PeerLink::PeerLink(PeerLinkOptions options,
 PeerLink::~PeerLink() { Stop(); }
 
 void PeerLink::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
   thread_ = std::thread([this] { Run(); });
 }
 

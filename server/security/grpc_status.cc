@@ -1,8 +1,8 @@
-#include "server/grpc_status.h"
+#include "server/security/grpc_status.h"
 
 #include <string>
 
-namespace havengate::server {
+namespace havengate::security {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -11,4 +11,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-}  // namespace havengate::server
+}  // namespace havengate::security

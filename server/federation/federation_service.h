@@ -7,8 +7,14 @@
 // arrives from two gateways (from its origin, and forwarded by a partner)
 // is held once, as it came first; the later copy is acknowledged as held
 // and recorded (ITEM_RECEIVED, "already held").
-#ifndef HAVENGATE_SERVER_FEDERATION_SERVICE_H_
-#define HAVENGATE_SERVER_FEDERATION_SERVICE_H_
+//
+// Threads and ownership: gRPC runs each peer's Exchange stream on its own
+// handler thread (several peers at once); the service is thread-safe. The
+// authenticator, sharing, limits and store are borrowed and must outlive
+// the service (the Gateway owns them all). Stop() ends open streams
+// and refuses new ones with UNAVAILABLE.
+#ifndef HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
+#define HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
 
 #include <mutex>
 #include <set>
@@ -16,9 +22,9 @@
 
 #include "havengate/v1/federation.grpc.pb.h"
 #include "proto/item_validation.h"
-#include "server/caller.h"
+#include "server/security/authenticator.h"
 #include "server/limits/caller_limits.h"
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
@@ -40,7 +46,7 @@ struct FederationServiceOptions {
 class FederationService final : public v1::Federation::Service {
  public:
   FederationService(FederationServiceOptions options,
-                    const Authenticator& authenticator, const Sharing& sharing,
+                    const security::Authenticator& authenticator, const Sharing& sharing,
                     store::Store& store);
 
   grpc::Status Exchange(
@@ -59,20 +65,20 @@ class FederationService final : public v1::Federation::Service {
   bool Open(grpc::ServerContext* context);
   void Close(grpc::ServerContext* context);
 
-  absl::Status CheckItem(const v1::Item& item, const Caller& peer) const;
+  absl::Status CheckItem(const v1::Item& item, const security::PeerIdentity& peer) const;
   // NOT_FOUND if there is nothing to do: the item is not held here, or a
   // withdrawal concerns a copy that came by another path and was not kept.
   absl::Status CheckRetraction(const v1::Retraction& retraction,
-                               const Caller& peer) const;
-  void AuditRefusal(const Caller& peer, const v1::FederationMessage& message,
+                               const security::PeerIdentity& peer) const;
+  void AuditRefusal(const security::PeerIdentity& peer, const v1::FederationMessage& message,
                     const absl::Status& status);
   // A version already held, received again from another gateway with
   // other content (it came by two paths).
-  void AuditOtherCopy(const Caller& peer, const v1::Receipt& held,
+  void AuditOtherCopy(const security::PeerIdentity& peer, const v1::Receipt& held,
                       const std::string& held_from);
 
   FederationServiceOptions options_;
-  const Authenticator& authenticator_;
+  const security::Authenticator& authenticator_;
   const Sharing& sharing_;
   store::Store& store_;
 
@@ -92,4 +98,4 @@ class FederationService final : public v1::Federation::Service {
 
 }  // namespace havengate::server
 
-#endif  // HAVENGATE_SERVER_FEDERATION_SERVICE_H_
+#endif  // HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_

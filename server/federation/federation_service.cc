@@ -1,4 +1,4 @@
-#include "server/federation_service.h"
+#include "server/federation/federation_service.h"
 
 #include <optional>
 #include <thread>
@@ -6,9 +6,9 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
-#include "server/grpc_status.h"
+#include "server/security/grpc_status.h"
 #include "server/logging/log.h"
-#include "server/ordered_answers.h"
+#include "server/federation/ordered_answers.h"
 
 namespace havengate::server {
 namespace {
@@ -68,7 +68,7 @@ absl::Status CheckProvenance(const v1::Item& item, const std::string& sender,
 }
 
 FederationService::FederationService(FederationServiceOptions options,
-                                     const Authenticator& authenticator,
+                                     const security::Authenticator& authenticator,
                                      const Sharing& sharing,
                                      store::Store& store)
     : options_(std::move(options)),
@@ -77,11 +77,11 @@ FederationService::FederationService(FederationServiceOptions options,
       store_(store) {}
 
 absl::Status FederationService::CheckRetraction(
-    const v1::Retraction& retraction, const Caller& peer) const {
+    const v1::Retraction& retraction, const security::PeerIdentity& peer) const {
   bool withdrawal = retraction.kind() == v1::Retraction::NO_LONGER_SHARED;
-  if (withdrawal && retraction.decided_by() != peer.organisation) {
+  if (withdrawal && retraction.decided_by() != peer.organisation_id) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "retraction.decided_by: a withdrawal sent by ", peer.organisation,
+        "retraction.decided_by: a withdrawal sent by ", peer.organisation_id,
         " must be decided by it"));
   }
   if (!withdrawal && retraction.decided_by() != retraction.origin()) {
@@ -91,17 +91,17 @@ absl::Status FederationService::CheckRetraction(
   // Only a gateway the item came from may withdraw it here.
   HG_ASSIGN_OR_RETURN(v1::InboxEntry held,
                       store_.GetItem(retraction.origin(), retraction.item_id()));
-  if (held.received_from() == peer.organisation) return absl::OkStatus();
+  if (held.received_from() == peer.organisation_id) return absl::OkStatus();
   // The item also came by another path, from this peer, whose copy was
   // not kept: the origin's retraction counts from it too; its own
   // withdrawal concerns only the copy not kept.
   HG_ASSIGN_OR_RETURN(bool sent_a_copy,
                       store_.SentOtherCopy(retraction.origin(), retraction.item_id(),
-                                           peer.organisation));
+                                           peer.organisation_id));
   if (!sent_a_copy) {
     return absl::PermissionDeniedError(absl::StrCat(
         "retraction: the item was received from ", held.received_from(),
-        ", not from ", peer.organisation));
+        ", not from ", peer.organisation_id));
   }
   if (withdrawal) {
     return absl::NotFoundError(absl::StrCat(
@@ -112,12 +112,12 @@ absl::Status FederationService::CheckRetraction(
 }
 
 absl::Status FederationService::CheckItem(const v1::Item& item,
-                                          const Caller& peer) const {
+                                          const security::PeerIdentity& peer) const {
   HG_RETURN_IF_ERROR(ValidateReceivedItem(item, options_.limits));
-  return CheckProvenance(item, peer.organisation, options_.organisation);
+  return CheckProvenance(item, peer.organisation_id, options_.organisation);
 }
 
-void FederationService::AuditRefusal(const Caller& peer,
+void FederationService::AuditRefusal(const security::PeerIdentity& peer,
                                      const v1::FederationMessage& message,
                                      const absl::Status& status) {
   v1::AuditRecord record = MakeAuditRecord(
@@ -131,11 +131,11 @@ void FederationService::AuditRefusal(const Caller& peer,
         "retraction (", v1::Retraction::Kind_Name(message.retraction().kind()),
         ", decided by ", message.retraction().decided_by(), ")"));
   }
-  record.set_partner(peer.organisation);
+  record.set_partner(peer.organisation_id);
   record.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
                                  status.message()));
   log::Warn("receipt_refused",
-            {{"peer", peer.organisation},
+            {{"peer", peer.organisation_id},
              {"sequence", message.sequence()},
              {"code", absl::StatusCodeToString(status.code())},
              {"reason", status.message()}});
@@ -144,7 +144,7 @@ void FederationService::AuditRefusal(const Caller& peer,
   });
 }
 
-void FederationService::AuditOtherCopy(const Caller& peer,
+void FederationService::AuditOtherCopy(const security::PeerIdentity& peer,
                                        const v1::Receipt& held,
                                        const std::string& held_from) {
   // Not a refusal: the partner has this version, as `held_from` released
@@ -153,7 +153,7 @@ void FederationService::AuditOtherCopy(const Caller& peer,
   record.mutable_item()->set_origin(held.origin());
   record.mutable_item()->set_item_id(held.item_id());
   record.mutable_item()->set_version(held.version());
-  record.set_partner(peer.organisation);
+  record.set_partner(peer.organisation_id);
   record.set_digest(held.digest());
   record.set_detail(absl::StrCat(
       "already held: the copy of this version received from ", held_from,
@@ -185,9 +185,9 @@ grpc::Status FederationService::Exchange(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
         stream) {
-  absl::StatusOr<Caller> peer = authenticator_.Identify(*context);
-  absl::Status allowed = peer.ok() ? RequirePeerGateway(*peer) : peer.status();
-  if (allowed.ok() && options_.peers.count(peer->organisation) == 0) {
+  absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(*context);
+  absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
+  if (allowed.ok() && options_.peers.count(peer->organisation_id) == 0) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
@@ -199,7 +199,7 @@ grpc::Status FederationService::Exchange(
                                 {"caller", peer.ok() ? peer->spiffe_id : ""},
                                 {"reason", allowed.message()}});
     (void)store_.AppendAudit({std::move(record)});
-    return ToGrpcStatus(allowed);
+    return security::ToGrpcStatus(allowed);
   }
   std::optional<limits::CallerLimits::CallSlot> slot;
   if (options_.caller_limits != nullptr) {
@@ -213,7 +213,7 @@ grpc::Status FederationService::Exchange(
                                     {"reason", admitted.status().message()},
                                     {"refused_since_last_report", refused}});
       }
-      return ToGrpcStatus(admitted.status());
+      return security::ToGrpcStatus(admitted.status());
     }
     slot.emplace(*std::move(admitted));
   }
@@ -222,7 +222,7 @@ grpc::Status FederationService::Exchange(
                         "this gateway is shutting down; reconnect later");
   }
   absl::Cleanup close = [this, context] { Close(context); };
-  log::Info("peer_connected", {{"peer", peer->organisation}});
+  log::Info("peer_connected", {{"peer", peer->organisation_id}});
 
   OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
   std::atomic<bool> transient_failure{false};
@@ -248,7 +248,7 @@ grpc::Status FederationService::Exchange(
         // stream: the sender resends them after reconnecting.
         transient_failure = true;
         answers.Complete(index, MakeAck(sequence, status));
-        log::Warn("receipt_deferred", {{"peer", peer.organisation},
+        log::Warn("receipt_deferred", {{"peer", peer.organisation_id},
                                        {"reason", status.message()}});
         return;
       }
@@ -272,7 +272,7 @@ grpc::Status FederationService::Exchange(
             if (result.ok()) {
               log::Info(result->receipt.duplicate() ? "item_already_held"
                                                     : "item_received",
-                        {{"from", peer.organisation},
+                        {{"from", peer.organisation_id},
                          {"origin", result->receipt.origin()},
                          {"item_id", result->receipt.item_id()},
                          {"version", result->receipt.version()}});
@@ -306,7 +306,7 @@ grpc::Status FederationService::Exchange(
   answers.ReadingDone();
   writer.join();
   answers.AwaitAllCompleted();
-  log::Info("peer_disconnected", {{"peer", peer->organisation}});
+  log::Info("peer_disconnected", {{"peer", peer->organisation_id}});
   if (transient_failure) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "storage is unavailable; resend later");

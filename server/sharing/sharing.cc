@@ -1,4 +1,4 @@
-#include "server/sharing.h"
+#include "server/sharing/sharing.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -128,7 +128,7 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
 }
 
 absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
-    v1::Item item, const Caller& client) const {
+    v1::Item item, const security::PeerIdentity& client) const {
   store::ItemWrite write;
   write.audit.push_back(
       MakeAuditRecord(v1::ITEM_INGESTED, client.spiffe_id, &item));
@@ -141,40 +141,40 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
 }
 
 absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
-    const v1::Item& item, const Caller& peer) const {
+    const v1::Item& item, const security::PeerIdentity& peer) const {
   // Default deny inbound: without a policy nothing is accepted from peers.
   std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current();
   if (policy == nullptr) {
     return absl::PermissionDeniedError(
         "this gateway has no sharing policy, so it accepts nothing from partners");
   }
-  absl::Status accepted = policy->AcceptInbound(peer.organisation, item);
+  absl::Status accepted = policy->AcceptInbound(peer.organisation_id, item);
   if (!accepted.ok()) return accepted;
   store::ItemWrite write;
   v1::AuditRecord record =
       MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id, &item);
-  record.set_partner(peer.organisation);
+  record.set_partner(peer.organisation_id);
   if (!item.provenance().empty()) {
     record.set_policy_version(
         item.provenance(item.provenance_size() - 1).policy_version());
   }
   write.audit.push_back(std::move(record));
-  write.received_from = peer.organisation;
+  write.received_from = peer.organisation_id;
   write.item = item;
   DecideForPartners(*policy, /*received_from_partner=*/true, write);
   return write;
 }
 
 store::RetractionWrite Sharing::PrepareReceivedRetraction(
-    const v1::Retraction& retraction, const Caller& peer) const {
+    const v1::Retraction& retraction, const security::PeerIdentity& peer) const {
   store::RetractionWrite write;
   v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RETRACTED, peer.spiffe_id);
   record.mutable_item()->set_origin(retraction.origin());
   record.mutable_item()->set_item_id(retraction.item_id());
-  record.set_partner(peer.organisation);
+  record.set_partner(peer.organisation_id);
   record.set_reason(retraction.reason());
   write.audit.push_back(std::move(record));
-  write.received_from = peer.organisation;
+  write.received_from = peer.organisation_id;
   write.retraction = retraction;
   // Onwards: a retraction by the origin travels as it is; a withdrawal
   // becomes this gateway's own withdrawal (it no longer holds the item).
@@ -188,7 +188,7 @@ store::RetractionWrite Sharing::PrepareReceivedRetraction(
 }
 
 store::RetractionWrite Sharing::PrepareOwnRetraction(
-    v1::Retraction retraction, const Caller& client) const {
+    v1::Retraction retraction, const security::PeerIdentity& client) const {
   store::RetractionWrite write;
   v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RETRACTED, client.spiffe_id);
   record.mutable_item()->set_origin(retraction.origin());
