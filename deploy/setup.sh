@@ -15,6 +15,7 @@ PACKAGES=(
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libspdlog-dev libcpp-httplib-dev libgtest-dev libgmock-dev
   libbenchmark-dev libjemalloc-dev python3
+  dpkg-dev file systemd adduser
 )
 
 missing=()

@@ -1,17 +1,53 @@
 // havengate: the gateway daemon. Reads its config, starts the gateway and
 // runs until SIGTERM or SIGINT, then drains in-flight calls and closes the
-// store cleanly.
+// store cleanly. SIGHUP (systemctl reload) checks the configuration file
+// again and says what a restart would change; it never stops the gateway.
+#include <sys/stat.h>
+
 #include <csignal>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
+#include "havengate/version.h"
 #include "server/config/config.h"
 #include "server/gateway.h"
 #include "server/logging/log.h"
 
+namespace {
+
+// SIGHUP: the configuration file is read and validated again. A file that
+// no longer validates is reported (and the next start would refuse it); a
+// valid one that differs from the running configuration is reported as
+// waiting for a restart. The policy file needs neither: the gateway picks
+// up a valid edit by itself within a second.
+void CheckConfigAgain(const std::string& path, const havengate::config::GatewayConfig& running) {
+  auto next = havengate::config::LoadGatewayConfig(path);
+  if (!next.ok()) {
+    havengate::log::Error("config_reload_refused",
+                          {{"file", path},
+                           {"reason", next.status().message()},
+                           {"detail", "the running configuration stays; fix the file before "
+                                      "the next restart"}});
+    return;
+  }
+  if (havengate::config::SameSettings(*next, running)) {
+    havengate::log::Info("config_reload", {{"file", path}, {"detail", "no change"}});
+    return;
+  }
+  havengate::log::Warn("config_reload",
+                       {{"file", path},
+                        {"detail", "the file is valid and differs from the running "
+                                   "configuration; the changes take effect at the next "
+                                   "restart (the policy file is re-read continuously)"}});
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"havengate: secure information-sharing gateway"};
+  app.set_version_flag("--version", havengate::VersionText("havengate"),
+                       "print the version and the library versions, then exit");
   std::string config_path;
   bool check_only = false;
   int grace_seconds = 10;
@@ -24,12 +60,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 300));
   CLI11_PARSE(app, argc, argv);
 
+  // Everything the gateway creates (store, audit checkpoints, TLS state,
+  // policy history) holds data or evidence meant for this organisation
+  // only: owner-only, whatever umask the gateway was started with.
+  umask(0077);
+
   // Block the stop signals before any thread starts, so every thread
   // inherits the mask and only sigwait() below receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto config = havengate::config::LoadGatewayConfig(config_path);
@@ -53,7 +95,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  for (;;) {
+    sigwait(&stop_signals, &signal);
+    if (signal != SIGHUP) break;
+    CheckConfigAgain(config_path, *config);
+  }
   havengate::log::Info("shutdown_requested",
                        {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*gateway)->Shutdown(absl::Seconds(grace_seconds));

@@ -3,12 +3,15 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "havengate/version.h"
 #include "client/havenctl/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
       "havenctl: work with a havengate gateway, its sharing policy and its "
       "certificates"};
+  app.set_version_flag("--version", havengate::VersionText("havenctl"),
+                       "print the version and the library versions, then exit");
   app.require_subcommand(1);
   havengate::havenctl::CommandRunner run;
   havengate::havenctl::RegisterItemsCommands(app, run);

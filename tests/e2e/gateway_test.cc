@@ -1,9 +1,12 @@
 // End-to-end tests of one gateway node: a real havengate process, real
 // certificates from real CAs, real clients over mutual TLS.
+#include <signal.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
@@ -313,6 +316,53 @@ TEST_F(GatewayTest, SigtermDrainsAndExitsCleanly) {
   // The log never carries item contents.
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Stolen release PIN")));
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Jan de Vries")));
+}
+
+// SIGHUP (systemctl reload) never stops the gateway: the configuration file
+// is checked again; an invalid one is reported and the running settings
+// stay, a changed valid one is reported as waiting for a restart.
+TEST_F(GatewayTest, SighupChecksTheConfigAndKeepsServing) {
+  ASSERT_TRUE(client_->Push(MakeAlert("before-hup")).ok());
+  const std::string config = gateway_->config_file();
+  std::string original;
+  {
+    std::ifstream in(config);
+    std::stringstream text;
+    text << in.rdbuf();
+    original = text.str();
+  }
+  ASSERT_EQ(kill(gateway_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] { return CountOccurrences(gateway_->ReadLog(), "config_reload") >= 1; }))
+      << gateway_->ReadLog();
+  EXPECT_THAT(gateway_->ReadLog(), HasSubstr("no change"));
+
+  // A broken file: refused, named, and the gateway goes on as it was.
+  const std::string limits = "limits: {max_item_bytes: 65536}";
+  ASSERT_THAT(original, HasSubstr(limits));
+  {
+    std::ofstream out(config, std::ios::trunc);
+    out << absl::StrReplaceAll(original, {{limits, "limits: {max_item_bytes: -5}"}});
+  }
+  ASSERT_EQ(kill(gateway_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] { return CountOccurrences(gateway_->ReadLog(), "config_reload_refused") >= 1; }))
+      << gateway_->ReadLog();
+  EXPECT_THAT(gateway_->ReadLog(), HasSubstr("the running configuration stays"));
+  ASSERT_TRUE(client_->Push(MakeAlert("after-bad-hup")).ok());
+
+  // A valid change: reported as waiting for a restart.
+  {
+    std::ofstream out(config, std::ios::trunc);
+    out << absl::StrReplaceAll(
+        original, {{limits, "limits: {max_item_bytes: 65536, stream_window: 512}"}});
+  }
+  ASSERT_EQ(kill(gateway_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return CountOccurrences(gateway_->ReadLog(), "take effect at the next restart") >= 1;
+  })) << gateway_->ReadLog();
+  ASSERT_TRUE(client_->Push(MakeAlert("after-hup")).ok());
+  EXPECT_THAT(InboxIds(*client_), ::testing::UnorderedElementsAre(
+                                      "before-hup@1", "after-bad-hup@1", "after-hup@1"));
+  EXPECT_TRUE(gateway_->running());
 }
 
 // A second gateway on a port in use does not start: with gRPC's default
