@@ -14,6 +14,7 @@
 #include "havengate/v1/policy.pb.h"
 #include "policy/schema.h"
 #include "policy/suggest.h"
+#include "proto/timestamp.h"
 
 namespace havengate::policy {
 
@@ -919,11 +920,9 @@ class Checker {
       }
       auto e = Make(Expr::Op::kConst, a.offset, Of(Type::kTimestamp));
       e->value.k = Value::K::kTimestamp;
-      absl::Duration since = time - absl::UnixEpoch();
-      e->value.i = absl::ToInt64Seconds(since);
-      if (since < absl::Seconds(e->value.i)) --e->value.i;  // floor
-      e->value.nanos = static_cast<int32_t>(absl::ToInt64Nanoseconds(
-          since - absl::Seconds(e->value.i)));
+      const google::protobuf::Timestamp ts = ToTimestamp(time);
+      e->value.i = ts.seconds();
+      e->value.nanos = ts.nanos();
       return e;
     }
     if (fn == "size") {

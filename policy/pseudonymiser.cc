@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "openssl/crypto.h"
 #include "openssl/evp.h"
+#include "proto/digest.h"
 
 namespace havengate::policy {
 namespace {
@@ -166,16 +167,10 @@ void Pseudonymiser::PseudonymiseTo(absl::string_view value,
     out->assign("ps:error");
     return;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->resize(3 + kPseudonymHexChars);
-  char* p = out->data();
-  p[0] = 'p';
-  p[1] = 's';
-  p[2] = ':';
-  for (size_t i = 0; i < kPseudonymHexChars / 2; ++i) {
-    p[3 + 2 * i] = kHex[mac[i] >> 4];
-    p[4 + 2 * i] = kHex[mac[i] & 0xf];
-  }
+  out->assign("ps:");
+  AppendHex(absl::string_view(reinterpret_cast<const char*>(mac),
+                              kPseudonymHexChars / 2),
+            out);
 }
 
 std::string Pseudonymiser::Pseudonymise(absl::string_view value) const {

@@ -114,9 +114,6 @@ bool ReadYamlMessage(const YAML::Node& node,
 // Used to read items written inline in YAML through the proto3 JSON parser.
 std::string YamlToJson(const YAML::Node& node);
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view s);
-
 // True if the scalar was written quoted or as a block scalar (`|`, `>`),
 // i.e. it is text even if it looks like a number.
 bool IsQuoted(const YAML::Node& node);

@@ -172,10 +172,6 @@ TEST(YamlReaderTest, YamlToJsonKeepsQuotedNumbersAsText) {
             R"({"a":1,"b":"1","c":[true,"x",2.5],"d":null,"e":"2026-11-28"})");
 }
 
-TEST(YamlReaderTest, JsonQuoteEscapes) {
-  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
-}
-
 TEST(YamlReaderTest, AliasBombIsRefused) {
   std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';

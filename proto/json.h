@@ -1,5 +1,7 @@
 // Reading and writing messages in the proto3 JSON mapping, as integration
-// clients, policy officers and havenctl see them.
+// clients, policy officers and havenctl see them, and quoting a string as a
+// JSON string literal for the JSON written by hand (log lines, YAML read as
+// JSON, havenctl's JSON output).
 //
 // Parsing is strict: unknown fields and unknown enum names are errors, and
 // the error names the field path. Output uses the protobuf field names
@@ -41,6 +43,11 @@ struct JsonStyle {
 // program.
 std::string ToJson(const google::protobuf::Message& message,
                    JsonStyle style = {});
+
+// `s` as a JSON string literal, quotes included: `"`, `\` and control
+// characters escaped (\n, \r, \t, else \u00XX); other bytes, UTF-8
+// included, as they are.
+std::string JsonQuote(absl::string_view s);
 
 }  // namespace havengate
 

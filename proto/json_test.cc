@@ -49,5 +49,9 @@ TEST(JsonTest, BadTimeIsExplained) {
   EXPECT_THAT(item.status().message(), HasSubstr("alert.observed_at: is not a time"));
 }
 
+TEST(JsonTest, QuoteEscapes) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
 }  // namespace
 }  // namespace havengate

@@ -7,12 +7,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "certs/channel_credentials.h"
+#include "evidence/checkpoint_signature.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
-#include "certs/channel_credentials.h"
-#include "server/audit/checkpoint_signature.h"
 #include "server/audit/checkpointer.h"
 #include "server/security/peer_identity.h"
 #include "server/federation/federation_service.h"
@@ -153,7 +153,7 @@ class GatewayImpl final : public Gateway {
   // outlive the store's writer thread that calls their hooks.
   metrics::Registry metrics_registry_;
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
-  std::unique_ptr<audit::CheckpointSigner> checkpoint_signer_;
+  std::unique_ptr<evidence::CheckpointSigner> checkpoint_signer_;
   std::unique_ptr<audit::Checkpointer> checkpointer_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   int federation_serving_ = -1;  // maintenance thread: last status set
@@ -417,10 +417,10 @@ absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
   std::vector<std::string> partners;
   for (const config::PeerConfig& peer : config_.peers) partners.push_back(peer.id);
   metrics_ = std::make_unique<metrics::GatewayMetrics>(metrics_registry_, partners);
-  absl::StatusOr<std::unique_ptr<audit::CheckpointSigner>> signer =
-      audit::CheckpointSigner::Create(config_.tls.certificate,
-                                      config_.tls.private_key,
-                                      config_.tls.reload_interval);
+  absl::StatusOr<std::unique_ptr<evidence::CheckpointSigner>> signer =
+      evidence::CheckpointSigner::Create(config_.tls.certificate,
+                                         config_.tls.private_key,
+                                         config_.tls.reload_interval);
   if (!signer.ok()) {
     return absl::Status(signer.status().code(),
                         absl::StrCat("audit checkpoints: ", signer.status().message()));
@@ -435,7 +435,7 @@ absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
                                       uint64_t sequence,
                                       const std::string& previous_hash)
       -> absl::StatusOr<store::SqliteOptions::CheckpointSignature> {
-    HG_ASSIGN_OR_RETURN(audit::CheckpointSignature s,
+    HG_ASSIGN_OR_RETURN(evidence::CheckpointSignature s,
                         signer->Sign(sequence, previous_hash));
     return store::SqliteOptions::CheckpointSignature{std::move(s.signature),
                                                      std::move(s.key_id)};

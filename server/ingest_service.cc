@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "proto/identifiers.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 #include "server/security/grpc_status.h"
 #include "server/logging/log.h"
 #include "server/federation/ordered_answers.h"
@@ -16,14 +17,6 @@ namespace havengate::server {
 namespace {
 
 constexpr size_t kMaxReasonChars = 1000;
-
-google::protobuf::Timestamp Now() {
-  google::protobuf::Timestamp ts;
-  int64_t us = absl::ToUnixMicros(absl::Now());
-  ts.set_seconds(us / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>(us % 1'000'000) * 1000);
-  return ts;
-}
 
 void LogAccepted(const v1::Receipt& receipt, const security::PeerIdentity& caller) {
   log::Info(receipt.duplicate() ? "item_duplicate" : "item_ingested",
@@ -328,7 +321,7 @@ grpc::Status IngestService::Retract(grpc::ServerContext* context,
   retraction.set_origin(caller->organisation_id);
   retraction.set_item_id(request->item_id());
   retraction.set_reason(request->reason());
-  *retraction.mutable_retracted_at() = Now();
+  *retraction.mutable_retracted_at() = ToTimestamp(absl::Now());
   retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
   retraction.set_decided_by(caller->organisation_id);
   absl::Status status =

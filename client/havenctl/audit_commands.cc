@@ -4,7 +4,7 @@
 // oversight body asks — what was shared with a partner (about a
 // container), what a partner received in a period, which policy versions
 // and rules released a field and who proposed and approved them.
-// A thin shell over havengate::audit (server/audit/).
+// A thin shell over havengate::evidence (evidence/).
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,10 +17,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/havenctl/commands.h"
+#include "evidence/audit_store.h"
+#include "evidence/queries.h"
+#include "evidence/verify.h"
 #include "proto/json.h"
-#include "server/audit/audit_store.h"
-#include "server/audit/queries.h"
-#include "server/audit/verify.h"
+#include "proto/timestamp.h"
 
 namespace havengate::havenctl {
 namespace {
@@ -30,12 +31,8 @@ int Fail(absl::string_view command, const absl::Status& status) {
   return 1;
 }
 
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 std::string When(const google::protobuf::Timestamp& t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", ToTime(t), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", FromTimestamp(t), absl::UTCTimeZone());
 }
 
 std::string When(absl::Time t) {
@@ -59,16 +56,16 @@ struct RangeFlags {
     if (since_required) s->required();
     cmd.add_option("--until", until, "up to (not including) this time");
   }
-  absl::StatusOr<audit::TimeRange> Build() const {
-    audit::TimeRange range;
+  absl::StatusOr<evidence::TimeRange> Build() const {
+    evidence::TimeRange range;
     if (!since.empty()) {
-      absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(since);
+      absl::StatusOr<absl::Time> t = ParseTimeArgument(since);
       if (!t.ok()) return absl::InvalidArgumentError(
           absl::StrCat("--since: ", t.status().message()));
       range.since = *t;
     }
     if (!until.empty()) {
-      absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(until);
+      absl::StatusOr<absl::Time> t = ParseTimeArgument(until);
       if (!t.ok()) return absl::InvalidArgumentError(
           absl::StrCat("--until: ", t.status().message()));
       range.until = *t;
@@ -78,7 +75,7 @@ struct RangeFlags {
     }
     return range;
   }
-  std::string Describe(const audit::TimeRange& range) const {
+  std::string Describe(const evidence::TimeRange& range) const {
     if (since.empty() && until.empty()) return "in the whole log";
     std::string out;
     if (!since.empty()) absl::StrAppend(&out, "from ", When(range.since));
@@ -91,18 +88,18 @@ struct RangeFlags {
 
 // The store file opened read-only and the period asked about.
 struct QueryInput {
-  std::unique_ptr<audit::AuditStore> store;
-  audit::TimeRange range;
+  std::unique_ptr<evidence::AuditStore> store;
+  evidence::TimeRange range;
 };
 
 absl::StatusOr<QueryInput> OpenForQuery(const std::string& store_path,
                                         const RangeFlags& range_flags) {
   QueryInput in;
-  absl::StatusOr<audit::TimeRange> range = range_flags.Build();
+  absl::StatusOr<evidence::TimeRange> range = range_flags.Build();
   if (!range.ok()) return range.status();
   in.range = *range;
-  absl::StatusOr<std::unique_ptr<audit::AuditStore>> store =
-      audit::AuditStore::Open(store_path);
+  absl::StatusOr<std::unique_ptr<evidence::AuditStore>> store =
+      evidence::AuditStore::Open(store_path);
   if (!store.ok()) return store.status();
   in.store = std::move(*store);
   return in;
@@ -124,19 +121,19 @@ struct VerifyFlags {
 };
 
 int RunVerify(const VerifyFlags& f) {
-  audit::VerifyOptions options;
+  evidence::VerifyOptions options;
   options.store_path = f.store;
   options.checkpoint_file = f.checkpoints;
   options.max_problems = static_cast<size_t>(f.max_problems);
   if (!f.certs.empty()) {
-    absl::StatusOr<audit::CheckpointVerifier> verifier =
-        audit::CheckpointVerifier::FromCertificateFiles(f.certs);
+    absl::StatusOr<evidence::CheckpointVerifier> verifier =
+        evidence::CheckpointVerifier::FromCertificateFiles(f.certs);
     if (!verifier.ok()) return Fail("verify", verifier.status());
     options.signatures = std::move(*verifier);
   }
-  absl::StatusOr<audit::VerifyResult> result = audit::VerifyAuditStore(options);
+  absl::StatusOr<evidence::VerifyResult> result = evidence::VerifyAuditStore(options);
   if (!result.ok()) return Fail("verify", result.status());
-  const AuditChainReport& report = result->report;
+  const evidence::AuditChainReport& report = result->report;
 
   std::cout << "store        " << f.store << "\n";
   if (report.records == 0) {
@@ -163,7 +160,7 @@ int RunVerify(const VerifyFlags& f) {
     std::cout << "OK: the audit log is intact\n";
     return 0;
   }
-  for (const AuditProblem& p : report.problems) {
+  for (const evidence::AuditProblem& p : report.problems) {
     std::cout << "PROBLEM " << p.ToString() << "\n";
   }
   uint64_t total = report.problems.size() + report.problems_not_listed;
@@ -189,19 +186,19 @@ struct ExportFlags {
 int RunExport(const ExportFlags& f) {
   absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
   if (!in.ok()) return Fail("export", in.status());
-  audit::ExportQuery query;
+  evidence::ExportQuery query;
   query.range = in->range;
   query.after_sequence = f.after_sequence;
   absl::StatusOr<uint64_t> written;
   if (f.output.empty() || f.output == "-") {
-    written = audit::ExportJsonLines(*in->store, query, std::cout);
+    written = evidence::ExportJsonLines(*in->store, query, std::cout);
   } else {
     std::ofstream out(f.output, std::ios::trunc);
     if (!out) {
       return Fail("export",
                   absl::UnavailableError(absl::StrCat("cannot write ", f.output)));
     }
-    written = audit::ExportJsonLines(*in->store, query, out);
+    written = evidence::ExportJsonLines(*in->store, query, out);
     if (written.ok()) {
       std::cerr << "exported " << *written << " records to " << f.output << "\n";
     }
@@ -223,12 +220,12 @@ struct SharedFlags {
 int RunShared(const SharedFlags& f) {
   absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
   if (!in.ok()) return Fail("shared", in.status());
-  audit::SharedQuery query;
+  evidence::SharedQuery query;
   query.partner = f.partner;
   query.container = f.container;
   query.range = in->range;
   absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      audit::FindShared(*in->store, query);
+      evidence::FindShared(*in->store, query);
   if (!records.ok()) return Fail("shared", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -313,7 +310,7 @@ int RunReceived(const ReceivedFlags& f) {
   absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
   if (!in.ok()) return Fail("received", in.status());
   absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      audit::FindReceived(*in->store, f.partner, in->range);
+      evidence::FindReceived(*in->store, f.partner, in->range);
   if (!records.ok()) return Fail("received", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -363,19 +360,19 @@ std::string LifecycleVerb(v1::AuditEventType type) {
 int RunRule(const RuleFlags& f) {
   absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
   if (!in.ok()) return Fail("rule", in.status());
-  audit::FieldQuery query;
+  evidence::FieldQuery query;
   query.field = f.field;
   query.partner = f.partner;
   query.range = in->range;
-  absl::StatusOr<std::vector<audit::FieldRelease>> releases =
-      audit::FindFieldReleases(*in->store, query);
+  absl::StatusOr<std::vector<evidence::FieldRelease>> releases =
+      evidence::FindFieldReleases(*in->store, query);
   if (!releases.ok()) return Fail("rule", releases.status());
   std::cout << "field " << f.field << " "
             << (f.partner.empty() ? "" : absl::StrCat("to ", f.partner, " "))
             << f.range.Describe(in->range) << ": released under "
             << releases->size() << " policy version"
             << (releases->size() == 1 ? "" : "s") << "\n";
-  for (const audit::FieldRelease& r : *releases) {
+  for (const evidence::FieldRelease& r : *releases) {
     std::vector<std::string> how;
     for (const auto& [outcome, count] : r.outcomes) {
       how.push_back(absl::StrCat(outcome, " x", count));

@@ -15,6 +15,7 @@
 #include "client/havenctl/connection_flags.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/json.h"
+#include "proto/timestamp.h"
 
 namespace havengate::havenctl {
 namespace {
@@ -56,8 +57,7 @@ struct FilterFlags {
 };
 
 std::string FormatTime(const google::protobuf::Timestamp& ts) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
-                          absl::FromUnixSeconds(ts.seconds()),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", FromTimestamp(ts),
                           absl::UTCTimeZone());
 }
 

@@ -17,9 +17,8 @@
 #include "client/havenctl/policy_remote.h"
 #include "client/policy_admin_client.h"
 #include "policy/diff.h"
-#include "policy/yaml_reader.h"
 #include "proto/json.h"
-#include "server/audit/queries.h"
+#include "proto/timestamp.h"
 
 namespace havengate::havenctl {
 namespace {
@@ -34,7 +33,7 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", absl::FromUnixSeconds(t.seconds()),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%SZ", FromTimestamp(t),
                           absl::UTCTimeZone());
 }
 
@@ -101,13 +100,11 @@ struct AdminCommand {
 
 absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(absl::string_view flag,
                                                           const std::string& text) {
-  absl::StatusOr<absl::Time> t = audit::ParseTimeArgument(text);
+  absl::StatusOr<absl::Time> t = ParseTimeArgument(text);
   if (!t.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", t.status().message()));
   }
-  google::protobuf::Timestamp out;
-  out.set_seconds(absl::ToUnixSeconds(*t));
-  return out;
+  return ToTimestamp(*t);
 }
 
 // "now receives 2 items, receives 12 items differently"
@@ -193,22 +190,22 @@ int PrintPreview(const v1::PreviewPolicyResponse& preview,
     if (!print.partner.empty() && view.partner() != print.partner) continue;
     if (print.json) {
       std::vector<std::string> rules;
-      for (const std::string& r : view.matched_rules()) rules.push_back(policy::JsonQuote(r));
+      for (const std::string& r : view.matched_rules()) rules.push_back(JsonQuote(r));
       std::vector<std::string> protecting;
       for (const std::string& r : view.protecting_rules()) {
-        protecting.push_back(policy::JsonQuote(r));
+        protecting.push_back(JsonQuote(r));
       }
       std::string entry = absl::StrCat(
-          "{\"partner\":", policy::JsonQuote(view.partner()),
+          "{\"partner\":", JsonQuote(view.partner()),
           ",\"released\":", view.released() ? "true" : "false",
-          ",\"reason\":", policy::JsonQuote(view.reason()),
+          ",\"reason\":", JsonQuote(view.reason()),
           ",\"matched_rules\":[", absl::StrJoin(rules, ","), "]",
           ",\"protecting_rules\":[", absl::StrJoin(protecting, ","), "]");
       if (view.released()) {
         absl::StrAppend(&entry, ",\"item\":", ToJson(view.item(), {.pretty = false}));
       }
       if (!view.explanation().empty()) {
-        absl::StrAppend(&entry, ",\"explanation\":", policy::JsonQuote(view.explanation()));
+        absl::StrAppend(&entry, ",\"explanation\":", JsonQuote(view.explanation()));
       }
       json_partners.push_back(entry + "}");
       continue;
@@ -218,7 +215,7 @@ int PrintPreview(const v1::PreviewPolicyResponse& preview,
     std::cout << view.explanation();
   }
   if (print.json) {
-    std::cout << "{\"policy_version\":" << policy::JsonQuote(preview.policy_version())
+    std::cout << "{\"policy_version\":" << JsonQuote(preview.policy_version())
               << ",\"partners\":[" << absl::StrJoin(json_partners, ",") << "]}\n";
   }
   return 0;

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/audit/checkpoint_file.h"
+#include "evidence/checkpoint_file.h"
 #include "server/logging/log.h"
 
 namespace havengate::audit {
@@ -23,7 +23,7 @@ Checkpointer::~Checkpointer() { Stop(); }
 void Checkpointer::OnCommitted(const v1::AuditRecord& record) {
   std::lock_guard<std::mutex> lock(mu_);
   if (record.type() == v1::CHECKPOINT) {
-    pending_.push_back(CheckpointOf(record));
+    pending_.push_back(evidence::CheckpointOf(record));
     since_checkpoint_ = 0;
     ++checkpoints_;
     cv_.notify_all();
@@ -41,7 +41,7 @@ uint64_t Checkpointer::checkpoints() const {
 absl::Status Checkpointer::Start(store::Store& store) {
   // Found now rather than at the first checkpoint: a directory that does
   // not exist, or a file the gateway may not write.
-  absl::Status writable = AppendCheckpoints(options_.file, {}, /*create=*/true);
+  absl::Status writable = evidence::AppendCheckpoints(options_.file, {}, /*create=*/true);
   if (!writable.ok()) return writable;
   store_ = &store;
   CompareFileWithStore();
@@ -50,7 +50,8 @@ absl::Status Checkpointer::Start(store::Store& store) {
 }
 
 void Checkpointer::CompareFileWithStore() {
-  absl::StatusOr<v1::AuditCheckpoint> last = ReadLastCheckpoint(options_.file);
+  absl::StatusOr<v1::AuditCheckpoint> last =
+      evidence::ReadLastCheckpoint(options_.file);
   if (!last.ok()) return;  // a new file, or nothing complete in it yet
   const uint64_t s = last->sequence();
   absl::StatusOr<std::vector<v1::AuditRecord>> records =
@@ -124,7 +125,7 @@ void Checkpointer::WritePendingLines() {
     lines.swap(pending_);
   }
   if (lines.empty()) return;
-  absl::Status status = AppendCheckpoints(options_.file, lines);
+  absl::Status status = evidence::AppendCheckpoints(options_.file, lines);
   if (status.ok()) return;
   log::Error("audit_checkpoint_file_write_failed",
              {{"file", options_.file}, {"reason", status.message()}});

@@ -34,7 +34,7 @@ struct CheckpointerOptions {
   int64_t every_records = 1000;
   // ... or after this long, if anything was recorded since the last one.
   absl::Duration interval = absl::Seconds(60);
-  // The checkpoint file (see checkpoint_file.h).
+  // The checkpoint file (see evidence/checkpoint_file.h).
   std::string file;
 };
 

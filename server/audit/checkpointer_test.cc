@@ -9,19 +9,31 @@
 #include <functional>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "certs/ca.h"
+#include "evidence/audit_chain.h"
+#include "evidence/audit_store.h"
+#include "evidence/checkpoint_file.h"
+#include "evidence/checkpoint_signature.h"
+#include "evidence/verify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/audit_chain.h"
-#include "server/audit/audit_store.h"
-#include "server/audit/checkpoint_file.h"
-#include "server/audit/checkpoint_signature.h"
-#include "server/audit/verify.h"
 
 namespace havengate::audit {
 namespace {
 
+using ::havengate::evidence::AuditProblem;
+using ::havengate::evidence::AuditProblemKind;
+using ::havengate::evidence::AuditRecordBytes;
+using ::havengate::evidence::AuditStore;
+using ::havengate::evidence::CheckpointSigner;
+using ::havengate::evidence::CheckpointVerifier;
+using ::havengate::evidence::DefaultCheckpointFile;
+using ::havengate::evidence::ReadCheckpointFile;
+using ::havengate::evidence::VerifyAuditStore;
+using ::havengate::evidence::VerifyOptions;
+using ::havengate::evidence::VerifyResult;
 using ::testing::HasSubstr;
 
 bool WaitFor(const std::function<bool()>& condition) {
@@ -257,7 +269,7 @@ TEST_F(CheckpointerTest, ChangedCheckpointRecordIsOneProblem) {
     checkpoint.set_checkpoint_signature("forged");
     reader->reset();
     Sql(store_path_, absl::StrCat("UPDATE audit SET record = X'",
-                                  HexEncode(AuditRecordBytes(checkpoint)),
+                                  absl::BytesToHexString(AuditRecordBytes(checkpoint)),
                                   "' WHERE sequence = 6"));
   }
   VerifyResult result = Verify(cert_, store_path_);

@@ -1,4 +1,8 @@
-#include "server/audit/queries.h"
+// The oversight queries of evidence/queries.h over a log the gateway's own
+// store wrote. They are tested here rather than in evidence/ because they
+// need the real store to write that log, and evidence/ does not depend on
+// server/.
+#include "evidence/queries.h"
 
 #include <filesystem>
 #include <sstream>
@@ -11,7 +15,7 @@
 #include "proto/json.h"
 #include "server/store/store.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 using ::testing::ElementsAre;
@@ -219,13 +223,5 @@ TEST_F(QueriesTest, ExportIsOneRecordPerLineWithoutItemContents) {
   EXPECT_EQ(*ExportJsonLines(*reader_, query, later), 2u);
 }
 
-TEST(ParseTimeArgumentTest, AcceptsRfc3339AndDates) {
-  EXPECT_EQ(*ParseTimeArgument("2026-11-28T14:05:00Z"),
-            absl::FromUnixSeconds(1795874700));
-  EXPECT_EQ(*ParseTimeArgument("2026-11-28"), absl::FromUnixSeconds(1795824000));
-  EXPECT_THAT(ParseTimeArgument("yesterday").status().message(),
-              HasSubstr("RFC 3339"));
-}
-
 }  // namespace
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

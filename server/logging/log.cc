@@ -4,9 +4,10 @@
 #include <memory>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "proto/json.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -28,26 +29,6 @@ spdlog::logger& Sink() {
   return *logger;
 }
 
-void AppendJsonString(std::string& out, absl::string_view s) {
-  out.push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 // Text values with spaces or quotes are quoted so a line stays parseable.
 void AppendTextValue(std::string& out, absl::string_view v) {
   bool plain = !v.empty();
@@ -57,7 +38,7 @@ void AppendTextValue(std::string& out, absl::string_view v) {
   if (plain) {
     out.append(v.data(), v.size());
   } else {
-    AppendJsonString(out, v);
+    out += JsonQuote(v);
   }
 }
 
@@ -79,12 +60,12 @@ std::string FormatLineForTesting(Format format, absl::string_view level,
   if (format == Format::kJson) {
     line = absl::StrCat("{\"time\":\"", time, "\",\"level\":\"", level,
                         "\",\"event\":");
-    AppendJsonString(line, event);
+    line += JsonQuote(event);
     for (const Field& f : fields) {
       line.push_back(',');
-      AppendJsonString(line, f.key);
+      line += JsonQuote(f.key);
       line.push_back(':');
-      AppendJsonString(line, f.value);
+      line += JsonQuote(f.value);
     }
     line.push_back('}');
   } else {

@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "proto/digest.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
+#include "sqlite/statement.h"
 
 namespace havengate::server {
 namespace {
@@ -40,19 +42,22 @@ constexpr char kColumns[] =
 
 std::string Micros(absl::Time t) { return absl::StrCat(absl::ToUnixMicros(t)); }
 
-void SetTime(int64_t micros, google::protobuf::Timestamp* out) {
-  out->set_seconds(micros / 1'000'000);
-  out->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+// "policy history: ..." with the wrapper's message (UNAVAILABLE, or
+// RESOURCE_EXHAUSTED for a full disk).
+absl::Status InHistory(const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("policy history: ", status.message()));
 }
 
-std::string Column(sqlite3_stmt* stmt, int i) {
-  const unsigned char* text = sqlite3_column_text(stmt, i);
-  return text == nullptr ? "" : reinterpret_cast<const char*>(text);
-}
-
-absl::Status SqliteError(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("policy history: ", what, ": ", sqlite3_errmsg(db)));
+// A statement with `args` bound as text (?1, ?2, ...).
+absl::StatusOr<sqlite::Statement> Prepare(
+    sqlite3* db, const std::string& sql, const std::vector<std::string>& args) {
+  absl::StatusOr<sqlite::Statement> stmt = sqlite::Statement::Prepare(db, sql);
+  if (!stmt.ok()) return InHistory(stmt.status());
+  for (size_t i = 0; i < args.size(); ++i) {
+    stmt->Bind(static_cast<int>(i + 1), args[i]);
+  }
+  return stmt;
 }
 
 std::string StateName(PolicyProposal::State state) {
@@ -79,9 +84,17 @@ absl::StatusOr<std::unique_ptr<ProposalStore>> ProposalStore::Open(
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"}) {
     HG_RETURN_IF_ERROR(store->Exec(pragma, {}));
   }
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqliteError(db, absl::StrCat(path, ": cannot create its tables"));
+  if (absl::Status created = sqlite::Exec(db, kSchema); !created.ok()) {
+    return InHistory(absl::Status(
+        created.code(),
+        absl::StrCat(path, ": cannot create its tables: ", created.message())));
   }
+  // Entries written before digests had one spelling carry a "sha256:"
+  // prefix; without it they compare equal to digests computed now.
+  HG_RETURN_IF_ERROR(store->Exec(
+      "UPDATE policies SET digest = substr(digest, 8) "
+      "WHERE digest LIKE 'sha256:%'",
+      {}));
   return store;
 }
 
@@ -89,57 +102,47 @@ ProposalStore::ProposalStore(sqlite3* db) : db_(db) {}
 
 ProposalStore::~ProposalStore() { sqlite3_close(db_); }
 
-absl::StatusOr<sqlite3_stmt*> ProposalStore::Prepare(
-    const std::string& sql, const std::vector<std::string>& args) const {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    return SqliteError(db_, "prepare");
-  }
-  for (size_t i = 0; i < args.size(); ++i) {
-    sqlite3_bind_text(stmt, static_cast<int>(i + 1), args[i].data(),
-                      static_cast<int>(args[i].size()), SQLITE_TRANSIENT);
-  }
-  return stmt;
-}
-
 absl::Status ProposalStore::Exec(const std::string& sql,
                                  const std::vector<std::string>& args) const {
-  HG_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, args));
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  HG_ASSIGN_OR_RETURN(sqlite::Statement stmt, Prepare(db_, sql, args));
+  while (true) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok()) return InHistory(row.status());
+    if (!*row) return absl::OkStatus();
   }
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) return SqliteError(db_, "write");
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<PolicyProposal>> ProposalStore::Query(
     const std::string& where, const std::vector<std::string>& args,
     bool include_text) const {
   HG_ASSIGN_OR_RETURN(
-      sqlite3_stmt * stmt,
-      Prepare(absl::StrCat("SELECT ", kColumns, " FROM policies ", where), args));
+      sqlite::Statement stmt,
+      Prepare(db_, absl::StrCat("SELECT ", kColumns, " FROM policies ", where),
+              args));
   std::vector<PolicyProposal> out;
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+  while (true) {
+    absl::StatusOr<bool> row = stmt.Step();
+    if (!row.ok()) return InHistory(row.status());
+    if (!*row) return out;
     PolicyProposal& p = out.emplace_back();
-    p.set_id(Column(stmt, 0));
-    p.set_version(Column(stmt, 1));
-    p.set_state(static_cast<PolicyProposal::State>(sqlite3_column_int(stmt, 2)));
-    p.set_digest(Column(stmt, 3));
-    p.set_proposed_by(Column(stmt, 4));
-    SetTime(sqlite3_column_int64(stmt, 5), p.mutable_proposed_at());
-    p.set_comment(Column(stmt, 6));
-    p.set_approved_by(Column(stmt, 7));
-    if (int64_t at = sqlite3_column_int64(stmt, 8)) SetTime(at, p.mutable_approved_at());
-    p.set_approval_comment(Column(stmt, 9));
-    p.set_activated_by(Column(stmt, 10));
-    if (int64_t at = sqlite3_column_int64(stmt, 11)) SetTime(at, p.mutable_activated_at());
-    if (include_text) p.set_policy_text(Column(stmt, 12));
+    p.set_id(stmt.Text(0));
+    p.set_version(stmt.Text(1));
+    p.set_state(static_cast<PolicyProposal::State>(stmt.Int(2)));
+    p.set_digest(stmt.Text(3));
+    p.set_proposed_by(stmt.Text(4));
+    *p.mutable_proposed_at() = ToTimestamp(absl::FromUnixMicros(stmt.Int(5)));
+    p.set_comment(stmt.Text(6));
+    p.set_approved_by(stmt.Text(7));
+    if (int64_t at = stmt.Int(8)) {
+      *p.mutable_approved_at() = ToTimestamp(absl::FromUnixMicros(at));
+    }
+    p.set_approval_comment(stmt.Text(9));
+    p.set_activated_by(stmt.Text(10));
+    if (int64_t at = stmt.Int(11)) {
+      *p.mutable_activated_at() = ToTimestamp(absl::FromUnixMicros(at));
+    }
+    if (include_text) p.set_policy_text(stmt.Text(12));
   }
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_DONE) return SqliteError(db_, "read");
-  return out;
 }
 
 absl::StatusOr<PolicyProposal> ProposalStore::GetLocked(const std::string& id,
@@ -173,7 +176,7 @@ absl::StatusOr<PolicyProposal> ProposalStore::Propose(
   HG_RETURN_IF_ERROR(Exec(
       "INSERT INTO policies (version, state, digest, text, proposed_by, "
       "proposed_at, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-      {version, absl::StrCat(PolicyProposal::PROPOSED), Sha256Digest(text),
+      {version, absl::StrCat(PolicyProposal::PROPOSED), Sha256Hex(text),
        text, officer, Micros(now), comment}));
   return GetLocked(absl::StrCat(sqlite3_last_insert_rowid(db_)), false);
 }
@@ -226,7 +229,7 @@ absl::StatusOr<PolicyProposal> ProposalStore::MarkActive(const std::string& id,
 
 absl::StatusOr<PolicyProposal> ProposalStore::RecordPolicyFile(
     const std::string& version, const std::string& text, absl::Time now) {
-  const std::string digest = Sha256Digest(text);
+  const std::string digest = Sha256Hex(text);
   std::string id;
   {
     std::lock_guard<std::mutex> lock(mu_);

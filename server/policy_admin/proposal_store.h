@@ -23,7 +23,6 @@
 #include "havengate/v1/policy_admin.pb.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace havengate::server {
 
@@ -90,10 +89,7 @@ class ProposalStore {
       bool include_text) const;
   absl::StatusOr<v1::PolicyProposal> GetLocked(const std::string& id,
                                                bool include_text) const;
-  // A statement with `args` bound as text (?1, ?2, ...); the caller
-  // finalises it.
-  absl::StatusOr<sqlite3_stmt*> Prepare(const std::string& sql,
-                                        const std::vector<std::string>& args) const;
+  // Runs `sql` with `args` bound as text (?1, ?2, ...).
   absl::Status Exec(const std::string& sql,
                     const std::vector<std::string>& args) const;
 

@@ -1,5 +1,7 @@
 #include "server/policy_admin/proposal_store.h"
 
+#include <sqlite3.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/policy_testing.h"
@@ -43,7 +45,7 @@ TEST_F(ProposalStoreTest, ProposerCannotApproveTheirOwnProposal) {
   auto p = store_->Propose("v2", "text v2", kAlice, "tighten customs", now_);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->state(), PolicyProposal::PROPOSED);
-  EXPECT_EQ(p->digest(), Sha256Digest("text v2"));
+  EXPECT_EQ(p->digest(), Sha256Hex("text v2"));
   auto own = store_->Approve(p->id(), kAlice, "", now_);
   EXPECT_EQ(own.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(own.status().message(), HasSubstr("four eyes"));
@@ -147,6 +149,27 @@ TEST_F(ProposalStoreTest, PolicyFileIsRecordedOncePerText) {
   ASSERT_TRUE(store_->RecordPolicyFile("v3", "text v3", now_).ok());
   EXPECT_THAT(States(),
               ElementsAre("v3=ACTIVE", "v2=SUPERSEDED", "v1=SUPERSEDED"));
+}
+
+TEST_F(ProposalStoreTest, DigestsWithTheOldSha256PrefixAreRewrittenOnOpen) {
+  ASSERT_TRUE(store_->RecordPolicyFile("v1", "text v1", now_).ok());
+  store_.reset();
+  // A history written when policy digests were spelled "sha256:<hex>".
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_.path() + "/gateway.db.policies").c_str(), &db),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE policies SET digest = 'sha256:' || digest",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Reopen();
+  auto list = store_->List(false);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].digest(), Sha256Hex("text v1"));
+  // The same file text is still recognised as the active entry.
+  ASSERT_TRUE(store_->RecordPolicyFile("v1", "text v1", now_).ok());
+  EXPECT_THAT(States(), ElementsAre("v1=ACTIVE"));
 }
 
 }  // namespace

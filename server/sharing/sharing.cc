@@ -2,37 +2,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "havengate/v1/federation.pb.h"
 #include "proto/digest.h"
+#include "proto/timestamp.h"
 
 namespace havengate::server {
 namespace {
 
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  google::protobuf::io::StringOutputStream stream(&bytes);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-  coded.Trim();
-  return bytes;
-}
-
-google::protobuf::Timestamp NowTimestamp() {
-  absl::Time now = absl::Now();
-  google::protobuf::Timestamp t;
-  t.set_seconds(absl::ToUnixSeconds(now));
-  t.set_nanos(static_cast<int32_t>(
-      (now - absl::FromUnixSeconds(t.seconds())) / absl::Nanoseconds(1)));
-  return t;
-}
-
 absl::Time ExpiryOf(const v1::Item& item) {
   if (!item.has_expires_at()) return absl::InfinitePast();  // never
-  return absl::FromUnixSeconds(item.expires_at().seconds()) +
-         absl::Nanoseconds(item.expires_at().nanos());
+  return FromTimestamp(item.expires_at());
 }
 
 bool PassedThrough(const v1::Item& item, const std::string& organisation) {
@@ -74,7 +53,7 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
   policy::DecideOptions options;
   options.received_from_partner = received_from_partner;
   policy::Decision decision = policy.Decide(item, options);
-  const google::protobuf::Timestamp now = NowTimestamp();
+  const google::protobuf::Timestamp now = ToTimestamp(absl::Now());
   for (policy::PartnerDecision& partner : decision.partners) {
     v1::AuditRecord record = MakeAuditRecord(
         v1::SHARE_DECIDED, options_.gateway_spiffe_id, &item);
@@ -106,7 +85,7 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
       *hop->mutable_released_at() = now;
       hop->set_policy_version(decision.policy_version);
       hop->set_released_to(partner.partner);
-      record.set_digest(Sha256Digest(DeterministicBytes(*sent)));
+      record.set_digest(Sha256Hex(DeterministicBytes(*sent)));
       write.outbox.push_back(store::OutboxMessage{
           partner.partner, message.SerializeAsString(), ExpiryOf(item)});
     }

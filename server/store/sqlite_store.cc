@@ -13,19 +13,18 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/match.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/util/time_util.h"
-#include "openssl/sha.h"
-#include "proto/audit_chain.h"
+#include "evidence/audit_chain.h"
+#include "proto/digest.h"
 #include "proto/item_validation.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 #include "server/store/store.h"
+#include "sqlite/statement.h"
 
 namespace havengate::store {
 namespace {
@@ -104,152 +103,10 @@ int64_t ToMicros(absl::Time t) {
 absl::Time FromMicros(int64_t us) {
   return us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
 }
-google::protobuf::Timestamp ToProtoTime(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  int64_t us = absl::ToUnixMicros(t);
-  ts.set_seconds(us / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
-  return ts;
-}
-absl::Time FromProtoTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
-std::string Hex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(size * 2, '0');
-  for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0xF];
-  }
-  return out;
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  // Sized once: grown through a StringOutputStream, the string was
-  // reallocated and zero-filled several times for every item.
-  const size_t size = message.ByteSizeLong();
-  std::string out(size, '\0');
-  google::protobuf::io::ArrayOutputStream array(out.data(),
-                                                static_cast<int>(size));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeWithCachedSizes(&coded);
-  return out;
-}
-
-// Maps an SQLite result code to the status callers see.
-absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
-  std::string message = absl::StrCat(what, ": ", sqlite3_errstr(rc));
-  if (db != nullptr && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    absl::StrAppend(&message, " (", sqlite3_errmsg(db), ")");
-  }
-  int primary = rc & 0xFF;
-  if (primary == SQLITE_FULL) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("storage is full; nothing was stored: ", message));
-  }
-  return absl::UnavailableError(absl::StrCat("storage error: ", message));
-}
-
-// A prepared statement, reset after each use.
-class Statement {
- public:
-  Statement() = default;
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  Statement(Statement&& other) noexcept
-      : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
-  Statement& operator=(Statement&& other) noexcept {
-    if (this != &other) {
-      sqlite3_finalize(stmt_);
-      db_ = other.db_;
-      stmt_ = std::exchange(other.stmt_, nullptr);
-    }
-    return *this;
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-
-  static absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql) {
-    Statement s;
-    s.db_ = db;
-    int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                                SQLITE_PREPARE_PERSISTENT, &s.stmt_, nullptr);
-    if (rc != SQLITE_OK) return SqliteError(db, rc, "prepare");
-    return s;
-  }
-
-  Statement& Bind(int index, int64_t value) {
-    sqlite3_bind_int64(stmt_, index, value);
-    return *this;
-  }
-  Statement& Bind(int index, absl::string_view text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& BindBlob(int index, absl::string_view blob) {
-    sqlite3_bind_blob(stmt_, index, blob.data(), static_cast<int>(blob.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-
-  // Runs a statement that returns no rows.
-  absl::Status Run() {
-    int rc = sqlite3_step(stmt_);
-    Reset();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "write");
-    return absl::OkStatus();
-  }
-  // Steps once: true if a row is available, false when done.
-  absl::StatusOr<bool> Step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return SqliteError(db_, rc, "read");
-  }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           sqlite3_column_bytes(stmt_, col))
-             : std::string();
-  }
-  absl::string_view Blob(int col) const {
-    const void* p = sqlite3_column_blob(stmt_, col);
-    return p ? absl::string_view(static_cast<const char*>(p),
-                                 sqlite3_column_bytes(stmt_, col))
-             : absl::string_view();
-  }
-  bool IsNull(int col) const {
-    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-absl::Status Exec(sqlite3* db, const char* sql) {
-  char* error = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
-  if (rc != SQLITE_OK) {
-    std::string message = error ? error : sqlite3_errstr(rc);
-    sqlite3_free(error);
-    return SqliteError(db, rc, message);
-  }
-  return absl::OkStatus();
-}
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Db = std::unique_ptr<sqlite3, DbCloser>;
+using sqlite::Db;
+using sqlite::Exec;
+using sqlite::Statement;
 
 absl::StatusOr<Db> OpenDb(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
@@ -554,10 +411,7 @@ void SqliteStore::WriteItemAsync(ItemWrite write, ItemCallback done) {
   if (write.item.version() == 0) write.item.set_version(1);
   ItemRequest request;
   request.payload = DeterministicBytes(write.item);
-  unsigned char hash[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(request.payload.data()),
-         request.payload.size(), hash);
-  request.digest = Hex(hash, sizeof(hash));
+  request.digest = Sha256Hex(request.payload);
   request.write = std::move(write);
   request.done = std::move(done);
   Enqueue(std::move(request));
@@ -793,7 +647,7 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
       HG_ASSIGN_OR_RETURN(bool found, t.Step());
       if (found) {
         *receipt.mutable_accepted_at() =
-            ToProtoTime(absl::FromUnixMicros(t.Int(0)));
+            ToTimestamp(absl::FromUnixMicros(t.Int(0)));
       }
       t.Reset();
       return result;
@@ -865,7 +719,7 @@ absl::StatusOr<ItemWriteResult> SqliteStore::ApplyItem(ItemRequest& request,
   receipt.set_item_id(item_id);
   receipt.set_version(static_cast<uint32_t>(version));
   receipt.set_cursor(static_cast<uint64_t>(cursor));
-  *receipt.mutable_accepted_at() = ToProtoTime(absl::FromUnixMicros(now_us));
+  *receipt.mutable_accepted_at() = ToTimestamp(absl::FromUnixMicros(now_us));
   receipt.set_digest(request.digest);
   return result;
 }
@@ -984,7 +838,7 @@ absl::Status SqliteStore::AppendAuditRecords(
   if (options_.discard_audit_for_benchmark) return absl::OkStatus();
   for (v1::AuditRecord& record : records) {
     if (!record.has_recorded_at()) {
-      *record.mutable_recorded_at() = ToProtoTime(absl::FromUnixMicros(now_us));
+      *record.mutable_recorded_at() = ToTimestamp(absl::FromUnixMicros(now_us));
     }
     const uint64_t sequence = head.sequence + 1;
     if (record.type() == v1::CHECKPOINT && options_.sign_checkpoint &&
@@ -999,7 +853,7 @@ absl::Status SqliteStore::AppendAuditRecords(
       record.set_checkpoint_signature(std::move(signature->signature));
       record.set_checkpoint_key_id(std::move(signature->key_id));
     }
-    const std::string bytes = SealAuditRecord(sequence, head.hash, record);
+    const std::string bytes = evidence::SealAuditRecord(sequence, head.hash, record);
     HG_RETURN_IF_ERROR(
         writer_.insert_audit.Bind(1, static_cast<int64_t>(record.sequence()))
             .BindBlob(2, bytes)
@@ -1047,7 +901,7 @@ constexpr const char* kEntryColumns =
 absl::StatusOr<v1::InboxEntry> SqliteStore::EntryFromRow(Statement& row) {
   v1::InboxEntry entry;
   entry.set_cursor(static_cast<uint64_t>(row.Int(0)));
-  *entry.mutable_received_at() = ToProtoTime(absl::FromUnixMicros(row.Int(1)));
+  *entry.mutable_received_at() = ToTimestamp(absl::FromUnixMicros(row.Int(1)));
   entry.set_received_from(row.Text(2));
   absl::string_view payload = row.Blob(3);
   if (!entry.mutable_item()->ParseFromArray(payload.data(),
@@ -1125,11 +979,11 @@ FilterSql BuildFilter(const v1::ItemFilter& filter) {
   }
   if (filter.has_received_after()) {
     clauses.push_back("e.received_at_us>=?");
-    f.binds.emplace_back(absl::ToUnixMicros(FromProtoTime(filter.received_after())));
+    f.binds.emplace_back(absl::ToUnixMicros(FromTimestamp(filter.received_after())));
   }
   if (filter.has_received_before()) {
     clauses.push_back("e.received_at_us<?");
-    f.binds.emplace_back(absl::ToUnixMicros(FromProtoTime(filter.received_before())));
+    f.binds.emplace_back(absl::ToUnixMicros(FromTimestamp(filter.received_before())));
   }
   if (!filter.item_id().empty()) {
     clauses.push_back("e.item_id=?");
@@ -1223,7 +1077,7 @@ absl::StatusOr<std::vector<v1::InboxEvent>> SqliteStore::ReadEvents(
     if (s.Int(5) == kEventItem) {
       v1::InboxEntry* entry = event.mutable_entry();
       entry->set_cursor(event.cursor());
-      *entry->mutable_received_at() = ToProtoTime(absl::FromUnixMicros(s.Int(1)));
+      *entry->mutable_received_at() = ToTimestamp(absl::FromUnixMicros(s.Int(1)));
       entry->set_received_from(s.Text(2));
       absl::string_view payload = s.Blob(3);
       if (!entry->mutable_item()->ParseFromArray(payload.data(),
@@ -1366,11 +1220,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
 }
 
 std::string ItemDigest(const v1::Item& item) {
-  std::string bytes = DeterministicBytes(item);
-  unsigned char hash[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-         hash);
-  return Hex(hash, sizeof(hash));
+  return Sha256Hex(DeterministicBytes(item));
 }
 
 }  // namespace havengate::store

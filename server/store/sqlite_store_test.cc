@@ -6,12 +6,12 @@
 #include <set>
 #include <thread>
 
+#include "evidence/audit_chain.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "openssl/sha.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "proto/audit_chain.h"
+#include "gtest/gtest.h"
+#include "openssl/sha.h"
 #include "server/store/store.h"
 
 namespace havengate::store {
@@ -384,7 +384,7 @@ void ExpectValidChain(const std::vector<v1::AuditRecord>& records) {
     previous = records[i].hash();
   }
   // The contract's verifier agrees with the recomputation above.
-  AuditChainReport report = VerifyAuditChain(records);
+  evidence::AuditChainReport report = evidence::VerifyAuditChain(records);
   EXPECT_TRUE(report.ok()) << (report.problems.empty()
                                    ? std::string()
                                    : report.problems[0].ToString());

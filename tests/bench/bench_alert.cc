@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "proto/identifiers.h"
 #include "proto/json.h"
+#include "proto/timestamp.h"
 
 namespace havengate::bench {
 namespace {
@@ -22,19 +23,15 @@ std::string ImoNumber(absl::string_view first_six) {
   return absl::StrCat("IMO", first_six, ImoCheckDigit(first_six));
 }
 
-void SetTime(google::protobuf::Timestamp* ts, absl::Time t) {
-  ts->set_seconds(absl::ToUnixSeconds(t));
-  ts->set_nanos(0);
-}
-
 }  // namespace
 
 v1::Item MakeBenchAlert() {
-  const absl::Time now = absl::Now();
+  // Whole seconds: the encoded item has the same size on every run.
+  const absl::Time now = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
   v1::Item item;
   item.set_item_id("bench-template");
-  SetTime(item.mutable_created_at(), now - absl::Minutes(12));
-  SetTime(item.mutable_expires_at(), now + absl::Hours(24 * 90));
+  *item.mutable_created_at() = ToTimestamp(now - absl::Minutes(12));
+  *item.mutable_expires_at() = ToTimestamp(now + absl::Hours(24 * 90));
 
   v1::Classification* c = item.mutable_classification();
   c->set_tlp(v1::Classification::AMBER);
@@ -55,7 +52,7 @@ v1::Item MakeBenchAlert() {
       "driver's badge was issued to a temporary employee whose contract "
       "ended last month. A second container of the same bill of lading "
       "is still on the stack.");
-  SetTime(alert->mutable_observed_at(), now - absl::Minutes(47));
+  *alert->mutable_observed_at() = ToTimestamp(now - absl::Minutes(47));
 
   v1::Location* location = alert->mutable_location();
   location->set_unlocode("NLRTM");

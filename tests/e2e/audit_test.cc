@@ -14,17 +14,18 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "evidence/audit_chain.h"
+#include "evidence/audit_store.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "havengate/v1/federation.pb.h"
 #include "httplib.h"
-#include "proto/audit_chain.h"
 #include "proto/json.h"
-#include "server/audit/audit_store.h"
 #include "server/metrics/exposition_parser.h"
 #include "tests/testing/harness.h"
 
@@ -101,7 +102,7 @@ class AuditE2eTest : public ::testing::Test {
     checkpoints_ = store_ + ".checkpoints";
     ASSERT_TRUE(fs::exists(checkpoints_));
     // The log as written: sequence -> type.
-    auto reader = audit::AuditStore::Open(store_);
+    auto reader = evidence::AuditStore::Open(store_);
     ASSERT_TRUE(reader.ok()) << reader.status();
     ASSERT_TRUE((*reader)
                     ->ForEachRecord([&](const v1::AuditRecord& r) {
@@ -244,7 +245,7 @@ TEST_F(AuditE2eTest, EveryKindOfTamperingIsReportedWithItsPlace) {
       {"inserted forgery",
        // A well-formed record with a correct hash, linked to record k-1.
        [k](AuditE2eTest& t, const std::string& db) -> std::vector<std::string> {
-         auto reader = audit::AuditStore::Open(db);
+         auto reader = evidence::AuditStore::Open(db);
          std::string previous_hash;
          EXPECT_TRUE((*reader)
                          ->ForEachRecord([&](const v1::AuditRecord& r) {
@@ -255,13 +256,16 @@ TEST_F(AuditE2eTest, EveryKindOfTamperingIsReportedWithItsPlace) {
          reader->reset();
          v1::AuditRecord forged;
          forged.set_type(v1::ITEM_RETRACTED);
-         SealAuditRecord(k, previous_hash, forged);
+         evidence::SealAuditRecord(k, previous_hash, forged);
          t.Sqlite3(db, absl::StrCat(
                            "UPDATE audit SET sequence=-sequence-1 WHERE "
                            "sequence>=", k, ";"
                            "UPDATE audit SET sequence=-sequence WHERE sequence<0;"
                            "INSERT INTO audit(sequence, record) VALUES(", k,
-                           ", X'", HexEncode(AuditRecordBytes(forged)), "');"));
+                           ", X'",
+                           absl::BytesToHexString(
+                               evidence::AuditRecordBytes(forged)),
+                           "');"));
          return {absl::StrCat("record ", k, " (ITEM_INGESTED): inserted: a "
                               "second record claims sequence ", k,
                               " (store rows ", k, " and ", k + 1, ")")};
@@ -486,7 +490,9 @@ TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
   Sqlite3(gateway_->store_file(),
           absl::StrCat("INSERT INTO outbox(partner, sequence, payload, "
                        "expires_at_us, enqueued_at_us) VALUES('customs-nl', 1, "
-                       "X'", HexEncode(message.SerializeAsString()), "', 0, ",
+                       "X'",
+                       absl::BytesToHexString(message.SerializeAsString()),
+                       "', 0, ",
                        queued_us, ");"
                        "INSERT INTO outbox_sequence VALUES('customs-nl', 1);"));
   ASSERT_TRUE(gateway_->Restart().ok()) << gateway_->ReadLog();

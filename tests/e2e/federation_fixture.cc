@@ -6,12 +6,12 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "evidence/audit_store.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
-#include "havengate/v1/inbox.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "havengate/v1/inbox.grpc.pb.h"
 #include "proto/status_macros.h"
-#include "server/audit/audit_store.h"
 
 namespace havengate::testing {
 namespace fs = std::filesystem;
@@ -216,7 +216,7 @@ absl::StatusOr<std::vector<v1::InboxEvent>> Federation::Replay(
 
 std::vector<v1::AuditRecord> Federation::Audit(const std::string& id) {
   std::vector<v1::AuditRecord> records;
-  auto store = audit::AuditStore::Open(gateways_.at(id)->store_file());
+  auto store = evidence::AuditStore::Open(gateways_.at(id)->store_file());
   if (!store.ok()) {
     ADD_FAILURE() << id << ": " << store.status();
     return records;

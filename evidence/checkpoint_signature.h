@@ -9,8 +9,8 @@
 // previous pair if the new files are unusable (not a matching pair).
 //
 // Thread-safety: CheckpointSigner and CheckpointVerifier are thread-safe.
-#ifndef HAVENGATE_SERVER_AUDIT_CHECKPOINT_SIGNATURE_H_
-#define HAVENGATE_SERVER_AUDIT_CHECKPOINT_SIGNATURE_H_
+#ifndef HAVENGATE_EVIDENCE_CHECKPOINT_SIGNATURE_H_
+#define HAVENGATE_EVIDENCE_CHECKPOINT_SIGNATURE_H_
 
 #include <cstdint>
 #include <memory>
@@ -24,7 +24,7 @@
 #include "absl/time/time.h"
 #include "certs/x509.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 
 struct CheckpointSignature {
   // DER-encoded signature over CheckpointSignedBytes(sequence, hash).
@@ -103,6 +103,6 @@ class CheckpointVerifier {
   std::vector<Key> keys_;
 };
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_SERVER_AUDIT_CHECKPOINT_SIGNATURE_H_
+#endif  // HAVENGATE_EVIDENCE_CHECKPOINT_SIGNATURE_H_

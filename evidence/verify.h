@@ -6,8 +6,8 @@
 // gateway need not be running.
 //
 // Thread-safety: VerifyAuditStore has no shared state.
-#ifndef HAVENGATE_SERVER_AUDIT_VERIFY_H_
-#define HAVENGATE_SERVER_AUDIT_VERIFY_H_
+#ifndef HAVENGATE_EVIDENCE_VERIFY_H_
+#define HAVENGATE_EVIDENCE_VERIFY_H_
 
 #include <cstdint>
 #include <optional>
@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/audit_chain.h"
-#include "server/audit/checkpoint_signature.h"
+#include "evidence/audit_chain.h"
+#include "evidence/checkpoint_signature.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 
 struct VerifyOptions {
   std::string store_path;
@@ -52,6 +52,6 @@ struct VerifyResult {
 [[nodiscard]] absl::StatusOr<VerifyResult> VerifyAuditStore(
     const VerifyOptions& options);
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_SERVER_AUDIT_VERIFY_H_
+#endif  // HAVENGATE_EVIDENCE_VERIFY_H_

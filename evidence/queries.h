@@ -9,8 +9,8 @@
 // AuditStore. Results hold audit records, which never carry item contents.
 //
 // Thread-compatible (as AuditStore).
-#ifndef HAVENGATE_SERVER_AUDIT_QUERIES_H_
-#define HAVENGATE_SERVER_AUDIT_QUERIES_H_
+#ifndef HAVENGATE_EVIDENCE_QUERIES_H_
+#define HAVENGATE_EVIDENCE_QUERIES_H_
 
 #include <cstdint>
 #include <map>
@@ -20,23 +20,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "evidence/audit_store.h"
 #include "havengate/v1/audit.pb.h"
-#include "server/audit/audit_store.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 
-// [since, until): by the time a record was written.
+// [since, until): by the time a record was written. (havenctl reads the
+// bounds with ParseTimeArgument, proto/timestamp.h.)
 struct TimeRange {
   absl::Time since = absl::InfinitePast();
   absl::Time until = absl::InfiniteFuture();
   bool Contains(const google::protobuf::Timestamp& t) const;
 };
-
-// "2026-11-28T14:05:00Z" (RFC 3339, any offset) or "2026-11-28" (midnight
-// UTC). INVALID_ARGUMENT naming the expected forms otherwise.
-[[nodiscard]] absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text);
 
 struct SharedQuery {
   std::string partner;
@@ -103,6 +99,6 @@ struct ExportQuery {
                                                        const ExportQuery& query,
                                                        std::ostream& out);
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_SERVER_AUDIT_QUERIES_H_
+#endif  // HAVENGATE_EVIDENCE_QUERIES_H_

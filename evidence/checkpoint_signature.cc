@@ -1,4 +1,4 @@
-#include "server/audit/checkpoint_signature.h"
+#include "evidence/checkpoint_signature.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -7,26 +7,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "certs/openssl_util.h"
-#include "proto/audit_chain.h"
+#include "evidence/audit_chain.h"
+#include "proto/digest.h"
 #include "proto/status_macros.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-
-std::string Sha256(absl::string_view bytes) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), out, &size, EVP_sha256(),
-                 nullptr) != 1) {
-    return std::string();
-  }
-  return std::string(reinterpret_cast<const char*>(out), size);
-}
 
 }  // namespace
 
@@ -37,9 +28,7 @@ absl::StatusOr<std::string> PublicKeyId(EVP_PKEY* key) {
   std::string bytes(reinterpret_cast<const char*>(der),
                     static_cast<size_t>(size));
   OPENSSL_free(der);
-  std::string digest = Sha256(bytes);
-  if (digest.empty()) return pki::OpenSslInternalError("hashing a public key");
-  return HexEncode(digest);
+  return Sha256Hex(bytes);
 }
 
 // --- CheckpointSigner -------------------------------------------------------
@@ -178,4 +167,4 @@ absl::Status CheckpointVerifier::Verify(uint64_t sequence,
       "the signature does not verify with the given certificate");
 }
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

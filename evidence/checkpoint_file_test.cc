@@ -1,4 +1,4 @@
-#include "server/audit/checkpoint_file.h"
+#include "evidence/checkpoint_file.h"
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 using ::testing::HasSubstr;
@@ -111,4 +111,4 @@ TEST_F(CheckpointFileTest, MissingFileIsNotFound) {
 }
 
 }  // namespace
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

@@ -6,8 +6,8 @@
 // beside it), and it works while the gateway runs or when it does not.
 //
 // Thread-compatible: use one AuditStore from one thread at a time.
-#ifndef HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_
-#define HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_
+#ifndef HAVENGATE_EVIDENCE_AUDIT_STORE_H_
+#define HAVENGATE_EVIDENCE_AUDIT_STORE_H_
 
 #include <cstdint>
 #include <functional>
@@ -23,7 +23,7 @@
 
 struct sqlite3;
 
-namespace havengate::audit {
+namespace havengate::evidence {
 
 // One stored version of an item.
 struct ItemVersion {
@@ -73,6 +73,6 @@ class AuditStore {
   bool immutable_;
 };
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_SERVER_AUDIT_AUDIT_STORE_H_
+#endif  // HAVENGATE_EVIDENCE_AUDIT_STORE_H_

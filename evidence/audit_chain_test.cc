@@ -1,4 +1,4 @@
-#include "proto/audit_chain.h"
+#include "evidence/audit_chain.h"
 
 #include <functional>
 #include <string>
@@ -9,7 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace havengate {
+namespace havengate::evidence {
 namespace {
 
 using ::testing::HasSubstr;
@@ -297,4 +297,4 @@ TEST(AuditChainTest, ProblemTextNamesPlaceTypeAndKind) {
 }
 
 }  // namespace
-}  // namespace havengate
+}  // namespace havengate::evidence

@@ -1,4 +1,4 @@
-#include "server/audit/checkpoint_file.h"
+#include "evidence/checkpoint_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include "certs/file_util.h"
 #include "proto/json.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 absl::Status Errno(const std::string& what, const std::string& path) {
@@ -147,4 +147,4 @@ absl::StatusOr<CheckpointFile> ReadCheckpointFile(const std::string& path) {
   return file;
 }
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

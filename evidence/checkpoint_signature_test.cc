@@ -1,4 +1,4 @@
-#include "server/audit/checkpoint_signature.h"
+#include "evidence/checkpoint_signature.h"
 
 #include <filesystem>
 #include <string>
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 using ::testing::HasSubstr;
@@ -105,4 +105,4 @@ TEST_F(CheckpointSignatureTest, RefusesAMissingKeyFile) {
 }
 
 }  // namespace
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

@@ -1,6 +1,7 @@
-// The audit hash chain as contract code: how a record is encoded and hashed,
-// what a checkpoint signature covers, and the verification that tells
-// exactly what is wrong with a chain and where.
+// The audit hash chain, in one place for the gateway that writes it and
+// everyone who checks it: how a record is encoded and hashed, what a
+// checkpoint signature covers, and the verification that tells exactly what
+// is wrong with a chain and where.
 //
 // A record's hash is SHA-256(previous_hash || deterministic encoding of the
 // record with `hash` empty); the first record's previous_hash is 32 zero
@@ -13,8 +14,8 @@
 //
 // Functions are pure and thread-safe; an AuditChainVerifier is used from one
 // thread at a time.
-#ifndef HAVENGATE_PROTO_AUDIT_CHAIN_H_
-#define HAVENGATE_PROTO_AUDIT_CHAIN_H_
+#ifndef HAVENGATE_EVIDENCE_AUDIT_CHAIN_H_
+#define HAVENGATE_EVIDENCE_AUDIT_CHAIN_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "havengate/v1/audit.pb.h"
 
-namespace havengate {
+namespace havengate::evidence {
 
 inline constexpr size_t kAuditHashBytes = 32;
 
@@ -46,9 +47,6 @@ std::string SealAuditRecord(uint64_t sequence, absl::string_view previous_hash,
 // a zero byte, `sequence` as 8 bytes big-endian, `previous_hash`.
 std::string CheckpointSignedBytes(uint64_t sequence,
                                   absl::string_view previous_hash);
-
-// Lower-case hex of `bytes` (hashes in messages and files).
-std::string HexEncode(absl::string_view bytes);
 
 enum class AuditProblemKind {
   // A record's content does not match its hash, or its stored bytes do not
@@ -150,6 +148,6 @@ class AuditChainVerifier {
 // Verifies records held in memory, in order.
 AuditChainReport VerifyAuditChain(const std::vector<v1::AuditRecord>& records);
 
-}  // namespace havengate
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_PROTO_AUDIT_CHAIN_H_
+#endif  // HAVENGATE_EVIDENCE_AUDIT_CHAIN_H_

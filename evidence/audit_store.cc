@@ -1,4 +1,4 @@
-#include "server/audit/audit_store.h"
+#include "evidence/audit_store.h"
 
 #include <sqlite3.h>
 
@@ -7,8 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "havengate/v1/item.pb.h"
+#include "proto/status_macros.h"
+#include "sqlite/statement.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 // A file: URI for `path` (so that mode=ro / immutable=1 can be given).
@@ -27,29 +29,25 @@ std::string FileUri(const std::string& path, bool immutable) {
   return uri;
 }
 
-absl::Status Error(sqlite3* db, absl::string_view what) {
-  return absl::UnavailableError(absl::StrCat(
-      what, ": ", db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+absl::Status OpenError(sqlite3* db, const std::string& path) {
+  return absl::UnavailableError(
+      absl::StrCat("cannot open ", path, ": ",
+                   db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 // Opens read-only and checks the audit table can be read.
 absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path, bool immutable) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(FileUri(path, immutable).c_str(), &db,
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(FileUri(path, immutable).c_str(), &raw,
                            SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
-  if (rc != SQLITE_OK) {
-    absl::Status status = Error(db, absl::StrCat("cannot open ", path));
-    sqlite3_close(db);
-    return status;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* stmt = nullptr;
-  rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &stmt, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-  sqlite3_finalize(stmt);
-  if (rc != SQLITE_ROW) {
-    std::string message = sqlite3_errmsg(db);
-    sqlite3_close(db);
+  sqlite::Db db(raw);
+  if (rc != SQLITE_OK) return OpenError(db.get(), path);
+  sqlite3_busy_timeout(db.get(), 5000);
+  absl::StatusOr<sqlite::Statement> count =
+      sqlite::Statement::Prepare(db.get(), "SELECT count(*) FROM audit");
+  absl::StatusOr<bool> row = count.ok() ? count->Step() : count.status();
+  if (!row.ok() || !*row) {
+    std::string message = sqlite3_errmsg(db.get());
     if (message.find("no such table") != std::string::npos) {
       return absl::FailedPreconditionError(absl::StrCat(
           path, ": not a havengate store (it has no audit table)"));
@@ -57,38 +55,8 @@ absl::StatusOr<sqlite3*> OpenReadOnly(const std::string& path, bool immutable) {
     return absl::UnavailableError(
         absl::StrCat("cannot read ", path, ": ", message));
   }
-  return db;
+  return db.release();
 }
-
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return stmt_; }
-  // Next row: true, done: false; errors are set in `status`.
-  bool Step(absl::Status& status) {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) status = Error(db_, "reading the store");
-    return false;
-  }
-  absl::string_view Blob(int column) {
-    const void* data = sqlite3_column_blob(stmt_, column);
-    int size = sqlite3_column_bytes(stmt_, column);
-    return data == nullptr
-               ? absl::string_view()
-               : absl::string_view(static_cast<const char*>(data),
-                                   static_cast<size_t>(size));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
 
 std::string NormaliseContainer(absl::string_view number) {
   std::string out;
@@ -131,17 +99,17 @@ AuditStore::~AuditStore() { sqlite3_close(db_); }
 absl::Status AuditStore::ForEachRow(
     uint64_t after,
     const std::function<bool(uint64_t, absl::string_view)>& visit) {
-  Statement s(db_,
-              "SELECT sequence, record FROM audit WHERE sequence > ? "
-              "ORDER BY sequence");
-  if (!s.ok()) return Error(db_, "reading the audit table");
-  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(after));
-  absl::Status status;
-  while (s.Step(status)) {
-    uint64_t key = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
-    if (!visit(key, s.Blob(1))) break;
+  HG_ASSIGN_OR_RETURN(
+      sqlite::Statement s,
+      sqlite::Statement::Prepare(db_,
+                                 "SELECT sequence, record FROM audit "
+                                 "WHERE sequence > ? ORDER BY sequence"));
+  s.Bind(1, static_cast<int64_t>(after));
+  while (true) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row || !visit(static_cast<uint64_t>(s.Int(0)), s.Blob(1))) break;
   }
-  return status;
+  return absl::OkStatus();
 }
 
 absl::Status AuditStore::ForEachRecord(
@@ -160,12 +128,15 @@ absl::Status AuditStore::ForEachRecord(
 absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(
     absl::string_view number) {
   const std::string wanted = NormaliseContainer(number);
-  Statement s(db_, "SELECT origin, item_id, version, payload FROM items");
-  if (!s.ok()) return Error(db_, "reading the items table");
+  HG_ASSIGN_OR_RETURN(
+      sqlite::Statement s,
+      sqlite::Statement::Prepare(
+          db_, "SELECT origin, item_id, version, payload FROM items"));
   std::set<ItemVersion> found;
-  absl::Status status;
   v1::Item item;
-  while (s.Step(status)) {
+  while (true) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
     absl::string_view payload = s.Blob(3);
     if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
       continue;
@@ -173,13 +144,10 @@ absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(
     bool mentions = (item.has_alert() && Mentions(item.alert(), wanted)) ||
                     (item.has_report() && Mentions(item.report(), wanted));
     if (!mentions) continue;
-    found.insert(ItemVersion{
-        reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0)),
-        reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 1)),
-        static_cast<uint32_t>(sqlite3_column_int64(s.get(), 2))});
+    found.insert(ItemVersion{s.Text(0), s.Text(1),
+                             static_cast<uint32_t>(s.Int(2))});
   }
-  if (!status.ok()) return status;
   return found;
 }
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

@@ -1,4 +1,4 @@
-#include "proto/audit_chain.h"
+#include "evidence/audit_chain.h"
 
 #include <openssl/evp.h>
 
@@ -8,10 +8,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "proto/digest.h"
 
-namespace havengate {
+namespace havengate::evidence {
 namespace {
 
 constexpr absl::string_view kCheckpointDomain = "havengate.v1.AuditCheckpoint";
@@ -42,14 +41,7 @@ std::string Place(uint64_t sequence) {
 }  // namespace
 
 std::string AuditRecordBytes(const v1::AuditRecord& record) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    record.SerializeToCodedStream(&coded);
-  }
-  return out;
+  return DeterministicBytes(record);
 }
 
 std::string ComputeAuditHash(const v1::AuditRecord& record) {
@@ -95,17 +87,6 @@ std::string CheckpointSignedBytes(uint64_t sequence,
     out.push_back(static_cast<char>((sequence >> shift) & 0xFF));
   }
   out.append(previous_hash.data(), previous_hash.size());
-  return out;
-}
-
-std::string HexEncode(absl::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '0');
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(bytes[i]);
-    out[2 * i] = kDigits[c >> 4];
-    out[2 * i + 1] = kDigits[c & 0xF];
-  }
   return out;
 }
 
@@ -300,4 +281,4 @@ AuditChainReport VerifyAuditChain(const std::vector<v1::AuditRecord>& records) {
   return verifier.Finish();
 }
 
-}  // namespace havengate
+}  // namespace havengate::evidence

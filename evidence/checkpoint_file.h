@@ -7,8 +7,8 @@
 //
 // Thread-safety: the functions share no state; concurrent appends to one
 // file from several processes are not supported (one gateway owns it).
-#ifndef HAVENGATE_SERVER_AUDIT_CHECKPOINT_FILE_H_
-#define HAVENGATE_SERVER_AUDIT_CHECKPOINT_FILE_H_
+#ifndef HAVENGATE_EVIDENCE_CHECKPOINT_FILE_H_
+#define HAVENGATE_EVIDENCE_CHECKPOINT_FILE_H_
 
 #include <string>
 #include <vector>
@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "havengate/v1/audit.pb.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 
 // `<store_path>.checkpoints`.
 std::string DefaultCheckpointFile(const std::string& store_path);
@@ -52,6 +52,6 @@ struct CheckpointFile {
 [[nodiscard]] absl::StatusOr<CheckpointFile> ReadCheckpointFile(
     const std::string& path);
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
 
-#endif  // HAVENGATE_SERVER_AUDIT_CHECKPOINT_FILE_H_
+#endif  // HAVENGATE_EVIDENCE_CHECKPOINT_FILE_H_

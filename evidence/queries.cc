@@ -1,4 +1,4 @@
-#include "server/audit/queries.h"
+#include "evidence/queries.h"
 
 #include <algorithm>
 #include <utility>
@@ -8,13 +8,10 @@
 #include "absl/strings/strip.h"
 #include "proto/json.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 bool IsLifecycle(v1::AuditEventType type) {
   switch (type) {
@@ -47,21 +44,8 @@ std::string Relation(absl::string_view released, absl::string_view field) {
 }  // namespace
 
 bool TimeRange::Contains(const google::protobuf::Timestamp& t) const {
-  absl::Time at = ToTime(t);
+  absl::Time at = FromTimestamp(t);
   return at >= since && at < until;
-}
-
-absl::StatusOr<absl::Time> ParseTimeArgument(absl::string_view text) {
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
-  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) {
-    return t;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("\"", text,
-                   "\" is not a time: use RFC 3339 (2026-11-28T14:05:00Z) or "
-                   "a date (2026-11-28, midnight UTC)"));
 }
 
 absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
@@ -196,4 +180,4 @@ absl::StatusOr<uint64_t> ExportJsonLines(AuditStore& store,
   return written;
 }
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence

@@ -1,4 +1,4 @@
-#include "server/audit/verify.h"
+#include "evidence/verify.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,12 +6,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "evidence/audit_store.h"
+#include "evidence/checkpoint_file.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/status_macros.h"
-#include "server/audit/audit_store.h"
-#include "server/audit/checkpoint_file.h"
 
-namespace havengate::audit {
+namespace havengate::evidence {
 namespace {
 
 using google::protobuf::util::TimeUtil;
@@ -179,4 +179,4 @@ absl::StatusOr<VerifyResult> VerifyAuditStore(const VerifyOptions& options) {
   return result;
 }
 
-}  // namespace havengate::audit
+}  // namespace havengate::evidence
