@@ -1,10 +1,8 @@
 #include "server/gateway.h"
 
 #include <atomic>
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "certs/channel_credentials.h"
@@ -21,6 +19,8 @@
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
 #include "server/security/malformed_requests.h"
+#include "server/handshake_recorder.h"
+#include "server/maintenance.h"
 #include "server/metrics/gateway_metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/registry.h"
@@ -75,53 +75,6 @@ void ApplyTransportLimits(const config::LimitsConfig& limits,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20'000);
 }
 
-// Counts, logs and audits refused TLS handshakes. Audit records are capped
-// per second so that a flood of probes cannot flood the evidence log; the
-// metric counts every one.
-class HandshakeRecorder final : public security::HandshakeListener {
- public:
-  HandshakeRecorder(metrics::GatewayMetrics& metrics, store::Store& store)
-      : metrics_(metrics), store_(store) {}
-
-  void OnHandshakeRejected(const security::HandshakeRejection& rejection) override {
-    absl::string_view reason = pki::RejectReasonName(rejection.reason);
-    metrics_.TlsHandshakeFailed(reason);
-    int64_t second = absl::ToUnixSeconds(absl::Now());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (second != second_) {
-        second_ = second;
-        recorded_this_second_ = 0;
-      }
-      if (++recorded_this_second_ > kMaxRecordsPerSecond) return;
-    }
-    log::Warn("handshake_refused", {{"reason", reason},
-                                    {"claimed", rejection.claimed_spiffe_id},
-                                    {"detail", rejection.detail}});
-    v1::AuditRecord record =
-        MakeAuditRecord(v1::CALL_REJECTED, rejection.claimed_spiffe_id);
-    record.set_reason(absl::StrCat("TLS handshake refused: ", reason));
-    record.set_detail(rejection.detail);
-    store_.AppendAuditAsync({std::move(record)}, [](absl::Status) {});
-  }
-
-  void OnReloadProblem(const absl::Status& problem) override {
-    log::Error("tls_reload_failed", {{"reason", problem.message()}});
-  }
-
-  void OnIdentityRotated(absl::string_view serial) override {
-    log::Info("tls_certificate_rotated", {{"serial", serial}});
-  }
-
- private:
-  static constexpr int kMaxRecordsPerSecond = 20;
-  metrics::GatewayMetrics& metrics_;
-  store::Store& store_;
-  std::mutex mu_;
-  int64_t second_ = 0;
-  int recorded_this_second_ = 0;
-};
-
 class GatewayImpl final : public Gateway {
  public:
   explicit GatewayImpl(config::GatewayConfig config)
@@ -134,7 +87,8 @@ class GatewayImpl final : public Gateway {
 
  private:
   absl::Status StartPeerLinks();
-  void MaintenanceLoop();
+  // Maintenance task: the overall health status follows the store.
+  void FollowStoreHealth();
   // Picks up a policy file edited on disk (same checks as an activation).
   void ReloadPolicyFile();
   // --- Evidence and observability (audit checkpoints, metrics, health) ---
@@ -173,10 +127,10 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
+  Maintenance maintenance_{kMaintenanceInterval};
+  bool last_healthy_ = true;  // maintenance thread only
   std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread maintenance_;
+  bool stopping_ = false;  // guarded by mu_
 };
 
 absl::Status GatewayImpl::Init() {
@@ -289,7 +243,9 @@ absl::Status GatewayImpl::Init() {
   HG_RETURN_IF_ERROR(store_->AppendAudit({std::move(started)}));
   HG_RETURN_IF_ERROR(StartEvidence());  // evidence/observability
   HG_RETURN_IF_ERROR(StartPeerLinks());
-  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  maintenance_.Add([this] { FollowStoreHealth(); });
+  maintenance_.Add([this] { ReloadPolicyFile(); });
+  maintenance_.Start();
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
                                 {"port", port_},
@@ -329,25 +285,15 @@ absl::Status GatewayImpl::StartPeerLinks() {
   return absl::OkStatus();
 }
 
-// Periodic work: the health status follows the store.
-void GatewayImpl::MaintenanceLoop() {
-  bool last_healthy = true;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(kMaintenanceInterval));
-    if (stopping_) break;
-    lock.unlock();
-    bool healthy = store_->Healthy();
-    bool overall_changed = healthy != last_healthy;
-    if (healthy != last_healthy) {
-      server_->GetHealthCheckService()->SetServingStatus(healthy);
-      log::Warn("health_changed", {{"serving", healthy ? "true" : "false"}});
-      last_healthy = healthy;
-    }
-    RefreshObservability(healthy, overall_changed);  // evidence/observability
-    ReloadPolicyFile();
-    lock.lock();
+void GatewayImpl::FollowStoreHealth() {
+  bool healthy = store_->Healthy();
+  bool overall_changed = healthy != last_healthy_;
+  if (overall_changed) {
+    server_->GetHealthCheckService()->SetServingStatus(healthy);
+    log::Warn("health_changed", {{"serving", healthy ? "true" : "false"}});
+    last_healthy_ = healthy;
   }
+  RefreshObservability(healthy, overall_changed);  // evidence/observability
 }
 
 void GatewayImpl::ReloadPolicyFile() {
@@ -386,8 +332,7 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
     if (stopping_ && server_ == nullptr) return;
     stopping_ = true;
   }
-  stop_cv_.notify_all();
-  if (maintenance_.joinable()) maintenance_.join();
+  maintenance_.Stop();
   // Unsent and unacknowledged messages stay in the outboxes for next time.
   for (auto& link : peer_links_) link->Stop();
   peer_links_.clear();
