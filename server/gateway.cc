@@ -26,6 +26,7 @@
 #include "server/metrics/registry.h"
 #include "server/federation/peer_link.h"
 #include "server/policy_holder/policy_holder.h"
+#include "server/preflight/preflight.h"
 #include "server/sharing/sharing.h"
 #include "server/store/store.h"
 #include "server/security/transport_security.h"
@@ -457,6 +458,10 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     const config::GatewayConfig& config) {
+  // A start that would fail fails here, before a store, an audit log, TLS
+  // state or a policy history entry is created.
+  absl::Status ready = preflight::CheckBeforeStart(config);
+  if (!ready.ok()) return ready;
   auto gateway = std::make_unique<GatewayImpl>(config);
   absl::Status status = gateway->Init();
   if (!status.ok()) {

@@ -13,6 +13,7 @@
 #include "server/config/config.h"
 #include "server/gateway.h"
 #include "server/logging/log.h"
+#include "server/preflight/preflight.h"
 
 namespace {
 
@@ -79,8 +80,16 @@ int main(int argc, char** argv) {
     std::cerr << "havengate: " << config.status().message() << "\n";
     return 2;
   }
+  // Everything a start checks (the policy, certificates and keys, files,
+  // the store's location, free ports), before anything is created.
+  absl::Status ready = havengate::preflight::CheckBeforeStart(*config);
+  if (!ready.ok()) {
+    std::cerr << "havengate: " << config_path << ": the gateway cannot start:\n"
+              << ready.message() << "\n";
+    return 2;
+  }
   if (check_only) {
-    std::cout << config_path << ": configuration is valid\n";
+    std::cout << config_path << ": configuration is valid; the gateway can start\n";
     return 0;
   }
   havengate::log::Configure(config->log_format == "json"

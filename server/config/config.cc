@@ -113,10 +113,11 @@ class Reader {
   void Address(const std::string& key, const std::string& value,
                const YAML::Node& node) {
     std::vector<std::string> parts = absl::StrSplit(value, ':');
-    int port = -1;
-    if (value.empty() || parts.size() < 2 ||
-        !absl::SimpleAtoi(parts.back(), &port) || port < 0 || port > 65535) {
+    int64_t port = -1;
+    if (value.empty() || parts.size() < 2 || !absl::SimpleAtoi(parts.back(), &port)) {
       Problem(key, "must be host:port, e.g. 0.0.0.0:7443", &node);
+    } else if (port < 0 || port > 65535) {
+      Problem(key, absl::StrCat("port ", parts.back(), " is out of range (0 to 65535)"), &node);
     }
   }
 

@@ -2,10 +2,12 @@
 // certificates from real CAs, real clients over mutual TLS.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -318,6 +320,38 @@ TEST_F(GatewayTest, SigtermDrainsAndExitsCleanly) {
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Jan de Vries")));
 }
 
+// A start that fails leaves nothing behind: no store, no audit log, no TLS
+// state, no policy history; and --check-config finds the same problem first.
+TEST_F(GatewayTest, AStartThatFailsCreatesNothing) {
+  auto customs = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(customs.ok()) << customs.status();
+  const std::string policy = customs->dir + "/policy.yaml";
+  std::ofstream(policy) << R"(organisation: customs-nl
+version: "1"
+partners: [{id: port-rtm}]
+rules:
+  - {name: titles, to: [port-rtm], kinds: [ALERT], share: [title]}
+)";
+  GatewaySpec spec;
+  spec.org = &*customs;
+  spec.policy_file = policy;
+  auto started = GatewayProcess::Start(spec);
+  ASSERT_FALSE(started.ok());
+  EXPECT_THAT(started.status().message(), HasSubstr("port-rtm"));
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(customs->dir)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "gateway.db")) left.push_back(entry.path().string());
+  }
+  EXPECT_THAT(left, ::testing::IsEmpty());
+  // --check-config says the same, and exits non-zero.
+  CommandResult check = RunCommand({HavengateBinary(), "--config",
+                                    customs->dir + "/gateway.yaml", "--check-config"});
+  EXPECT_EQ(check.exit_code, 2) << check.out << check.err;
+  EXPECT_THAT(check.err, HasSubstr("policy: "));
+  EXPECT_THAT(check.err, HasSubstr("port-rtm"));
+}
+
 // SIGHUP (systemctl reload) never stops the gateway: the configuration file
 // is checked again; an invalid one is reported and the running settings
 // stay, a changed valid one is reported as waiting for a restart.
@@ -375,7 +409,11 @@ TEST_F(GatewayTest, SecondGatewayOnTheSamePortDoesNotStart) {
   spec.port = gateway_->port();
   auto second = GatewayProcess::Start(spec);
   ASSERT_FALSE(second.ok());
-  EXPECT_THAT(second.status().message(), HasSubstr("cannot listen on 127.0.0.1:"));
+  // One clear line, found before anything was created.
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("listen: 127.0.0.1:", gateway_->port(),
+                                     " is in use by another process")));
+  EXPECT_FALSE(std::filesystem::exists(other->dir + "/data/gateway.db"));
   // Every connection still reaches the first one.
   for (int i = 0; i < 5; ++i) {
     auto client = ConnectClient(police_, gateway_->port());
