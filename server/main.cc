@@ -12,6 +12,7 @@
 #include "havengate/version.h"
 #include "server/config/config.h"
 #include "server/gateway.h"
+#include "server/logging/grpc_log.h"
 #include "server/logging/log.h"
 #include "server/preflight/preflight.h"
 
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   havengate::log::Configure(config->log_format == "json"
                                 ? havengate::log::Format::kJson
                                 : havengate::log::Format::kText);
+  havengate::log::RouteGrpcLogs();
   auto gateway = havengate::server::Gateway::Start(*config);
   if (!gateway.ok()) {
     havengate::log::Error("gateway_start_failed",

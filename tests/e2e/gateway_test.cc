@@ -320,6 +320,43 @@ TEST_F(GatewayTest, SigtermDrainsAndExitsCleanly) {
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("Jan de Vries")));
 }
 
+// With `log: {format: json}` every line the gateway writes is one JSON
+// object, gRPC core's own lines included (event grpc_core, no trailing
+// newline inside the message).
+TEST_F(GatewayTest, JsonLogHoldsGrpcCoreLinesAsJson) {
+  auto customs = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(customs.ok()) << customs.status();
+  GatewaySpec spec;
+  spec.org = &*customs;
+  spec.extra_yaml = "log: {format: json}\n";
+  auto gateway = GatewayProcess::Start(spec);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  // A client of another CA: refused in the handshake, which gRPC core logs.
+  client::ConnectionOptions options = ClientOptions(*customs, (*gateway)->port());
+  options.certificate = police_.client_cert;
+  options.private_key = police_.client_key;
+  options.timeout = absl::Seconds(5);
+  auto intruder = client::Client::Connect(options);
+  ASSERT_TRUE(intruder.ok());
+  EXPECT_FALSE((*intruder)->Push(MakeAlert("refused")).ok());
+  ASSERT_TRUE(WaitFor([&] { return CountOccurrences((*gateway)->ReadLog(), "handshake_refused") > 0; }));
+  ASSERT_TRUE((*gateway)->Terminate().ok());
+  std::istringstream lines((*gateway)->ReadLog());
+  int grpc_core = 0, total = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++total;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"time\":\"") && absl::EndsWith(line, "}"))
+        << "not a JSON line: " << line;
+    if (absl::StrContains(line, "\"event\":\"grpc_core\"")) {
+      ++grpc_core;
+      EXPECT_THAT(line, ::testing::MatchesRegex(R"(.*"at":"[^"]+\.cc:[0-9]+".*)"));
+      EXPECT_THAT(line, Not(HasSubstr("\\n\"")));
+    }
+  }
+  EXPECT_GT(total, 3);
+  EXPECT_GT(grpc_core, 0) << (*gateway)->ReadLog();
+}
+
 // A start that fails leaves nothing behind: no store, no audit log, no TLS
 // state, no policy history; and --check-config finds the same problem first.
 TEST_F(GatewayTest, AStartThatFailsCreatesNothing) {
