@@ -113,7 +113,8 @@ Client::Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel
     : options_(std::move(options)),
       channel_(std::move(channel)),
       ingest_(v1::Ingest::NewStub(channel_)),
-      inbox_(v1::Inbox::NewStub(channel_)) {}
+      inbox_(v1::Inbox::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
   grpc::ClientContext context;
@@ -207,6 +208,17 @@ absl::StatusOr<v1::ListResponse> Client::List(const v1::ListRequest& request) {
   v1::ListResponse response;
   HG_RETURN_IF_ERROR(FromGrpcStatus(inbox_->List(&context, request, &response)));
   return response;
+}
+
+absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Client::Health(
+    const std::string& service) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(health_->Check(&context, request, &response)));
+  return response.status();
 }
 
 absl::Status Client::Subscribe(

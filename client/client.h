@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "havengate/v1/ingest.grpc.pb.h"
 
@@ -92,6 +93,13 @@ class Client {
       const v1::SubscribeRequest& request,
       const std::function<bool(const v1::InboxEvent&)>& on_event);
 
+  // The gateway's health (grpc.health.v1 Check) for `service`: "" for the
+  // gateway as a whole (its store), "havengate.v1.Federation" for its
+  // partners' links. Any client, gateway or officer certificate of the
+  // organisation may ask.
+  [[nodiscard]] absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
+      const std::string& service = "");
+
   // The underlying channel, for services this library does not wrap.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   const ConnectionOptions& options() const { return options_; }
@@ -103,6 +111,7 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Ingest::Stub> ingest_;
   std::unique_ptr<v1::Inbox::Stub> inbox_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
 // Converts a gRPC status to absl::Status (same code and message).

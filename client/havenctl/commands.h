@@ -29,6 +29,8 @@ void RegisterPkiCommands(CLI::App& app, CommandRunner& run);
 // `havenctl audit ...`: verify, export, shared, received, rule (offline, on
 // a gateway's store file).
 void RegisterAuditCommands(CLI::App& app, CommandRunner& run);
+// `havenctl health`: the gateway's and its federation's health, for probes.
+void RegisterHealthCommand(CLI::App& app, CommandRunner& run);
 
 }  // namespace havengate::havenctl
 

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::RegisterPolicyCommands(app, run);
   havengate::havenctl::RegisterPkiCommands(app, run);
   havengate::havenctl::RegisterAuditCommands(app, run);
+  havengate::havenctl::RegisterHealthCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

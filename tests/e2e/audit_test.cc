@@ -20,7 +20,6 @@
 #include "evidence/audit_chain.h"
 #include "evidence/audit_store.h"
 #include "gmock/gmock.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "havengate/v1/federation.pb.h"
@@ -428,40 +427,18 @@ TEST_F(AuditE2eTest, MetricsAreScrapedOverHttpsWithAnOwnCaCertificateOnly) {
   EXPECT_FALSE(cleartext && cleartext->status == 200);
 }
 
-// grpc.health.v1.Health/Check for `service`: 1 SERVING, 2 NOT_SERVING, or
-// -1 if the call failed.
-int HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
-                 const std::string& service) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::CompletionQueue cq;
-  // HealthCheckRequest{service = 1}.
-  std::string request_bytes = std::string(1, '\x0a') +
-                              std::string(1, static_cast<char>(service.size())) +
-                              service;
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check",
-                                    request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  cq.Next(&tag, &ok);
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  if (!response.Dump(&slices).ok()) return -1;
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(s.begin(), s.end());
-  // HealthCheckResponse{status = 1}: tag 0x08 and a one-byte value.
-  if (bytes.size() == 2 && bytes[0] == '\x08') return bytes[1];
-  return bytes.empty() ? 0 : -1;
+// grpc.health.v1.Health/Check for `service` through the client library: 1
+// SERVING, 2 NOT_SERVING, or -1 if the call failed.
+int HealthStatus(client::Client& client, const std::string& service) {
+  auto status = client.Health(service);
+  return status.ok() ? static_cast<int>(*status) : -1;
+}
+
+// `havenctl health --json` against `org`'s gateway at `port`.
+CommandResult HavenctlHealth(const TestOrg& org, int port) {
+  return RunCommand({HavenctlBinary(), "health", "--json", "--address",
+                     absl::StrCat("localhost:", port), "--cert", org.client_cert, "--key",
+                     org.client_key, "--ca", org.ca_file, "--gateway-id", org.gateway_id()});
 }
 
 TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
@@ -472,9 +449,9 @@ TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
                             customs_.domain, ", address: localhost:",
                             customs_port, ", ca: ", customs_.ca_file, "}\n"));
   auto federation = [&] {
-    return HealthStatus(client_->channel(), "havengate.v1.Federation");
+    return HealthStatus(*client_, "havengate.v1.Federation");
   };
-  EXPECT_EQ(HealthStatus(client_->channel(), ""), 1);
+  EXPECT_EQ(HealthStatus(*client_, ""), 1);
   // Nothing to send: links connect only to send, an idle peer is fine.
   EXPECT_EQ(federation(), 1);
 
@@ -501,7 +478,13 @@ TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
   client_ = std::move(*client);
   EXPECT_TRUE(WaitFor([&] { return federation() == 2; }, absl::Seconds(20)))
       << "a backlog and no link: not serving";
-  EXPECT_EQ(HealthStatus(client_->channel(), ""), 1) << "overall: the store";
+  EXPECT_EQ(HealthStatus(*client_, ""), 1) << "overall: the store";
+  // What a probe script sees: exit 1 and why.
+  CommandResult probe = HavenctlHealth(police_, gateway_->port());
+  EXPECT_EQ(probe.exit_code, 1) << probe.out << probe.err;
+  EXPECT_EQ(probe.out, absl::StrCat("{\"address\":\"localhost:", gateway_->port(),
+                                    "\",\"gateway\":\"SERVING\",\"federation\":"
+                                    "\"NOT_SERVING\",\"serving\":false}\n"));
 
   // The peer comes up: the link delivers and federation is serving again.
   GatewaySpec customs_spec;
@@ -512,6 +495,13 @@ TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
   ASSERT_TRUE(customs.ok()) << customs.status();
   EXPECT_TRUE(WaitFor([&] { return federation() == 1; }, absl::Seconds(60)))
       << gateway_->ReadLog();
+  probe = HavenctlHealth(police_, gateway_->port());
+  EXPECT_EQ(probe.exit_code, 0) << probe.out << probe.err;
+  EXPECT_THAT(probe.out, HasSubstr("\"serving\":true"));
+  // A gateway that is not there: exit 2, the reason on stderr.
+  probe = HavenctlHealth(police_, PickUnusedPort());
+  EXPECT_EQ(probe.exit_code, 2) << probe.out;
+  EXPECT_THAT(probe.err, HasSubstr("havenctl health: cannot ask localhost:"));
 
   // The metrics tell the same story: the message was settled.
   metrics::Exposition e;
