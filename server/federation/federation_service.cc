@@ -194,7 +194,8 @@ grpc::Status FederationService::Exchange(
   if (!allowed.ok()) {
     v1::AuditRecord record = MakeAuditRecord(
         v1::CALL_REJECTED, peer.ok() ? peer->spiffe_id : "");
-    record.set_reason(absl::StrCat("Exchange: ", allowed.message()));
+    record.set_reason(absl::StrCat("Exchange: ", absl::StatusCodeToString(allowed.code()), ": ",
+                                   allowed.message()));
     log::Warn("call_rejected", {{"method", "Exchange"},
                                 {"caller", peer.ok() ? peer->spiffe_id : ""},
                                 {"reason", allowed.message()}});

@@ -18,11 +18,14 @@ bool IsStatusCodeName(absl::string_view token) {
   return false;
 }
 
-// A short identifier-like word: the only free-form text allowed in labels.
+// A short identifier-like word, or words joined by dots (a method such as
+// `PolicyAdmin.History`): the only free-form text allowed in labels.
 bool IsWord(absl::string_view token, size_t max) {
-  if (token.empty() || token.size() > max) return false;
+  if (token.empty() || token.size() > max || token.front() == '.' || token.back() == '.') {
+    return false;
+  }
   return std::all_of(token.begin(), token.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
   });
 }
 

@@ -47,7 +47,9 @@ TEST_F(GatewayMetricsTest, CountsWhatTheAuditLogRecords) {
   metrics_.OnAuditCommitted(Record(
       v1::CALL_REJECTED, "", "Push: INVALID_ARGUMENT: alert.title: is required"));
   metrics_.OnAuditCommitted(
-      Record(v1::CALL_REJECTED, "", "Exchange: not a configured peer"));
+      Record(v1::CALL_REJECTED, "", "Exchange: PERMISSION_DENIED: not a configured peer"));
+  metrics_.OnAuditCommitted(Record(
+      v1::CALL_REJECTED, "", "PolicyAdmin.History: PERMISSION_DENIED: officers only"));
   metrics_.OnAuditCommitted(
       Record(v1::RECEIPT_REFUSED, "customs-nl", "FAILED_PRECONDITION: origin"));
   metrics_.OnAuditCommitted(Record(v1::ITEM_RECEIVED, "customs-nl"));
@@ -67,7 +69,10 @@ TEST_F(GatewayMetricsTest, CountsWhatTheAuditLogRecords) {
                    {{"method", "Push"}, {"code", "INVALID_ARGUMENT"}}),
             1.0);
   EXPECT_EQ(e.Find("havengate_calls_rejected_total",
-                   {{"method", "Exchange"}, {"code", "UNKNOWN"}}),
+                   {{"method", "Exchange"}, {"code", "PERMISSION_DENIED"}}),
+            1.0);
+  EXPECT_EQ(e.Find("havengate_calls_rejected_total",
+                   {{"method", "PolicyAdmin.History"}, {"code", "PERMISSION_DENIED"}}),
             1.0);
   EXPECT_EQ(e.Find("havengate_receipts_refused_total",
                    {{"partner", "customs-nl"}, {"code", "FAILED_PRECONDITION"}}),
@@ -158,6 +163,9 @@ TEST(ParseRejectionTest, TakesMethodAndCodeAndNothingElse) {
   RejectionLabels b = ParseRejection("PERMISSION_DENIED: role client");
   EXPECT_EQ(b.method, "other");
   EXPECT_EQ(b.code, "PERMISSION_DENIED");
+  RejectionLabels d = ParseRejection("PolicyAdmin.History: PERMISSION_DENIED: officers");
+  EXPECT_EQ(d.method, "PolicyAdmin.History");
+  EXPECT_EQ(d.code, "PERMISSION_DENIED");
   RejectionLabels c = ParseRejection("item CSQU3054383 was bad");
   EXPECT_EQ(c.method, "other");
   EXPECT_EQ(c.code, "UNKNOWN");
