@@ -405,6 +405,7 @@ absl::Status GatewayImpl::StartEvidence() {
   options.listen_address = config_.metrics_listen_address;
   options.certificate_file = config_.tls.certificate;
   options.private_key_file = config_.tls.private_key;
+  options.trust_domain = config_.organisation_domain;
   options.client_ca_file = config_.tls.ca;
   options.crl_file = config_.tls.crl;
   HG_ASSIGN_OR_RETURN(metrics_server_,

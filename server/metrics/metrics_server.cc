@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "certs/trust_anchor_files.h"
+#include "certs/x509.h"
 #include "httplib.h"
 
 namespace havengate::metrics {
@@ -33,8 +35,42 @@ std::string OpenSslReason() {
   return reason;
 }
 
+// The SSL_CTX slot holding the scrapers' trust anchor (pki::TrustAnchorFiles).
+int AnchorIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL's verify callback: at the leaf, after OpenSSL's own chain check,
+// the gRPC port's check — the current CA and CRL (re-read if changed), a
+// SPIFFE id in the trust domain, and the client role. Fails closed.
+int VerifyScraper(int preverify_ok, X509_STORE_CTX* store) {
+  if (preverify_ok != 1) return 0;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* anchor = ssl == nullptr ? nullptr
+                                : static_cast<pki::TrustAnchorFiles*>(SSL_CTX_get_ex_data(
+                                      SSL_get_SSL_CTX(ssl), AnchorIndex()));
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  if (anchor == nullptr || leaf == nullptr) return 0;
+  (void)anchor->Refresh();  // a broken new file keeps the last good one
+  X509_up_ref(leaf);
+  pki::Certificate certificate = pki::Certificate::FromX509(pki::X509Ptr(leaf));
+  pki::VerifyOptions options;
+  options.at = absl::Now();
+  options.purpose = pki::Purpose::kClientAuth;
+  absl::StatusOr<pki::SpiffeId> id =
+      pki::VerifyPeerCertificate(certificate, {}, anchor->Current()->anchor, options);
+  if (!id.ok() || id->role() != pki::Role::kClient) {
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return 0;
+  }
+  return 1;
+}
+
 // Sets up the server context; on failure says what, naming the file.
-bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o,
+bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o, pki::TrustAnchorFiles* anchor,
                   std::string* problem) {
   SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
@@ -65,30 +101,22 @@ bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o,
     return false;
   }
   SSL_CTX_set_client_CA_list(&ctx, names);
-  if (!o.crl_file.empty()) {
-    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
-    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-    if (lookup == nullptr ||
-        X509_load_crl_file(lookup, o.crl_file.c_str(), X509_FILETYPE_PEM) <= 0) {
-      *problem = absl::StrCat(o.crl_file, ": not a usable CRL (",
-                              OpenSslReason(), ")");
-      return false;
-    }
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-  }
   // No intermediates in a havengate PKI: the client's certificate and the
-  // CA that issued it.
+  // CA that issued it. OpenSSL checks the chain; VerifyScraper then applies
+  // havengate's own check (SPIFFE id, role, the CRL as it is now).
+  SSL_CTX_set_ex_data(&ctx, AnchorIndex(), anchor);
   SSL_CTX_set_verify_depth(&ctx, 1);
-  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                     nullptr);
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyScraper);
   return true;
 }
 
 class MetricsServerImpl final : public MetricsServer {
  public:
-  MetricsServerImpl(const MetricsServerOptions& options, std::string* problem)
-      : server_([&options, problem](SSL_CTX& ctx) {
-          return SetUpContext(ctx, options, problem);
+  MetricsServerImpl(const MetricsServerOptions& options,
+                    std::unique_ptr<pki::TrustAnchorFiles> anchor, std::string* problem)
+      : anchor_(std::move(anchor)),
+        server_([&options, anchor = anchor_.get(), problem](SSL_CTX& ctx) {
+          return SetUpContext(ctx, options, anchor, problem);
         }) {}
   ~MetricsServerImpl() override { Stop(); }
 
@@ -168,6 +196,7 @@ class MetricsServerImpl final : public MetricsServer {
   bool valid() const { return server_.is_valid(); }
 
  private:
+  std::unique_ptr<pki::TrustAnchorFiles> anchor_;  // before server_: it uses it
   httplib::SSLServer server_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};
@@ -178,8 +207,13 @@ class MetricsServerImpl final : public MetricsServer {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsServerOptions& options, std::function<std::string()> render) {
+  absl::StatusOr<std::unique_ptr<pki::TrustAnchorFiles>> anchor =
+      pki::TrustAnchorFiles::Load(options.trust_domain, options.client_ca_file, options.crl_file);
+  if (!anchor.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("metrics: ", anchor.status().message()));
+  }
   std::string problem;
-  auto server = std::make_unique<MetricsServerImpl>(options, &problem);
+  auto server = std::make_unique<MetricsServerImpl>(options, *std::move(anchor), &problem);
   if (!server->valid()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "metrics: ", problem.empty() ? "cannot set up TLS" : problem));

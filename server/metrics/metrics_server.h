@@ -1,13 +1,17 @@
 // MetricsServer: the Prometheus scrape endpoint (GET /metrics) on its own
-// port, HTTPS only. It presents the gateway's certificate and requires a
-// client certificate issued by the organisation's own CA (and not revoked,
-// if a CRL is given): a monitoring system gets a certificate from the
-// organisation's CA like any other client. There is no plaintext listener.
-// TLS 1.2 or later; built on cpp-httplib (Debian's libcpp-httplib, which
-// is compiled with OpenSSL).
+// port, HTTPS only. It presents the gateway's certificate and applies the
+// trust of the gRPC port: the scraper's certificate must be an integration
+// client's of this organisation (spiffe://<domain>/client/<name>, issued by
+// the organisation's CA, not revoked), verified by the same code as the
+// gRPC port's (pki::VerifyPeerCertificate); an officer's or a gateway's
+// certificate, or one without a SPIFFE id, is refused in the handshake. A
+// monitoring system gets a client certificate like any other client. There
+// is no plaintext listener. TLS 1.2 or later; built on cpp-httplib
+// (Debian's libcpp-httplib, which is compiled with OpenSSL).
 //
-// The certificate, key, CA and CRL files are read at start; restart the
-// gateway to pick up rotated files for this listener.
+// The CA and CRL are re-read when they change on disk (a revocation takes
+// effect at the next handshake); the served certificate and key are read
+// at start — restart the gateway to rotate them for this listener.
 //
 // Thread-safe. Serves on two threads of its own; `render` is called on
 // them, concurrently with everything else.
@@ -28,7 +32,9 @@ struct MetricsServerOptions {
   // The identity served: the gateway's certificate (leaf first) and key.
   std::string certificate_file;
   std::string private_key_file;
-  // Scrapers must present a certificate issued by this CA.
+  // Scrapers must present a client certificate of this trust domain,
+  // issued by this CA.
+  std::string trust_domain;
   std::string client_ca_file;
   // Optional CRL of that CA.
   std::string crl_file;

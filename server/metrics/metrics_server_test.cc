@@ -49,6 +49,10 @@ class MetricsServerTest : public ::testing::Test {
     police_ca_ = police->cert_file();
     gateway_ = Issue(*police, pki::Role::kGateway, "gateway", "police");
     prometheus_ = Issue(*police, pki::Role::kClient, "prometheus", "police");
+    officer_ = Issue(*police, pki::Role::kOfficer, "j-devries", "police");
+    ASSERT_TRUE(police->WriteCrl().ok());
+    police_crl_ = police->crl_file();
+    police_ca_dir_ = police->dir();
     foreign_ = Issue(*customs, pki::Role::kClient, "prometheus", "customs");
   }
   void TearDown() override {
@@ -73,7 +77,10 @@ class MetricsServerTest : public ::testing::Test {
     options.listen_address = "127.0.0.1:0";
     options.certificate_file = gateway_.cert;
     options.private_key_file = gateway_.key;
-    options.client_ca_file = police_ca_;
+    options.trust_domain = "police.nl.example";
+    options.trust_domain = "police.nl.example";
+  options.client_ca_file = police_ca_;
+    options.crl_file = crl_for_server_;
     auto server = MetricsServer::Start(options, [body] { return body; });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -96,8 +103,9 @@ class MetricsServerTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::string police_ca_;
-  Files gateway_, prometheus_, foreign_;
+  std::string police_ca_, police_crl_, police_ca_dir_;
+  std::string crl_for_server_;  // set before StartServer to check revocation
+  Files gateway_, prometheus_, officer_, foreign_;
   std::unique_ptr<MetricsServer> server_;
 };
 
@@ -121,6 +129,33 @@ TEST_F(MetricsServerTest, RefusesAClientCertificateOfAnotherCa) {
   StartServer();
   httplib::Result res = Get(&foreign_);
   EXPECT_FALSE(res) << "status " << res->status;
+}
+
+// The gRPC port's trust: an integration client of this organisation only.
+TEST_F(MetricsServerTest, RefusesOfficersAndGatewaysOfTheOwnCa) {
+  StartServer();
+  EXPECT_FALSE(Get(&officer_)) << "an officer certificate";
+  EXPECT_FALSE(Get(&gateway_)) << "the gateway's own certificate";
+  httplib::Result ok = Get(&prometheus_);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+// A certificate revoked while the gateway runs is refused at the next
+// handshake: the CRL is re-read when it changes.
+TEST_F(MetricsServerTest, FollowsRevocationWithoutARestart) {
+  crl_for_server_ = police_crl_;
+  StartServer();
+  httplib::Result before = Get(&prometheus_);
+  ASSERT_TRUE(before) << httplib::to_string(before.error());
+  EXPECT_EQ(before->status, 200);
+  auto ca = pki::CertificateAuthority::Open(police_ca_dir_);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto cert = pki::ReadCertificateFile(prometheus_.cert);
+  ASSERT_TRUE(cert.ok());
+  ASSERT_TRUE(ca->RevokeCertificate(*cert).ok());
+  ASSERT_TRUE(ca->WriteCrl().ok());
+  EXPECT_FALSE(Get(&prometheus_)) << "revoked, and still served";
 }
 
 TEST_F(MetricsServerTest, HasNoPlaintextListener) {
@@ -192,6 +227,7 @@ TEST_F(MetricsServerTest, StartFailsNamingAnUnusableFile) {
   options.listen_address = "127.0.0.1:0";
   options.certificate_file = gateway_.cert;
   options.private_key_file = prometheus_.key;  // not the gateway's key
+  options.trust_domain = "police.nl.example";
   options.client_ca_file = police_ca_;
   auto server = MetricsServer::Start(options, [] { return std::string(); });
   ASSERT_FALSE(server.ok());
@@ -205,6 +241,7 @@ TEST_F(MetricsServerTest, StartFailsOnABusyPort) {
   options.listen_address = absl::StrCat("127.0.0.1:", server_->port());
   options.certificate_file = gateway_.cert;
   options.private_key_file = gateway_.key;
+  options.trust_domain = "police.nl.example";
   options.client_ca_file = police_ca_;
   auto second = MetricsServer::Start(options, [] { return std::string(); });
   ASSERT_FALSE(second.ok());
