@@ -1,5 +1,6 @@
 // Internal to the policy library: the compiled form of a sharing policy
-// that the compiler (compiler.cc) builds and the engine (engine.cc) runs.
+// that the compiler (compiler.cc) builds and the engine (engine.cc and
+// projector.cc) runs.
 //
 // Each rule is compiled once per item kind it applies to: its condition
 // type-checked for that body, its share / withhold / redact paths turned
