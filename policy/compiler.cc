@@ -742,10 +742,12 @@ CompiledPolicy::~CompiledPolicy() = default;
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileWithSources(
     const v1::SharingPolicy& policy, const SourceMap& sources,
-    const std::string& base_dir, std::vector<Diagnostic>* diagnostics) {
+    const std::string& base_dir, std::vector<Diagnostic>* diagnostics,
+    const absl::flat_hash_set<std::string>* unreliable_sections) {
   std::vector<Diagnostic> local;
   PolicyCompiler compiler(policy, sources, base_dir,
-                          diagnostics != nullptr ? diagnostics : &local, nullptr);
+                          diagnostics != nullptr ? diagnostics : &local,
+                          unreliable_sections);
   return compiler.Run();
 }
 
@@ -754,68 +756,6 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompilePolicy(
     const std::string& base_dir, std::vector<Diagnostic>* diagnostics) {
   SourceMap sources(display_name, nullptr);
   return CompileWithSources(policy, sources, base_dir, diagnostics);
-}
-
-namespace {
-
-absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileYamlNodeOrThrow(
-    const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
-    std::vector<Diagnostic>* diagnostics) {
-  std::vector<Diagnostic> local;
-  std::vector<Diagnostic>* out = diagnostics != nullptr ? diagnostics : &local;
-  std::vector<Diagnostic> read_errors;
-  v1::SharingPolicy policy;
-  if (!root.IsMap()) {
-    Diagnostic d = sources.AtPos(PosOf(root.Mark()), Severity::kError,
-                                 "a policy is a mapping that starts with "
-                                 "`organisation:` and `version:`");
-    if (!d.line) d.line = d.column = 1;
-    out->push_back(d);
-    return ErrorsToStatus(absl::StrCat("policy ", sources.file(), " is invalid"), *out);
-  }
-  if (ReadYamlMessage(root, &policy, "", &sources, &read_errors)) {
-    return CompileWithSources(policy, sources, base_dir, out);
-  }
-  // Report what can still be checked, so officers see all problems at
-  // once; never return a policy that did not read cleanly. Sections with
-  // read errors are known to be incomplete.
-  absl::flat_hash_set<std::string> unreliable;
-  for (const Diagnostic& d : read_errors) {
-    std::string section;
-    int start = 0;
-    for (const auto& kv : root) {
-      int line = PosOf(kv.first.Mark()).line;
-      if (line <= d.line && line >= start) {
-        start = line;
-        section = kv.first.Scalar();
-      }
-    }
-    unreliable.insert(section);
-  }
-  std::vector<Diagnostic> more;
-  (void)PolicyCompiler(policy, sources, base_dir, &more, &unreliable).Run();
-  out->insert(out->end(), read_errors.begin(), read_errors.end());
-  // A value that could not be read is left unset, which the compiler would
-  // report again in other words: keep only its other findings.
-  absl::flat_hash_set<int> lines;
-  for (const Diagnostic& d : read_errors) lines.insert(d.line);
-  for (Diagnostic& d : more) {
-    if (d.severity == Severity::kError && !lines.contains(d.line)) out->push_back(std::move(d));
-  }
-  return ErrorsToStatus(absl::StrCat("policy ", sources.file(), " is invalid"), *out);
-}
-
-}  // namespace
-
-absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompileYamlNode(
-    const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
-    std::vector<Diagnostic>* diagnostics) {
-  try {
-    return CompileYamlNodeOrThrow(root, sources, base_dir, diagnostics);
-  } catch (const std::exception& e) {
-    return absl::InternalError(
-        absl::StrCat("reading policy ", sources.file(), " failed: ", e.what()));
-  }
 }
 
 absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyText(

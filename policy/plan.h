@@ -1,5 +1,6 @@
 // Internal to the policy library: the compiled form of a sharing policy
-// that the compiler (compiler.cc) builds and the engine (engine.cc) runs.
+// that the compiler (compiler.cc) builds and the engine (engine.cc and
+// projector.cc) runs.
 //
 // Each rule is compiled once per item kind it applies to: its condition
 // type-checked for that body, its share / withhold / redact paths turned
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "policy/condition.h"
 #include "policy/policy.h"
 #include "policy/pseudonymiser.h"
@@ -78,13 +80,18 @@ struct CompiledPolicy::Plan {
 // Compiles a policy whose values came from text described by `sources`
 // (an empty SourceMap when there is no text). Used by the loaders and by
 // tests that read a policy nested inside another YAML document.
+// `unreliable_sections` (may be null) names the top-level sections of a
+// policy that could not be read completely: names they would define are
+// not reported as unknown (that would repeat the read error).
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const CompiledPolicy>>
 CompileWithSources(const v1::SharingPolicy& policy, const SourceMap& sources,
                    const std::string& base_dir,
-                   std::vector<Diagnostic>* diagnostics);
+                   std::vector<Diagnostic>* diagnostics,
+                   const absl::flat_hash_set<std::string>* unreliable_sections = nullptr);
 
 // Reads and compiles a policy from a YAML node of the document `sources`
-// describes (a policy file, or a policy nested in a corpus case).
+// describes (a policy file, or a policy nested in a corpus case). Defined
+// in yaml_reader.cc.
 [[nodiscard]] absl::StatusOr<std::shared_ptr<const CompiledPolicy>>
 CompileYamlNode(const YAML::Node& root, SourceMap& sources, const std::string& base_dir,
                 std::vector<Diagnostic>* diagnostics);
