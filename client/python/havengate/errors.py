@@ -122,7 +122,7 @@ class StreamAbortedError(HavengateError):
 # e.g. alert.containers[0].number or item.
 _PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)*"
 _VIOLATION = re.compile(rf"^({_PATH}): (.*)$", re.DOTALL)
-_SEPARATOR = re.compile(rf"; (?={_PATH}: )")
+_SEPARATOR = re.compile(rf"; (?={_PATH}: |and \d+ more problems$)")
 _MORE = re.compile(r"^and \d+ more problems$")
 
 
