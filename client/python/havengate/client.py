@@ -195,7 +195,7 @@ class Client:
         are in flight unanswered. Accepted results are durable.
 
         ``items`` is consumed on a gRPC thread while results are yielded
-        here. If the stream fails, the results so far have been yielded and
+        here; nothing is sent before the iteration starts. If the stream fails, the results so far have been yielded and
         :class:`~havengate.errors.StreamAbortedError` is raised listing the
         item ids sent and not acknowledged (pushing them again is safe).
         Stopping the iteration early cancels the stream.

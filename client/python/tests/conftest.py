@@ -20,10 +20,25 @@ def pytest_configure(config: pytest.Config) -> None:
                                     "(or set HAVENGATE_BINARY_DIR)")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test's report ends with the last lines of every gateway log of its workdir."""
+    outcome = yield
+    report = outcome.get_result()
+    path = getattr(item, "havengate_workdir", None)
+    if report.when == "call" and report.failed and path:
+        for root, _, files in sorted(os.walk(path)):
+            if "gateway.log" in files:
+                with open(os.path.join(root, "gateway.log"), encoding="utf-8", errors="replace") as f:
+                    tail = f.read().splitlines()[-25:]
+                report.sections.append((f"last lines of {root}/gateway.log", "\n".join(tail)))
+
+
 @pytest.fixture
-def workdir() -> Iterator[str]:
+def workdir(request: pytest.FixtureRequest) -> Iterator[str]:
     """A directory removed with its contents after the test."""
     path = tempfile.mkdtemp(prefix="havengate-python-test.")
+    request.node.havengate_workdir = path
     try:
         yield path
     finally:
