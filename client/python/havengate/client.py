@@ -195,7 +195,8 @@ class Client:
         are in flight unanswered. Accepted results are durable.
 
         ``items`` is consumed on a gRPC thread while results are yielded
-        here; nothing is sent before the iteration starts. If the stream fails, the results so far have been yielded and
+        here; nothing is sent before the iteration starts. If the stream
+        fails, the results so far have been yielded and
         :class:`~havengate.errors.StreamAbortedError` is raised listing the
         item ids sent and not acknowledged (pushing them again is safe).
         Stopping the iteration early cancels the stream.
@@ -242,7 +243,6 @@ class Client:
                 yield ingest_pb2.PushRequest(item=item)
 
         call = self._ingest.PushStream(requests(), wait_for_ready=self._wait_for_ready)
-        answered = 0
         failure: Optional[HavengateError] = None
         try:
             try:
@@ -254,7 +254,6 @@ class Client:
                         entry = order.popleft() if order else (result.index, result.item_id, None)
                         state["in_flight"] -= 1
                         cv.notify_all()
-                    answered += 1
                     for index, item_id, error in locals_before:
                         yield StreamResult(index, item_id, None, error)
                     if result.code == 0:
