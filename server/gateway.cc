@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
+#include "server/audit/audit_record.h"
 #include "server/audit/checkpointer.h"
 #include "server/security/peer_identity.h"
 #include "server/federation/federation_service.h"
@@ -28,11 +29,13 @@
 #include "server/policy_holder/policy_holder.h"
 #include "server/preflight/preflight.h"
 #include "server/sharing/sharing.h"
-#include "server/store/store.h"
+#include "server/store/open_store.h"
 #include "server/security/transport_security.h"
 
 namespace havengate::server {
 namespace {
+
+using audit::MakeAuditRecord;
 
 constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
 // grpc.health.v1 service name whose status says whether partners' gateways
@@ -95,7 +98,7 @@ class GatewayImpl final : public Gateway {
   // --- Evidence and observability (audit checkpoints, metrics, health) ---
   // Before the store opens: metrics, the checkpoint signer and the
   // checkpointer, hooked into the store's audit appends.
-  absl::Status PrepareEvidence(store::SqliteOptions& store_options);
+  absl::Status PrepareEvidence(store::StoreOptions& store_options);
   // Once the store is open and the server listens.
   absl::Status StartEvidence();
   PeerLinkObserver PeerMetrics();
@@ -135,15 +138,17 @@ class GatewayImpl final : public Gateway {
 };
 
 absl::Status GatewayImpl::Init() {
-  store::SqliteOptions store_options;
-  store_options.path = config_.store_path;
+  store::StoreOptions store_options;
   store_options.discard_audit_for_benchmark = config_.discard_audit_for_benchmark;
   if (config_.discard_audit_for_benchmark) {
     log::Warn("audit_discarded_for_benchmark",
               {{"effect", "no audit record is kept; never run this way in production"}});
   }
   HG_RETURN_IF_ERROR(PrepareEvidence(store_options));  // evidence/observability
-  HG_ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(store_options));
+  HG_ASSIGN_OR_RETURN(store::OpenedStore opened,
+                      store::OpenStore(config_.store, std::move(store_options)));
+  store_ = std::move(opened.store);
+  proposals_ = std::make_unique<ProposalStore>(std::move(opened.policy_history));
   HG_ASSIGN_OR_RETURN(
       security_, security::TransportSecurity::Create(
                      config_, std::make_shared<HandshakeRecorder>(*metrics_, *store_)));
@@ -168,8 +173,6 @@ absl::Status GatewayImpl::Init() {
     log::Warn("no_policy", {{"effect", "nothing is shared with or accepted from partners"}});
   }
 
-  HG_ASSIGN_OR_RETURN(proposals_,
-                      ProposalStore::Open(config_.store_path + ".policies"));
   if (auto policy = policies_->current()) {
     HG_RETURN_IF_ERROR(proposals_
                            ->RecordPolicyFile(policy->version(),
@@ -250,7 +253,7 @@ absl::Status GatewayImpl::Init() {
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
                                 {"port", port_},
-                                {"store", config_.store_path}});
+                                {"store", config_.store.path}});
   return absl::OkStatus();
 }
 
@@ -359,7 +362,7 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
 
 // --- Evidence and observability ----------------------------------------------
 
-absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
+absl::Status GatewayImpl::PrepareEvidence(store::StoreOptions& store_options) {
   std::vector<std::string> partners;
   for (const config::PeerConfig& peer : config_.peers) partners.push_back(peer.id);
   metrics_ = std::make_unique<metrics::GatewayMetrics>(metrics_registry_, partners);
@@ -380,11 +383,11 @@ absl::Status GatewayImpl::PrepareEvidence(store::SqliteOptions& store_options) {
   store_options.sign_checkpoint = [signer = checkpoint_signer_.get()](
                                       uint64_t sequence,
                                       const std::string& previous_hash)
-      -> absl::StatusOr<store::SqliteOptions::CheckpointSignature> {
+      -> absl::StatusOr<store::StoreOptions::CheckpointSignature> {
     HG_ASSIGN_OR_RETURN(evidence::CheckpointSignature s,
                         signer->Sign(sequence, previous_hash));
-    return store::SqliteOptions::CheckpointSignature{std::move(s.signature),
-                                                     std::move(s.key_id)};
+    return store::StoreOptions::CheckpointSignature{std::move(s.signature),
+                                                    std::move(s.key_id)};
   };
   store_options.on_audit_committed = [this](const v1::AuditRecord& record) {
     metrics_->OnAuditCommitted(record);

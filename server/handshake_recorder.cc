@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/logging/log.h"
-#include "server/sharing/sharing.h"
+#include "server/audit/audit_record.h"
 
 namespace havengate::server {
 
@@ -22,7 +22,8 @@ void HandshakeRecorder::OnHandshakeRejected(const security::HandshakeRejection& 
   log::Warn("handshake_refused", {{"reason", reason},
                                   {"claimed", rejection.claimed_spiffe_id},
                                   {"detail", rejection.detail}});
-  v1::AuditRecord record = MakeAuditRecord(v1::CALL_REJECTED, rejection.claimed_spiffe_id);
+  v1::AuditRecord record =
+      audit::MakeAuditRecord(v1::CALL_REJECTED, rejection.claimed_spiffe_id);
   record.set_reason(absl::StrCat("TLS handshake refused: ", reason));
   record.set_detail(rejection.detail);
   store_.AppendAuditAsync({std::move(record)}, [](absl::Status) {});

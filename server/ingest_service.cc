@@ -9,6 +9,7 @@
 #include "proto/identifiers.h"
 #include "proto/status_macros.h"
 #include "proto/timestamp.h"
+#include "server/audit/audit_record.h"
 #include "server/security/grpc_status.h"
 #include "server/logging/log.h"
 #include "server/federation/ordered_answers.h"
@@ -43,7 +44,7 @@ void IngestService::AuditRejection(const std::string& actor,
                                    absl::string_view method,
                                    const absl::Status& status,
                                    const v1::Item* item) {
-  v1::AuditRecord record = MakeAuditRecord(v1::CALL_REJECTED, actor);
+  v1::AuditRecord record = audit::MakeAuditRecord(v1::CALL_REJECTED, actor);
   if (item != nullptr) {
     record.mutable_item()->set_origin(sharing_.options().organisation);
     record.mutable_item()->set_item_id(item->item_id().substr(0, 128));
@@ -116,7 +117,8 @@ bool IngestService::AwaitItem(const grpc::ServerContext& context,
 
 namespace {
 
-// Validates and normalises `item` and prepares its write, taking the item
+// Validates `item` as it will be stored (origin from the certificate,
+// version as the write reads it) and prepares its write, taking the item
 // over on success; on failure `item` is left as it was.
 absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
                                              const security::PeerIdentity& caller,
@@ -130,14 +132,15 @@ absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
   std::string sent_origin = std::move(*item.mutable_origin());
   const uint32_t sent_version = item.version();
   item.set_origin(caller.organisation_id);
-  if (item.version() == 0) item.set_version(1);
-  absl::Status valid = ValidateItem(item, limits);
+  store::ItemWrite write(std::move(item), caller.organisation_id);
+  absl::Status valid = ValidateItem(write.item, limits);
   if (!valid.ok()) {
+    item = std::move(write.item);
     *item.mutable_origin() = std::move(sent_origin);
     item.set_version(sent_version);
     return valid;
   }
-  return sharing.PrepareOwnItem(std::move(item), caller);
+  return sharing.PrepareOwnItem(std::move(write), caller);
 }
 
 }  // namespace

@@ -12,9 +12,9 @@
 #include "policy/preview.h"
 #include "proto/item_validation.h"
 #include "proto/status_macros.h"
-#include "server/security/grpc_status.h"
+#include "server/audit/audit_record.h"
 #include "server/logging/log.h"
-#include "server/sharing/sharing.h"
+#include "server/security/grpc_status.h"
 
 namespace havengate::server {
 namespace {
@@ -75,7 +75,7 @@ absl::StatusOr<PolicyAdminService::Officer> PolicyAdminService::Authorise(
     log::Warn("call_rejected", {{"method", method},
                                 {"caller", actor},
                                 {"reason", allowed.message()}});
-    v1::AuditRecord record = MakeAuditRecord(v1::CALL_REJECTED, actor);
+    v1::AuditRecord record = audit::MakeAuditRecord(v1::CALL_REJECTED, actor);
     record.set_reason(absl::StrCat("PolicyAdmin.", method, ": ",
                                    absl::StatusCodeToString(allowed.code()), ": ",
                                    allowed.message()));
@@ -157,7 +157,7 @@ absl::Status PolicyAdminService::Record(v1::AuditEventType type,
                                         const std::string& policy_version,
                                         const std::string& detail,
                                         const std::string& reason) {
-  v1::AuditRecord record = MakeAuditRecord(type, officer.spiffe_id);
+  v1::AuditRecord record = audit::MakeAuditRecord(type, officer.spiffe_id);
   record.set_policy_version(policy_version);
   record.set_detail(detail);
   record.set_reason(reason);

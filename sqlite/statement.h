@@ -3,7 +3,7 @@
 // absl::Status, one-shot SQL (Exec), an owning connection handle (Db), and
 // the mapping of SQLite result codes to status codes (a full disk is
 // RESOURCE_EXHAUSTED, anything else UNAVAILABLE). The gateway's store
-// (server/store), its policy history (server/policy_admin) and the
+// and its policy history (server/store, the SQLite backend) and the
 // read-only evidence reader (evidence/audit_store) use it; what each file
 // holds and how it is opened stays with them.
 //

@@ -2,12 +2,12 @@
 // CHECKPOINT record after every `every_records` audit records, or after
 // `interval` if anything was recorded since the last one, and once more
 // when the gateway stops cleanly. The store signs each checkpoint at its
-// place in the chain (SqliteOptions::sign_checkpoint); once it is
+// place in the chain (StoreOptions::sign_checkpoint); once it is
 // committed, the checkpointer appends it to the checkpoint file beside the
 // store (fsynced), so that cutting records off the end of the log —
 // checkpoints included — is detected by `havenctl audit verify`.
 //
-// Wiring: the store's SqliteOptions::on_audit_committed must call
+// Wiring: the store's StoreOptions::on_audit_committed must call
 // OnCommitted for every committed record; then Start(store); Stop() before
 // the store is closed.
 //
@@ -45,7 +45,7 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // For SqliteOptions::on_audit_committed: quick, never blocks on I/O.
+  // For StoreOptions::on_audit_committed: quick, never blocks on I/O.
   void OnCommitted(const v1::AuditRecord& record);
 
   // Starts checkpointing into `store`, which must outlive Stop(). Before

@@ -19,6 +19,7 @@
 #include "evidence/verify.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/sqlite_store.h"
 
 namespace havengate::audit {
 namespace {
@@ -87,19 +88,20 @@ class CheckpointerTest : public ::testing::Test {
     ASSERT_TRUE(signer.ok()) << signer.status();
     signer_ = std::move(*signer);
     checkpointer_ = std::make_unique<Checkpointer>(options);
-    store::SqliteOptions store_options;
-    store_options.path = store_path_;
+    store::SqliteOptions sqlite;
+    sqlite.path = store_path_;
+    store::StoreOptions store_options;
     store_options.sign_checkpoint = [this](uint64_t sequence,
                                            const std::string& previous_hash)
-        -> absl::StatusOr<store::SqliteOptions::CheckpointSignature> {
+        -> absl::StatusOr<store::StoreOptions::CheckpointSignature> {
       auto s = signer_->Sign(sequence, previous_hash);
       if (!s.ok()) return s.status();
-      return store::SqliteOptions::CheckpointSignature{s->signature, s->key_id};
+      return store::StoreOptions::CheckpointSignature{s->signature, s->key_id};
     };
     store_options.on_audit_committed = [this](const v1::AuditRecord& r) {
       checkpointer_->OnCommitted(r);
     };
-    auto store = store::OpenSqliteStore(store_options);
+    auto store = store::OpenSqliteStore(sqlite, store_options);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     ASSERT_TRUE(checkpointer_->Start(*store_).ok());
@@ -282,9 +284,9 @@ TEST_F(CheckpointerTest, UnwritableCheckpointFileIsFoundAtStart) {
   CheckpointerOptions options;
   options.file = (dir_ / "no-such-dir" / "gateway.db.checkpoints").string();
   Checkpointer checkpointer(options);
-  store::SqliteOptions store_options;
-  store_options.path = store_path_;
-  auto store = store::OpenSqliteStore(store_options);
+  store::SqliteOptions sqlite;
+  sqlite.path = store_path_;
+  auto store = store::OpenSqliteStore(sqlite);
   ASSERT_TRUE(store.ok());
   absl::Status started = checkpointer.Start(**store);
   EXPECT_EQ(started.code(), absl::StatusCode::kUnavailable);

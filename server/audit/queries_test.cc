@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/json.h"
-#include "server/store/store.h"
+#include "server/store/sqlite_store.h"
 
 namespace havengate::evidence {
 namespace {
@@ -36,10 +36,11 @@ class QueriesTest : public ::testing::Test {
                             ->name());
     std::filesystem::remove_all(dir_);
     path_ = (dir_ / "gateway.db").string();
-    store::SqliteOptions options;
-    options.path = path_;
+    store::SqliteOptions sqlite;
+    sqlite.path = path_;
+    store::StoreOptions options;
     options.now = [this] { return now_; };
-    auto store = store::OpenSqliteStore(options);
+    auto store = store::OpenSqliteStore(sqlite, options);
     ASSERT_TRUE(store.ok()) << store.status();
 
     Lifecycle(**store, v1::POLICY_PROPOSED, "officer/anna", "v2");
@@ -79,7 +80,7 @@ class QueriesTest : public ::testing::Test {
   }
   void WriteItem(store::Store& s, const std::string& id,
                  const std::string& container) {
-    store::ItemWrite w;
+    store::ItemWrite w(v1::Item(), "police-nl");
     w.item.set_item_id(id);
     w.item.set_version(1);
     w.item.set_origin("police-nl");
@@ -88,7 +89,6 @@ class QueriesTest : public ::testing::Test {
     w.item.mutable_alert()->set_severity(v1::Alert::HIGH);
     w.item.mutable_alert()->set_title(kCanary);
     w.item.mutable_alert()->add_containers()->set_number(container);
-    w.received_from = "police-nl";
     v1::AuditRecord r;
     r.set_type(v1::ITEM_INGESTED);
     r.mutable_item()->set_origin("police-nl");

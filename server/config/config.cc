@@ -1,6 +1,7 @@
 #include "server/config/config.h"
 
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -137,6 +138,23 @@ class Reader {
   std::vector<std::string> problems_;
 };
 
+constexpr StoreBackend kStoreBackends[] = {StoreBackend::kSqlite};
+
+std::optional<StoreBackend> ParseStoreBackend(absl::string_view name) {
+  for (StoreBackend backend : kStoreBackends) {
+    if (StoreBackendName(backend) == name) return backend;
+  }
+  return std::nullopt;
+}
+
+std::string KnownBackends() {
+  std::vector<std::string> names;
+  for (StoreBackend backend : kStoreBackends) {
+    names.emplace_back(StoreBackendName(backend));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 bool IsMap(Reader& r, const YAML::Node& node, const std::string& key) {
   if (!node) return false;
   if (!node.IsMap()) {
@@ -191,21 +209,35 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
   } else if (IsMap(r, tls, "tls")) {
     r.CheckKeys(tls, "tls",
                 {"certificate", "private_key", "ca", "crl",
-                 "reload_interval_seconds"});
+                 "reload_interval_seconds", "state_dir"});
     r.Path(tls, "tls", "certificate", &c.tls.certificate, true, true);
     r.Path(tls, "tls", "private_key", &c.tls.private_key, true, true);
     r.Path(tls, "tls", "ca", &c.tls.ca, true, true);
     r.Path(tls, "tls", "crl", &c.tls.crl, false, true);
     r.Seconds(tls, "tls", "reload_interval_seconds", 1, 86400,
               &c.tls.reload_interval);
+    r.Path(tls, "tls", "state_dir", &c.tls.state_dir, false, false);
   }
 
   YAML::Node store = root["store"];
   if (!store) {
     r.Problem("store", "is required (path of the database file)", &root);
   } else if (IsMap(r, store, "store")) {
-    r.CheckKeys(store, "store", {"path"});
-    r.Path(store, "store", "path", &c.store_path, true, false);
+    r.CheckKeys(store, "store", {"backend", "path"});
+    std::string backend;
+    if (r.String(store, "store", "backend", &backend, false)) {
+      std::optional<StoreBackend> known = ParseStoreBackend(backend);
+      if (known.has_value()) {
+        c.store.backend = *known;
+      } else {
+        YAML::Node node = store["backend"];
+        r.Problem("store.backend",
+                  absl::StrCat("unknown backend \"", backend,
+                               "\" (expected one of: ", KnownBackends(), ")"),
+                  &node);
+      }
+    }
+    r.Path(store, "store", "path", &c.store.path, true, false);
   }
 
   r.Path(root, "", "policy", &c.policy_path, false, true);
@@ -273,8 +305,12 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
     r.Path(audit, "audit", "checkpoint_file", &c.audit.checkpoint_file, false,
            false);
   }
-  if (c.audit.checkpoint_file.empty() && !c.store_path.empty()) {
-    c.audit.checkpoint_file = absl::StrCat(c.store_path, ".checkpoints");
+  // State beside the store unless the file puts it elsewhere.
+  if (c.audit.checkpoint_file.empty() && !c.store.path.empty()) {
+    c.audit.checkpoint_file = absl::StrCat(c.store.path, ".checkpoints");
+  }
+  if (c.tls.state_dir.empty() && !c.store.path.empty()) {
+    c.tls.state_dir = absl::StrCat(c.store.path, ".tls");
   }
 
   YAML::Node limits = root["limits"];
@@ -304,6 +340,14 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
 }
 
 }  // namespace
+
+absl::string_view StoreBackendName(StoreBackend backend) {
+  switch (backend) {
+    case StoreBackend::kSqlite:
+      return "sqlite";
+  }
+  return "unknown";
+}
 
 absl::StatusOr<GatewayConfig> ParseGatewayConfig(absl::string_view yaml,
                                                  const std::string& display_name,
@@ -341,8 +385,10 @@ absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {
 
 bool SameSettings(const GatewayConfig& a, const GatewayConfig& b) {
   auto tls = [](const TlsConfig& t) {
-    return std::tie(t.certificate, t.private_key, t.ca, t.crl, t.reload_interval);
+    return std::tie(t.certificate, t.private_key, t.ca, t.crl, t.reload_interval,
+                    t.state_dir);
   };
+  auto store = [](const StoreConfig& s) { return std::tie(s.backend, s.path); };
   auto peer = [](const PeerConfig& p) { return std::tie(p.id, p.domain, p.address, p.ca, p.crl); };
   auto per_caller = [](const limits::CallerLimitsOptions& o) {
     return std::tie(o.calls_per_second, o.call_burst, o.items_per_second, o.item_burst,
@@ -360,10 +406,11 @@ bool SameSettings(const GatewayConfig& a, const GatewayConfig& b) {
     if (peer(a.peers[i]) != peer(b.peers[i])) return false;
   }
   return std::tie(a.organisation_id, a.organisation_domain, a.listen_address, a.port_file,
-                  a.store_path, a.policy_path, a.metrics_listen_address, a.log_format) ==
+                  a.policy_path, a.metrics_listen_address, a.log_format) ==
              std::tie(b.organisation_id, b.organisation_domain, b.listen_address, b.port_file,
-                      b.store_path, b.policy_path, b.metrics_listen_address, b.log_format) &&
-         tls(a.tls) == tls(b.tls) && limits(a.limits) == limits(b.limits) &&
+                      b.policy_path, b.metrics_listen_address, b.log_format) &&
+         store(a.store) == store(b.store) && tls(a.tls) == tls(b.tls) &&
+         limits(a.limits) == limits(b.limits) &&
          per_caller(a.limits.per_caller) == per_caller(b.limits.per_caller) &&
          audit(a.audit) == audit(b.audit);
 }

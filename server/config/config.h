@@ -3,7 +3,7 @@
 //   organisation: {id: police-nl, domain: police.nl.example}
 //   listen: 0.0.0.0:7443
 //   tls: {certificate: gateway.crt, private_key: gateway.key, ca: ca.crt}
-//   store: {path: /var/lib/havengate/police-nl.db}
+//   store: {backend: sqlite, path: /var/lib/havengate/police-nl.db}
 //   policy: /etc/havengate/policy.yaml
 //   peers:
 //     - {id: customs-nl, domain: customs.nl.example,
@@ -17,9 +17,15 @@
 // `peers[1].address: must be host:port`; unknown keys are errors, so a typo
 // never silently drops a setting. See deploy/ for complete examples.
 //
+// The gateway's other state lives where the configuration says: the
+// checkpoint file (audit.checkpoint_file) and the generated TLS files
+// (tls.state_dir) default to names beside the store file
+// (`<store.path>.checkpoints`, `<store.path>.tls`); the code that uses
+// them never derives a path from the store's.
+//
 // A GatewayConfig is a plain value: loading owns nothing and starts
-// nothing; copy it freely. LoadGatewayConfig reads files and is safe to call from
-// any thread.
+// nothing; copy it freely. LoadGatewayConfig and ParseGatewayConfig read
+// files and are safe to call from any thread.
 #ifndef HAVENGATE_SERVER_CONFIG_CONFIG_H_
 #define HAVENGATE_SERVER_CONFIG_CONFIG_H_
 
@@ -44,6 +50,9 @@ struct TlsConfig {
   std::string crl;
   // How often certificate, key, CA and CRL files are checked for changes.
   absl::Duration reload_interval = absl::Seconds(10);
+  // Directory for the files the gateway generates (staged identity, trust
+  // bundle); default `<store.path>.tls`.
+  std::string state_dir;
 };
 
 struct PeerConfig {
@@ -88,6 +97,23 @@ struct AuditConfig {
   std::string checkpoint_file;
 };
 
+// Which storage backend holds the gateway's state, and where.
+enum class StoreBackend {
+  // One SQLite file at `path` (and the policy history beside it, at
+  // `<path>.policies`).
+  kSqlite,
+};
+
+struct StoreConfig {
+  // `store.backend`; sqlite unless the file says otherwise.
+  StoreBackend backend = StoreBackend::kSqlite;
+  // `store.path`: the database file.
+  std::string path;
+};
+
+// The name of `backend` as the config file spells it.
+absl::string_view StoreBackendName(StoreBackend backend);
+
 struct GatewayConfig {
   // Where the file was read from (for messages).
   std::string source_path;
@@ -98,7 +124,7 @@ struct GatewayConfig {
   // Optional: written with the chosen port once the gateway listens.
   std::string port_file;
   TlsConfig tls;
-  std::string store_path;
+  StoreConfig store;
   // Optional until a policy is needed (no policy: nothing is shared).
   std::string policy_path;
   std::vector<PeerConfig> peers;
@@ -112,7 +138,7 @@ struct GatewayConfig {
 
   // Not a key of the YAML file (LoadGatewayConfig never sets it): only a
   // gateway assembled in code, by the audit benchmark, runs with it. See
-  // store::SqliteOptions::discard_audit_for_benchmark: no audit record is
+  // store::StoreOptions::discard_audit_for_benchmark: no audit record is
   // kept.
   bool discard_audit_for_benchmark = false;
 };

@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -60,7 +62,8 @@ TEST_F(ConfigTest, ReadsEveryKeyAndResolvesPathsAgainstTheFile) {
   EXPECT_EQ(c->port_file, (dir_ / "run/port").string());
   EXPECT_EQ(c->tls.certificate, (dir_ / "certs/gw.crt").string());
   EXPECT_EQ(c->tls.reload_interval, absl::Seconds(2));
-  EXPECT_EQ(c->store_path, (dir_ / "data/gw.db").string());
+  EXPECT_EQ(c->store.backend, StoreBackend::kSqlite);
+  EXPECT_EQ(c->store.path, (dir_ / "data/gw.db").string());
   ASSERT_EQ(c->peers.size(), 1u);
   EXPECT_EQ(c->peers[0].id, "customs-nl");
   EXPECT_EQ(c->peers[0].ca, (dir_ / "certs/customs-ca.crt").string());
@@ -125,6 +128,65 @@ std::string WithLimits(const std::string& limits) {
   const std::string line = "limits: {max_item_bytes: 65536}\n";
   yaml.replace(yaml.find(line), line.size(), limits);
   return yaml;
+}
+
+TEST_F(ConfigTest, StoreBackendIsSqliteUnlessTheFileNamesAnother) {
+  auto c = Parse(absl::StrReplaceAll(
+      kValid, {{"store: {path: data/gw.db}",
+                "store: {backend: sqlite, path: data/gw.db}"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store.backend, StoreBackend::kSqlite);
+  EXPECT_EQ(StoreBackendName(c->store.backend), "sqlite");
+  EXPECT_EQ(c->store.path, (dir_ / "data/gw.db").string());
+}
+
+TEST_F(ConfigTest, AnUnknownStoreBackendIsAnErrorNamingTheKey) {
+  for (const char* backend : {"postgres-someday", "SQLite", "\"\""}) {
+    auto c = Parse(absl::StrReplaceAll(
+        kValid, {{"store: {path: data/gw.db}",
+                  absl::StrCat("store: {backend: ", backend, ", path: data/gw.db}")}}));
+    ASSERT_FALSE(c.ok()) << backend;
+    EXPECT_THAT(c.status().message(),
+                HasSubstr("store.backend: unknown backend"));
+    EXPECT_THAT(c.status().message(), HasSubstr("expected one of: sqlite"));
+  }
+  auto c = Parse(absl::StrReplaceAll(
+      kValid, {{"store: {path: data/gw.db}",
+                "store: {backend: [sqlite], path: data/gw.db}"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("store.backend: must be a single value"));
+  c = Parse(absl::StrReplaceAll(
+      kValid, {{"store: {path: data/gw.db}",
+                "store: {backend: sqlite, path: data/gw.db, dsn: x}"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("store.dsn: unknown key"));
+}
+
+TEST_F(ConfigTest, TlsStateDefaultsBesideTheStoreAndCanBeSet) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tls.state_dir, (dir_ / "data/gw.db.tls").string());
+  c = Parse(absl::StrReplaceAll(
+      kValid, {{"reload_interval_seconds: 2",
+                "reload_interval_seconds: 2\n  state_dir: state/tls"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tls.state_dir, (dir_ / "state/tls").string());
+  EXPECT_EQ(c->audit.checkpoint_file,
+            (dir_ / "data/gw.db.checkpoints").string())
+      << "each path is its own setting";
+}
+
+TEST_F(ConfigTest, SameSettingsSeesTheStoreAndTheStatePaths) {
+  auto a = Parse(kValid);
+  ASSERT_TRUE(a.ok()) << a.status();
+  GatewayConfig b = *a;
+  EXPECT_TRUE(SameSettings(*a, b));
+  b.store.path += ".other";
+  EXPECT_FALSE(SameSettings(*a, b));
+  b = *a;
+  b.tls.state_dir = "/elsewhere";
+  EXPECT_FALSE(SameSettings(*a, b));
 }
 
 TEST_F(ConfigTest, PerCallerLimitsHaveDefaultsAndCanBeSetOrTurnedOff) {

@@ -6,6 +6,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
+#include "server/audit/audit_record.h"
 #include "server/security/grpc_status.h"
 #include "server/logging/log.h"
 #include "server/federation/ordered_answers.h"
@@ -120,7 +121,7 @@ absl::Status FederationService::CheckItem(const v1::Item& item,
 void FederationService::AuditRefusal(const security::PeerIdentity& peer,
                                      const v1::FederationMessage& message,
                                      const absl::Status& status) {
-  v1::AuditRecord record = MakeAuditRecord(
+  v1::AuditRecord record = audit::MakeAuditRecord(
       v1::RECEIPT_REFUSED, peer.spiffe_id,
       message.has_item() ? &message.item() : nullptr);
   if (message.has_retraction()) {
@@ -149,7 +150,7 @@ void FederationService::AuditOtherCopy(const security::PeerIdentity& peer,
                                        const std::string& held_from) {
   // Not a refusal: the partner has this version, as `held_from` released
   // it. The record says this copy arrived and is not the one shown.
-  v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id);
+  v1::AuditRecord record = audit::MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id);
   record.mutable_item()->set_origin(held.origin());
   record.mutable_item()->set_item_id(held.item_id());
   record.mutable_item()->set_version(held.version());
@@ -192,7 +193,7 @@ grpc::Status FederationService::Exchange(
         "this organisation is not a configured peer of this gateway");
   }
   if (!allowed.ok()) {
-    v1::AuditRecord record = MakeAuditRecord(
+    v1::AuditRecord record = audit::MakeAuditRecord(
         v1::CALL_REJECTED, peer.ok() ? peer->spiffe_id : "");
     record.set_reason(absl::StrCat("Exchange: ", absl::StatusCodeToString(allowed.code()), ": ",
                                    allowed.message()));

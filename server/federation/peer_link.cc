@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "server/audit/audit_record.h"
 #include "server/logging/log.h"
-#include "server/sharing/sharing.h"
 
 namespace havengate::server {
 namespace {
@@ -212,24 +212,31 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
         break;
       }
       sent = record.sequence;
-      if (!message.ParseFromString(record.payload)) {
+      if (!record.readable()) {
         log::Error("outbox_entry_unreadable", {{"partner", options_.partner},
                                                {"sequence", record.sequence}});
         // Settled (it can never be sent) and on record as such; without a
         // type the record would have gone into the chain as UNSPECIFIED.
         Pending& p = pending[record.sequence];
         p.settled = true;
-        p.record = MakeAuditRecord(v1::DELIVERY_REFUSED, options_.gateway_spiffe_id);
+        p.record = audit::MakeAuditRecord(v1::DELIVERY_REFUSED, options_.gateway_spiffe_id);
         p.record.set_partner(options_.partner);
         p.record.set_reason("the outbox entry cannot be read; it was not sent");
         p.record.set_detail(absl::StrCat("outbox sequence ", record.sequence));
         advance();
         continue;
       }
+      // The wire message: what the store says this partner is sent.
+      message.Clear();
       message.set_sequence(record.sequence);
+      if (record.item.has_value()) {
+        message.mutable_item()->Swap(&*record.item);
+      } else {
+        message.mutable_retraction()->Swap(&*record.retraction);
+      }
       Pending& p = pending[record.sequence];
       p.enqueued_at = record.enqueued_at;
-      p.record = MakeAuditRecord(
+      p.record = audit::MakeAuditRecord(
           v1::ITEM_DELIVERED, options_.gateway_spiffe_id,
           message.has_item() ? &message.item() : nullptr);
       p.record.set_partner(options_.partner);

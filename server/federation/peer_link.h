@@ -1,6 +1,7 @@
 // PeerLink: the sending side of federation towards one partner. It keeps
 // one Exchange stream open to the partner's gateway and sends that
-// partner's durable outbox in order, with a window of unacknowledged
+// partner's durable outbox in order (the store says what the partner is
+// sent; the link builds the wire message), with a window of unacknowledged
 // messages; acknowledged messages leave the outbox (and are audited as
 // delivered, or refused). On any failure it reconnects with capped
 // exponential backoff and full jitter and resends everything not yet

@@ -2,7 +2,7 @@
 // the daemon reports through.
 //
 // Most counters follow the audit log (OnAuditCommitted, wired to
-// SqliteOptions::on_audit_committed): every ingest, receipt, refusal,
+// StoreOptions::on_audit_committed): every ingest, receipt, refusal,
 // share decision and delivery is audited, so counting committed records
 // counts exactly what durably happened. The remaining hooks are for what
 // is not audited per event: peer link state and delivery latency (from

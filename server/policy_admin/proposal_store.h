@@ -1,7 +1,9 @@
 // ProposalStore: the gateway's policy history — every proposed policy and
 // every version that was active — and the four-eyes rules of its
-// lifecycle, kept in a small SQLite file beside the gateway's store
-// (`<store>.policies`) so proposals and approvals survive restarts.
+// lifecycle. The entries are kept by the store's backend
+// (store::PolicyHistory, opened with the store: server/store/open_store.h;
+// with SQLite a small file beside the store, `<store>.policies`) so
+// proposals and approvals survive restarts; the rules are all here.
 //
 // States: PROPOSED -> APPROVED -> ACTIVE -> SUPERSEDED (-> ACTIVE again by a
 // rollback). Exactly one entry is ACTIVE while the gateway has a policy.
@@ -9,7 +11,9 @@
 // PolicyHolder) and then records that it did. Every write is one
 // transaction, synced before it returns.
 //
-// Thread-safe.
+// Thread-safe: lifecycle steps are serialised here, so a rule checked
+// against the history still holds when its write lands. Owns its
+// PolicyHistory.
 #ifndef HAVENGATE_SERVER_POLICY_ADMIN_PROPOSAL_STORE_H_
 #define HAVENGATE_SERVER_POLICY_ADMIN_PROPOSAL_STORE_H_
 
@@ -21,8 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "havengate/v1/policy_admin.pb.h"
-
-struct sqlite3;
+#include "server/store/policy_history.h"
 
 namespace havengate::server {
 
@@ -31,10 +34,7 @@ inline constexpr char kPolicyFileAuthor[] = "policy file on disk";
 
 class ProposalStore {
  public:
-  // Opens or creates the history file.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<ProposalStore>> Open(
-      const std::string& path);
-  ~ProposalStore();
+  explicit ProposalStore(std::unique_ptr<store::PolicyHistory> history);
 
   // Stores a PROPOSED candidate. ALREADY_EXISTS if `version` was used by any
   // entry before (every decision records the version that made it, so a
@@ -83,18 +83,14 @@ class ProposalStore {
       bool include_text) const;
 
  private:
-  explicit ProposalStore(sqlite3* db);
-  absl::StatusOr<std::vector<v1::PolicyProposal>> Query(
-      const std::string& where, const std::vector<std::string>& args,
-      bool include_text) const;
   absl::StatusOr<v1::PolicyProposal> GetLocked(const std::string& id,
                                                bool include_text) const;
-  // Runs `sql` with `args` bound as text (?1, ?2, ...).
-  absl::Status Exec(const std::string& sql,
-                    const std::vector<std::string>& args) const;
+  absl::StatusOr<v1::PolicyProposal> MarkActiveLocked(const std::string& id,
+                                                      const std::string& officer,
+                                                      absl::Time now);
 
-  mutable std::mutex mu_;  // one SQLite connection, used under mu_
-  sqlite3* db_;
+  mutable std::mutex mu_;  // serialises lifecycle steps
+  std::unique_ptr<store::PolicyHistory> history_;
 };
 
 }  // namespace havengate::server

@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "policy/policy_testing.h"
 #include "proto/digest.h"
+#include "server/store/sqlite_store.h"
 
 namespace havengate::server {
 namespace {
@@ -23,9 +24,9 @@ class ProposalStoreTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     store_.reset();
-    auto store = ProposalStore::Open(dir_.path() + "/gateway.db.policies");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    auto history = store::OpenSqlitePolicyHistory(dir_.path() + "/gateway.db.policies");
+    ASSERT_TRUE(history.ok()) << history.status();
+    store_ = std::make_unique<ProposalStore>(std::move(*history));
   }
   std::vector<std::string> States() {
     std::vector<std::string> out;

@@ -104,11 +104,11 @@ void CheckPolicy(const config::GatewayConfig& c, Problems& problems) {
 }
 
 void CheckStoreLocation(const config::GatewayConfig& c, Problems& problems) {
-  std::filesystem::path store(c.store_path);
+  std::filesystem::path store(c.store.path);
   std::error_code error;
   if (std::filesystem::exists(store, error)) {
     if (access(store.c_str(), R_OK | W_OK) != 0) {
-      problems.Add("store.path", absl::StrCat("cannot write ", c.store_path, ": ",
+      problems.Add("store.path", absl::StrCat("cannot write ", c.store.path, ": ",
                                               std::strerror(errno)));
     }
     return;

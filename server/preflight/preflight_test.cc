@@ -38,7 +38,7 @@ class PreflightTest : public ::testing::Test {
     config_.tls.private_key = gateway_->key_file;
     config_.tls.ca = ca_->cert_file();
     std::filesystem::create_directories(dir_.Path("data"));
-    config_.store_path = dir_.Path("data/gateway.db");
+    config_.store.path = dir_.Path("data/gateway.db");
     config_.peers.push_back({"customs-nl", "customs.nl.example", "localhost:7444",
                              customs_ca_->cert_file(), ""});
   }
@@ -138,12 +138,12 @@ TEST_F(PreflightTest, UnreadableFilesAreNamed) {
 
 TEST_F(PreflightTest, AStoreThatCannotBeCreatedIsFoundAndNoDirectoryIsMade) {
   // Missing directories are fine: the store creates them (not preflight).
-  config_.store_path = dir_.Path("new/dirs/gateway.db");
+  config_.store.path = dir_.Path("new/dirs/gateway.db");
   EXPECT_EQ(Problems(), "");
   EXPECT_FALSE(std::filesystem::exists(dir_.Path("new")));
   // Under a file they cannot be made.
   std::ofstream(dir_.Path("a-file")) << "x";
-  config_.store_path = dir_.Path("a-file/data/gateway.db");
+  config_.store.path = dir_.Path("a-file/data/gateway.db");
   EXPECT_THAT(Problems(), HasSubstr("store.path: cannot create the store under " +
                                     dir_.Path("a-file") + ": it is not a directory"));
 }

@@ -1,6 +1,5 @@
 #include "server/security/transport_security.h"
 
-#include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
 
 namespace havengate::security {
@@ -59,8 +58,8 @@ absl::StatusOr<std::unique_ptr<TransportSecurity>> TransportSecurity::Create(
   }
   options.reload_interval_seconds = static_cast<unsigned>(
       std::max<int64_t>(1, absl::ToInt64Seconds(config.tls.reload_interval)));
-  // Generated files (staged identity, trust bundle) live beside the store.
-  options.state_dir = absl::StrCat(config.store_path, ".tls");
+  // Generated files (staged identity, trust bundle): tls.state_dir.
+  options.state_dir = config.tls.state_dir;
   HG_ASSIGN_OR_RETURN(std::unique_ptr<ServerSecurity> security,
                       MakeServerCredentials(options, std::move(listener)));
   return std::unique_ptr<TransportSecurity>(

@@ -1,10 +1,11 @@
 #include "server/sharing/sharing.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "havengate/v1/federation.pb.h"
-#include "proto/digest.h"
 #include "proto/timestamp.h"
+#include "server/audit/audit_record.h"
 
 namespace havengate::server {
 namespace {
@@ -29,20 +30,6 @@ void CopyStrings(const Strings& from,
 
 }  // namespace
 
-v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
-                                const std::string& actor,
-                                const v1::Item* item) {
-  v1::AuditRecord record;
-  record.set_type(type);
-  record.set_actor(actor);
-  if (item != nullptr) {
-    record.mutable_item()->set_origin(item->origin());
-    record.mutable_item()->set_item_id(item->item_id());
-    record.mutable_item()->set_version(item->version());
-  }
-  return record;
-}
-
 Sharing::Sharing(SharingOptions options, const PolicyHolder& policies)
     : options_(std::move(options)), policies_(policies) {}
 
@@ -55,7 +42,7 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
   policy::Decision decision = policy.Decide(item, options);
   const google::protobuf::Timestamp now = ToTimestamp(absl::Now());
   for (policy::PartnerDecision& partner : decision.partners) {
-    v1::AuditRecord record = MakeAuditRecord(
+    v1::AuditRecord record = audit::MakeAuditRecord(
         v1::SHARE_DECIDED, options_.gateway_spiffe_id, &item);
     record.set_partner(partner.partner);
     record.set_policy_version(decision.policy_version);
@@ -76,43 +63,38 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
     }
     record.set_released(released);
     if (released) {
-      v1::FederationMessage message;
-      v1::Item* sent = message.mutable_item();
-      *sent = std::move(partner.projected);
-      v1::ProvenanceHop* hop = sent->add_provenance();
+      store::PartnerCopy& copy = write.copies.emplace_back();
+      copy.partner = partner.partner;
+      copy.item = std::move(partner.projected);
+      copy.expires_at = ExpiryOf(item);
+      v1::ProvenanceHop* hop = copy.item.add_provenance();
       hop->set_organisation(options_.organisation);
       hop->set_gateway(options_.gateway_spiffe_id);
       *hop->mutable_released_at() = now;
       hop->set_policy_version(decision.policy_version);
       hop->set_released_to(partner.partner);
-      record.set_digest(Sha256Hex(DeterministicBytes(*sent)));
-      write.outbox.push_back(store::OutboxMessage{
-          partner.partner, message.SerializeAsString(), ExpiryOf(item)});
+      record.set_digest(store::ItemDigest(copy.item));
     }
     write.audit.push_back(std::move(record));
   }
   // A partner that was sent an earlier version but gets none of this one
-  // must stop showing it.
-  v1::FederationMessage withdrawal;
-  v1::Retraction* retraction = withdrawal.mutable_retraction();
-  retraction->set_origin(item.origin());
-  retraction->set_item_id(item.item_id());
-  retraction->set_kind(v1::Retraction::NO_LONGER_SHARED);
-  retraction->set_decided_by(options_.organisation);
-  *retraction->mutable_retracted_at() = now;
-  retraction->set_reason(absl::StrCat("version ", item.version(),
-                                      " is not shared with this partner under policy ",
-                                      decision.policy_version));
-  write.withdrawal_payload = withdrawal.SerializeAsString();
+  // must stop showing it (the store knows who that is).
+  v1::Retraction& withdrawal = write.withdrawal.emplace();
+  withdrawal.set_origin(item.origin());
+  withdrawal.set_item_id(item.item_id());
+  withdrawal.set_kind(v1::Retraction::NO_LONGER_SHARED);
+  withdrawal.set_decided_by(options_.organisation);
+  *withdrawal.mutable_retracted_at() = now;
+  withdrawal.set_reason(absl::StrCat("version ", item.version(),
+                                     " is not shared with this partner under policy ",
+                                     decision.policy_version));
 }
 
 absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
-    v1::Item item, const security::PeerIdentity& client) const {
-  store::ItemWrite write;
-  write.audit.push_back(
-      MakeAuditRecord(v1::ITEM_INGESTED, client.spiffe_id, &item));
+    store::ItemWrite write, const security::PeerIdentity& client) const {
   write.received_from = options_.organisation;
-  write.item = std::move(item);
+  write.audit.push_back(audit::MakeAuditRecord(v1::ITEM_INGESTED,
+                                               client.spiffe_id, &write.item));
   if (std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current()) {
     DecideForPartners(*policy, /*received_from_partner=*/false, write);
   }
@@ -129,17 +111,15 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
   }
   absl::Status accepted = policy->AcceptInbound(peer.organisation_id, item);
   if (!accepted.ok()) return accepted;
-  store::ItemWrite write;
+  store::ItemWrite write(item, peer.organisation_id);
   v1::AuditRecord record =
-      MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id, &item);
+      audit::MakeAuditRecord(v1::ITEM_RECEIVED, peer.spiffe_id, &write.item);
   record.set_partner(peer.organisation_id);
   if (!item.provenance().empty()) {
     record.set_policy_version(
         item.provenance(item.provenance_size() - 1).policy_version());
   }
   write.audit.push_back(std::move(record));
-  write.received_from = peer.organisation_id;
-  write.item = item;
   DecideForPartners(*policy, /*received_from_partner=*/true, write);
   return write;
 }
@@ -147,7 +127,7 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
 store::RetractionWrite Sharing::PrepareReceivedRetraction(
     const v1::Retraction& retraction, const security::PeerIdentity& peer) const {
   store::RetractionWrite write;
-  v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RETRACTED, peer.spiffe_id);
+  v1::AuditRecord record = audit::MakeAuditRecord(v1::ITEM_RETRACTED, peer.spiffe_id);
   record.mutable_item()->set_origin(retraction.origin());
   record.mutable_item()->set_item_id(retraction.item_id());
   record.set_partner(peer.organisation_id);
@@ -157,27 +137,23 @@ store::RetractionWrite Sharing::PrepareReceivedRetraction(
   write.retraction = retraction;
   // Onwards: a retraction by the origin travels as it is; a withdrawal
   // becomes this gateway's own withdrawal (it no longer holds the item).
-  v1::FederationMessage onward;
-  *onward.mutable_retraction() = retraction;
+  v1::Retraction& onward = write.onward.emplace(retraction);
   if (retraction.kind() == v1::Retraction::NO_LONGER_SHARED) {
-    onward.mutable_retraction()->set_decided_by(options_.organisation);
+    onward.set_decided_by(options_.organisation);
   }
-  write.partner_payload = onward.SerializeAsString();
   return write;
 }
 
 store::RetractionWrite Sharing::PrepareOwnRetraction(
     v1::Retraction retraction, const security::PeerIdentity& client) const {
   store::RetractionWrite write;
-  v1::AuditRecord record = MakeAuditRecord(v1::ITEM_RETRACTED, client.spiffe_id);
+  v1::AuditRecord record = audit::MakeAuditRecord(v1::ITEM_RETRACTED, client.spiffe_id);
   record.mutable_item()->set_origin(retraction.origin());
   record.mutable_item()->set_item_id(retraction.item_id());
   record.set_reason(retraction.reason());
   write.audit.push_back(std::move(record));
   write.received_from = options_.organisation;
-  v1::FederationMessage onward;
-  *onward.mutable_retraction() = retraction;
-  write.partner_payload = onward.SerializeAsString();
+  write.onward = retraction;
   write.retraction = std::move(retraction);
   return write;
 }

@@ -1,24 +1,26 @@
 // Sharing: what an accepted item means beyond being stored — the decision
-// for every partner under the active sharing policy, the projected copies
-// queued for partners' gateways, and the audit records — assembled into one
-// store write so that an item is never stored without its outbox entries
-// and evidence, or the reverse.
+// for every partner under the active sharing policy (which partner gets
+// which projected copy, and that partners no longer shared with get a
+// withdrawal), onward retractions, and the audit records — assembled into
+// one store write so that an item is never stored without its outbox
+// entries and evidence, or the reverse. It hands the store a decision, not
+// wire messages: the federation link builds those when it sends.
 //
 // The active policy is swapped atomically; each item is decided under
-// exactly one policy version, which every record names. Thread-safe.
+// exactly one policy version, which every record names. Thread-safe (const
+// methods, any thread); borrows the PolicyHolder.
 #ifndef HAVENGATE_SERVER_SHARING_SHARING_H_
 #define HAVENGATE_SERVER_SHARING_SHARING_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "havengate/v1/audit.pb.h"
 #include "havengate/v1/ingest.pb.h"
 #include "havengate/v1/item.pb.h"
-#include "server/security/peer_identity.h"
 #include "server/policy_holder/policy_holder.h"
+#include "server/security/peer_identity.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
@@ -34,10 +36,11 @@ class Sharing {
   // `policies` must outlive this object.
   Sharing(SharingOptions options, const PolicyHolder& policies);
 
-  // The write for an item an integration client pushed. `item` is valid
-  // and its origin is this organisation.
+  // Completes the write of an item an integration client pushed: its
+  // decisions and audit records. `write.item` is valid and its origin is
+  // this organisation (the write has read a version 0 as 1).
   [[nodiscard]] absl::StatusOr<store::ItemWrite> PrepareOwnItem(
-      v1::Item item, const security::PeerIdentity& client) const;
+      store::ItemWrite write, const security::PeerIdentity& client) const;
 
   // The write for an item a peer gateway sent, already checked (valid,
   // consistent provenance, sender a configured peer). PERMISSION_DENIED if
@@ -62,8 +65,8 @@ class Sharing {
 
  private:
   // Decides `write.item` for every partner under `policy` and adds the
-  // outbox entries (projected copies with this gateway's provenance hop),
-  // the SHARE_DECIDED records and the withdrawal for partners that held an
+  // copies (projections with this gateway's provenance hop), the
+  // SHARE_DECIDED records and the withdrawal for partners that held an
   // earlier version.
   void DecideForPartners(const policy::CompiledPolicy& policy,
                          bool received_from_partner,
@@ -72,11 +75,6 @@ class Sharing {
   SharingOptions options_;
   const PolicyHolder& policies_;
 };
-
-// An audit record of `type` about `item` caused by `actor` (a SPIFFE id).
-v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
-                                const std::string& actor,
-                                const v1::Item* item = nullptr);
 
 }  // namespace havengate::server
 

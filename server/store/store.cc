@@ -1,8 +1,24 @@
-#include <future>
-
+// The blocking forms of the Store's writes, and the two rules every
+// backend shares that callers apply before a write reaches a store: version
+// normalisation (ItemWrite) and the item digest.
 #include "server/store/store.h"
 
+#include <future>
+#include <utility>
+
+#include "proto/digest.h"
+
 namespace havengate::store {
+
+ItemWrite::ItemWrite(v1::Item item_in, std::string received_from_in)
+    : item(std::move(item_in)), received_from(std::move(received_from_in)) {
+  // item.proto: "0 is read as 1".
+  if (item.version() == 0) item.set_version(1);
+}
+
+std::string ItemDigest(const v1::Item& item) {
+  return Sha256Hex(DeterministicBytes(item));
+}
 
 absl::StatusOr<ItemWriteResult> Store::WriteItem(ItemWrite write) {
   std::promise<absl::StatusOr<ItemWriteResult>> promise;

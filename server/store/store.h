@@ -1,5 +1,9 @@
 // Store: the gateway's durable state — items (its own and those partners
-// shared with it), retractions, per-partner outboxes and the audit chain.
+// shared with it), retractions, per-partner outboxes and the audit chain —
+// as the rest of the daemon sees it. This header is the interface and its
+// vocabulary only; how a store is opened is in open_store.h, the rules
+// every backend shares in domain_store.h, storage itself in backend.h (and
+// sqlite_store.h for the one backend there is).
 //
 // Writes are atomic per write and durable (committed and synced) when their
 // completion callback runs; concurrent writes are batched into one
@@ -8,12 +12,14 @@
 //
 // All methods are thread-safe. Callbacks run on the store's writer thread:
 // they must be quick and must not call back into the store's write methods.
+// The store owns what it is handed (writes are taken by value) and nothing
+// of the caller's; readers get copies.
 #ifndef HAVENGATE_SERVER_STORE_STORE_H_
 #define HAVENGATE_SERVER_STORE_STORE_H_
 
 #include <cstdint>
 #include <functional>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,31 +33,41 @@
 
 namespace havengate::store {
 
-// One message queued for a partner's gateway. `payload` is opaque to the
-// store (the federation layer's encoded message).
-struct OutboxMessage {
+// A copy of an item the sharing decision released to one partner: the
+// projection the partner may see, its provenance ending with this
+// gateway's hop.
+struct PartnerCopy {
   std::string partner;
-  std::string payload;
-  // Zero: never expires.
+  v1::Item item;
+  // InfinitePast: never expires.
   absl::Time expires_at = absl::InfinitePast();
 };
 
-// Stores one version of an item, with what must happen atomically with it.
+// Stores one version of an item, with what the sharing decision says must
+// happen atomically with it.
 struct ItemWrite {
-  // The item as it will be held: origin set, provenance complete.
+  // The write for `item` from `received_from`. The item's version is
+  // normalised here (0 is read as 1, see item.proto) and nowhere else:
+  // decide on `item` of the write, not on the item passed in.
+  ItemWrite(v1::Item item, std::string received_from);
+
+  // The item as it will be held: origin set, provenance complete, version
+  // at least 1 (a write of version 0 is refused with INVALID_ARGUMENT).
   v1::Item item;
   // Organisation id it came from: this organisation's own id for items its
   // clients pushed, the peer's id for items received.
   std::string received_from;
-  // Queued for partners in the same transaction as the item.
-  std::vector<OutboxMessage> outbox;
+  // Queued for partners in the same transaction as the item, if it is the
+  // newest version held.
+  std::vector<PartnerCopy> copies;
+  // If set: every partner that was sent an earlier version of this item
+  // but gets no copy of this one is queued this withdrawal instead (the
+  // item is no longer shared with it). Who that is, the store decides.
+  std::optional<v1::Retraction> withdrawal;
   // Appended to the audit chain in the same transaction. Their `sequence`,
-  // `previous_hash` and `hash` are assigned by the store.
+  // `previous_hash` and `hash` are assigned by the store; an empty
+  // `digest` becomes the stored item's.
   std::vector<v1::AuditRecord> audit;
-  // If not empty: every partner that was sent an earlier version of this
-  // item but is not in `outbox` is queued this payload instead (the item
-  // is no longer shared with it).
-  std::string withdrawal_payload;
 };
 
 struct ItemWriteResult {
@@ -66,25 +82,31 @@ struct RetractionWrite {
   v1::Retraction retraction;
   // Organisation id it came from (own id when retracted here).
   std::string received_from;
-  // Queued for every partner that was sent any version of the item.
-  std::string partner_payload;
+  // If set: queued for every partner that was sent any version of the item.
+  std::optional<v1::Retraction> onward;
   std::vector<v1::AuditRecord> audit;
 };
 
-// An entry read from a partner's outbox.
+// An entry read from a partner's outbox: what to send, not how (the
+// federation link builds the wire message).
 struct OutboxRecord {
   std::string partner;
   // Strictly increasing per partner.
   uint64_t sequence = 0;
-  std::string payload;
+  // Exactly one is set, unless the stored entry cannot be read (it was
+  // damaged): then neither is, and the entry can never be sent.
+  std::optional<v1::Item> item;
+  std::optional<v1::Retraction> retraction;
   absl::Time expires_at = absl::InfinitePast();
   absl::Time enqueued_at;
+
+  bool readable() const { return item.has_value() || retraction.has_value(); }
 };
 
 struct OutboxStats {
   std::string partner;
   uint64_t depth = 0;
-  // Zero if the outbox is empty.
+  // InfinitePast if the outbox is empty.
   absl::Time oldest_enqueued_at = absl::InfinitePast();
 };
 
@@ -111,16 +133,20 @@ class Store {
   //   organisation is remembered for SentOtherCopy);
   // - ALREADY_EXISTS if it is stored with different content from the same
   //   organisation;
-  // - FAILED_PRECONDITION if the item was retracted;
+  // - FAILED_PRECONDITION if the item was retracted by its origin;
+  // - INVALID_ARGUMENT if the item's version is 0 (see ItemWrite);
   // - RESOURCE_EXHAUSTED if the disk is full; UNAVAILABLE if the store is
   //   closed or broken. In both cases nothing was written.
+  // A version older than the newest held is stored but queues nothing.
   virtual void WriteItemAsync(ItemWrite write, ItemCallback done) = 0;
 
   // Blocking form of WriteItemAsync.
   [[nodiscard]] absl::StatusOr<ItemWriteResult> WriteItem(ItemWrite write);
 
   // Records a retraction. NOT_FOUND if no version of the item is stored;
-  // OK (and nothing new) if it was already retracted.
+  // OK (and nothing new) if it was already retracted by its origin, or is
+  // withdrawn again. A retraction by the origin replaces a withdrawal; a
+  // withdrawal is lifted by a newer version.
   virtual void WriteRetractionAsync(RetractionWrite write,
                                     DoneCallback done) = 0;
   [[nodiscard]] absl::Status WriteRetraction(RetractionWrite write);
@@ -177,6 +203,7 @@ class Store {
   [[nodiscard]] virtual absl::StatusOr<std::vector<OutboxRecord>> ReadOutbox(
       const std::string& partner, uint64_t after_sequence, int max) = 0;
 
+  // Every partner that was ever queued anything, by partner id.
   [[nodiscard]] virtual absl::StatusOr<std::vector<OutboxStats>>
   GetOutboxStats() = 0;
 
@@ -192,52 +219,8 @@ class Store {
   virtual void Close() = 0;
 };
 
-struct SqliteOptions {
-  // Database file; created with its directory if missing.
-  std::string path;
-  // Most writes committed in one transaction.
-  int max_batch = 512;
-  // Clock used for receipts and audit records (tests fix it).
-  std::function<absl::Time()> now = absl::Now;
-  // If > 0, caps the database at this many pages so tests can see how a
-  // full disk is handled.
-  int64_t max_page_count_for_testing = 0;
-  // Benchmarks only: audit records are dropped instead of appended to the
-  // chain (nothing is sealed, stored or passed to on_audit_committed), so
-  // that the audit benchmark (tests/bench/federation_bench) can measure
-  // what the audit costs. A store opened with it keeps no evidence. The
-  // gateway sets it only from GatewayConfig::discard_audit_for_benchmark,
-  // which no config file can set.
-  bool discard_audit_for_benchmark = false;
-
-  // --- Audit evidence hooks (optional; both run on the writer thread) ---
-
-  // Signs CHECKPOINT records: called while a CHECKPOINT record is appended,
-  // with the sequence and previous hash the store assigned to it; the
-  // result becomes its `checkpoint_signature` and `checkpoint_key_id`
-  // (fields the caller left empty). An error fails that write and nothing
-  // of it is stored. Unset: CHECKPOINT records are stored as given.
-  struct CheckpointSignature {
-    std::string signature;
-    std::string key_id;
-  };
-  std::function<absl::StatusOr<CheckpointSignature>(
-      uint64_t sequence, const std::string& previous_hash)>
-      sign_checkpoint;
-  // Called once per audit record after the transaction holding it is
-  // committed, in chain order, with sequence and hashes set. Must be quick
-  // and must not write to the store.
-  std::function<void(const v1::AuditRecord&)> on_audit_committed;
-};
-
-// Opens (creating or migrating) an SQLite store in WAL mode with full sync.
-// Returns UNAVAILABLE if the file cannot be opened or locked, FAILED_PRECONDITION
-// if it was written by a newer schema.
-[[nodiscard]] absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
-    const SqliteOptions& options);
-
 // SHA-256 (lower-case hex) of an item's deterministic encoding: the digest
-// the store records and receipts carry.
+// the store records and receipts carry, and the digest of a copy sent.
 std::string ItemDigest(const v1::Item& item);
 
 }  // namespace havengate::store

@@ -8,6 +8,10 @@
 set(HG_NOT_SERVER client policy evidence proto sqlite certs)
 # Folders that must not depend on gRPC.
 set(HG_NOT_GRPC policy)
+# The only daemon folder that may speak SQL: everything else in server/
+# reaches storage through the store's interfaces (tests may open a store
+# file to damage it on purpose).
+set(HG_STORAGE server/store)
 
 set(problems "")
 
@@ -38,6 +42,20 @@ if(CHECK STREQUAL "includes")
       endforeach()
     endforeach()
   endforeach()
+  file(GLOB_RECURSE daemon ${SOURCE_DIR}/server/*.h ${SOURCE_DIR}/server/*.cc)
+  foreach(file ${daemon})
+    file(RELATIVE_PATH name ${SOURCE_DIR} ${file})
+    get_filename_component(folder ${name} DIRECTORY)
+    hg_under("${folder}" "${HG_STORAGE}" is_storage)
+    if(is_storage OR name MATCHES "_test\\.cc$")
+      continue()
+    endif()
+    file(STRINGS ${file} sql REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<](sqlite3\\.h|sqlite/)")
+    foreach(line ${sql})
+      string(STRIP "${line}" line)
+      list(APPEND problems "${name}: ${line} (storage is reached through ${HG_STORAGE}/)")
+    endforeach()
+  endforeach()
 elseif(CHECK STREQUAL "links")
   # Targets and imported targets (gRPC::grpc++) are kept in variables named
   # after them, made identifiers: _<name>.
@@ -54,6 +72,21 @@ elseif(CHECK STREQUAL "links")
     set(folder_${key} "${CMAKE_MATCH_2}")
     string(REPLACE " " ";" deps_${key} "${CMAKE_MATCH_3}")
     list(APPEND targets ${target})
+  endforeach()
+  # Daemon libraries outside the store link no SQLite of their own (tests
+  # may, to damage a store file on purpose).
+  foreach(target ${targets})
+    string(MAKE_C_IDENTIFIER "${target}" key)
+    hg_under("${folder_${key}}" "server" in_server)
+    hg_under("${folder_${key}}" "${HG_STORAGE}" is_storage)
+    if(NOT in_server OR is_storage OR target MATCHES "_test$")
+      continue()
+    endif()
+    foreach(dep ${deps_${key}})
+      if(dep STREQUAL "SQLite::SQLite3" OR dep STREQUAL "havengate_sqlite")
+        list(APPEND problems "${target} -> ${dep} (storage is reached through ${HG_STORAGE}/)")
+      endif()
+    endforeach()
   endforeach()
   foreach(target ${targets})
     string(MAKE_C_IDENTIFIER "${target}" key)
