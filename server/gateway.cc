@@ -93,8 +93,6 @@ class GatewayImpl final : public Gateway {
   absl::Status StartPeerLinks();
   // Maintenance task: the overall health status follows the store.
   void FollowStoreHealth();
-  // Picks up a policy file edited on disk (same checks as an activation).
-  void ReloadPolicyFile();
   // --- Evidence and observability (audit checkpoints, metrics, health) ---
   // Before the store opens: metrics, the checkpoint signer and the
   // checkpointer, hooked into the store's audit appends.
@@ -126,6 +124,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<InboxService> inbox_;
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<ProposalStore> proposals_;
+  std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
   std::unique_ptr<grpc::Server> server_;
@@ -173,12 +172,8 @@ absl::Status GatewayImpl::Init() {
     log::Warn("no_policy", {{"effect", "nothing is shared with or accepted from partners"}});
   }
 
-  if (auto policy = policies_->current()) {
-    HG_RETURN_IF_ERROR(proposals_
-                           ->RecordPolicyFile(policy->version(),
-                                              policies_->current_text(), absl::Now())
-                           .status());
-  }
+  lifecycle_ = std::make_unique<PolicyLifecycle>(*policies_, *proposals_, *store_);
+  HG_RETURN_IF_ERROR(lifecycle_->RecordLoadedPolicy());
 
   SharingOptions sharing_options;
   sharing_options.organisation = config_.organisation_id;
@@ -208,7 +203,7 @@ absl::Status GatewayImpl::Init() {
 
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
-      *policies_, *proposals_, *store_);
+      *policies_, *proposals_, *lifecycle_, *store_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -248,7 +243,7 @@ absl::Status GatewayImpl::Init() {
   HG_RETURN_IF_ERROR(StartEvidence());  // evidence/observability
   HG_RETURN_IF_ERROR(StartPeerLinks());
   maintenance_.Add([this] { FollowStoreHealth(); });
-  maintenance_.Add([this] { ReloadPolicyFile(); });
+  maintenance_.Add([this] { lifecycle_->PickUpEditedFile(); });
   maintenance_.Start();
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
@@ -298,36 +293,6 @@ void GatewayImpl::FollowStoreHealth() {
     last_healthy_ = healthy;
   }
   RefreshObservability(healthy, overall_changed);  // evidence/observability
-}
-
-void GatewayImpl::ReloadPolicyFile() {
-  absl::StatusOr<bool> reloaded = policies_->ReloadIfChanged();
-  const char* actor = "policy file edited on disk";
-  if (!reloaded.ok()) {
-    log::Error("policy_file_rejected",
-               {{"file", config_.policy_path}, {"reason", reloaded.status().message()}});
-    v1::AuditRecord record = MakeAuditRecord(v1::POLICY_REJECTED, actor);
-    record.set_reason(std::string(reloaded.status().message()));
-    if (auto policy = policies_->current()) {
-      record.set_detail(absl::StrCat("policy ", policy->version(), " stays active"));
-    }
-    (void)store_->AppendAudit({std::move(record)});
-    return;
-  }
-  if (!*reloaded) return;
-  std::shared_ptr<const policy::CompiledPolicy> policy = policies_->current();
-  absl::Status recorded = proposals_
-                              ->RecordPolicyFile(policy->version(),
-                                                 policies_->current_text(), absl::Now())
-                              .status();
-  if (!recorded.ok()) {
-    log::Error("policy_history_write_failed", {{"reason", recorded.message()}});
-  }
-  log::Info("policy_activated",
-            {{"file", config_.policy_path}, {"version", policy->version()}});
-  v1::AuditRecord record = MakeAuditRecord(v1::POLICY_ACTIVATED, actor);
-  record.set_policy_version(policy->version());
-  (void)store_->AppendAudit({std::move(record)});
 }
 
 void GatewayImpl::Shutdown(absl::Duration grace) {

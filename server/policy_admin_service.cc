@@ -58,12 +58,14 @@ PolicyAdminService::PolicyAdminService(std::string organisation,
                                        limits::CallerLimits& limits,
                                        PolicyHolder& policies,
                                        ProposalStore& proposals,
+                                       PolicyLifecycle& lifecycle,
                                        store::Store& store)
     : organisation_(std::move(organisation)),
       authenticator_(authenticator),
       limits_(limits),
       policies_(policies),
       proposals_(proposals),
+      lifecycle_(lifecycle),
       store_(store) {}
 
 absl::StatusOr<PolicyAdminService::Officer> PolicyAdminService::Authorise(
@@ -150,32 +152,6 @@ PolicyAdminService::CompiledOrActive(const v1::PolicyCandidate* candidate,
                         absl::StrCat(field, ": ", compiled.status().message()));
   }
   return compiled;
-}
-
-absl::Status PolicyAdminService::Record(v1::AuditEventType type,
-                                        const security::PeerIdentity& officer,
-                                        const std::string& policy_version,
-                                        const std::string& detail,
-                                        const std::string& reason) {
-  v1::AuditRecord record = audit::MakeAuditRecord(type, officer.spiffe_id);
-  record.set_policy_version(policy_version);
-  record.set_detail(detail);
-  record.set_reason(reason);
-  log::Info(absl::AsciiStrToLower(v1::AuditEventType_Name(type)),
-            {{"officer", officer.spiffe_id},
-             {"version", policy_version},
-             {"detail", reason.empty() ? detail : reason}});
-  return store_.AppendAudit({std::move(record)});
-}
-
-absl::Status PolicyAdminService::Refuse(const security::PeerIdentity& officer,
-                                        absl::string_view step,
-                                        const std::string& policy_version,
-                                        const absl::Status& status) {
-  absl::Status recorded =
-      Record(v1::POLICY_REJECTED, officer, policy_version, "",
-             absl::StrCat(step, " refused: ", status.message()));
-  return recorded.ok() ? status : recorded;
 }
 
 grpc::Status PolicyAdminService::Serve(
@@ -312,131 +288,36 @@ absl::Status PolicyAdminService::DoPropose(const security::PeerIdentity& who,
         absl::StrAppend(&errors, "\n", d.text());
       }
     }
-    return Refuse(who, "proposal", report.version(),
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "the candidate has errors and cannot be proposed:",
-                      errors.empty() ? std::string(compiled.status().message())
-                                     : errors)));
+    return lifecycle_.Refuse(who, "proposal", report.version(),
+                             absl::InvalidArgumentError(absl::StrCat(
+                                 "the candidate has errors and cannot be proposed:",
+                                 errors.empty() ? std::string(compiled.status().message())
+                                                : errors)));
   }
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
-  absl::StatusOr<v1::PolicyProposal> proposal =
-      proposals_.Propose((*compiled)->version(), request.policy_text(),
-                         who.spiffe_id, request.comment(), absl::Now());
-  if (!proposal.ok()) {
-    return Refuse(who, "proposal", (*compiled)->version(), proposal.status());
-  }
-  HG_RETURN_IF_ERROR(Record(
-      v1::POLICY_PROPOSED, who, proposal->version(),
-      absl::StrCat("proposal ", proposal->id(), " (", proposal->digest(),
-                   "): ", request.comment())));
-  *response = *std::move(proposal);
+  HG_ASSIGN_OR_RETURN(*response, lifecycle_.Propose(who, (*compiled)->version(),
+                                                    request.policy_text(), request.comment()));
   return absl::OkStatus();
 }
 
 absl::Status PolicyAdminService::DoApprove(const security::PeerIdentity& who,
     const v1::ApprovePolicyRequest& request, v1::PolicyProposal* response) {
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), false));
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
-  absl::StatusOr<v1::PolicyProposal> existing =
-      proposals_.Get(request.proposal_id(), false);
-  if (!existing.ok()) return existing.status();
-  absl::StatusOr<v1::PolicyProposal> approved = proposals_.Approve(
-      request.proposal_id(), who.spiffe_id, request.comment(), absl::Now());
-  if (!approved.ok()) {
-    return Refuse(who, absl::StrCat("approval of proposal ", existing->id()),
-                  existing->version(), approved.status());
-  }
-  HG_RETURN_IF_ERROR(Record(
-      v1::POLICY_APPROVED, who, approved->version(),
-      absl::StrCat("proposal ", approved->id(), " (", approved->digest(),
-                   ") proposed by ", approved->proposed_by(),
-                   request.comment().empty() ? "" : ": ", request.comment())));
-  *response = *std::move(approved);
+  HG_ASSIGN_OR_RETURN(*response,
+                      lifecycle_.Approve(who, request.proposal_id(), request.comment()));
   return absl::OkStatus();
 }
 
 absl::Status PolicyAdminService::DoActivate(const security::PeerIdentity& who,
     const v1::ActivatePolicyRequest& request, v1::PolicyProposal* response) {
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
-  absl::StatusOr<v1::PolicyProposal> proposal =
-      proposals_.Get(request.proposal_id(), true);
-  if (!proposal.ok()) return proposal.status();
-  const std::string step = absl::StrCat("activation of proposal ", proposal->id());
-  switch (proposal->state()) {
-    case v1::PolicyProposal::APPROVED:
-      break;
-    case v1::PolicyProposal::PROPOSED:
-      return Refuse(who, step, proposal->version(),
-                    absl::FailedPreconditionError(absl::StrCat(
-                        "proposal ", proposal->id(),
-                        " is not approved: another officer than its proposer "
-                        "must approve it first")));
-    case v1::PolicyProposal::ACTIVE:
-      return Refuse(who, step, proposal->version(),
-                    absl::FailedPreconditionError(absl::StrCat(
-                        "proposal ", proposal->id(), " is already active")));
-    default:
-      return Refuse(who, step, proposal->version(),
-                    absl::FailedPreconditionError(absl::StrCat(
-                        "proposal ", proposal->id(),
-                        " was active before; use rollback to make it active again")));
-  }
-  std::shared_ptr<const policy::CompiledPolicy> before = policies_.current();
-  auto activated = policies_.Activate(proposal->policy_text());
-  if (!activated.ok()) {
-    return Refuse(who, step, proposal->version(),
-                  absl::FailedPreconditionError(absl::StrCat(
-                      "proposal ", proposal->id(),
-                      " cannot be activated on this gateway (the active policy "
-                      "stays): ",
-                      activated.status().message())));
-  }
-  absl::StatusOr<v1::PolicyProposal> active =
-      proposals_.MarkActive(proposal->id(), who.spiffe_id, absl::Now());
-  if (!active.ok()) return active.status();
-  HG_RETURN_IF_ERROR(Record(
-      v1::POLICY_ACTIVATED, who, active->version(),
-      absl::StrCat("proposal ", active->id(), " (", active->digest(),
-                   ") proposed by ", active->proposed_by(), ", approved by ",
-                   active->approved_by(), "; replaces ",
-                   before == nullptr ? "no policy" : before->version())));
-  *response = *std::move(active);
+  HG_ASSIGN_OR_RETURN(*response, lifecycle_.Activate(who, request.proposal_id()));
   return absl::OkStatus();
 }
 
 absl::Status PolicyAdminService::DoRollback(const security::PeerIdentity& who,
     const v1::RollbackPolicyRequest& request, v1::PolicyProposal* response) {
   HG_RETURN_IF_ERROR(CheckComment("comment", request.comment(), true));
-  std::lock_guard<std::mutex> lock(lifecycle_mu_);
-  const std::string step = absl::StrCat("rollback to ", request.version());
-  // Four eyes for rollbacks (a choice): a version two officers approved
-  // before comes back without a new approval — it is the text (same
-  // digest) they approved, and it passes the same checks as any
-  // activation below. A version that only ever came from the policy file
-  // on disk was never approved and is refused (FindRollbackTarget); it
-  // comes back through propose and approve under a new label.
-  absl::StatusOr<v1::PolicyProposal> target =
-      proposals_.FindRollbackTarget(request.version());
-  if (!target.ok()) return Refuse(who, step, request.version(), target.status());
-  std::shared_ptr<const policy::CompiledPolicy> before = policies_.current();
-  auto activated = policies_.Activate(target->policy_text());
-  if (!activated.ok()) {
-    return Refuse(who, step, request.version(),
-                  absl::FailedPreconditionError(absl::StrCat(
-                      "version ", request.version(),
-                      " no longer passes the checks of this gateway (the "
-                      "active policy stays): ",
-                      activated.status().message())));
-  }
-  absl::StatusOr<v1::PolicyProposal> active =
-      proposals_.MarkActive(target->id(), who.spiffe_id, absl::Now());
-  if (!active.ok()) return active.status();
-  HG_RETURN_IF_ERROR(Record(
-      v1::POLICY_ROLLED_BACK, who, active->version(),
-      absl::StrCat("back to entry ", active->id(), " (", active->digest(),
-                   ") from ", before == nullptr ? "no policy" : before->version(),
-                   ": ", request.comment())));
-  *response = *std::move(active);
+  HG_ASSIGN_OR_RETURN(*response,
+                      lifecycle_.Rollback(who, request.version(), request.comment()));
   return absl::OkStatus();
 }
 

@@ -13,7 +13,7 @@
 //
 // Threads and ownership: gRPC calls the handlers on its own threads; the
 // lifecycle steps (propose, approve, activate, rollback) are serialised by
-// the service, reads run concurrently. The authenticator, limits, policy
+// PolicyLifecycle, reads run concurrently. The authenticator, limits, policy
 // holder, proposal store and store are borrowed and must outlive the
 // service (the Gateway owns them all).
 #ifndef HAVENGATE_SERVER_POLICY_ADMIN_SERVICE_H_
@@ -28,16 +28,20 @@
 #include "server/limits/caller_limits.h"
 #include "server/policy_admin/proposal_store.h"
 #include "server/policy_holder/policy_holder.h"
+#include "server/policy_holder/policy_lifecycle.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
 
 class PolicyAdminService final : public v1::PolicyAdmin::Service {
  public:
-  // All references must outlive the service.
+  // All references must outlive the service. The steps that change the
+  // policy (propose, approve, activate, rollback) are `lifecycle`'s; this
+  // service authorises, checks requests and reads.
   PolicyAdminService(std::string organisation, const security::Authenticator& authenticator,
                      limits::CallerLimits& limits, PolicyHolder& policies,
-                     ProposalStore& proposals, store::Store& store);
+                     ProposalStore& proposals, PolicyLifecycle& lifecycle,
+                     store::Store& store);
 
   grpc::Status Validate(grpc::ServerContext* context,
                         const v1::ValidatePolicyRequest* request,
@@ -102,25 +106,14 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
   // FAILED_PRECONDITION if there is none. Errors are prefixed with `field`.
   absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> CompiledOrActive(
       const v1::PolicyCandidate* candidate, absl::string_view field) const;
-  // Appends a lifecycle record (synchronously: a step is answered only once
-  // its evidence is durable).
-  absl::Status Record(v1::AuditEventType type, const security::PeerIdentity& officer,
-                      const std::string& policy_version,
-                      const std::string& detail, const std::string& reason = "");
-  // A refused step: audited as POLICY_REJECTED, then returned.
-  absl::Status Refuse(const security::PeerIdentity& officer, absl::string_view step,
-                      const std::string& policy_version,
-                      const absl::Status& status);
 
   const std::string organisation_;
   const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
   PolicyHolder& policies_;
   ProposalStore& proposals_;
+  PolicyLifecycle& lifecycle_;
   store::Store& store_;
-  // One lifecycle step at a time: the checks of a step and its effect
-  // (e.g. "approved" then "activated") must not interleave with another's.
-  std::mutex lifecycle_mu_;
 };
 
 }  // namespace havengate::server
