@@ -231,9 +231,6 @@ absl::Status GatewayImpl::Init() {
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
 
-  if (!config_.port_file.empty()) {
-    HG_RETURN_IF_ERROR(WritePortFile(config_.port_file, port_));
-  }
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
   if (auto policy = policies_->current()) {
@@ -245,6 +242,11 @@ absl::Status GatewayImpl::Init() {
   maintenance_.Add([this] { FollowStoreHealth(); });
   maintenance_.Add([this] { lifecycle_->PickUpEditedFile(); });
   maintenance_.Start();
+  // Last: scripts and tests take the port file as "ready", so everything
+  // (the metrics listener, the links) must be up when it appears.
+  if (!config_.port_file.empty()) {
+    HG_RETURN_IF_ERROR(WritePortFile(config_.port_file, port_));
+  }
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
                                 {"port", port_},
