@@ -228,12 +228,24 @@ std::string JoinPath(absl::string_view dir, absl::string_view name) {
 }
 
 absl::StatusOr<FileLock> FileLock::Acquire(const std::string& path) {
+  return Lock(path, /*wait=*/true);
+}
+
+absl::StatusOr<FileLock> FileLock::TryAcquire(const std::string& path) {
+  return Lock(path, /*wait=*/false);
+}
+
+absl::StatusOr<FileLock> FileLock::Lock(const std::string& path, bool wait) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return ErrnoStatus(errno, "cannot open lock file", path);
-  while (flock(fd, LOCK_EX) != 0) {
+  while (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
     int err = errno;
     close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is locked by another process"));
+    }
     return ErrnoStatus(err, "cannot lock", path);
   }
   return FileLock(fd);

@@ -76,10 +76,14 @@ FileFingerprint FingerprintFile(const std::string& path);
 std::string JoinPath(absl::string_view dir, absl::string_view name);
 
 // An exclusive advisory lock (flock) on `path`, created 0600 if missing.
-// Released on destruction.
+// Released on destruction (or when the process ends, however it ends).
 class FileLock {
  public:
+  // Waits for the lock.
   [[nodiscard]] static absl::StatusOr<FileLock> Acquire(const std::string& path);
+  // Does not wait: FAILED_PRECONDITION naming the file if another holder
+  // has it.
+  [[nodiscard]] static absl::StatusOr<FileLock> TryAcquire(const std::string& path);
   FileLock(FileLock&& other) noexcept;
   FileLock& operator=(FileLock&& other) noexcept;
   FileLock(const FileLock&) = delete;
@@ -88,6 +92,7 @@ class FileLock {
 
  private:
   explicit FileLock(int fd) : fd_(fd) {}
+  static absl::StatusOr<FileLock> Lock(const std::string& path, bool wait);
   int fd_ = -1;
 };
 

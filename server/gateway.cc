@@ -1,11 +1,14 @@
 #include "server/gateway.h"
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "certs/channel_credentials.h"
+#include "certs/file_util.h"
 #include "evidence/checkpoint_signature.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -105,6 +108,9 @@ class GatewayImpl final : public Gateway {
   // --- end evidence and observability ---
 
   config::GatewayConfig config_;
+  // `<store.path>.lock`, held while the gateway runs: a second gateway on
+  // the same state, or `havenctl store restore`, is refused.
+  std::optional<pki::FileLock> state_lock_;
   // --- Evidence and observability: declared before the store, so they
   // outlive the store's writer thread that calls their hooks.
   metrics::Registry metrics_registry_;
@@ -136,7 +142,28 @@ class GatewayImpl final : public Gateway {
   bool stopping_ = false;  // guarded by mu_
 };
 
+// The lock on the gateway's state location (store, policy history,
+// checkpoints, TLS state), taken before any of it is opened.
+absl::StatusOr<pki::FileLock> LockState(const std::string& store_path) {
+  std::filesystem::path parent = std::filesystem::path(store_path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create directory ", parent.string(), ": ", ec.message()));
+  }
+  absl::StatusOr<pki::FileLock> lock =
+      pki::FileLock::TryAcquire(absl::StrCat(store_path, ".lock"));
+  if (absl::IsFailedPrecondition(lock.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store ", store_path, " is in use by another gateway or a restore (",
+        lock.status().message(), ")"));
+  }
+  return lock;
+}
+
 absl::Status GatewayImpl::Init() {
+  HG_ASSIGN_OR_RETURN(state_lock_, LockState(config_.store.path));
   store::StoreOptions store_options;
   store_options.discard_audit_for_benchmark = config_.discard_audit_for_benchmark;
   if (config_.discard_audit_for_benchmark) {

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::RegisterPkiCommands(app, run);
   havengate::havenctl::RegisterAuditCommands(app, run);
   havengate::havenctl::RegisterHealthCommand(app, run);
+  havengate::havenctl::RegisterStoreCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
