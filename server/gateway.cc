@@ -45,6 +45,10 @@ constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
 // are reachable (metrics::FederationServing); the overall status follows the
 // store.
 constexpr char kFederationHealthService[] = "havengate.v1.Federation";
+// grpc.health.v1 service name that is NOT_SERVING while the policy file on
+// disk is invalid (an edit the gateway refused: the last good policy stays
+// active, and the next start would refuse the file).
+constexpr char kPolicyFileHealthService[] = "havengate.v1.PolicyFile";
 
 // Writes `port` to `path` atomically, so a reader never sees half a number.
 absl::Status WritePortFile(const std::string& path, int port) {
@@ -119,6 +123,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<audit::Checkpointer> checkpointer_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   int federation_serving_ = -1;  // maintenance thread: last status set
+  std::atomic<bool> policy_file_valid_{true};
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<security::TransportSecurity> security_;
@@ -200,6 +205,13 @@ absl::Status GatewayImpl::Init() {
   }
 
   lifecycle_ = std::make_unique<PolicyLifecycle>(*policies_, *proposals_, *store_);
+  lifecycle_->OnPolicyFileChecked([this](bool valid) {
+    policy_file_valid_ = valid;
+    metrics_->SetPolicyFileValid(valid);
+    if (server_ != nullptr) {
+      server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService, valid);
+    }
+  });
   HG_RETURN_IF_ERROR(lifecycle_->RecordLoadedPolicy());
 
   SharingOptions sharing_options;
@@ -257,6 +269,7 @@ absl::Status GatewayImpl::Init() {
         " (address in use, or not an address of this machine)"));
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
+  server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService, true);
 
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
@@ -443,6 +456,10 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
                     absl::Now())
                     ? 1
                     : 0;
+  if (overall_changed) {
+    server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService,
+                                                       policy_file_valid_.load());
+  }
   if (serving != federation_serving_ || overall_changed) {
     server_->GetHealthCheckService()->SetServingStatus(kFederationHealthService,
                                                        serving == 1);

@@ -32,18 +32,27 @@ int RunHealth(const ConnectionFlags& connection, bool json) {
               << " about its partners: " << federation.status().message() << "\n";
     return 2;
   }
+  // The policy file on disk: informational (the gateway serves with its
+  // last good policy), so it does not change the exit status.
+  absl::StatusOr<Status::ServingStatus> policy_file = (*client)->Health("havengate.v1.PolicyFile");
+  const std::string policy_file_name =
+      policy_file.ok() ? Status::ServingStatus_Name(*policy_file) : "UNKNOWN";
   const bool serving = *overall == Status::SERVING && *federation == Status::SERVING;
   const std::string& address = (*client)->options().address;
   if (json) {
     std::cout << "{\"address\":" << JsonQuote(address)
               << ",\"gateway\":" << JsonQuote(Status::ServingStatus_Name(*overall))
               << ",\"federation\":" << JsonQuote(Status::ServingStatus_Name(*federation))
+              << ",\"policy_file\":" << JsonQuote(policy_file_name)
               << ",\"serving\":" << (serving ? "true" : "false") << "}\n";
   } else {
     std::cout << "gateway     " << Status::ServingStatus_Name(*overall) << "   (" << address
               << "; NOT_SERVING: its store is unavailable)\n"
               << "federation  " << Status::ServingStatus_Name(*federation)
-              << "   (NOT_SERVING: a partner is unreachable with items waiting for it)\n";
+              << "   (NOT_SERVING: a partner is unreachable with items waiting for it)\n"
+              << "policy file " << policy_file_name
+              << "   (NOT_SERVING: an edit on disk was refused; the last good policy stays "
+                 "active and the next start would refuse the file)\n";
   }
   return serving ? 0 : 1;
 }

@@ -109,10 +109,15 @@ GatewayMetrics::GatewayMetrics(Registry& r,
       audit_sequence_(r.AddGauge("havengate_audit_last_sequence",
                                  "Sequence of the newest audit record.")),
       store_healthy_(r.AddGauge("havengate_store_healthy",
-                                "1 while the store can write.")) {
+                                "1 while the store can write.")),
+      policy_file_valid_(r.AddGauge("havengate_policy_file_valid",
+                                    "1 while the policy file on disk is valid; 0 after "
+                                    "an edit left it invalid (the last good policy "
+                                    "stays active; a restart would refuse the file).")) {
   ingested_total_ = &ingested_.Get();
   audit_last_sequence_ = &audit_sequence_.Get();
   store_healthy_.Get().Set(1);
+  policy_file_valid_.Get().Set(1);
   const google::protobuf::EnumDescriptor* types = v1::AuditEventType_descriptor();
   records_by_type_.resize(static_cast<size_t>(v1::AuditEventType_MAX) + 1, nullptr);
   for (int i = 0; i < types->value_count(); ++i) {
@@ -244,6 +249,10 @@ bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
     }
   }
   return true;
+}
+
+void GatewayMetrics::SetPolicyFileValid(bool valid) {
+  policy_file_valid_.Get().Set(valid ? 1 : 0);
 }
 
 void GatewayMetrics::SetStoreHealthy(bool healthy) {

@@ -55,6 +55,9 @@ class GatewayMetrics {
   void UpdateOutboxes(const std::vector<store::OutboxStats>& stats,
                       absl::Time now);
   void SetStoreHealthy(bool healthy);
+  // Whether the policy file on disk is valid (0: an edit left it invalid;
+  // the last good policy stays active and the next start would refuse it).
+  void SetPolicyFileValid(bool valid);
 
  private:
   Family<Counter>& ingested_;
@@ -72,6 +75,7 @@ class GatewayMetrics {
   Family<Counter>& audit_records_;
   Family<Gauge>& audit_sequence_;
   Family<Gauge>& store_healthy_;
+  Family<Gauge>& policy_file_valid_;
   // Series the store's writer thread updates per record, looked up once.
   Counter* ingested_total_;
   Gauge* audit_last_sequence_;

@@ -38,8 +38,11 @@ void PolicyLifecycle::PickUpEditedFile() {
       record.set_detail(absl::StrCat("policy ", policy->version(), " stays active"));
     }
     (void)store_.AppendAudit({std::move(record)});
+    ReportFile(false);
     return;
   }
+  // Valid again, whether or not it differs from the active policy.
+  ReportFile(true);
   if (!*reloaded) return;
   std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current();
   absl::Status recorded =
@@ -120,6 +123,7 @@ absl::StatusOr<v1::PolicyProposal> PolicyLifecycle::Activate(
                       " cannot be activated on this gateway (the active policy stays): ",
                       activated.status().message())));
   }
+  ReportFile(true);  // Activate wrote a valid file
   absl::StatusOr<v1::PolicyProposal> active =
       history_.MarkActive(proposal->id(), officer.spiffe_id, absl::Now());
   if (!active.ok()) return active.status();
@@ -154,6 +158,7 @@ absl::StatusOr<v1::PolicyProposal> PolicyLifecycle::Rollback(
                       "stays): ",
                       activated.status().message())));
   }
+  ReportFile(true);  // Activate wrote a valid file
   absl::StatusOr<v1::PolicyProposal> active =
       history_.MarkActive(target->id(), officer.spiffe_id, absl::Now());
   if (!active.ok()) return active.status();
@@ -162,6 +167,12 @@ absl::StatusOr<v1::PolicyProposal> PolicyLifecycle::Rollback(
       absl::StrCat("back to entry ", active->id(), " (", active->digest(), ") from ",
                    before == nullptr ? "no policy" : before->version(), ": ", comment)));
   return active;
+}
+
+void PolicyLifecycle::ReportFile(bool valid) {
+  if (valid == file_valid_) return;
+  file_valid_ = valid;
+  if (file_observer_) file_observer_(valid);
 }
 
 absl::Status PolicyLifecycle::Refuse(const security::PeerIdentity& officer,

@@ -13,6 +13,7 @@
 #ifndef HAVENGATE_SERVER_POLICY_HOLDER_POLICY_LIFECYCLE_H_
 #define HAVENGATE_SERVER_POLICY_HOLDER_POLICY_LIFECYCLE_H_
 
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -60,6 +61,14 @@ class PolicyLifecycle {
       const security::PeerIdentity& officer, const std::string& version,
       const std::string& comment);
 
+  // Called (on the calling thread, under the lifecycle's lock) when the
+  // policy file on disk turns invalid (an edit refused) or valid again (an
+  // edit fixed, an officer's activation or rollback, which writes a valid
+  // file). The file is valid at start. Set before the gateway starts.
+  void OnPolicyFileChecked(std::function<void(bool valid)> observer) {
+    file_observer_ = std::move(observer);
+  }
+
   // A step refused before it reached the lifecycle (e.g. a candidate with
   // errors): audited as POLICY_REJECTED, then returned.
   [[nodiscard]] absl::Status Refuse(const security::PeerIdentity& officer,
@@ -76,6 +85,11 @@ class PolicyLifecycle {
   PolicyHolder& policies_;
   ProposalStore& history_;
   store::Store& store_;
+  // Tells the observer when the file's state changes. Called under mu_.
+  void ReportFile(bool valid);
+
+  std::function<void(bool valid)> file_observer_;
+  bool file_valid_ = true;  // guarded by mu_
   std::mutex mu_;  // one step at a time
 };
 

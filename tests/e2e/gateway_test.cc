@@ -357,6 +357,48 @@ TEST_F(GatewayTest, JsonLogHoldsGrpcCoreLinesAsJson) {
   EXPECT_GT(grpc_core, 0) << (*gateway)->ReadLog();
 }
 
+// A policy file edited into an invalid state on disk: the last good policy
+// stays active, and health (havengate.v1.PolicyFile), havenctl health and
+// --check-config all say so until the file is fixed.
+TEST_F(GatewayTest, AnInvalidPolicyFileOnDiskIsReported) {
+  auto customs = CreateTestOrg(dir_.path(), "customs-nl", "customs.nl.example");
+  ASSERT_TRUE(customs.ok()) << customs.status();
+  const std::string policy = customs->dir + "/policy.yaml";
+  const std::string good = "organisation: customs-nl\nversion: \"1\"\npartners: []\nrules: []\n";
+  std::ofstream(policy) << good;
+  GatewaySpec spec;
+  spec.org = &*customs;
+  spec.policy_file = policy;
+  auto gateway = GatewayProcess::Start(spec);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  auto client = ConnectClient(*customs, (*gateway)->port());
+  ASSERT_TRUE(client.ok());
+  auto policy_file = [&] {
+    auto status = (*client)->Health("havengate.v1.PolicyFile");
+    return status.ok() ? static_cast<int>(*status) : -1;
+  };
+  EXPECT_EQ(policy_file(), 1);
+  std::ofstream(policy, std::ios::trunc) << "organisation: customs-nl\nversion: \"2\"\nrules: [{name: x, to: [nobody]}]\n";
+  ASSERT_TRUE(WaitFor([&] { return policy_file() == 2; })) << (*gateway)->ReadLog();
+  EXPECT_EQ((*client)->Health("").value_or(grpc::health::v1::HealthCheckResponse::UNKNOWN),
+            grpc::health::v1::HealthCheckResponse::SERVING)
+      << "the gateway still serves, with the last good policy";
+  EXPECT_THAT((*gateway)->ReadLog(), HasSubstr("policy_file_rejected"));
+  CommandResult probe =
+      RunCommand({HavenctlBinary(), "health", "--json", "--address",
+                  absl::StrCat("localhost:", (*gateway)->port()), "--cert", customs->client_cert,
+                  "--key", customs->client_key, "--ca", customs->ca_file, "--gateway-id",
+                  customs->gateway_id()});
+  EXPECT_THAT(probe.out, HasSubstr("\"policy_file\":\"NOT_SERVING\""));
+  CommandResult check = RunCommand({HavengateBinary(), "--config", (*gateway)->config_file(),
+                                    "--check-config"});
+  EXPECT_EQ(check.exit_code, 2);
+  EXPECT_THAT(check.err, HasSubstr("policy: "));
+  // Fixed again: reported as such.
+  std::ofstream(policy, std::ios::trunc) << good;
+  EXPECT_TRUE(WaitFor([&] { return policy_file() == 1; })) << (*gateway)->ReadLog();
+}
+
 // A start that fails leaves nothing behind: no store, no audit log, no TLS
 // state, no policy history; and --check-config finds the same problem first.
 TEST_F(GatewayTest, AStartThatFailsCreatesNothing) {
