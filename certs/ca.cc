@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 #include <utility>
 
@@ -84,10 +85,27 @@ absl::Status AddConfExtension(X509* cert, X509* issuer, int nid,
 
 absl::Status AddSubjectAltNames(X509* cert,
                                 const std::vector<std::string>& uris,
-                                const std::vector<std::string>& dns_names) {
-  if (uris.empty() && dns_names.empty()) return absl::OkStatus();
+                                const std::vector<std::string>& dns_names,
+                                const std::vector<std::string>& ip_addresses) {
+  if (uris.empty() && dns_names.empty() && ip_addresses.empty()) {
+    return absl::OkStatus();
+  }
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return OpenSslInternalError("sk_GENERAL_NAME_new_null");
+  // Takes ownership of `value` (an ASN1_IA5STRING or ASN1_OCTET_STRING).
+  auto push = [&](int type, ASN1_STRING* value) -> absl::Status {
+    GENERAL_NAME* name = GENERAL_NAME_new();
+    if (name == nullptr) {
+      ASN1_STRING_free(value);
+      return OpenSslInternalError("GENERAL_NAME_new");
+    }
+    GENERAL_NAME_set0_value(name, type, value);
+    if (sk_GENERAL_NAME_push(names.get(), name) <= 0) {
+      GENERAL_NAME_free(name);
+      return OpenSslInternalError("sk_GENERAL_NAME_push");
+    }
+    return absl::OkStatus();
+  };
   auto add = [&](int type, const std::string& value) -> absl::Status {
     ASN1_IA5STRING* s = ASN1_IA5STRING_new();
     if (s == nullptr ||
@@ -95,20 +113,19 @@ absl::Status AddSubjectAltNames(X509* cert,
       ASN1_IA5STRING_free(s);
       return OpenSslInternalError("ASN1_STRING_set");
     }
-    GENERAL_NAME* name = GENERAL_NAME_new();
-    if (name == nullptr) {
-      ASN1_IA5STRING_free(s);
-      return OpenSslInternalError("GENERAL_NAME_new");
-    }
-    GENERAL_NAME_set0_value(name, type, s);
-    if (sk_GENERAL_NAME_push(names.get(), name) <= 0) {
-      GENERAL_NAME_free(name);
-      return OpenSslInternalError("sk_GENERAL_NAME_push");
-    }
-    return absl::OkStatus();
+    return push(type, s);
   };
   for (const std::string& uri : uris) HG_RETURN_IF_ERROR(add(GEN_URI, uri));
   for (const std::string& dns : dns_names) HG_RETURN_IF_ERROR(add(GEN_DNS, dns));
+  for (const std::string& ip : ip_addresses) {
+    ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+    if (octets == nullptr) {
+      ClearOpenSslErrors();
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", ip, "\" is not an IPv4 or IPv6 address"));
+    }
+    HG_RETURN_IF_ERROR(push(GEN_IPADD, octets));
+  }
   if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, 0) != 1) {
     return OpenSslInternalError("adding subjectAltName");
   }
@@ -172,8 +189,19 @@ absl::Status ValidateDnsName(absl::string_view dns) {
   if (!status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "DNS name \"", dns, "\" is not a lower-case host name (letters, digits, "
-        "'-' and '.'; no wildcards or IP addresses)"));
+        "'-' and '.'; no wildcards; an IP address goes in an IP SAN)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateIpAddress(const std::string& ip) {
+  ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
+  if (octets == nullptr) {
+    ClearOpenSslErrors();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IP address \"", ip, "\" is not an IPv4 or IPv6 address"));
+  }
+  ASN1_OCTET_STRING_free(octets);
   return absl::OkStatus();
 }
 
@@ -321,7 +349,7 @@ absl::StatusOr<CertificateAuthority> CertificateAuthority::Create(
                        absl::StrCat("critical,permitted;URI:",
                                     options.trust_domain)));
   HG_RETURN_IF_ERROR(AddSubjectAltNames(
-      x.get(), {SpiffeId::TrustDomainUri(options.trust_domain)}, {}));
+      x.get(), {SpiffeId::TrustDomainUri(options.trust_domain)}, {}, {}));
   if (X509_sign(x.get(), key.native(), EVP_sha256()) <= 0) {
     return OpenSslInternalError("signing the CA certificate");
   }
@@ -388,6 +416,9 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueImpl(
   }
   for (const std::string& dns : request.dns_names) {
     HG_RETURN_IF_ERROR(ValidateDnsName(dns));
+  }
+  for (const std::string& ip : request.ip_addresses) {
+    HG_RETURN_IF_ERROR(ValidateIpAddress(ip));
   }
   HG_RETURN_IF_ERROR(EnsureDirectory(out_dir, 0700));
   const std::string key_path = JoinPath(out_dir, absl::StrCat(name, ".key"));
@@ -462,7 +493,8 @@ absl::StatusOr<IssuedCertificate> CertificateAuthority::IssueImpl(
   if (overrides != nullptr && overrides->uri_sans.has_value()) {
     uris = *overrides->uri_sans;
   }
-  HG_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), uris, request.dns_names));
+  HG_RETURN_IF_ERROR(AddSubjectAltNames(x.get(), uris, request.dns_names,
+                                        request.ip_addresses));
   EVP_PKEY* signing_key = self_signed ? key.native() : key_->native();
   if (X509_sign(x.get(), signing_key, EVP_sha256()) <= 0) {
     return OpenSslInternalError("signing the certificate");

@@ -17,7 +17,7 @@
 // pathlen:0 (critical), keyUsage keyCertSign+cRLSign (critical), a URI SAN
 // "spiffe://<domain>" and a critical nameConstraints extension permitting URI
 // names in its own trust domain only. Leaves have the SPIFFE id as their only
-// URI SAN, optional DNS SANs, keyUsage digitalSignature (critical),
+// URI SAN, optional DNS and IP address SANs, keyUsage digitalSignature (critical),
 // extendedKeyUsage serverAuth+clientAuth (gateway) or clientAuth
 // (client/officer), basicConstraints CA:FALSE (critical), SKI and AKI.
 //
@@ -78,6 +78,10 @@ struct IssueRequest {
   std::string name;
   // Extra DNS SANs, e.g. "localhost" or the gateway's host name.
   std::vector<std::string> dns_names;
+  // IP address SANs (IPv4 or IPv6 text form, e.g. "127.0.0.1"), for TLS
+  // clients that check the host they dialled by address (curl, Prometheus).
+  // havengate's own peers check the SPIFFE id, not these.
+  std::vector<std::string> ip_addresses;
   // Zero means DefaultLifetime(role). At most kMaxLeafLifetime, and the
   // certificate may not outlive the CA.
   absl::Duration lifetime = absl::ZeroDuration();

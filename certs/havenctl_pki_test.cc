@@ -44,8 +44,12 @@ class HavenctlPkiTest : public ::testing::Test {
   // Runs `havenctl <args>` in the test directory. Arguments are ours, never
   // user input, so plain shell quoting is enough.
   CliRun Havenctl(const std::string& args) {
+    return Shell(absl::StrCat("'", havenctl_, "' ", args));
+  }
+  // Runs a shell command line in the test directory, stderr with stdout.
+  CliRun Shell(const std::string& command_line) {
     const std::string command =
-        absl::StrCat("cd '", root_, "' && '", havenctl_, "' ", args, " 2>&1");
+        absl::StrCat("cd '", root_, "' && ", command_line, " 2>&1");
     CliRun run;
     FILE* pipe = popen(command.c_str(), "r");
     if (pipe == nullptr) return run;
@@ -152,6 +156,71 @@ TEST_F(HavenctlPkiTest, RefusalsArePlainAndNonZero) {
     EXPECT_EQ(h.exit_code, 0) << help;
     EXPECT_THAT(h.output, HasSubstr("Usage")) << help;
   }
+}
+
+TEST_F(HavenctlPkiTest, IssueWithIpSansAndJson) {
+  ASSERT_EQ(Havenctl("pki init-ca --org police-nl --domain police.nl.example --dir ca")
+                .exit_code,
+            0);
+  CliRun issue = Havenctl(
+      "pki issue --ca-dir ca --role gateway --out gw --dns localhost --ip 127.0.0.1 "
+      "--ip ::1 --json");
+  ASSERT_EQ(issue.exit_code, 0) << issue.output;
+  EXPECT_THAT(issue.output,
+              HasSubstr("\"spiffe_id\":\"spiffe://police.nl.example/gateway\""));
+  EXPECT_THAT(issue.output, HasSubstr("\"ip_addresses\":[\"127.0.0.1\",\"::1\"]"));
+  absl::StatusOr<Certificate> cert = ReadCertificateFile(Path("gw/gateway.crt"));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_THAT(cert->IpSans(), ::testing::ElementsAre("127.0.0.1", "::1"));
+  EXPECT_THAT(cert->DnsSans(), ::testing::ElementsAre("localhost"));
+
+  // The certificate as curl sees it: its IP SAN matches the address dialled.
+  CliRun openssl = Shell("openssl x509 -in gw/gateway.crt -noout -checkip 127.0.0.1");
+  EXPECT_THAT(openssl.output, HasSubstr("does match certificate")) << openssl.output;
+
+  // pki show --json: one object that a JSON parser reads.
+  CliRun show = Havenctl(
+      "pki show gw/gateway.crt --ca ca/ca.crt --json > show.json && /usr/bin/python3 -c '"
+      "import json; d = json.load(open(\"show.json\")); "
+      "assert d[\"ip_addresses\"] == [\"127.0.0.1\", \"::1\"], d; "
+      "assert d[\"dns_names\"] == [\"localhost\"], d; "
+      "assert d[\"role\"] == \"gateway\" and d[\"state\"] == \"valid\", d; "
+      "assert d[\"verification\"][\"ok\"] is True, d; print(\"parsed\")'");
+  EXPECT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, HasSubstr("parsed"));
+  CliRun text = Havenctl("pki show gw/gateway.crt");
+  EXPECT_THAT(text.output, HasSubstr("IP addresses 127.0.0.1, ::1"));
+
+  // pki list --json: one object per certificate and line.
+  ASSERT_EQ(Havenctl("pki issue --ca-dir ca --role client --name pcs --out c").exit_code, 0);
+  ASSERT_EQ(Havenctl("pki revoke --ca-dir ca c/pcs.crt").exit_code, 0);
+  CliRun list = Havenctl(
+      "pki list --ca-dir ca --json | /usr/bin/python3 -c '"
+      "import json, sys; rows = [json.loads(l) for l in sys.stdin]; "
+      "assert len(rows) == 2, rows; "
+      "s = {r[\"spiffe_id\"]: r[\"status\"] for r in rows}; "
+      "assert s == {\"spiffe://police.nl.example/gateway\": \"valid\", "
+      "\"spiffe://police.nl.example/client/pcs\": \"revoked\"}, rows; "
+      "assert all(\"serial\" in r and \"not_after\" in r for r in rows); "
+      "print(\"parsed\")'");
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("parsed"));
+
+  CliRun bad_ip = Havenctl("pki issue --ca-dir ca --role gateway --name g2 --out g2 --ip 300.1.2.3");
+  EXPECT_EQ(bad_ip.exit_code, 1);
+  EXPECT_THAT(bad_ip.output, HasSubstr("\"300.1.2.3\" is not an IPv4 or IPv6 address"));
+  CliRun ip_as_dns = Havenctl("pki issue --ca-dir ca --role gateway --name g3 --out g3 --dns 10.0.0.1");
+  EXPECT_EQ(ip_as_dns.exit_code, 1);
+  EXPECT_THAT(ip_as_dns.output, HasSubstr("IP SAN"));
+}
+
+TEST_F(HavenctlPkiTest, UnknownSubcommandIsNamed) {
+  CliRun pki = Havenctl("pki isue --ca-dir ca");
+  EXPECT_EQ(pki.exit_code, 2);
+  EXPECT_THAT(pki.output, HasSubstr("isue"));
+  CliRun top = Havenctl("pkk list");
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_THAT(top.output, HasSubstr("pkk"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "certs/x509.h"
 
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -58,6 +59,18 @@ std::string IntegerToHex(const ASN1_INTEGER* serial) {
   return out.substr(first);
 }
 
+// An IP address SAN (4 or 16 octets) in text form.
+std::string IpAddressText(const ASN1_OCTET_STRING* octets) {
+  const int length = ASN1_STRING_length(octets);
+  const int family = length == 4 ? AF_INET : length == 16 ? AF_INET6 : -1;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (family < 0 ||
+      inet_ntop(family, ASN1_STRING_get0_data(octets), text, sizeof(text)) == nullptr) {
+    return "(malformed IP address)";
+  }
+  return text;
+}
+
 std::vector<std::string> SansOfType(X509* x509, int type) {
   std::vector<std::string> out;
   int critical = 0;
@@ -70,6 +83,10 @@ std::vector<std::string> SansOfType(X509* x509, int type) {
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
     if (name->type != type) continue;
+    if (type == GEN_IPADD) {
+      out.push_back(IpAddressText(name->d.iPAddress));
+      continue;
+    }
     const ASN1_IA5STRING* s =
         type == GEN_URI ? name->d.uniformResourceIdentifier : name->d.dNSName;
     out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
@@ -359,6 +376,10 @@ std::vector<std::string> Certificate::UriSans() const {
 
 std::vector<std::string> Certificate::DnsSans() const {
   return SansOfType(x509_.get(), GEN_DNS);
+}
+
+std::vector<std::string> Certificate::IpSans() const {
+  return SansOfType(x509_.get(), GEN_IPADD);
 }
 
 bool Certificate::IsCa() const {

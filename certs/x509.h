@@ -97,6 +97,8 @@ class Certificate {
   std::string Sha256Fingerprint() const;
   std::vector<std::string> UriSans() const;
   std::vector<std::string> DnsSans() const;
+  // IP address SANs in text form ("127.0.0.1", "::1").
+  std::vector<std::string> IpSans() const;
   // basicConstraints CA:TRUE.
   bool IsCa() const;
   // The SPIFFE id in the URI SAN. RejectionError kMissingSpiffeId if there is

@@ -23,9 +23,9 @@ struct Result {
   std::string output;  // stdout and stderr
 };
 
-Result Havenctl(const std::string& args) {
-  std::string binary = testing::BinaryDir() + "/client/havenctl";
-  std::string command = absl::StrCat(binary, " ", args, " 2>&1");
+// Runs a shell command line; stderr goes with stdout.
+Result Shell(const std::string& command_line) {
+  std::string command = absl::StrCat(command_line, " 2>&1");
   Result r;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -35,6 +35,10 @@ Result Havenctl(const std::string& args) {
   int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+Result Havenctl(const std::string& args) {
+  return Shell(absl::StrCat(testing::BinaryDir(), "/client/havenctl ", args));
 }
 
 std::string Sample(const std::string& name) {
@@ -174,6 +178,93 @@ TEST_F(HavenctlPolicyTest, DiffShowsTheImpactOfAChange) {
                                       items));
   EXPECT_EQ(same.exit_code, 0);
   EXPECT_THAT(same.output, HasSubstr("no partner's view of these items changes"));
+}
+
+// Parses `json` with python3 and runs the assertions in `check` (a Python
+// expression on `d`); exit code 0 if they hold.
+Result CheckJson(const std::string& json_file, const std::string& check) {
+  return Shell(absl::StrCat("/usr/bin/python3 -c 'import json,sys; "
+                            "d=json.load(open(sys.argv[1])); assert ",
+                            check, ", d' ", json_file));
+}
+
+constexpr char kSmallPolicy[] = R"(organisation: police-nl
+version: "7"
+partners: [{id: customs-nl}]
+rules:
+  - name: r
+    to: [customs-nl]
+    kinds: [ALERT]
+    when: severity >= HIGH
+    share: [containers.number]
+)";
+
+TEST_F(HavenctlPolicyTest, CheckJsonAndStdin) {
+  dir_.WriteFile("small.yaml", kSmallPolicy);
+  const std::string small = dir_.path() + "/small.yaml";
+  Result json = Havenctl("policy check --json - < " + small);
+  EXPECT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_THAT(json.output, HasSubstr("{\"file\":\"<stdin>\",\"ok\":true,\"errors\":0,"
+                                     "\"warnings\":0,\"diagnostics\":[],"
+                                     "\"organisation\":\"police-nl\",\"version\":\"7\","
+                                     "\"partners\":1,\"rules\":1}"));
+  Result text = Havenctl("policy check - < " + small);
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, HasSubstr("<stdin>: OK: policy of police-nl, version 7"));
+
+  dir_.WriteFile("bad.yaml", "organisation: police-nl\nversion: \"1\"\npartners: []\n"
+                             "rules: [{name: r, to: [port-rtm], share: [x]}]\n");
+  Result bad = Havenctl("policy validate --json " + dir_.path() + "/bad.yaml > " +
+                        dir_.path() + "/bad.json");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  Result parsed = CheckJson(dir_.path() + "/bad.json",
+                            "d[\"ok\"] is False and d[\"errors\"] >= 1 and "
+                            "d[\"diagnostics\"][0][\"severity\"] == \"error\" and "
+                            "d[\"diagnostics\"][0][\"line\"] == 4 and \"problem\" in d");
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
+}
+
+TEST_F(HavenctlPolicyTest, PreviewReadsTheItemFromStdin) {
+  Result r = Havenctl(absl::StrCat("policy preview ", police_, " - --json < ",
+                                   Sample("pin_code_fraud_rtm.json")));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"partner\":\"customs-nl\",\"released\":true"));
+}
+
+TEST_F(HavenctlPolicyTest, TestAndDiffJson) {
+  const std::string out = dir_.path() + "/out.json";
+  Result test = Havenctl(absl::StrCat("policy test --json ", police_, " ", SourceDir(),
+                                      "/deploy/policies/police-nl/policy_tests.yaml > ", out));
+  EXPECT_EQ(test.exit_code, 0) << test.output;
+  Result parsed = CheckJson(out, "d[\"failed\"] == 0 and d[\"passed\"] == len(d[\"results\"]) "
+                                 "> 0 and all(r[\"passed\"] and r[\"failures\"] == [] "
+                                 "for r in d[\"results\"])");
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
+
+  std::string changed = testing::ReadFileOrDie(police_);
+  const std::string before = "withhold: [containers.consignee, containers.bill_of_lading]";
+  ASSERT_NE(changed.find(before), std::string::npos);
+  changed.replace(changed.find(before), before.size(), "withhold: [containers.bill_of_lading]");
+  changed.replace(changed.find("2026-11-28.1"), 12, "2026-11-29.1");
+  dir_.WriteFile("police-nl/new.yaml", changed);
+  Result diff = Havenctl(absl::StrCat("policy diff --json ", police_, " ", dir_.path(),
+                                      "/police-nl/new.yaml ", Sample("pin_code_fraud_rtm.json"),
+                                      " > ", out));
+  EXPECT_EQ(diff.exit_code, 0) << diff.output;
+  parsed = CheckJson(out, "d[\"old_version\"] == \"2026-11-28.1\" and "
+                          "d[\"new_version\"] == \"2026-11-29.1\" and d[\"changed\"] and "
+                          "any(c[\"partner\"] == \"police-be\" and "
+                          "\"containers.consignee\" in c[\"gained\"] for c in d[\"changes\"])");
+  EXPECT_EQ(parsed.exit_code, 0) << parsed.output;
+}
+
+TEST_F(HavenctlPolicyTest, UnknownSubcommandIsNamed) {
+  Result r = Havenctl("policy chekc " + police_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("chekc"));
+  Result top = Havenctl("polcy check " + police_);
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_THAT(top.output, HasSubstr("polcy"));
 }
 
 TEST_F(HavenctlPolicyTest, KeygenCreatesMissingKeysOnce) {

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/havenctl/commands.h"
+#include "client/havenctl/json_output.h"
 #include "evidence/audit_store.h"
 #include "evidence/queries.h"
 #include "evidence/verify.h"
@@ -118,7 +120,40 @@ struct VerifyFlags {
   std::string checkpoints;
   std::vector<std::string> certs;
   int max_problems = 1000;
+  bool json = false;
 };
+
+void PrintVerifyJson(const VerifyFlags& f, const evidence::VerifyResult& result) {
+  const evidence::AuditChainReport& report = result.report;
+  std::vector<std::string> problems;
+  for (const evidence::AuditProblem& p : report.problems) {
+    problems.push_back(JsonObject()
+                           .String("kind", evidence::AuditProblemKindName(p.kind))
+                           .Int("first_sequence", static_cast<int64_t>(p.first_sequence))
+                           .Int("last_sequence", static_cast<int64_t>(p.last_sequence))
+                           .String("record_type", p.record_type)
+                           .String("detail", p.detail)
+                           .str());
+  }
+  std::cout << JsonObject()
+                   .String("store", f.store)
+                   .Bool("ok", report.ok())
+                   .Int("records", static_cast<int64_t>(report.records))
+                   .Int("first_sequence", static_cast<int64_t>(report.first_sequence))
+                   .Int("last_sequence", static_cast<int64_t>(report.last_sequence))
+                   .Int("checkpoints", static_cast<int64_t>(report.checkpoints))
+                   .Int("unsealed_tail", static_cast<int64_t>(result.unsealed_tail))
+                   .String("checkpoint_file", result.checkpoint_file)
+                   .Int("file_checkpoints", static_cast<int64_t>(result.file_checkpoints))
+                   .Int("signatures_verified",
+                        static_cast<int64_t>(result.signatures_verified))
+                   .Strings("notes", result.notes)
+                   .Raw("problems", absl::StrCat("[", absl::StrJoin(problems, ","), "]"))
+                   .Int("problems_not_listed",
+                        static_cast<int64_t>(report.problems_not_listed))
+                   .str()
+            << "\n";
+}
 
 int RunVerify(const VerifyFlags& f) {
   evidence::VerifyOptions options;
@@ -134,6 +169,10 @@ int RunVerify(const VerifyFlags& f) {
   absl::StatusOr<evidence::VerifyResult> result = evidence::VerifyAuditStore(options);
   if (!result.ok()) return Fail("verify", result.status());
   const evidence::AuditChainReport& report = result->report;
+  if (f.json) {
+    PrintVerifyJson(f, *result);
+    return report.ok() ? 0 : 1;
+  }
 
   std::cout << "store        " << f.store << "\n";
   if (report.records == 0) {
@@ -340,6 +379,7 @@ struct RuleFlags {
   std::string field;
   std::string partner;
   RangeFlags range;
+  bool json = false;
 };
 
 std::string LifecycleVerb(v1::AuditEventType type) {
@@ -357,6 +397,39 @@ std::string LifecycleVerb(v1::AuditEventType type) {
   }
 }
 
+std::vector<std::string> SetToVector(const std::set<std::string>& set) {
+  return {set.begin(), set.end()};
+}
+
+// One JSON object per policy version that released the field.
+void PrintReleasesJson(const RuleFlags& f,
+                       const std::vector<evidence::FieldRelease>& releases) {
+  for (const evidence::FieldRelease& r : releases) {
+    JsonObject outcomes;
+    for (const auto& [outcome, count] : r.outcomes) {
+      outcomes.Int(outcome, static_cast<int64_t>(count));
+    }
+    std::vector<std::string> lifecycle;
+    for (const v1::AuditRecord& step : r.lifecycle) {
+      lifecycle.push_back(ToJson(step, {.pretty = false}));
+    }
+    std::cout << JsonObject()
+                     .String("field", f.field)
+                     .String("policy_version", r.policy_version)
+                     .Int("decisions", static_cast<int64_t>(r.decisions))
+                     .Raw("first_decision", ToJson(r.first_decision, {.pretty = false}))
+                     .Raw("last_decision", ToJson(r.last_decision, {.pretty = false}))
+                     .Strings("partners", SetToVector(r.partners))
+                     .Raw("outcomes", outcomes.str())
+                     .Strings("rules", SetToVector(r.rules))
+                     .Strings("protecting_rules", SetToVector(r.protecting_rules))
+                     .Raw("lifecycle",
+                          absl::StrCat("[", absl::StrJoin(lifecycle, ","), "]"))
+                     .str()
+              << "\n";
+  }
+}
+
 int RunRule(const RuleFlags& f) {
   absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
   if (!in.ok()) return Fail("rule", in.status());
@@ -367,6 +440,10 @@ int RunRule(const RuleFlags& f) {
   absl::StatusOr<std::vector<evidence::FieldRelease>> releases =
       evidence::FindFieldReleases(*in->store, query);
   if (!releases.ok()) return Fail("rule", releases.status());
+  if (f.json) {
+    PrintReleasesJson(f, *releases);
+    return 0;
+  }
   std::cout << "field " << f.field << " "
             << (f.partner.empty() ? "" : absl::StrCat("to ", f.partner, " "))
             << f.range.Describe(in->range) << ": released under "
@@ -435,6 +512,12 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
     cmd->add_option("--max-problems", f->max_problems,
                     "list at most this many problems (default 1000)")
         ->check(CLI::Range(1, 10000000));
+    cmd->add_flag("--json", f->json,
+                  "one JSON object: store, ok, records, first_sequence, "
+                  "last_sequence, checkpoints, unsealed_tail, checkpoint_file, "
+                  "file_checkpoints, signatures_verified, notes, problems "
+                  "[{kind, first_sequence, last_sequence, record_type, detail}], "
+                  "problems_not_listed");
     cmd->callback([&run, f] { run = [f] { return RunVerify(*f); }; });
   }
   {
@@ -488,6 +571,11 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
         ->required();
     cmd->add_option("--partner", f->partner, "only releases to this partner");
     f->range.AddTo(*cmd);
+    cmd->add_flag("--json", f->json,
+                  "one JSON object per policy version and line: field, "
+                  "policy_version, decisions, first_decision, last_decision, "
+                  "partners, outcomes {outcome: count}, rules, protecting_rules, "
+                  "lifecycle [audit records]");
     cmd->callback([&run, f] { run = [f] { return RunRule(*f); }; });
   }
 }

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -13,8 +14,10 @@
 #include "absl/time/time.h"
 #include "client/havenctl/commands.h"
 #include "client/havenctl/connection_flags.h"
+#include "client/havenctl/json_output.h"
 #include "google/protobuf/util/time_util.h"
 #include "proto/json.h"
+#include "proto/status_macros.h"
 #include "proto/timestamp.h"
 
 namespace havengate::havenctl {
@@ -99,15 +102,39 @@ void PrintRow(const v1::InboxEntry& e) {
 // --- push -----------------------------------------------------------------
 
 struct PushSummary {
+  // Print one JSON object per item on stdout (--json).
+  bool json = false;
   int accepted = 0;
   int refused = 0;
   // A call or stream failed as a whole.
   bool failed = false;
 };
 
+// With --json: an item that was not accepted, as a JSON line on stdout; the
+// diagnostic on stderr is printed by the caller as without --json.
+void PrintRefusalJson(const PushSummary& summary, const std::string& where,
+                      absl::StatusCode code, absl::string_view message) {
+  if (!summary.json) return;
+  std::cout << JsonObject()
+                   .String("source", where)
+                   .Bool("accepted", false)
+                   .String("code", absl::StatusCodeToString(code))
+                   .String("message", message)
+                   .str()
+            << std::endl;
+}
+
 void ReportResult(const std::string& where, const v1::PushResult& result,
                   PushSummary& summary) {
-  if (result.code() == 0) {
+  if (result.code() == 0 && summary.json) {
+    ++summary.accepted;
+    std::cout << JsonObject()
+                     .String("source", where)
+                     .Bool("accepted", true)
+                     .Raw("receipt", ToJson(result.receipt(), {.pretty = false}))
+                     .str()
+              << std::endl;
+  } else if (result.code() == 0) {
     ++summary.accepted;
     std::cout << where << ": accepted " << result.receipt().item_id() << " v"
               << result.receipt().version() << " (cursor "
@@ -115,9 +142,10 @@ void ReportResult(const std::string& where, const v1::PushResult& result,
               << (result.receipt().duplicate() ? ", already held" : "") << ")\n";
   } else {
     ++summary.refused;
-    std::cerr << where << ": refused: "
-              << absl::StatusCodeToString(static_cast<absl::StatusCode>(result.code()))
-              << ": " << result.message() << "\n";
+    const auto code = static_cast<absl::StatusCode>(result.code());
+    std::cerr << where << ": refused: " << absl::StatusCodeToString(code) << ": "
+              << result.message() << "\n";
+    PrintRefusalJson(summary, where, code, result.message());
   }
 }
 
@@ -141,6 +169,8 @@ absl::Status PushLines(client::Client& client, std::istream& in,
         ++summary.refused;
         std::cerr << name << ":" << line_number << ": refused: "
                   << item.status().message() << "\n";
+        PrintRefusalJson(summary, absl::StrCat(name, ":", line_number),
+                         item.status().code(), item.status().message());
         continue;
       }
       line_of_index.push_back(line_number);
@@ -165,6 +195,9 @@ absl::Status PushLines(client::Client& client, std::istream& in,
     ++summary.refused;
     std::cerr << name << ":" << line_of_index[i]
               << ": not acknowledged: " << status.message() << "\n";
+    PrintRefusalJson(summary, absl::StrCat(name, ":", line_of_index[i]),
+                     status.code(),
+                     absl::StrCat("not acknowledged: ", status.message()));
   }
   while (std::getline(in, line)) {
     ++line_number;
@@ -172,18 +205,22 @@ absl::Status PushLines(client::Client& client, std::istream& in,
     ++summary.refused;
     std::cerr << name << ":" << line_number
               << ": not pushed: the stream ended before it\n";
+    PrintRefusalJson(summary, absl::StrCat(name, ":", line_number),
+                     absl::StatusCode::kAborted,
+                     "not pushed: the stream ended before it");
   }
   return status;
 }
 
 int RunPush(const ConnectionFlags& connection,
-            const std::vector<std::string>& files, bool jsonl_stdin) {
+            const std::vector<std::string>& files, bool jsonl_stdin, bool json) {
   auto client = connection.Connect();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
   }
   PushSummary summary;
+  summary.json = json;
   for (const std::string& file : files) {
     bool is_stdin = file == "-";
     std::ifstream file_in;
@@ -191,6 +228,8 @@ int RunPush(const ConnectionFlags& connection,
       file_in.open(file);
       if (!file_in) {
         std::cerr << file << ": cannot read file\n";
+        PrintRefusalJson(summary, file, absl::StatusCode::kNotFound,
+                         "cannot read file");
         ++summary.refused;
         continue;
       }
@@ -211,6 +250,7 @@ int RunPush(const ConnectionFlags& connection,
     if (!item.ok()) {
       ++summary.refused;
       std::cerr << name << ": refused: " << item.status().message() << "\n";
+      PrintRefusalJson(summary, name, item.status().code(), item.status().message());
       continue;
     }
     auto receipt = (*client)->Push(*item);
@@ -223,7 +263,9 @@ int RunPush(const ConnectionFlags& connection,
     }
     ReportResult(name, result, summary);
   }
-  std::cout << summary.accepted << " accepted, " << summary.refused << " refused\n";
+  // With --json stdout holds only the per-item objects.
+  (json ? std::cerr : std::cout)
+      << summary.accepted << " accepted, " << summary.refused << " refused\n";
   return summary.refused == 0 && !summary.failed ? 0 : 1;
 }
 
@@ -267,8 +309,30 @@ int RunList(const ConnectionFlags& connection, const FilterFlags& filters,
   return 0;
 }
 
+// Where `items watch` starts without --after or --from-start: after the
+// newest current version in the inbox (List is newest first), so only what
+// arrives from now on is shown. The inbox API has no "from the end" of its
+// own; a withdrawal recorded after that newest version is still replayed.
+absl::StatusOr<uint64_t> CurrentEnd(client::Client& client) {
+  v1::ListRequest request;
+  request.mutable_filter()->set_include_retracted(true);
+  request.set_page_size(1);
+  HG_ASSIGN_OR_RETURN(v1::ListResponse page, client.List(request));
+  return page.entries().empty() ? 0 : page.entries(0).cursor();
+}
+
+// An inbox event in the record shape of `items list --json` (InboxEntry):
+// a new version is its entry; a withdrawal has cursor and retraction only.
+v1::InboxEntry AsEntry(const v1::InboxEvent& e) {
+  if (e.has_entry()) return e.entry();
+  v1::InboxEntry entry;
+  entry.set_cursor(e.cursor());
+  *entry.mutable_retraction() = e.retraction();
+  return entry;
+}
+
 int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
-             uint64_t after, int count, bool json) {
+             std::optional<uint64_t> after, int count, bool json) {
   auto filter = filters.Build();
   if (!filter.ok()) {
     std::cerr << "havenctl: " << filter.status().message() << "\n";
@@ -279,14 +343,22 @@ int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
   }
+  if (!after.has_value()) {
+    absl::StatusOr<uint64_t> end = CurrentEnd(**client);
+    if (!end.ok()) {
+      std::cerr << "havenctl: " << end.status().message() << "\n";
+      return 1;
+    }
+    after = *end;
+  }
   v1::SubscribeRequest request;
   *request.mutable_filter() = *filter;
-  request.set_after_cursor(after);
+  request.set_after_cursor(*after);
   int seen = 0;
   if (!json) PrintTableHeader();
   absl::Status status = (*client)->Subscribe(request, [&](const v1::InboxEvent& e) {
     if (json) {
-      std::cout << ToJson(e, {.pretty = false}) << std::endl;
+      std::cout << ToJson(AsEntry(e), {.pretty = false}) << std::endl;
     } else if (e.has_entry()) {
       PrintRow(e.entry());
       std::cout << std::flush;
@@ -308,7 +380,7 @@ int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
 }
 
 int RunRetract(const ConnectionFlags& connection, const std::string& item_id,
-               const std::string& reason) {
+               const std::string& reason, bool json) {
   auto client = connection.Connect();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
@@ -318,6 +390,10 @@ int RunRetract(const ConnectionFlags& connection, const std::string& item_id,
   if (!retraction.ok()) {
     std::cerr << "havenctl: " << retraction.status().message() << "\n";
     return 1;
+  }
+  if (json) {
+    std::cout << ToJson(*retraction, {.pretty = false}) << "\n";
+    return 0;
   }
   std::cout << "retracted " << retraction->item_id()
             << "; partners that received it are told\n";
@@ -339,12 +415,18 @@ void RegisterItemsCommands(CLI::App& app, CommandRunner& run) {
     auto connection = std::make_shared<ConnectionFlags>();
     auto files = std::make_shared<std::vector<std::string>>();
     auto jsonl = std::make_shared<bool>(false);
+    auto json = std::make_shared<bool>(false);
     connection->AddTo(*cmd);
     cmd->add_option("files", *files, "item files, or - for standard input")
         ->required();
     cmd->add_flag("--jsonl", *jsonl, "standard input holds one item per line");
-    cmd->callback([&run, connection, files, jsonl] {
-      run = [connection, files, jsonl] { return RunPush(*connection, *files, *jsonl); };
+    cmd->add_flag("--json", *json,
+                  "one JSON object per item on stdout: {source, accepted: true, "
+                  "receipt: {item_id, version, cursor, duplicate, ...}} or "
+                  "{source, accepted: false, code, message}; source is FILE or "
+                  "FILE:LINE; the count goes to stderr");
+    cmd->callback([&run, connection, files, jsonl, json] {
+      run = [=] { return RunPush(*connection, *files, *jsonl, *json); };
     });
   }
   {
@@ -360,27 +442,45 @@ void RegisterItemsCommands(CLI::App& app, CommandRunner& run) {
     cmd->add_option("--limit", *limit, "show at most this many (default 20)")
         ->check(CLI::Range(1, 1000000));
     cmd->add_flag("--all", *all, "show every matching item");
-    cmd->add_flag("--json", *json, "one JSON inbox entry per line");
+    cmd->add_flag("--json", *json,
+                  "one JSON inbox entry per line (proto3 JSON InboxEntry: "
+                  "cursor, item, received_at, received_from, retraction); the "
+                  "same records as items watch --json");
     cmd->callback([&run, connection, filters, limit, all, json] {
       run = [=] { return RunList(*connection, *filters, *limit, *all, *json); };
     });
   }
   {
     auto* cmd = items->add_subcommand(
-        "watch", "follow the inbox: print events as they arrive");
+        "watch",
+        "follow the inbox: print events as they arrive; by default only new "
+        "ones (from the current end of the inbox), with --from-start or "
+        "--after CURSOR also those already held");
     auto connection = std::make_shared<ConnectionFlags>();
     auto filters = std::make_shared<FilterFlags>();
     auto after = std::make_shared<uint64_t>(0);
+    auto from_start = std::make_shared<bool>(false);
     auto count = std::make_shared<int>(0);
     auto json = std::make_shared<bool>(false);
     connection->AddTo(*cmd);
     filters->AddTo(*cmd);
-    cmd->add_option("--after", *after,
-                    "start after this cursor (0: from the beginning)");
+    CLI::Option* after_option = cmd->add_option(
+        "--after", *after,
+        "start after this cursor, e.g. the last one printed, to resume "
+        "(0: from the beginning)");
+    cmd->add_flag("--from-start", *from_start,
+                  "replay every event the inbox holds first (same as --after 0)")
+        ->excludes(after_option);
     cmd->add_option("--count", *count, "stop after this many events");
-    cmd->add_flag("--json", *json, "one JSON event per line");
-    cmd->callback([&run, connection, filters, after, count, json] {
-      run = [=] { return RunWatch(*connection, *filters, *after, *count, *json); };
+    cmd->add_flag("--json", *json,
+                  "one JSON inbox entry per line, as items list --json; a "
+                  "withdrawal is {cursor, retraction}");
+    cmd->callback([&run, connection, filters, after, after_option, from_start,
+                   count, json] {
+      std::optional<uint64_t> start;  // none: the current end
+      if (*from_start) start = 0;
+      if (after_option->count() > 0) start = *after;
+      run = [=] { return RunWatch(*connection, *filters, start, *count, *json); };
     });
   }
   {
@@ -389,11 +489,15 @@ void RegisterItemsCommands(CLI::App& app, CommandRunner& run) {
     auto connection = std::make_shared<ConnectionFlags>();
     auto item_id = std::make_shared<std::string>();
     auto reason = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
     connection->AddTo(*cmd);
     cmd->add_option("item_id", *item_id, "the item to withdraw")->required();
     cmd->add_option("--reason", *reason, "why, in words")->required();
-    cmd->callback([&run, connection, item_id, reason] {
-      run = [=] { return RunRetract(*connection, *item_id, *reason); };
+    cmd->add_flag("--json", *json,
+                  "the retraction as one JSON object (proto3 JSON Retraction: "
+                  "origin, item_id, reason, ...)");
+    cmd->callback([&run, connection, item_id, reason, json] {
+      run = [=] { return RunRetract(*connection, *item_id, *reason, *json); };
     });
   }
 }

@@ -4,6 +4,7 @@
 // (certs/ca.h); see certs/README.md for the files and the procedures.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "certs/file_util.h"
 #include "certs/x509.h"
 #include "client/havenctl/commands.h"
+#include "client/havenctl/json_output.h"
 
 namespace havengate::havenctl {
 namespace {
@@ -68,6 +70,8 @@ struct IssueFlags {
   std::string out;
   int days = 0;
   std::vector<std::string> dns;
+  std::vector<std::string> ips;
+  bool json = false;
 };
 
 int RunIssue(const IssueFlags& f) {
@@ -84,10 +88,24 @@ int RunIssue(const IssueFlags& f) {
   request.role = *role;
   request.name = f.name;
   request.dns_names = f.dns;
+  request.ip_addresses = f.ips;
   if (f.days > 0) request.lifetime = Days(f.days);
   absl::StatusOr<pki::IssuedCertificate> issued = ca->Issue(request, f.out);
   if (!issued.ok()) return Fail("issue", issued.status());
   const pki::Certificate& cert = issued->certificate;
+  if (f.json) {
+    std::cout << JsonObject()
+                     .String("spiffe_id", cert.UriSans().front())
+                     .String("cert_file", issued->cert_file)
+                     .String("key_file", issued->key_file)
+                     .String("serial", cert.SerialHex())
+                     .Time("not_after", cert.not_after())
+                     .Strings("dns_names", cert.DnsSans())
+                     .Strings("ip_addresses", cert.IpSans())
+                     .str()
+              << "\n";
+    return 0;
+  }
   std::cout << "Issued " << cert.UriSans().front() << "\n"
             << "  certificate  " << issued->cert_file << "\n"
             << "  private key  " << issued->key_file << "   (mode 0600)\n"
@@ -95,6 +113,9 @@ int RunIssue(const IssueFlags& f) {
             << "  valid until  " << When(cert.not_after()) << "\n";
   if (!cert.DnsSans().empty()) {
     std::cout << "  DNS names    " << absl::StrJoin(cert.DnsSans(), ", ") << "\n";
+  }
+  if (!cert.IpSans().empty()) {
+    std::cout << "  IP addresses " << absl::StrJoin(cert.IpSans(), ", ") << "\n";
   }
   return 0;
 }
@@ -174,9 +195,10 @@ struct ShowFlags {
   std::string cert_file;
   std::string ca_file;
   std::string crl_file;
+  bool json = false;
 };
 
-std::string Usage(const pki::Certificate& cert) {
+std::vector<std::string> Usages(const pki::Certificate& cert) {
   std::vector<std::string> parts;
   const uint32_t ku = X509_get_key_usage(cert.native());
   if (ku != UINT32_MAX) {
@@ -191,90 +213,184 @@ std::string Usage(const pki::Certificate& cert) {
     if (xku & XKU_SSL_SERVER) parts.push_back("serverAuth");
     if (xku & XKU_SSL_CLIENT) parts.push_back("clientAuth");
   }
-  return parts.empty() ? "(none)" : absl::StrJoin(parts, ", ");
+  return parts;
+}
+
+// What `pki show` found out about a certificate, printed as text or JSON.
+struct CertificateReport {
+  std::string subject, issuer;
+  bool is_ca = false;
+  std::string ca_trust_domain;  // CA only; "" if none named
+  std::optional<pki::SpiffeId> id;
+  std::string id_problem;  // leaf without a usable SPIFFE id
+  std::string serial;
+  absl::Time not_before, not_after;
+  std::string state;  // valid, not_yet_valid, expired
+  int64_t days_left = 0;
+  std::vector<std::string> dns_names, ip_addresses, usage;
+  std::string sha256;
+  size_t chain_length = 0;  // further certificates in the file
+  // Set with --ca.
+  std::optional<absl::Status> verification;
+};
+
+CertificateReport Describe(const std::vector<pki::Certificate>& certs) {
+  const pki::Certificate& cert = certs.front();
+  const absl::Time now = absl::Now();
+  CertificateReport r;
+  r.subject = cert.Subject();
+  r.issuer = cert.Issuer();
+  r.is_ca = cert.IsCa();
+  if (r.is_ca) {
+    absl::StatusOr<std::string> domain = cert.CaTrustDomain();
+    if (domain.ok()) r.ca_trust_domain = *domain;
+  } else {
+    absl::StatusOr<pki::SpiffeId> parsed = cert.GetSpiffeId();
+    if (parsed.ok()) {
+      r.id = *parsed;
+    } else {
+      r.id_problem = std::string(parsed.status().message());
+    }
+  }
+  r.serial = cert.SerialHex();
+  r.not_before = cert.not_before();
+  r.not_after = cert.not_after();
+  r.state = "valid";
+  if (now < r.not_before) r.state = "not_yet_valid";
+  if (now > r.not_after) r.state = "expired";
+  r.days_left = absl::ToInt64Hours(r.not_after - now) / 24;
+  r.dns_names = cert.DnsSans();
+  r.ip_addresses = cert.IpSans();
+  r.usage = Usages(cert);
+  r.sha256 = cert.Sha256Fingerprint();
+  r.chain_length = certs.size() - 1;
+  return r;
+}
+
+void PrintText(const CertificateReport& r, const ShowFlags& f) {
+  std::cout << "subject      " << r.subject << "\n"
+            << "issuer       " << r.issuer << "\n";
+  if (r.is_ca) {
+    std::cout << "CA of        "
+              << (r.ca_trust_domain.empty() ? "(no trust domain named)"
+                                            : r.ca_trust_domain)
+              << "\n";
+  } else if (r.id) {
+    std::cout << "SPIFFE id    " << r.id->ToString() << "\n"
+              << "role         " << pki::RoleName(r.id->role()) << "\n"
+              << "trust domain " << r.id->trust_domain() << "\n";
+  } else {
+    std::cout << "SPIFFE id    (none usable: " << r.id_problem << ")\n";
+  }
+  std::string state = "valid";
+  if (r.state == "not_yet_valid") state = "NOT YET VALID";
+  if (r.state == "expired") state = "EXPIRED";
+  if (r.state == "valid") absl::StrAppend(&state, ", ", r.days_left, " days left");
+  std::cout << "serial       " << r.serial << "\n"
+            << "valid from   " << When(r.not_before) << "\n"
+            << "valid until  " << When(r.not_after) << " (" << state << ")\n";
+  if (!r.dns_names.empty()) {
+    std::cout << "DNS names    " << absl::StrJoin(r.dns_names, ", ") << "\n";
+  }
+  if (!r.ip_addresses.empty()) {
+    std::cout << "IP addresses " << absl::StrJoin(r.ip_addresses, ", ") << "\n";
+  }
+  std::cout << "usage        "
+            << (r.usage.empty() ? "(none)" : absl::StrJoin(r.usage, ", ")) << "\n"
+            << "SHA-256      " << r.sha256 << "\n";
+  if (r.chain_length > 0) {
+    std::cout << "chain        " << r.chain_length
+              << " more certificate(s) in the file\n";
+  }
+  if (!r.verification) return;
+  if (!r.verification->ok()) {
+    std::cout << "verification FAILED ("
+              << pki::RejectReasonName(pki::GetRejectReason(*r.verification)
+                                           .value_or(pki::RejectReason::kInvalidChain))
+              << "): " << r.verification->message() << "\n";
+    return;
+  }
+  std::cout << "verification ok against " << f.ca_file
+            << (f.crl_file.empty() ? " (no CRL checked)" : " and its CRL") << "\n";
+}
+
+void PrintJson(const CertificateReport& r, const ShowFlags& f) {
+  JsonObject out;
+  out.String("subject", r.subject).String("issuer", r.issuer).Bool("is_ca", r.is_ca);
+  if (r.is_ca) {
+    out.String("trust_domain", r.ca_trust_domain);
+  } else if (r.id) {
+    out.String("spiffe_id", r.id->ToString())
+        .String("role", pki::RoleName(r.id->role()))
+        .String("trust_domain", r.id->trust_domain());
+  } else {
+    out.String("spiffe_id_problem", r.id_problem);
+  }
+  out.String("serial", r.serial)
+      .Time("not_before", r.not_before)
+      .Time("not_after", r.not_after)
+      .String("state", r.state)
+      .Int("days_left", r.days_left)
+      .Strings("dns_names", r.dns_names)
+      .Strings("ip_addresses", r.ip_addresses)
+      .Strings("usage", r.usage)
+      .String("sha256", r.sha256)
+      .Int("chain_length", static_cast<int64_t>(r.chain_length));
+  if (r.verification) {
+    JsonObject v;
+    v.Bool("ok", r.verification->ok())
+        .String("ca_file", f.ca_file)
+        .Bool("crl_checked", !f.crl_file.empty());
+    if (!r.verification->ok()) {
+      v.String("reason",
+               pki::RejectReasonName(pki::GetRejectReason(*r.verification)
+                                         .value_or(pki::RejectReason::kInvalidChain)))
+          .String("message", r.verification->message());
+    }
+    out.Raw("verification", v.str());
+  }
+  std::cout << out.str() << "\n";
 }
 
 int RunShow(const ShowFlags& f) {
   absl::StatusOr<std::vector<pki::Certificate>> certs =
       pki::ReadCertificatesFile(f.cert_file);
   if (!certs.ok()) return Fail("show", certs.status());
-  const pki::Certificate& cert = certs->front();
-  const absl::Time now = absl::Now();
-  std::cout << "subject      " << cert.Subject() << "\n"
-            << "issuer       " << cert.Issuer() << "\n";
-  std::optional<pki::SpiffeId> id;
-  if (cert.IsCa()) {
-    absl::StatusOr<std::string> domain = cert.CaTrustDomain();
-    std::cout << "CA of        "
-              << (domain.ok() ? *domain : std::string("(no trust domain named)"))
-              << "\n";
-  } else {
-    absl::StatusOr<pki::SpiffeId> parsed = cert.GetSpiffeId();
-    if (parsed.ok()) {
-      id = *parsed;
-      std::cout << "SPIFFE id    " << id->ToString() << "\n"
-                << "role         " << pki::RoleName(id->role()) << "\n"
-                << "trust domain " << id->trust_domain() << "\n";
-    } else {
-      std::cout << "SPIFFE id    (none usable: " << parsed.status().message()
-                << ")\n";
+  CertificateReport report = Describe(*certs);
+  if (!f.ca_file.empty()) {
+    // Verify as a gateway would.
+    absl::StatusOr<pki::Certificate> ca = pki::ReadCertificateFile(f.ca_file);
+    if (!ca.ok()) return Fail("show", ca.status());
+    absl::StatusOr<std::string> domain = ca->CaTrustDomain();
+    pki::TrustAnchor anchor{
+        domain.ok() ? *domain : (report.id ? report.id->trust_domain() : ""), *ca,
+        std::nullopt};
+    if (!f.crl_file.empty()) {
+      absl::StatusOr<pki::Crl> crl = pki::Crl::ReadFile(f.crl_file);
+      if (!crl.ok()) return Fail("show", crl.status());
+      absl::Status issued = crl->CheckIssuedBy(*ca);
+      if (!issued.ok()) return Fail("show", issued);
+      anchor.crl = *crl;
     }
+    const pki::Purpose purpose = report.id && report.id->role() == pki::Role::kGateway
+                                     ? pki::Purpose::kServerAuth
+                                     : pki::Purpose::kClientAuth;
+    std::vector<pki::Certificate> chain(certs->begin() + 1, certs->end());
+    report.verification =
+        pki::VerifyPeerCertificate(certs->front(), chain, anchor, {absl::Now(), purpose})
+            .status();
   }
-  std::string state = "valid";
-  if (now < cert.not_before()) state = "NOT YET VALID";
-  if (now > cert.not_after()) state = "EXPIRED";
-  if (state == "valid") {
-    absl::StrAppend(&state, ", ",
-                    absl::ToInt64Hours(cert.not_after() - now) / 24, " days left");
+  if (f.json) {
+    PrintJson(report, f);
+  } else {
+    PrintText(report, f);
   }
-  std::cout << "serial       " << cert.SerialHex() << "\n"
-            << "valid from   " << When(cert.not_before()) << "\n"
-            << "valid until  " << When(cert.not_after()) << " (" << state << ")\n";
-  if (!cert.DnsSans().empty()) {
-    std::cout << "DNS names    " << absl::StrJoin(cert.DnsSans(), ", ") << "\n";
-  }
-  std::cout << "usage        " << Usage(cert) << "\n"
-            << "SHA-256      " << cert.Sha256Fingerprint() << "\n";
-  if (certs->size() > 1) {
-    std::cout << "chain        " << certs->size() - 1
-              << " more certificate(s) in the file\n";
-  }
-  if (f.ca_file.empty()) return 0;
-
-  // Optional: verify as a gateway would.
-  absl::StatusOr<pki::Certificate> ca = pki::ReadCertificateFile(f.ca_file);
-  if (!ca.ok()) return Fail("show", ca.status());
-  absl::StatusOr<std::string> domain = ca->CaTrustDomain();
-  pki::TrustAnchor anchor{domain.ok() ? *domain : (id ? id->trust_domain() : ""),
-                          *ca, std::nullopt};
-  if (!f.crl_file.empty()) {
-    absl::StatusOr<pki::Crl> crl = pki::Crl::ReadFile(f.crl_file);
-    if (!crl.ok()) return Fail("show", crl.status());
-    absl::Status issued = crl->CheckIssuedBy(*ca);
-    if (!issued.ok()) return Fail("show", issued);
-    anchor.crl = *crl;
-  }
-  const pki::Purpose purpose = id && id->role() == pki::Role::kGateway
-                                   ? pki::Purpose::kServerAuth
-                                   : pki::Purpose::kClientAuth;
-  std::vector<pki::Certificate> chain(certs->begin() + 1, certs->end());
-  absl::StatusOr<pki::SpiffeId> verified =
-      pki::VerifyPeerCertificate(cert, chain, anchor, {now, purpose});
-  if (!verified.ok()) {
-    std::cout << "verification FAILED ("
-              << pki::RejectReasonName(pki::GetRejectReason(verified.status())
-                                           .value_or(pki::RejectReason::kInvalidChain))
-              << "): " << verified.status().message() << "\n";
-    return 1;
-  }
-  std::cout << "verification ok against " << f.ca_file
-            << (f.crl_file.empty() ? " (no CRL checked)" : " and its CRL") << "\n";
-  return 0;
+  return report.verification && !report.verification->ok() ? 1 : 0;
 }
 
 // --- list ------------------------------------------------------------------
 
-int RunList(const std::string& ca_dir) {
+int RunList(const std::string& ca_dir, bool json) {
   absl::StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::Open(ca_dir);
   if (!ca.ok()) return Fail("list", ca.status());
   absl::StatusOr<std::vector<pki::IndexEntry>> index = ca->ListIssued();
@@ -282,6 +398,17 @@ int RunList(const std::string& ca_dir) {
   const absl::Time now = absl::Now();
   for (const pki::IndexEntry& e : *index) {
     std::string status = e.revoked ? "revoked" : (e.not_after < now ? "expired" : "valid");
+    if (json) {
+      JsonObject out;
+      out.String("serial", e.serial)
+          .String("status", status)
+          .Time("not_after", e.not_after)
+          .String("spiffe_id", e.spiffe_id)
+          .String("subject", e.subject);
+      if (e.revoked) out.Time("revoked_at", e.revoked_at);
+      std::cout << out.str() << "\n";
+      continue;
+    }
     std::cout << e.serial << "  " << status << "  until "
               << absl::FormatTime("%Y-%m-%d", e.not_after, absl::UTCTimeZone())
               << "  " << e.spiffe_id << "\n";
@@ -328,6 +455,13 @@ void RegisterPkiCommands(CLI::App& app, CommandRunner& run) {
     cmd->add_option("--days", f->days, "lifetime in days (default 365)")
         ->check(CLI::Range(1, 825));
     cmd->add_option("--dns", f->dns, "extra DNS SAN, e.g. localhost (repeatable)");
+    cmd->add_option("--ip", f->ips,
+                    "IP address SAN, e.g. 127.0.0.1 (repeatable): for TLS clients "
+                    "that dial the gateway by address and check it (curl, "
+                    "Prometheus); havengate peers check the SPIFFE id instead");
+    cmd->add_flag("--json", f->json,
+                  "one JSON object: spiffe_id, cert_file, key_file, serial, "
+                  "not_after (RFC 3339), dns_names, ip_addresses");
     cmd->callback([&run, f] { run = [f] { return RunIssue(*f); }; });
   }
   {
@@ -360,13 +494,26 @@ void RegisterPkiCommands(CLI::App& app, CommandRunner& run) {
     cmd->add_option("cert_file", f->cert_file, "certificate file (PEM)")->required();
     cmd->add_option("--ca", f->ca_file, "also verify against this CA certificate");
     cmd->add_option("--crl", f->crl_file, "and this CRL (with --ca)");
+    cmd->add_flag("--json", f->json,
+                  "one JSON object: subject, issuer, is_ca, spiffe_id, role, "
+                  "trust_domain, serial, not_before, not_after (RFC 3339), state "
+                  "(valid, not_yet_valid, expired), days_left, dns_names, "
+                  "ip_addresses, usage, sha256, chain_length; with --ca also "
+                  "verification {ok, ca_file, crl_checked, reason, message}");
     cmd->callback([&run, f] { run = [f] { return RunShow(*f); }; });
   }
   {
     auto ca_dir = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
     auto* cmd = pki->add_subcommand("list", "List the certificates a CA issued");
     cmd->add_option("--ca-dir", *ca_dir, "CA directory")->required();
-    cmd->callback([&run, ca_dir] { run = [ca_dir] { return RunList(*ca_dir); }; });
+    cmd->add_flag("--json", *json,
+                  "one JSON object per certificate and line: serial, status "
+                  "(valid, expired, revoked), not_after, spiffe_id, subject, "
+                  "revoked_at (revoked only)");
+    cmd->callback([&run, ca_dir, json] {
+      run = [ca_dir, json] { return RunList(*ca_dir, *json); };
+    });
   }
 }
 

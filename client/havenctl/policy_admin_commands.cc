@@ -153,7 +153,8 @@ absl::StatusOr<v1::PolicyCandidate> RemoteFlags::Candidate(const std::string& fi
   return candidate;
 }
 
-int RunRemoteValidate(const RemoteFlags& remote, const std::string& file) {
+int RunRemoteValidate(const RemoteFlags& remote, const std::string& file,
+                      bool json) {
   bool valid = false;
   int code = RunAdmin(remote.connection, "validate",
                       [&](client::PolicyAdminClient& admin) -> absl::Status {
@@ -161,10 +162,14 @@ int RunRemoteValidate(const RemoteFlags& remote, const std::string& file) {
     if (!candidate.ok()) return candidate.status();
     absl::StatusOr<v1::ValidatePolicyResponse> report = admin.Validate(*candidate);
     if (!report.ok()) return report.status();
+    valid = report->valid();
+    if (json) {
+      std::cout << ToJson(*report, {.pretty = false}) << "\n";
+      return absl::OkStatus();
+    }
     for (const v1::PolicyDiagnostic& d : report->diagnostics()) {
       std::cout << d.text() << "\n";
     }
-    valid = report->valid();
     std::cout << (valid ? absl::StrCat("valid for this gateway: version ", report->version())
                         : std::string("not valid: it would never be activated"))
               << "\n";
@@ -264,6 +269,11 @@ int RunRemoteDiff(const RemoteFlags& remote, const std::string& file,
     request.set_max_items(flags.max_items);
     absl::StatusOr<v1::DiffPolicyResponse> diff = admin.Diff(request);
     if (!diff.ok()) return diff.status();
+    changed = !diff->changes().empty();
+    if (flags.json) {
+      std::cout << ToJson(*diff, {.pretty = false}) << "\n";
+      return absl::OkStatus();
+    }
     std::cout << "policy " << diff->base_version() << " -> " << diff->candidate_version()
               << ": " << diff->items_compared() << " stored items compared"
               << (diff->truncated() ? " (more were stored in the period; raise --max-items)"

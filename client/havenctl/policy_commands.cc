@@ -4,6 +4,7 @@
 // up key files on a new machine. A thin shell over havengate::policy.
 // validate, preview and diff also ask the gateway with --remote
 // (policy_remote.h).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/havenctl/commands.h"
+#include "client/havenctl/json_output.h"
 #include "client/havenctl/policy_remote.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
@@ -29,10 +31,34 @@ namespace {
 using policy::CompiledPolicy;
 using policy::Diagnostic;
 
+// "-" names standard input wherever havenctl policy reads a file.
+constexpr char kStdin[] = "-";
+constexpr char kStdinName[] = "<stdin>";
+
+std::string ReadStdin() {
+  std::stringstream buffer;
+  buffer << std::cin.rdbuf();
+  return buffer.str();
+}
+
+// A policy file, or standard input for "-" (key files then relative to the
+// working directory).
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> LoadPolicyArgument(
+    const std::string& path, std::vector<Diagnostic>* diagnostics) {
+  if (path != kStdin) return policy::LoadPolicyFile(path, diagnostics);
+  return policy::LoadPolicyText(ReadStdin(), kStdinName,
+                                std::filesystem::current_path().string(),
+                                diagnostics);
+}
+
+std::string DisplayName(const std::string& path) {
+  return path == kStdin ? kStdinName : path;
+}
+
 // Loads a policy, printing its diagnostics; nullptr after printing errors.
 std::shared_ptr<const CompiledPolicy> Load(const std::string& path, bool show_warnings) {
   std::vector<Diagnostic> diagnostics;
-  auto loaded = policy::LoadPolicyFile(path, &diagnostics);
+  auto loaded = LoadPolicyArgument(path, &diagnostics);
   for (const Diagnostic& d : diagnostics) {
     if (d.severity == Diagnostic::Severity::kError || show_warnings) {
       std::cerr << d.ToString() << "\n";
@@ -45,12 +71,20 @@ std::shared_ptr<const CompiledPolicy> Load(const std::string& path, bool show_wa
   return *loaded;
 }
 
-absl::StatusOr<v1::Item> ReadItem(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open item file ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  absl::StatusOr<v1::Item> item = ParseJsonAs<v1::Item>(buffer.str());
+// An item file (proto3 JSON), or standard input for "-".
+absl::StatusOr<v1::Item> ReadItem(const std::string& file) {
+  const std::string path = DisplayName(file);
+  std::string text;
+  if (file == kStdin) {
+    text = ReadStdin();
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot open item file ", path));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  absl::StatusOr<v1::Item> item = ParseJsonAs<v1::Item>(text);
   if (!item.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", item.status().message()));
   }
@@ -69,22 +103,64 @@ std::string Plural(size_t n, absl::string_view one) {
 
 struct CheckFlags {
   std::string policy;
+  bool json = false;
 };
+
+std::string DiagnosticJson(const Diagnostic& d) {
+  return JsonObject()
+      .String("severity", d.severity == Diagnostic::Severity::kError ? "error" : "warning")
+      .String("file", d.file)
+      .Int("line", d.line)
+      .Int("column", d.column)
+      .String("message", d.message)
+      .str();
+}
+
+constexpr char kCheckJsonHelp[] =
+    "One JSON object: file, ok, errors, warnings, diagnostics [{severity, "
+    "file, line, column, message}]; if ok also organisation, version, "
+    "partners, rules (counts); if not, problem";
+
+int PrintCheckJson(const CheckFlags& f,
+                   const absl::StatusOr<std::shared_ptr<const CompiledPolicy>>& loaded,
+                   const std::vector<Diagnostic>& diagnostics) {
+  std::vector<std::string> items;
+  for (const Diagnostic& d : diagnostics) items.push_back(DiagnosticJson(d));
+  JsonObject out;
+  out.String("file", DisplayName(f.policy))
+      .Bool("ok", loaded.ok())
+      .Int("errors", policy::Count(diagnostics, Diagnostic::Severity::kError))
+      .Int("warnings", policy::Count(diagnostics, Diagnostic::Severity::kWarning))
+      .Raw("diagnostics", absl::StrCat("[", absl::StrJoin(items, ","), "]"));
+  if (loaded.ok()) {
+    const CompiledPolicy& p = **loaded;
+    out.String("organisation", p.organisation())
+        .String("version", p.version())
+        .Int("partners", static_cast<int64_t>(p.partners().size()))
+        .Int("rules", p.source().rules_size());
+  } else {
+    out.String("problem", loaded.status().message());
+  }
+  std::cout << out.str() << "\n";
+  return loaded.ok() ? 0 : 1;
+}
 
 int RunCheck(const CheckFlags& f) {
   std::vector<Diagnostic> diagnostics;
-  auto loaded = policy::LoadPolicyFile(f.policy, &diagnostics);
+  auto loaded = LoadPolicyArgument(f.policy, &diagnostics);
+  if (f.json) return PrintCheckJson(f, loaded, diagnostics);
   std::cout << policy::FormatDiagnostics(diagnostics);
   int errors = policy::Count(diagnostics, Diagnostic::Severity::kError);
   int warnings = policy::Count(diagnostics, Diagnostic::Severity::kWarning);
+  const std::string name = DisplayName(f.policy);
   if (!loaded.ok()) {
     if (errors == 0) std::cout << loaded.status().message() << "\n";
-    std::cout << f.policy << ": " << Plural(errors, "error") << ", "
+    std::cout << name << ": " << Plural(errors, "error") << ", "
               << Plural(warnings, "warning") << "; the policy cannot be used\n";
     return 1;
   }
   const CompiledPolicy& p = **loaded;
-  std::cout << f.policy << ": OK: policy of " << p.organisation() << ", version "
+  std::cout << name << ": OK: policy of " << p.organisation() << ", version "
             << p.version() << ", " << Plural(p.partners().size(), "partner") << ", "
             << Plural(p.source().rules_size(), "rule") << ", " << Plural(warnings, "warning")
             << "\n";
@@ -93,17 +169,18 @@ int RunCheck(const CheckFlags& f) {
 
 struct ValidateFlags {
   std::string policy;
+  bool json = false;
   RemoteFlags remote;
 };
 
 int RunValidate(const ValidateFlags& f) {
-  if (f.remote.enabled) return RunRemoteValidate(f.remote, f.policy);
+  if (f.remote.enabled) return RunRemoteValidate(f.remote, f.policy, f.json);
   if (f.policy.empty() || f.remote.names_stored_policy()) {
     std::cerr << "havenctl policy validate: give a policy file (--proposal and "
                  "--version need --remote)\n";
     return 2;
   }
-  return RunCheck(CheckFlags{f.policy});
+  return RunCheck(CheckFlags{f.policy, f.json});
 }
 
 struct PreviewFlags {
@@ -150,7 +227,28 @@ int RunPreview(const PreviewFlags& f) {
 struct TestFlags {
   std::string policy;
   std::string tests;
+  bool json = false;
 };
+
+void PrintTestReportJson(const TestFlags& f, const policy::TestReport& report) {
+  std::vector<std::string> results;
+  for (const policy::TestResult& r : report.results) {
+    results.push_back(JsonObject()
+                          .String("name", r.name)
+                          .String("where", r.where)
+                          .Bool("passed", r.passed())
+                          .Strings("failures", r.failures)
+                          .str());
+  }
+  std::cout << JsonObject()
+                   .String("policy", DisplayName(f.policy))
+                   .String("tests", f.tests)
+                   .Int("passed", report.passed())
+                   .Int("failed", report.failed())
+                   .Raw("results", absl::StrCat("[", absl::StrJoin(results, ","), "]"))
+                   .str()
+            << "\n";
+}
 
 int RunTests(const TestFlags& f) {
   auto p = Load(f.policy, false);
@@ -163,7 +261,11 @@ int RunTests(const TestFlags& f) {
     return 1;
   }
   policy::TestReport report = policy::RunPolicyTests(*p, *suite);
-  std::cout << report.ToString();
+  if (f.json) {
+    PrintTestReportJson(f, report);
+  } else {
+    std::cout << report.ToString();
+  }
   return report.failed() == 0 ? 0 : 1;
 }
 
@@ -173,9 +275,32 @@ struct DiffFlags {
   std::vector<std::string> files;
   bool received = false;
   bool exit_code = false;
+  bool json = false;
   RemoteFlags remote;
   RemoteDiffFlags at_gateway;
 };
+
+void PrintDiffJson(const policy::PolicyDiff& diff) {
+  std::vector<std::string> changes;
+  for (const policy::PartnerChange& c : diff.changes) {
+    changes.push_back(JsonObject()
+                          .String("item", c.item)
+                          .String("partner", c.partner)
+                          .Bool("received_before", c.received_before)
+                          .Bool("received_after", c.received_after)
+                          .Strings("gained", c.gained)
+                          .Strings("lost", c.lost)
+                          .Strings("changed", c.changed)
+                          .str());
+  }
+  std::cout << JsonObject()
+                   .String("old_version", diff.old_version)
+                   .String("new_version", diff.new_version)
+                   .Bool("changed", !diff.empty())
+                   .Raw("changes", absl::StrCat("[", absl::StrJoin(changes, ","), "]"))
+                   .str()
+            << "\n";
+}
 
 int RunDiff(const DiffFlags& f) {
   if (f.remote.enabled) {
@@ -186,6 +311,7 @@ int RunDiff(const DiffFlags& f) {
     }
     RemoteDiffFlags flags = f.at_gateway;
     flags.exit_code = f.exit_code;
+    flags.json = f.json;
     return RunRemoteDiff(f.remote, f.files.empty() ? "" : f.files[0], flags);
   }
   if (f.files.size() < 3 || f.remote.names_stored_policy()) {
@@ -207,7 +333,11 @@ int RunDiff(const DiffFlags& f) {
   policy::DecideOptions options;
   options.received_from_partner = f.received;
   policy::PolicyDiff diff = policy::DiffPolicies(*before, *after, items, options);
-  std::cout << diff.ToString();
+  if (f.json) {
+    PrintDiffJson(diff);
+  } else {
+    std::cout << diff.ToString();
+  }
   return f.exit_code && !diff.empty() ? 1 : 0;
 }
 
@@ -238,7 +368,9 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
         "check", "Report every error and warning as file:line:column; exit 0 only "
                  "if the policy has no errors");
     auto f = std::make_shared<CheckFlags>();
-    cmd->add_option("policy", f->policy, "Policy file (YAML or JSON)")->required();
+    cmd->add_option("policy", f->policy, "Policy file (YAML or JSON); - reads standard input")
+        ->required();
+    cmd->add_flag("--json", f->json, kCheckJsonHelp);
     cmd->callback([&run, f] { run = [f] { return RunCheck(*f); }; });
   }
   {
@@ -246,7 +378,12 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
         "validate", "Like check; with --remote the gateway checks it too: its "
                     "organisation, configured peers and key files");
     auto f = std::make_shared<ValidateFlags>();
-    cmd->add_option("policy", f->policy, "Policy file (YAML or JSON)");
+    cmd->add_option("policy", f->policy,
+                    "Policy file (YAML or JSON); - reads standard input (not with --remote)");
+    cmd->add_flag("--json", f->json,
+                  absl::StrCat(kCheckJsonHelp, "; with --remote the gateway's "
+                               "ValidatePolicyResponse (proto3 JSON: valid, version, "
+                               "diagnostics)"));
     f->remote.AddTo(*cmd);
     cmd->callback([&run, f] { run = [f] { return RunValidate(*f); }; });
   }
@@ -256,8 +393,9 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
                    "(with --remote: decided at the gateway)");
     auto f = std::make_shared<PreviewFlags>();
     cmd->add_option("files", f->files,
-                    "POLICY ITEM: policy file and item file (proto3 JSON); with "
-                    "--remote and --proposal, --version or --active: ITEM only")
+                    "POLICY ITEM: policy file and item file (proto3 JSON), either "
+                    "of them - for standard input; with --remote and --proposal, "
+                    "--version or --active: ITEM only")
         ->required();
     cmd->add_option("--partner", f->partner, "Only this partner");
     cmd->add_flag("--explain", f->explain, "Say which rules matched and why each field "
@@ -273,8 +411,12 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
     auto* cmd = policy_cmd->add_subcommand(
         "test", "Run a policy's tests; exit 1 if any fails");
     auto f = std::make_shared<TestFlags>();
-    cmd->add_option("policy", f->policy, "Policy file")->required();
+    cmd->add_option("policy", f->policy, "Policy file; - reads standard input")
+        ->required();
     cmd->add_option("tests", f->tests, "Policy tests file (YAML)")->required();
+    cmd->add_flag("--json", f->json,
+                  "One JSON object: policy, tests, passed, failed (counts), results "
+                  "[{name, where, passed, failures}]");
     cmd->callback([&run, f] { run = [f] { return RunTests(*f); }; });
   }
   {
@@ -288,6 +430,11 @@ void RegisterPolicyCommands(CLI::App& app, CommandRunner& run) {
                     "with --remote: CANDIDATE (none with --proposal or --version)");
     cmd->add_flag("--received", f->received, "Treat the items as received from a partner");
     cmd->add_flag("--exit-code", f->exit_code, "Exit 1 if any partner's view changes");
+    cmd->add_flag("--json", f->json,
+                  "One JSON object: old_version, new_version, changed, changes "
+                  "[{item, partner, received_before, received_after, gained, lost, "
+                  "changed}]; with --remote the gateway's DiffPolicyResponse "
+                  "(proto3 JSON)");
     cmd->add_option("--since", f->at_gateway.since,
                     "With --remote: items stored from (2026-11-01 or RFC 3339)");
     cmd->add_option("--until", f->at_gateway.until,

@@ -33,8 +33,10 @@ struct RemoteFlags {
       const std::string& file) const;
 };
 
-// `havenctl policy validate --remote [FILE]`: exit 0 only if valid.
-int RunRemoteValidate(const RemoteFlags& remote, const std::string& file);
+// `havenctl policy validate --remote [FILE]`: exit 0 only if valid. With
+// `json` the gateway's ValidatePolicyResponse as one JSON object.
+int RunRemoteValidate(const RemoteFlags& remote, const std::string& file,
+                      bool json);
 
 struct PreviewPrintOptions {
   std::string partner;  // only this partner ("" for all)
@@ -59,6 +61,8 @@ struct RemoteDiffFlags {
   uint32_t max_items = 0;
   bool items = false;
   bool exit_code = false;
+  // The gateway's DiffPolicyResponse as one JSON object.
+  bool json = false;
 };
 
 // `havenctl policy diff --remote [FILE] [--since T] [--until T]`.

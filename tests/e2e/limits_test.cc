@@ -11,6 +11,7 @@
 // Oversized items are covered by gateway_e2e_test.
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <cerrno>
@@ -507,6 +508,57 @@ TEST_F(LimitsTest, BulkPushAcceptsGoodLinesAndReportsEachBadOneByLineNumber) {
   EXPECT_THAT(result.err, Not(HasSubstr(absl::StrCat(file, ":0:"))));
   EXPECT_THAT(result.out, HasSubstr("3 accepted, 8 refused"));
   EXPECT_EQ(Held(), (std::set<std::string>{"bulk-1", "bulk-3", "bulk-12"}));
+
+  // --json: one object per line on stdout, accepted or not; the count on
+  // stderr.
+  const std::vector<std::string> connection = {
+      "--address", gateway_->address(), "--cert", police_.client_cert, "--key",
+      police_.client_key, "--ca", police_.ca_file, "--gateway-id", police_.gateway_id()};
+  auto havenctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), HavenctlBinary());
+    args.insert(args.end(), connection.begin(), connection.end());
+    return RunCommand(args);
+  };
+  CommandResult json = havenctl({"items", "push", file, "--json"});
+  EXPECT_EQ(json.exit_code, 1) << json.out << json.err;
+  std::vector<std::string> results = absl::StrSplit(json.out, '\n', absl::SkipEmpty());
+  EXPECT_EQ(results.size(), 11u) << json.out;
+  EXPECT_THAT(json.out, HasSubstr(absl::StrCat("{\"source\":\"", file,
+                                               ":1\",\"accepted\":true,\"receipt\":{")));
+  EXPECT_THAT(json.out, HasSubstr("\"duplicate\":true"));
+  EXPECT_THAT(json.out, HasSubstr(absl::StrCat(
+                            "{\"source\":\"", file, ":6\",\"accepted\":false,"
+                            "\"code\":\"INVALID_ARGUMENT\",\"message\":\"alert.containers[0]")));
+  EXPECT_THAT(json.err, HasSubstr("3 accepted, 8 refused"));
+
+  // items list --json and items watch --json print the same records.
+  CommandResult list = havenctl({"items", "list", "--all", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  CommandResult watch = havenctl({"items", "watch", "--from-start", "--count", "3", "--json"});
+  ASSERT_EQ(watch.exit_code, 0) << watch.err;
+  std::vector<std::string> listed = absl::StrSplit(list.out, '\n', absl::SkipEmpty());
+  std::vector<std::string> watched = absl::StrSplit(watch.out, '\n', absl::SkipEmpty());
+  std::reverse(listed.begin(), listed.end());  // list: newest first
+  EXPECT_EQ(listed, watched);
+
+  CommandResult retract = havenctl({"items", "retract", "bulk-3", "--reason", "test", "--json"});
+  ASSERT_EQ(retract.exit_code, 0) << retract.err;
+  EXPECT_THAT(retract.out, HasSubstr("\"item_id\":\"bulk-3\""));
+  EXPECT_THAT(retract.out, HasSubstr("\"reason\":\"test\""));
+  // The withdrawal as watch shows it: an entry with cursor and retraction.
+  // Resume after the last cursor seen: the next event is the withdrawal.
+  ASSERT_FALSE(watched.empty());
+  const std::string cursor_key = "\"cursor\":\"";
+  const size_t at = watched.back().find(cursor_key);
+  ASSERT_NE(at, std::string::npos) << watched.back();
+  const size_t start = at + cursor_key.size();
+  const std::string last_cursor =
+      watched.back().substr(start, watched.back().find('"', start) - start);
+  CommandResult next =
+      havenctl({"items", "watch", "--after", last_cursor, "--count", "1", "--json"});
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_THAT(next.out, HasSubstr("\"retraction\":{"));
+  EXPECT_THAT(next.out, HasSubstr("\"item_id\":\"bulk-3\""));
 }
 
 // --- full disk ---------------------------------------------------------------
@@ -600,6 +652,11 @@ TEST_F(LimitsTest, FullDiskAnswersResourceExhaustedAndLosesNothingWhenSpaceRetur
   CommandResult verify = RunCommand(
       {HavenctlBinary(), "audit", "verify", "--store", gateway_->store_file()});
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  CommandResult verify_json = RunCommand(
+      {HavenctlBinary(), "audit", "verify", "--store", gateway_->store_file(), "--json"});
+  EXPECT_EQ(verify_json.exit_code, 0) << verify_json.out << verify_json.err;
+  EXPECT_THAT(verify_json.out, HasSubstr("\"ok\":true"));
+  EXPECT_THAT(verify_json.out, HasSubstr("\"problems\":[]"));
 }
 
 }  // namespace
