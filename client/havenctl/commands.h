@@ -31,6 +31,8 @@ void RegisterPkiCommands(CLI::App& app, CommandRunner& run);
 void RegisterAuditCommands(CLI::App& app, CommandRunner& run);
 // `havenctl health`: the gateway's and its federation's health, for probes.
 void RegisterHealthCommand(CLI::App& app, CommandRunner& run);
+// `havenctl peer bundle export|add`: onboarding a partner (peer_bundle.h).
+void RegisterPeerCommands(CLI::App& app, CommandRunner& run);
 // `havenctl store backup|restore`: a gateway's state (store_backup.h).
 void RegisterStoreCommands(CLI::App& app, CommandRunner& run);
 

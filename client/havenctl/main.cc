@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::RegisterPkiCommands(app, run);
   havengate::havenctl::RegisterAuditCommands(app, run);
   havengate::havenctl::RegisterHealthCommand(app, run);
+  havengate::havenctl::RegisterPeerCommands(app, run);
   havengate::havenctl::RegisterStoreCommands(app, run);
   try {
     app.parse(argc, argv);
