@@ -46,10 +46,14 @@ LinkBreak ClassifyStreamEnd(const grpc::Status& status,
 }
 
 LinkBreak ClassifyConnectFailure(absl::string_view error) {
+  // A connection that was accepted and then failed before HTTP/2 began
+  // failed in the TLS handshake: a peer that does not trust this gateway's
+  // certificate closes the socket after its last handshake message.
   const std::string lower = absl::AsciiStrToLower(error);
-  if (absl::StrContains(lower, "handshake") || absl::StrContains(lower, "ssl") ||
-      absl::StrContains(lower, "certificate") || absl::StrContains(lower, "tls")) {
-    return LinkBreak::kHandshakeRefused;
+  for (absl::string_view sign : {"handshake", "ssl", "tls", "certificate",
+                                 "socket closed", "connection reset",
+                                 "end of file"}) {
+    if (absl::StrContains(lower, sign)) return LinkBreak::kHandshakeRefused;
   }
   return LinkBreak::kPeerUnreachable;
 }

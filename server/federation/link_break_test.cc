@@ -30,6 +30,9 @@ TEST(LinkBreakTest, ConnectFailuresTellAHandshakeFromNoAnswer) {
             LinkBreak::kPeerUnreachable);
   EXPECT_EQ(ClassifyConnectFailure("Ssl handshake failed: SSL_ERROR_SSL"),
             LinkBreak::kHandshakeRefused);
+  EXPECT_EQ(ClassifyConnectFailure("failed to connect to all addresses; last error: "
+                                   "UNAVAILABLE: ipv4:127.0.0.1:1: Socket closed"),
+            LinkBreak::kHandshakeRefused);
 }
 
 TEST(LinkBreakTest, OnlyAPeerThatAnsweredIsRetriedSoon) {

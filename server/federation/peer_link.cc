@@ -104,7 +104,13 @@ void PeerLink::Run() {
       if (observer_.on_state) observer_.on_state(options_.partner, false);
     }
     if (stopping_) break;
-    if (progress) backoff = options_.initial_backoff;
+    if (progress) {
+      backoff = options_.initial_backoff;
+      // Messages flowed and the link broke for another reason: the
+      // earlier episode is over. (The same reason again continues it: a
+      // peer nearly out of space may take a few messages at a time.)
+      if (static_cast<int>(end.reason) != episode_reason_) NoteProgress();
+    }
     // Full jitter: a uniformly random wait up to the current backoff, so
     // many gateways reconnecting to one peer do not arrive in lockstep. A
     // peer that answered is asked again soon: it may have space again.
@@ -212,7 +218,6 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       pending.erase(pending.begin());
     }
     if (watermark == 0) return;
-    if (!*made_progress) NoteProgress();
     *made_progress = true;
     store_.AckOutboxAsync(options_.partner, watermark, std::move(records),
                           [partner = options_.partner](absl::Status s) {
@@ -269,6 +274,13 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       break;
     }
     if (records->empty()) {
+      bool drained;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        drained = pending.empty() && *made_progress;
+      }
+      // Everything queued was settled: the episode of breaks, if any, is over.
+      if (drained) NoteProgress();
       store_.WaitForEvents(cursor, absl::Now() + kIdleWait);
       continue;
     }

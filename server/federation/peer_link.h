@@ -14,8 +14,9 @@
 // retried within `answering_max_backoff`; one that does not answer, or
 // refuses, is backed off exponentially up to `max_backoff`. A run of breaks
 // with one reason is an episode: logged once when it starts
-// (peer_link_broken) and once when messages flow again
-// (peer_link_recovered); every break is reported to the observer.
+// (peer_link_broken) and once when it ends (peer_link_recovered: the queue
+// was drained, or messages flowed and the next break had another reason);
+// every break is reported to the observer.
 //
 // Ownership and threads: the link owns one thread, started by Start() and
 // ended by Stop() (or the destructor). `store` must outlive the link. The
