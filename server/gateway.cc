@@ -124,6 +124,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   int federation_serving_ = -1;  // maintenance thread: last status set
   std::atomic<bool> policy_file_valid_{true};
+  std::string federation_detail_;  // maintenance thread: last detail logged
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<security::TransportSecurity> security_;
@@ -436,6 +437,9 @@ PeerLinkObserver GatewayImpl::PeerMetrics() {
                                  absl::Duration latency) {
     metrics_->Delivered(partner, latency);
   };
+  observer.on_break = [this](const std::string& partner, LinkBreak reason) {
+    metrics_->LinkBroke(partner, LinkBreakName(reason));
+  };
   return observer;
 }
 
@@ -448,7 +452,8 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   // resets every service, so it is re-applied then.
   std::vector<metrics::LinkState> links;
   for (size_t i = 0; i < peer_links_.size() && i < config_.peers.size(); ++i) {
-    links.push_back({config_.peers[i].id, peer_links_[i]->connected()});
+    links.push_back({config_.peers[i].id, peer_links_[i]->connected(),
+                     peer_links_[i]->break_reason()});
   }
   int serving = metrics::FederationServing(
                     store_healthy, links,
@@ -459,6 +464,13 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   if (overall_changed) {
     server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService,
                                                        policy_file_valid_.load());
+  }
+  // grpc.health.v1 carries no detail: the log says which link and why.
+  std::string detail = metrics::FederationHealthDetail(links);
+  if (serving != federation_serving_ || detail != federation_detail_) {
+    log::Info("federation_health", {{"serving", serving == 1 ? "true" : "false"},
+                                    {"detail", detail}});
+    federation_detail_ = detail;
   }
   if (serving != federation_serving_ || overall_changed) {
     server_->GetHealthCheckService()->SetServingStatus(kFederationHealthService,

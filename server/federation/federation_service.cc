@@ -9,6 +9,7 @@
 #include "server/audit/audit_record.h"
 #include "server/security/grpc_status.h"
 #include "server/logging/log.h"
+#include "server/federation/link_break.h"
 #include "server/federation/ordered_answers.h"
 
 namespace havengate::server {
@@ -220,6 +221,7 @@ grpc::Status FederationService::Exchange(
     slot.emplace(*std::move(admitted));
   }
   if (!Open(context)) {
+    context->AddTrailingMetadata(kBreakReasonKey, kUnavailableValue);
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "this gateway is shutting down; reconnect later");
   }
@@ -228,6 +230,8 @@ grpc::Status FederationService::Exchange(
 
   OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
   std::atomic<bool> transient_failure{false};
+  std::mutex transient_mu;
+  absl::Status transient_status;  // the first one; guarded by transient_mu
   std::thread writer([&] {
     while (std::optional<v1::FederationAck> ack = answers.Next()) {
       if (IsTransient(absl::Status(static_cast<absl::StatusCode>(ack->code()), "")) ||
@@ -243,16 +247,28 @@ grpc::Status FederationService::Exchange(
     uint64_t index;
     if (!answers.Reserve(&index)) break;
     const uint64_t sequence = message.sequence();
-    auto complete = [this, &answers, &transient_failure, index, sequence,
-                     peer = *peer, message](const absl::Status& status) {
+    auto complete = [this, &answers, &transient_failure, &transient_mu,
+                     &transient_status, index, sequence, peer = *peer,
+                     message](const absl::Status& status) {
       if (IsTransient(status)) {
         // Leave it and everything after it unacknowledged and end the
         // stream: the sender resends them after reconnecting.
+        {
+          std::lock_guard<std::mutex> lock(transient_mu);
+          if (transient_status.ok()) transient_status = status;
+        }
         transient_failure = true;
         answers.Complete(index, MakeAck(sequence, status));
-        log::Warn("receipt_deferred", {{"peer", peer.organisation_id},
-                                       {"reason", status.message()}});
+        if (!deferring_.exchange(true)) {
+          log::Warn("receipts_deferred",
+                    {{"peer", peer.organisation_id},
+                     {"code", absl::StatusCodeToString(status.code())},
+                     {"reason", status.message()}});
+        }
         return;
+      }
+      if (status.ok() && deferring_.exchange(false)) {
+        log::Info("receipts_resumed", {{"peer", peer.organisation_id}});
       }
       if (!status.ok()) AuditRefusal(peer, message, status);
       answers.Complete(index, MakeAck(sequence, status));
@@ -310,8 +326,14 @@ grpc::Status FederationService::Exchange(
   answers.AwaitAllCompleted();
   log::Info("peer_disconnected", {{"peer", peer->organisation_id}});
   if (transient_failure) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "storage is unavailable; resend later");
+    std::lock_guard<std::mutex> lock(transient_mu);
+    const bool full = absl::IsResourceExhausted(transient_status);
+    context->AddTrailingMetadata(kBreakReasonKey,
+                                 full ? kOutOfSpaceValue : kUnavailableValue);
+    return full ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "storage is full; resend later")
+                : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "storage is unavailable; resend later");
   }
   return grpc::Status::OK;
 }

@@ -13,9 +13,16 @@
 // authenticator, sharing, limits and store are borrowed and must outlive
 // the service (the Gateway owns them all). Stop() ends open streams
 // and refuses new ones with UNAVAILABLE.
+//
+// Storage trouble (a full disk: RESOURCE_EXHAUSTED; UNAVAILABLE) ends the
+// stream with that code and names it in the trailing metadata
+// (kBreakReasonKey, link_break.h) so that the sender can tell a full disk
+// from a call limit. It is logged once per episode (receipts_deferred, then
+// receipts_resumed when a receipt is stored again), not per message.
 #ifndef HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
 #define HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <string>
@@ -85,6 +92,8 @@ class FederationService final : public v1::Federation::Service {
   std::mutex mu_;
   bool stopping_ = false;                    // guarded by mu_
   std::set<grpc::ServerContext*> open_;      // guarded by mu_
+  // Set while storage refuses receipts (see the file comment).
+  std::atomic<bool> deferring_{false};
 };
 
 // Checks that an item received from `sender` tells a consistent story of

@@ -14,6 +14,7 @@ namespace {
 constexpr int kReadBatch = 128;
 constexpr absl::Duration kIdleWait = absl::Milliseconds(250);
 constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+constexpr absl::Duration kProbeTimeout = absl::Seconds(1);
 
 // Sent (or locally settled) messages of one session, by sequence.
 struct Pending {
@@ -86,30 +87,41 @@ void PeerLink::Run() {
       store_.WaitForEvents(cursor, absl::Now() + kIdleWait);
       continue;
     }
-    absl::Status failure;
+    SessionEnd end;
     bool progress = false;
     if (!WaitForConnected(*channel)) {
       if (stopping_) break;
-      failure = absl::UnavailableError("cannot connect");
+      end.detail = ConnectError(*channel, *stub);
+      if (stopping_) break;
+      end.reason = ClassifyConnectFailure(end.detail);
     } else {
       connected_ = true;
       if (observer_.on_state) observer_.on_state(options_.partner, true);
       log::Info("peer_link_connected", {{"partner", options_.partner},
                                         {"address", options_.address}});
-      failure = RunSession(*stub, &progress);
+      end = RunSession(*stub, &progress);
       connected_ = false;
       if (observer_.on_state) observer_.on_state(options_.partner, false);
     }
     if (stopping_) break;
-    if (progress) backoff = options_.initial_backoff;
+    if (progress) {
+      backoff = options_.initial_backoff;
+      // Messages flowed and the link broke for another reason: the
+      // earlier episode is over. (The same reason again continues it: a
+      // peer nearly out of space may take a few messages at a time.)
+      if (static_cast<int>(end.reason) != episode_reason_) NoteProgress();
+    }
     // Full jitter: a uniformly random wait up to the current backoff, so
-    // many gateways reconnecting to one peer do not arrive in lockstep.
+    // many gateways reconnecting to one peer do not arrive in lockstep. A
+    // peer that answered is asked again soon: it may have space again.
+    absl::Duration limit = backoff;
+    if (RetrySoon(end.reason)) {
+      limit = std::min(limit, options_.answering_max_backoff);
+    }
     std::uniform_int_distribution<int64_t> jitter(
-        0, absl::ToInt64Milliseconds(backoff));
+        0, absl::ToInt64Milliseconds(limit));
     absl::Duration wait = absl::Milliseconds(jitter(random));
-    log::Warn("peer_link_retry", {{"partner", options_.partner},
-                                  {"reason", failure.message()},
-                                  {"retry_in_ms", absl::ToInt64Milliseconds(wait)}});
+    NoteBreak(end.reason, end.detail, wait);
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, absl::ToChronoMilliseconds(wait),
                  [&] { return stopping_.load(); });
@@ -117,12 +129,71 @@ void PeerLink::Run() {
   }
 }
 
-absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
-                                  bool* made_progress) {
+std::string PeerLink::break_reason() const {
+  int reason = episode_reason_;
+  if (reason < 0) return "";
+  return std::string(LinkBreakName(static_cast<LinkBreak>(reason)));
+}
+
+std::string PeerLink::ConnectError(grpc::Channel& channel,
+                                   v1::Federation::Stub& stub) {
+  // A channel whose attempt failed (rather than one still trying) fails a
+  // call at once with the attempt's error: connection refused, or the
+  // handshake's failure. The call sends nothing.
+  if (channel.GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    return "no connection within the connect timeout";
+  }
+  grpc::ClientContext probe;
+  probe.set_deadline(absl::ToChronoTime(absl::Now() + kProbeTimeout));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return "";
+    active_context_ = &probe;
+  }
+  auto stream = stub.Exchange(&probe);
+  stream->WritesDone();
+  grpc::Status status = stream->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_context_ = nullptr;
+  }
+  return status.error_message();
+}
+
+void PeerLink::NoteBreak(LinkBreak reason, const std::string& detail,
+                         absl::Duration retry_in) {
+  if (observer_.on_break) observer_.on_break(options_.partner, reason);
+  const int code = static_cast<int>(reason);
+  if (episode_reason_ == code) {
+    ++episode_breaks_;
+    return;
+  }
+  episode_reason_ = code;
+  episode_start_ = absl::Now();
+  episode_breaks_ = 1;
+  log::Warn("peer_link_broken",
+            {{"partner", options_.partner},
+             {"reason", std::string(LinkBreakName(reason))},
+             {"detail", detail},
+             {"retry_in_ms", absl::ToInt64Milliseconds(retry_in)}});
+}
+
+void PeerLink::NoteProgress() {
+  const int code = episode_reason_.exchange(-1);
+  if (code < 0) return;
+  log::Info("peer_link_recovered",
+            {{"partner", options_.partner},
+             {"reason", std::string(LinkBreakName(static_cast<LinkBreak>(code)))},
+             {"breaks", episode_breaks_},
+             {"down_ms", absl::ToInt64Milliseconds(absl::Now() - episode_start_)}});
+}
+
+PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
+                                          bool* made_progress) {
   grpc::ClientContext context;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return absl::CancelledError("stopping");
+    if (stopping_) return {};
     active_context_ = &context;
   }
   auto stream = stub.Exchange(&context);
@@ -187,6 +258,7 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
   });
 
   uint64_t sent = 0;
+  bool local_error = false;
   v1::FederationMessage message;
   while (!stopping_) {
     {
@@ -195,8 +267,20 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
     }
     uint64_t cursor = store_.LastCursor();
     auto records = store_.ReadOutbox(options_.partner, sent, kReadBatch);
-    if (!records.ok()) break;
+    if (!records.ok()) {
+      log::Error("outbox_read_failed", {{"partner", options_.partner},
+                                        {"reason", records.status().message()}});
+      local_error = true;
+      break;
+    }
     if (records->empty()) {
+      bool drained;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        drained = pending.empty() && *made_progress;
+      }
+      // Everything queued was settled: the episode of breaks, if any, is over.
+      if (drained) NoteProgress();
       store_.WaitForEvents(cursor, absl::Now() + kIdleWait);
       continue;
     }
@@ -261,7 +345,17 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
     }
     if (write_failed) break;
   }
-  context.TryCancel();
+  // The status the peer ended the stream with says why it broke: read it
+  // before cancelling anything. A failed write means the call is over and
+  // the reader ends by itself; the wait is bounded all the same.
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!stopping_ && !local_error) {
+      cv.wait_for(lock, absl::ToChronoMilliseconds(kConnectTimeout),
+                  [&] { return broken; });
+    }
+    if (!broken) context.TryCancel();
+  }
   reader.join();
   grpc::Status status = stream->Finish();
   // Store writes run in order: once this empty append is done, every
@@ -272,9 +366,24 @@ absl::Status PeerLink::RunSession(v1::Federation::Stub& stub,
     std::lock_guard<std::mutex> lock(mu_);
     active_context_ = nullptr;
   }
-  if (stopping_) return absl::CancelledError("stopping");
-  return absl::UnavailableError(
-      status.ok() ? "the partner closed the stream" : status.error_message());
+  SessionEnd end;
+  if (local_error) {
+    end.reason = LinkBreak::kLocalError;
+    end.detail = "cannot read the outbox";
+    return end;
+  }
+  std::string peer_reason;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find(kBreakReasonKey); it != trailers.end()) {
+    peer_reason.assign(it->second.data(), it->second.size());
+  }
+  end.reason = ClassifyStreamEnd(status, peer_reason);
+  end.detail = status.ok() ? "the partner closed the stream"
+                           : absl::StrCat(absl::StatusCodeToString(
+                                              static_cast<absl::StatusCode>(
+                                                  status.error_code())),
+                                          ": ", status.error_message());
+  return end;
 }
 
 }  // namespace havengate::server

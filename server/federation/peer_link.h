@@ -8,6 +8,16 @@
 // acknowledged — the receiver deduplicates. Messages past their expiry are
 // dropped and audited instead of sent.
 //
+// Every break has a reason (LinkBreak, link_break.h): the status the peer
+// ended the stream with is read before anything is cancelled. A peer that
+// answers but cannot take messages now (out of space, unavailable) is
+// retried within `answering_max_backoff`; one that does not answer, or
+// refuses, is backed off exponentially up to `max_backoff`. A run of breaks
+// with one reason is an episode: logged once when it starts
+// (peer_link_broken) and once when it ends (peer_link_recovered: the queue
+// was drained, or messages flowed and the next break had another reason);
+// every break is reported to the observer.
+//
 // Ownership and threads: the link owns one thread, started by Start() and
 // ended by Stop() (or the destructor). `store` must outlive the link. The
 // observer's callbacks run on the link's own thread, one at a time; they
@@ -29,6 +39,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "havengate/v1/federation.grpc.pb.h"
+#include "server/federation/link_break.h"
 #include "server/store/store.h"
 
 namespace havengate::server {
@@ -43,6 +54,8 @@ struct PeerLinkOptions {
   int window = 512;
   absl::Duration initial_backoff = absl::Milliseconds(200);
   absl::Duration max_backoff = absl::Seconds(30);
+  // The longest wait after a break for which RetrySoon(reason) holds.
+  absl::Duration answering_max_backoff = absl::Seconds(2);
   int max_message_bytes = 4 << 20;
 };
 
@@ -52,6 +65,8 @@ struct PeerLinkObserver {
   // Time from enqueue to acknowledgement of a delivered message.
   std::function<void(const std::string& partner, absl::Duration latency)>
       on_delivered;
+  // Every break of the link, with its reason.
+  std::function<void(const std::string& partner, LinkBreak reason)> on_break;
 };
 
 class PeerLink {
@@ -74,15 +89,29 @@ class PeerLink {
   void Stop();
 
   bool connected() const { return connected_; }
+  // The reason of the episode of breaks under way ("" when the link last
+  // delivered, or never broke). Any thread.
+  std::string break_reason() const;
 
  private:
   void Run();
   // Waits (a few seconds at most) until `channel` is connected; false if
   // it is not, or Stop() was called.
   bool WaitForConnected(grpc::Channel& channel);
-  // One connected session: returns why it ended (the stream failed, or
-  // Stop() was called). Sets `made_progress` if anything was settled.
-  absl::Status RunSession(v1::Federation::Stub& stub, bool* made_progress);
+  // Why the last connection attempt failed: the error of a short call on
+  // the failed channel ("" if it could not be had).
+  std::string ConnectError(grpc::Channel& channel, v1::Federation::Stub& stub);
+  // One connected session: returns why it ended (meaningless once Stop()
+  // was called). Sets `made_progress` if anything was settled.
+  struct SessionEnd {
+    LinkBreak reason = LinkBreak::kStreamBroken;
+    std::string detail;
+  };
+  SessionEnd RunSession(v1::Federation::Stub& stub, bool* made_progress);
+  // Logs the start and end of episodes and reports `reason` (link thread).
+  void NoteBreak(LinkBreak reason, const std::string& detail,
+                 absl::Duration retry_in);
+  void NoteProgress();
 
   PeerLinkOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;
@@ -92,6 +121,10 @@ class PeerLink {
   bool started_ = false;  // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
+  // The episode under way: its reason (-1: none), start and break count.
+  std::atomic<int> episode_reason_{-1};
+  absl::Time episode_start_;  // link thread only
+  int episode_breaks_ = 0;    // link thread only
   std::mutex mu_;
   std::condition_variable cv_;
   grpc::ClientContext* active_context_ = nullptr;  // guarded by mu_

@@ -96,6 +96,12 @@ GatewayMetrics::GatewayMetrics(Registry& r,
                                  "1 while the link to a partner's gateway is "
                                  "connected.",
                                  {"partner"})),
+      link_breaks_(r.AddCounter("havengate_peer_link_breaks_total",
+                                "Breaks of the link to a partner's gateway, by "
+                                "reason (peer_unreachable, handshake_refused, "
+                                "refused_by_peer, peer_out_of_space, peer_busy, "
+                                "peer_unavailable, stream_broken, local_error).",
+                                {"partner", "reason"})),
       policy_version_(r.AddGauge("havengate_active_policy_version",
                                  "1 for the sharing policy version in force, 0 "
                                  "for earlier ones.",
@@ -207,6 +213,12 @@ void GatewayMetrics::PeerState(const std::string& partner, bool connected) {
   peer_connected_.WithLabels({Label(partner, "unknown")}).Set(connected ? 1 : 0);
 }
 
+void GatewayMetrics::LinkBroke(const std::string& partner,
+                               absl::string_view reason) {
+  link_breaks_.WithLabels({Label(partner, "unknown"), Label(reason, "other")})
+      .Increment();
+}
+
 void GatewayMetrics::Delivered(const std::string& partner,
                                absl::Duration latency) {
   latency_.WithLabels({Label(partner, "unknown")})
@@ -253,6 +265,16 @@ bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
 
 void GatewayMetrics::SetPolicyFileValid(bool valid) {
   policy_file_valid_.Get().Set(valid ? 1 : 0);
+}
+
+std::string FederationHealthDetail(const std::vector<LinkState>& links) {
+  std::string detail;
+  for (const LinkState& link : links) {
+    if (link.connected || link.break_reason.empty()) continue;
+    if (!detail.empty()) detail += ", ";
+    detail += link.partner + ": " + link.break_reason;
+  }
+  return detail;
 }
 
 void GatewayMetrics::SetStoreHealthy(bool healthy) {

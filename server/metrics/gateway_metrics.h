@@ -10,7 +10,7 @@
 // the active policy version, TLS handshake failures by reason (from the
 // trust layer's HandshakeListener) and store health.
 //
-// Labels carry partner ids, status code names, audit event and method
+// Labels carry partner ids, link break reasons, status code names, audit event and method
 // names, policy version ids and handshake refusal reasons only.
 //
 // Thread-safe.
@@ -50,6 +50,9 @@ class GatewayMetrics {
   // PeerLinkObserver::on_state / on_delivered.
   void PeerState(const std::string& partner, bool connected);
   void Delivered(const std::string& partner, absl::Duration latency);
+  // PeerLinkObserver::on_break: `reason` is a LinkBreakName
+  // ("peer_out_of_space", ...), a closed set.
+  void LinkBroke(const std::string& partner, absl::string_view reason);
   // Outbox depth and age of the oldest entry per partner; partners absent
   // from `stats` are shown as empty.
   void UpdateOutboxes(const std::vector<store::OutboxStats>& stats,
@@ -70,6 +73,7 @@ class GatewayMetrics {
   Family<Gauge>& outbox_depth_;
   Family<Gauge>& outbox_age_;
   Family<Gauge>& peer_connected_;
+  Family<Counter>& link_breaks_;
   Family<Gauge>& policy_version_;
   Family<Counter>& handshake_failures_;
   Family<Counter>& audit_records_;
@@ -94,11 +98,17 @@ class GatewayMetrics {
 struct LinkState {
   std::string partner;
   bool connected = false;
+  // Why the link is broken (a LinkBreakName), "" while it delivers.
+  std::string break_reason;
 };
 bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
                        const std::vector<store::OutboxStats>& outboxes,
                        absl::Time now,
                        absl::Duration patience = absl::Seconds(10));
+
+// The health detail: each partner whose link is broken, with the reason,
+// e.g. "customs-nl: peer_out_of_space"; "" when none is.
+std::string FederationHealthDetail(const std::vector<LinkState>& links);
 
 // The method and status code named in a CALL_REJECTED / RECEIPT_REFUSED
 // reason ("Push: INVALID_ARGUMENT: ..."): {"Push", "INVALID_ARGUMENT"}.

@@ -146,14 +146,17 @@ TEST(FederationServingTest, DownOnlyWhenABacklogWaitsForALinkThatIsDown) {
   fresh.oldest_enqueued_at = now - absl::Seconds(2);
   store::OutboxStats empty;
   empty.partner = "customs-nl";
-  const std::vector<LinkState> down = {{"customs-nl", false}, {"port-rtm", true}};
-  const std::vector<LinkState> up = {{"customs-nl", true}, {"port-rtm", true}};
+  const std::vector<LinkState> down = {{"customs-nl", false, "peer_unreachable"},
+                                       {"port-rtm", true, ""}};
+  const std::vector<LinkState> up = {{"customs-nl", true, ""}, {"port-rtm", true, ""}};
   EXPECT_TRUE(FederationServing(true, {}, {}, now)) << "no peers";
   EXPECT_TRUE(FederationServing(true, down, {empty}, now)) << "idle link";
   EXPECT_TRUE(FederationServing(true, down, {fresh}, now)) << "just queued";
   EXPECT_FALSE(FederationServing(true, down, {waiting}, now));
   EXPECT_TRUE(FederationServing(true, up, {waiting}, now)) << "draining";
   EXPECT_FALSE(FederationServing(false, up, {}, now)) << "store down";
+  EXPECT_EQ(FederationHealthDetail(down), "customs-nl: peer_unreachable");
+  EXPECT_EQ(FederationHealthDetail(up), "");
 }
 
 TEST(ParseRejectionTest, TakesMethodAndCodeAndNothingElse) {
