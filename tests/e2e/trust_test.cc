@@ -361,7 +361,7 @@ TEST_F(TrustTest, RevokedPeerGatewayIsRefusedAtItsNextHandshakeWithoutARestart) 
   ASSERT_TRUE(customs_client.ok());
   ASSERT_TRUE((*customs_client)->Push(MakeAlert("shared-after")).ok());
   EXPECT_TRUE(WaitFor([&] {
-    return absl::StrContains(customs_gw_->ReadLog(), "peer_link_retry");
+    return absl::StrContains(customs_gw_->ReadLog(), "peer_link_broken partner=police-nl");
   })) << customs_gw_->ReadLog();
   EXPECT_GT(CountOccurrences(police_gw_->ReadLog(), "reason=revoked"), refused_before)
       << police_gw_->ReadLog();
