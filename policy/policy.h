@@ -2,8 +2,8 @@
 // `havengate.v1.SharingPolicy`), checks it against the item schema, compiles
 // it into per-(partner, kind) plans, and decides for every item and every
 // partner whether the item is shared and exactly which body fields leave,
-// in what form. Semantics: policy.proto's file comment and
-// shared/design.md, "Sharing policy semantics".
+// in what form. Semantics: policy.proto's file comment (the decision, step
+// by step) and the README's "Writing a sharing policy".
 //
 // Loading collects every error and warning as a `Diagnostic`
 // (`file:line:column: message`); a policy with any error is never returned.
