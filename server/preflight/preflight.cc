@@ -151,21 +151,31 @@ void CheckPortFree(const std::string& key, const std::string& address, Problems&
                                    gai_strerror(resolved)));
     return;
   }
+  // In use on any address: refused (gRPC would fail to bind it). Not
+  // bindable on any: refused. Bindable on some (e.g. localhost without
+  // IPv6): gRPC listens on those, so it passes.
+  int bound = 0, tried = 0, other_error = 0;
+  bool in_use = false;
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
     int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
     if (fd < 0) continue;
+    ++tried;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      int error = errno;
-      problems.Add(key, error == EADDRINUSE
-                            ? absl::StrCat(address, " is in use by another process")
-                            : absl::StrCat("cannot listen on ", address, ": ",
-                                           std::strerror(error)));
-      close(fd);
-      break;
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ++bound;
+    } else if (errno == EADDRINUSE) {
+      in_use = true;
+    } else {
+      other_error = errno;
     }
     close(fd);
+  }
+  if (in_use) {
+    problems.Add(key, absl::StrCat(address, " is in use by another process"));
+  } else if (tried > 0 && bound == 0) {
+    problems.Add(key, absl::StrCat("cannot listen on ", address, ": ",
+                                   std::strerror(other_error)));
   }
   freeaddrinfo(found);
 }
