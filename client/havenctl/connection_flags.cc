@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "certs/spiffe_id.h"
+#include "certs/x509.h"
 #include "proto/status_macros.h"
 
 namespace havengate::havenctl {
@@ -57,6 +59,19 @@ absl::StatusOr<client::ConnectionOptions> ConnectionFlags::Resolve() const {
 absl::StatusOr<std::unique_ptr<client::Client>> ConnectionFlags::Connect()
     const {
   HG_ASSIGN_OR_RETURN(client::ConnectionOptions options, Resolve());
+  return client::Client::Connect(options);
+}
+
+absl::StatusOr<std::unique_ptr<client::Client>> ConnectionFlags::ConnectAsClient() const {
+  HG_ASSIGN_OR_RETURN(client::ConnectionOptions options, Resolve());
+  HG_ASSIGN_OR_RETURN(pki::Certificate cert, pki::ReadCertificateFile(options.certificate));
+  HG_ASSIGN_OR_RETURN(pki::SpiffeId id, cert.GetSpiffeId());
+  if (id.role() != pki::Role::kClient) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        options.certificate, ": ", id.ToString(),
+        ": this call is for integration clients of this organisation "
+        "(spiffe://<domain>/client/<name>)"));
+  }
   return client::Client::Connect(options);
 }
 

@@ -19,6 +19,10 @@ class ConnectionFlags {
   void AddTo(CLI::App& cmd);
   // Resolves the settings and connects.
   [[nodiscard]] absl::StatusOr<std::unique_ptr<client::Client>> Connect() const;
+  // As Connect, for calls only integration clients may make (items): a
+  // certificate of another role is refused before connecting, with the
+  // gateway's words, instead of a call the gateway refuses and audits.
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<client::Client>> ConnectAsClient() const;
   [[nodiscard]] absl::StatusOr<client::ConnectionOptions> Resolve() const;
 
  private:

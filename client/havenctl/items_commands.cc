@@ -214,7 +214,7 @@ absl::Status PushLines(client::Client& client, std::istream& in,
 
 int RunPush(const ConnectionFlags& connection,
             const std::vector<std::string>& files, bool jsonl_stdin, bool json) {
-  auto client = connection.Connect();
+  auto client = connection.ConnectAsClient();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
@@ -278,7 +278,7 @@ int RunList(const ConnectionFlags& connection, const FilterFlags& filters,
     std::cerr << "havenctl: " << filter.status().message() << "\n";
     return 2;
   }
-  auto client = connection.Connect();
+  auto client = connection.ConnectAsClient();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
@@ -338,7 +338,7 @@ int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
     std::cerr << "havenctl: " << filter.status().message() << "\n";
     return 2;
   }
-  auto client = connection.Connect();
+  auto client = connection.ConnectAsClient();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
@@ -381,7 +381,7 @@ int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
 
 int RunRetract(const ConnectionFlags& connection, const std::string& item_id,
                const std::string& reason, bool json) {
-  auto client = connection.Connect();
+  auto client = connection.ConnectAsClient();
   if (!client.ok()) {
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;

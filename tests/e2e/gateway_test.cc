@@ -234,6 +234,21 @@ TEST_F(GatewayTest, OfficerCertificateMayNotPushOrRead) {
   EXPECT_TRUE(InboxIds(*client_).empty());
 }
 
+// havenctl items with an officer's certificate: refused before connecting,
+// with the gateway's words, and the gateway sees no call.
+TEST_F(GatewayTest, HavenctlItemsRefusesAnOfficerCertificateBeforeConnecting) {
+  const std::string rejected_before = gateway_->ReadLog();
+  CommandResult r = RunCommand(
+      {HavenctlBinary(), "items", "list", "--address",
+       absl::StrCat("localhost:", gateway_->port()), "--cert", police_.officer_cert, "--key",
+       police_.officer_key, "--ca", police_.ca_file, "--gateway-id", police_.gateway_id()});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr(police_.officer_cert + ": spiffe://police.nl.example/officer/"));
+  EXPECT_THAT(r.err, HasSubstr("this call is for integration clients of this organisation"));
+  EXPECT_EQ(CountOccurrences(gateway_->ReadLog(), "call_rejected"),
+            CountOccurrences(rejected_before, "call_rejected"));
+}
+
 TEST_F(GatewayTest, ConnectionWithoutAClientCertificateIsRefused) {
   std::ifstream ca_in(police_.ca_file);
   std::stringstream ca;
