@@ -101,7 +101,7 @@ grpc::Status InboxService::Subscribe(
   if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
   absl::Status status = ValidateFilter(request->filter());
   if (!status.ok()) return security::ToGrpcStatus(status);
-  uint64_t cursor = request->after_cursor();
+  uint64_t cursor = request->from_now() ? store_.LastCursor() : request->after_cursor();
   while (!context->IsCancelled() && !stopping_) {
     // Everything committed up to `last` is visible to the read below, so
     // once a read comes back short the stream has caught up to `last`, even

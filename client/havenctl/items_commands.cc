@@ -309,18 +309,6 @@ int RunList(const ConnectionFlags& connection, const FilterFlags& filters,
   return 0;
 }
 
-// Where `items watch` starts without --after or --from-start: after the
-// newest current version in the inbox (List is newest first), so only what
-// arrives from now on is shown. The inbox API has no "from the end" of its
-// own; a withdrawal recorded after that newest version is still replayed.
-absl::StatusOr<uint64_t> CurrentEnd(client::Client& client) {
-  v1::ListRequest request;
-  request.mutable_filter()->set_include_retracted(true);
-  request.set_page_size(1);
-  HG_ASSIGN_OR_RETURN(v1::ListResponse page, client.List(request));
-  return page.entries().empty() ? 0 : page.entries(0).cursor();
-}
-
 // An inbox event in the record shape of `items list --json` (InboxEntry):
 // a new version is its entry; a withdrawal has cursor and retraction only.
 v1::InboxEntry AsEntry(const v1::InboxEvent& e) {
@@ -343,17 +331,15 @@ int RunWatch(const ConnectionFlags& connection, const FilterFlags& filters,
     std::cerr << "havenctl: " << client.status().message() << "\n";
     return 1;
   }
-  if (!after.has_value()) {
-    absl::StatusOr<uint64_t> end = CurrentEnd(**client);
-    if (!end.ok()) {
-      std::cerr << "havenctl: " << end.status().message() << "\n";
-      return 1;
-    }
-    after = *end;
-  }
   v1::SubscribeRequest request;
   *request.mutable_filter() = *filter;
-  request.set_after_cursor(*after);
+  // Without --after or --from-start: from the gateway's current end (the
+  // gateway takes it when the call starts, so nothing held is replayed).
+  if (after.has_value()) {
+    request.set_after_cursor(*after);
+  } else {
+    request.set_from_now(true);
+  }
   int seen = 0;
   if (!json) PrintTableHeader();
   absl::Status status = (*client)->Subscribe(request, [&](const v1::InboxEvent& e) {

@@ -2,6 +2,7 @@
 // certificates from real CAs, real clients over mutual TLS.
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -201,6 +202,34 @@ TEST_F(GatewayTest, SubscribeReplaysThenFollowsAndResumesFromACursor) {
     return false;
   }).ok());
   EXPECT_EQ(resumed, std::vector<std::string>{"sub-3"});
+}
+
+// from_now: only events after the gateway's end when the call starts — not
+// the items held, nor a retraction recorded after the newest of them.
+TEST_F(GatewayTest, SubscribeFromNowSkipsEverythingAlreadyHeld) {
+  ASSERT_TRUE(client_->Push(MakeAlert("old-1")).ok());
+  ASSERT_TRUE(client_->Push(MakeAlert("old-2")).ok());
+  ASSERT_TRUE(client_->Retract("old-1", "entered twice").ok());
+  std::vector<std::string> seen;
+  std::atomic<bool> got_one{false};
+  std::thread pusher([&] {
+    // Pushed until the subscriber has seen it (it may subscribe late).
+    for (int i = 0; i < 50 && !got_one; ++i) {
+      ASSERT_TRUE(client_->Push(MakeAlert(absl::StrCat("new-", i))).ok());
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  });
+  v1::SubscribeRequest request;
+  request.set_from_now(true);
+  ASSERT_TRUE(client_->Subscribe(request, [&](const v1::InboxEvent& e) {
+    seen.push_back(e.has_entry() ? e.entry().item().item_id()
+                                 : absl::StrCat("retraction:", e.retraction().item_id()));
+    got_one = true;
+    return false;
+  }).ok());
+  pusher.join();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(seen[0], "new-")) << seen[0];
 }
 
 TEST_F(GatewayTest, RetractedItemLeavesTheInboxAndTakesNoNewVersion) {
