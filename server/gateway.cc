@@ -5,6 +5,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "certs/channel_credentials.h"
@@ -17,6 +18,7 @@
 #include "server/audit/audit_record.h"
 #include "server/audit/checkpointer.h"
 #include "server/security/peer_identity.h"
+#include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
 #include "server/policy_admin_service.h"
 #include "server/inbox_service.h"
@@ -139,6 +141,10 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
+  // One per peer with a `crl` file, run by crl_maintenance_ (its own
+  // thread, so a partner that does not answer delays no other task).
+  std::vector<std::unique_ptr<CrlFetcher>> crl_fetchers_;
+  Maintenance crl_maintenance_{kMaintenanceInterval};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -238,6 +244,7 @@ absl::Status GatewayImpl::Init() {
   federation_options.limits = ingest_options.limits;
   federation_options.stream_window = config_.limits.stream_window;
   federation_options.caller_limits = caller_limits_.get();
+  federation_options.own_crl_file = config_.tls.crl;
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
 
@@ -323,7 +330,24 @@ absl::Status GatewayImpl::StartPeerLinks() {
                                            PeerMetrics());
     link->Start();
     peer_links_.push_back(std::move(link));
+    if (!peer.crl.empty()) {
+      CrlFetcherOptions fetch;
+      fetch.partner = peer.id;
+      fetch.address = peer.address;
+      fetch.ca_file = peer.ca;
+      fetch.crl_file = peer.crl;
+      fetch.refresh = peer.crl_refresh;
+      fetch.on_state = [this](const std::string& partner, absl::Time next_update,
+                              bool stale) {
+        metrics_->PeerCrl(partner, next_update, stale);
+      };
+      crl_fetchers_.push_back(std::make_unique<CrlFetcher>(fetch, *credentials));
+    }
   }
+  crl_maintenance_.Add([this] {
+    for (auto& fetcher : crl_fetchers_) fetcher->Tick(absl::Now());
+  });
+  crl_maintenance_.Start();
   return absl::OkStatus();
 }
 
@@ -345,6 +369,7 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
     stopping_ = true;
   }
   maintenance_.Stop();
+  crl_maintenance_.Stop();
   // Unsent and unacknowledged messages stay in the outboxes for next time.
   for (auto& link : peer_links_) link->Stop();
   peer_links_.clear();
@@ -450,10 +475,15 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   if (outboxes.ok()) metrics_->UpdateOutboxes(*outboxes, absl::Now());
   // Federation: see metrics::FederationServing. Setting the overall status
   // resets every service, so it is re-applied then.
+  std::set<std::string> stale_crls;
+  for (const auto& fetcher : crl_fetchers_) {
+    if (fetcher->stale()) stale_crls.insert(fetcher->partner());
+  }
   std::vector<metrics::LinkState> links;
   for (size_t i = 0; i < peer_links_.size() && i < config_.peers.size(); ++i) {
     links.push_back({config_.peers[i].id, peer_links_[i]->connected(),
-                     peer_links_[i]->break_reason()});
+                     peer_links_[i]->break_reason(),
+                     stale_crls.count(config_.peers[i].id) > 0});
   }
   int serving = metrics::FederationServing(
                     store_healthy, links,

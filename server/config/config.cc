@@ -251,7 +251,8 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
       std::string key = absl::StrCat("peers[", i, "]");
       YAML::Node p = peers[i];
       if (!IsMap(r, p, key)) continue;
-      r.CheckKeys(p, key, {"id", "domain", "address", "ca", "crl"});
+      r.CheckKeys(p, key,
+                  {"id", "domain", "address", "ca", "crl", "crl_refresh_seconds"});
       PeerConfig peer;
       if (r.String(p, key, "id", &peer.id, true)) {
         absl::Status s = ValidateOrganisationId(peer.id);
@@ -272,6 +273,11 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
       }
       r.Path(p, key, "ca", &peer.ca, true, true);
       r.Path(p, key, "crl", &peer.crl, false, true);
+      r.Seconds(p, key, "crl_refresh_seconds", 1, 86400, &peer.crl_refresh);
+      if (p["crl_refresh_seconds"] && peer.crl.empty()) {
+        r.Problem(key + ".crl_refresh_seconds",
+                  "needs crl (the file the fetched CRL is written to)", &p);
+      }
       c.peers.push_back(std::move(peer));
     }
   }
@@ -389,7 +395,8 @@ bool SameSettings(const GatewayConfig& a, const GatewayConfig& b) {
                     t.state_dir);
   };
   auto store = [](const StoreConfig& s) { return std::tie(s.backend, s.path); };
-  auto peer = [](const PeerConfig& p) { return std::tie(p.id, p.domain, p.address, p.ca, p.crl); };
+  auto peer = [](const PeerConfig& p) { return std::tie(p.id, p.domain, p.address, p.ca, p.crl, p.crl_refresh);
+  };
   auto per_caller = [](const limits::CallerLimitsOptions& o) {
     return std::tie(o.calls_per_second, o.call_burst, o.items_per_second, o.item_burst,
                     o.max_concurrent_calls);

@@ -7,7 +7,8 @@
 //   policy: /etc/havengate/policy.yaml
 //   peers:
 //     - {id: customs-nl, domain: customs.nl.example,
-//        address: customs-gw.example:7443, ca: peers/customs-nl-ca.crt}
+//        address: customs-gw.example:7443, ca: peers/customs-nl-ca.crt,
+//        crl: peers/customs-nl.crl, crl_refresh_seconds: 300}
 //   metrics: {listen: 0.0.0.0:9443}   # HTTPS; own-CA client certs only
 //   audit: {checkpoint_every_records: 1000, checkpoint_interval_seconds: 60}
 //
@@ -64,8 +65,12 @@ struct PeerConfig {
   std::string address;
   // Its CA certificate: trusted for that peer's gateway only.
   std::string ca;
-  // Optional CRL of its CA.
+  // Optional CRL of its CA. While set, the gateway keeps it fresh: every
+  // `crl_refresh` it fetches the peer's current CRL over the federation
+  // connection and replaces this file with it (see CrlFetcher).
   std::string crl;
+  // `peers[].crl_refresh_seconds` (1 to 86400).
+  absl::Duration crl_refresh = absl::Minutes(5);
 };
 
 struct LimitsConfig {

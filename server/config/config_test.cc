@@ -97,6 +97,27 @@ limits: {max_item_bytes: lots}
   EXPECT_THAT(m, HasSubstr("gateway.yaml:"));
 }
 
+TEST_F(ConfigTest, PeerCrlRefreshDefaultsToFiveMinutesAndNeedsACrlFile) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->peers[0].crl_refresh, absl::Minutes(5));
+  auto d = Parse(R"yaml(
+organisation: {id: police-nl, domain: police.nl.example}
+listen: 127.0.0.1:0
+tls: {certificate: certs/gw.crt, private_key: certs/gw.key, ca: certs/ca.crt}
+store: {path: data/gw.db}
+peers:
+  - {id: customs-nl, domain: customs.nl.example, address: 127.0.0.1:1,
+     ca: certs/customs-ca.crt, crl_refresh_seconds: 60}
+  - {id: port-rdam, domain: port.example, address: 127.0.0.1:2,
+     ca: certs/customs-ca.crt, crl_refresh_seconds: 0}
+)yaml");
+  ASSERT_FALSE(d.ok());
+  const std::string m(d.status().message());
+  EXPECT_THAT(m, HasSubstr("peers[0].crl_refresh_seconds: needs crl"));
+  EXPECT_THAT(m, HasSubstr("peers[1].crl_refresh_seconds: must be between 1 and 86400"));
+}
+
 TEST_F(ConfigTest, AuditCheckpointsDefaultBesideTheStoreAndCanBeSet) {
   auto c = Parse(kValid);
   ASSERT_TRUE(c.ok()) << c.status();

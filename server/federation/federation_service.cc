@@ -5,6 +5,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "certs/x509.h"
 #include "proto/status_macros.h"
 #include "server/audit/audit_record.h"
 #include "server/security/grpc_status.h"
@@ -183,27 +184,55 @@ void FederationService::Close(grpc::ServerContext* context) {
   open_.erase(context);
 }
 
-grpc::Status FederationService::Exchange(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
-        stream) {
-  absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(*context);
+absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
+    grpc::ServerContext& context, absl::string_view method) {
+  absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(context);
   absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
   if (allowed.ok() && options_.peers.count(peer->organisation_id) == 0) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
-  if (!allowed.ok()) {
-    v1::AuditRecord record = audit::MakeAuditRecord(
-        v1::CALL_REJECTED, peer.ok() ? peer->spiffe_id : "");
-    record.set_reason(absl::StrCat("Exchange: ", absl::StatusCodeToString(allowed.code()), ": ",
-                                   allowed.message()));
-    log::Warn("call_rejected", {{"method", "Exchange"},
-                                {"caller", peer.ok() ? peer->spiffe_id : ""},
-                                {"reason", allowed.message()}});
-    (void)store_.AppendAudit({std::move(record)});
-    return security::ToGrpcStatus(allowed);
+  if (allowed.ok()) return peer;
+  v1::AuditRecord record =
+      audit::MakeAuditRecord(v1::CALL_REJECTED, peer.ok() ? peer->spiffe_id : "");
+  record.set_reason(absl::StrCat(method, ": ", absl::StatusCodeToString(allowed.code()),
+                                 ": ", allowed.message()));
+  log::Warn("call_rejected", {{"method", std::string(method)},
+                              {"caller", peer.ok() ? peer->spiffe_id : ""},
+                              {"reason", allowed.message()}});
+  (void)store_.AppendAudit({std::move(record)});
+  return allowed;
+}
+
+grpc::Status FederationService::GetCrl(grpc::ServerContext* context,
+                                       const v1::GetCrlRequest* /*request*/,
+                                       v1::GetCrlResponse* response) {
+  absl::StatusOr<security::PeerIdentity> peer = AuthorisePeer(*context, "GetCrl");
+  if (!peer.ok()) return security::ToGrpcStatus(peer.status());
+  if (options_.own_crl_file.empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "this gateway has no CRL configured (tls.crl)");
   }
+  absl::StatusOr<pki::Crl> crl = pki::Crl::ReadFile(options_.own_crl_file);
+  if (!crl.ok()) {
+    log::Error("crl_unreadable", {{"file", options_.own_crl_file},
+                                  {"reason", crl.status().message()}});
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the CRL cannot be read now");
+  }
+  response->set_pem(crl->ToPem());
+  response->set_this_update_seconds(absl::ToUnixSeconds(crl->this_update()));
+  if (crl->next_update() != absl::InfiniteFuture()) {
+    response->set_next_update_seconds(absl::ToUnixSeconds(crl->next_update()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationService::Exchange(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
+        stream) {
+  absl::StatusOr<security::PeerIdentity> peer = AuthorisePeer(*context, "Exchange");
+  if (!peer.ok()) return security::ToGrpcStatus(peer.status());
   std::optional<limits::CallerLimits::CallSlot> slot;
   if (options_.caller_limits != nullptr) {
     absl::StatusOr<limits::CallerLimits::CallSlot> admitted =

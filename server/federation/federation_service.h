@@ -44,6 +44,8 @@ struct FederationServiceOptions {
   ItemLimits limits;
   // Messages of one stream read but not yet acknowledged.
   int stream_window = 1024;
+  // Optional: this organisation's CRL file (tls.crl), served by GetCrl.
+  std::string own_crl_file;
   // Optional: each peer gateway's Exchange streams are calls under its
   // limits (calls started per second, calls open at once). Must outlive
   // the service.
@@ -61,6 +63,11 @@ class FederationService final : public v1::Federation::Service {
       grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>*
           stream) override;
 
+  // Answers the own CRL file as it is now to a configured peer gateway
+  // (the same callers as Exchange); NOT_FOUND if none is configured.
+  grpc::Status GetCrl(grpc::ServerContext* context, const v1::GetCrlRequest* request,
+                      v1::GetCrlResponse* response) override;
+
   // Ends the open Exchange streams and refuses new ones (UNAVAILABLE), so
   // shutdown does not wait for peers to hang up. Messages already read are
   // still stored; their acknowledgements may not reach the peer, which
@@ -68,6 +75,10 @@ class FederationService final : public v1::Federation::Service {
   void Stop();
 
  private:
+  // The caller if it is a configured peer's gateway; otherwise the refusal,
+  // already logged and audited as CALL_REJECTED for `method`.
+  absl::StatusOr<security::PeerIdentity> AuthorisePeer(grpc::ServerContext& context,
+                                                       absl::string_view method);
   // Registers an open stream; false once Stop() has run.
   bool Open(grpc::ServerContext* context);
   void Close(grpc::ServerContext* context);

@@ -119,7 +119,15 @@ GatewayMetrics::GatewayMetrics(Registry& r,
       policy_file_valid_(r.AddGauge("havengate_policy_file_valid",
                                     "1 while the policy file on disk is valid; 0 after "
                                     "an edit left it invalid (the last good policy "
-                                    "stays active; a restart would refuse the file).")) {
+                                    "stays active; a restart would refuse the file).")),
+      peer_crl_next_update_(r.AddGauge("havengate_peer_crl_next_update_seconds",
+                                       "nextUpdate of the partner's CRL copy, seconds "
+                                       "since the epoch (0: none).",
+                                       {"partner"})),
+      peer_crl_stale_(r.AddGauge("havengate_peer_crl_stale",
+                                 "1 while the partner's CRL copy is past its "
+                                 "nextUpdate.",
+                                 {"partner"})) {
   ingested_total_ = &ingested_.Get();
   audit_last_sequence_ = &audit_sequence_.Get();
   store_healthy_.Get().Set(1);
@@ -213,6 +221,16 @@ void GatewayMetrics::PeerState(const std::string& partner, bool connected) {
   peer_connected_.WithLabels({Label(partner, "unknown")}).Set(connected ? 1 : 0);
 }
 
+void GatewayMetrics::PeerCrl(const std::string& partner, absl::Time next_update,
+                             bool stale) {
+  std::string label = Label(partner, "unknown");
+  peer_crl_next_update_.WithLabels({label}).Set(
+      next_update == absl::InfiniteFuture()
+          ? 0
+          : static_cast<double>(absl::ToUnixSeconds(next_update)));
+  peer_crl_stale_.WithLabels({label}).Set(stale ? 1 : 0);
+}
+
 void GatewayMetrics::LinkBroke(const std::string& partner,
                                absl::string_view reason) {
   link_breaks_.WithLabels({Label(partner, "unknown"), Label(reason, "other")})
@@ -270,9 +288,14 @@ void GatewayMetrics::SetPolicyFileValid(bool valid) {
 std::string FederationHealthDetail(const std::vector<LinkState>& links) {
   std::string detail;
   for (const LinkState& link : links) {
-    if (link.connected || link.break_reason.empty()) continue;
-    if (!detail.empty()) detail += ", ";
-    detail += link.partner + ": " + link.break_reason;
+    if (!link.connected && !link.break_reason.empty()) {
+      if (!detail.empty()) detail += ", ";
+      detail += link.partner + ": " + link.break_reason;
+    }
+    if (link.crl_stale) {
+      if (!detail.empty()) detail += ", ";
+      detail += link.partner + ": crl_stale";
+    }
   }
   return detail;
 }

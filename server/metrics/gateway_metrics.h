@@ -58,6 +58,9 @@ class GatewayMetrics {
   void UpdateOutboxes(const std::vector<store::OutboxStats>& stats,
                       absl::Time now);
   void SetStoreHealthy(bool healthy);
+  // The partner's CRL copy on disk (CrlFetcher): its nextUpdate and
+  // whether it is past it (stale: handshakes use an outdated list).
+  void PeerCrl(const std::string& partner, absl::Time next_update, bool stale);
   // Whether the policy file on disk is valid (0: an edit left it invalid;
   // the last good policy stays active and the next start would refuse it).
   void SetPolicyFileValid(bool valid);
@@ -80,6 +83,8 @@ class GatewayMetrics {
   Family<Gauge>& audit_sequence_;
   Family<Gauge>& store_healthy_;
   Family<Gauge>& policy_file_valid_;
+  Family<Gauge>& peer_crl_next_update_;
+  Family<Gauge>& peer_crl_stale_;
   // Series the store's writer thread updates per record, looked up once.
   Counter* ingested_total_;
   Gauge* audit_last_sequence_;
@@ -100,6 +105,9 @@ struct LinkState {
   bool connected = false;
   // Why the link is broken (a LinkBreakName), "" while it delivers.
   std::string break_reason;
+  // The partner's CRL copy is past its nextUpdate (reported, not a reason
+  // to stop serving: the copy still lists what it listed).
+  bool crl_stale = false;
 };
 bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
                        const std::vector<store::OutboxStats>& outboxes,
@@ -107,7 +115,8 @@ bool FederationServing(bool store_healthy, const std::vector<LinkState>& links,
                        absl::Duration patience = absl::Seconds(10));
 
 // The health detail: each partner whose link is broken, with the reason,
-// e.g. "customs-nl: peer_out_of_space"; "" when none is.
+// e.g. "customs-nl: peer_out_of_space", and each partner whose CRL copy
+// is past its nextUpdate ("customs-nl: crl_stale"); "" when none is.
 std::string FederationHealthDetail(const std::vector<LinkState>& links);
 
 // The method and status code named in a CALL_REJECTED / RECEIPT_REFUSED

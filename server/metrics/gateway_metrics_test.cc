@@ -159,6 +159,13 @@ TEST(FederationServingTest, DownOnlyWhenABacklogWaitsForALinkThatIsDown) {
   EXPECT_EQ(FederationHealthDetail(up), "");
 }
 
+TEST(FederationHealthDetailTest, NamesAPartnerWhoseCrlIsStale) {
+  std::vector<LinkState> links = {{"customs-nl", true, "", /*crl_stale=*/true},
+                                  {"port-rdam", false, "peer_unreachable", false}};
+  EXPECT_EQ(FederationHealthDetail(links),
+            "customs-nl: crl_stale, port-rdam: peer_unreachable");
+}
+
 TEST(ParseRejectionTest, TakesMethodAndCodeAndNothingElse) {
   RejectionLabels a = ParseRejection("Push: INVALID_ARGUMENT: x: y");
   EXPECT_EQ(a.method, "Push");

@@ -29,10 +29,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "certs/channel_credentials.h"
 #include "certs/openssl_util.h"
 #include "certs/x509.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "havengate/v1/federation.grpc.pb.h"
 #include "tests/testing/harness.h"
 
 namespace havengate::testing {
@@ -105,6 +108,12 @@ std::string ServedSerial(int port, const std::string& cert,
   close(fd);
   ERR_clear_error();
   return serial;
+}
+
+// The cRLNumber of the CRL in `path`, or -2 if it cannot be read.
+int64_t CrlNumberOf(const std::string& path) {
+  absl::StatusOr<pki::Crl> crl = pki::Crl::FromPem(ReadFile(path));
+  return crl.ok() ? crl->crl_number() : -2;
 }
 
 std::string SerialOf(const std::string& cert_file) {
@@ -181,11 +190,12 @@ class TrustTest : public ::testing::Test {
     return copy;
   }
 
-  void StartPolice(bool with_peer_policy = false) {
+  // `crl_refresh_seconds` > 0: police fetches customs' CRL that often.
+  void StartPolice(bool with_peer_policy = false, int crl_refresh_seconds = 0) {
     GatewaySpec spec;
     spec.org = &police_etc_;
     spec.port = police_port_;
-    spec.peers = {{&customs_at_police_, customs_port_}};
+    spec.peers = {{&customs_at_police_, customs_port_, crl_refresh_seconds}};
     if (with_peer_policy) spec.policy_file = WriteOpenPolicy(police_, customs_);
     auto gateway = GatewayProcess::Start(spec);
     ASSERT_TRUE(gateway.ok()) << gateway.status();
@@ -587,6 +597,77 @@ TEST_F(TrustTest, PeerCaIsTrustedForThatPeersGatewayOnly) {
   }
   EXPECT_FALSE(PoliceHolds("impostor"));
   ExpectNoRestart();
+}
+
+// Partners' CRLs stay fresh without anyone copying files: customs revokes
+// its gateway's certificate and writes the new CRL into its own tls.crl
+// only; police fetches it over the federation connection (GetCrl), and the
+// next handshake with that certificate is refused.
+TEST_F(TrustTest, PeerCrlIsFetchedFromThePeerAndAppliedWithoutCopyingFiles) {
+  StartPolice(/*with_peer_policy=*/true, /*crl_refresh_seconds=*/1);
+  StartCustoms();
+  const int64_t copy_before = CrlNumberOf(customs_at_police_.crl_file);
+  ASSERT_GE(copy_before, 0);
+  EXPECT_EQ(PushAsNew("probe-1", customs_.gateway_cert, customs_.gateway_key).code(),
+            absl::StatusCode::kPermissionDenied);
+
+  Havenctl({"pki", "revoke", "--ca-dir", customs_.ca_dir, customs_.gateway_cert});
+  Havenctl({"pki", "crl", "--ca-dir", customs_.ca_dir, "--out", customs_etc_.crl_file});
+  const int64_t published = CrlNumberOf(customs_etc_.crl_file);
+  ASSERT_GT(published, copy_before);
+
+  EXPECT_TRUE(WaitFor([&] {
+    return CrlNumberOf(customs_at_police_.crl_file) == published;
+  }, absl::Seconds(15))) << police_gw_->ReadLog() << customs_gw_->ReadLog();
+  EXPECT_THAT(police_gw_->ReadLog(), HasSubstr("peer_crl_updated peer=customs-nl"));
+  EXPECT_TRUE(WaitFor([&] {
+    return PushAsNew("probe-2", customs_.gateway_cert, customs_.gateway_key).code() ==
+           absl::StatusCode::kUnavailable;
+  }, kRotation));
+  EXPECT_TRUE(WaitFor([&] {
+    return PoliceLogged("revoked", "spiffe://customs.nl.example/gateway");
+  })) << police_gw_->ReadLog();
+  ExpectNoRestart();
+}
+
+TEST_F(TrustTest, PeerCrlNotSignedByThePinnedCaIsNotWritten) {
+  auto other = CreateTestOrg(dir_.path(), "port-rtm", "portofrotterdam.example");
+  ASSERT_TRUE(other.ok()) << other.status();
+  StartCustoms();
+  // Customs' tls.crl now holds another CA's list (a mistake, or an attack
+  // on its files): police must not take it as customs' CRL.
+  Havenctl({"pki", "crl", "--ca-dir", other->ca_dir, "--out", customs_etc_.crl_file});
+  const std::string copy_before = ReadFile(customs_at_police_.crl_file);
+  StartPolice(/*with_peer_policy=*/true, /*crl_refresh_seconds=*/1);
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(police_gw_->ReadLog(), "not signed by the CA pinned for customs-nl");
+  }, absl::Seconds(15))) << police_gw_->ReadLog();
+  EXPECT_EQ(ReadFile(customs_at_police_.crl_file), copy_before);
+}
+
+// GetCrl answers configured peers' gateways only: police's own client
+// passes the handshake and is refused by the call (and audited).
+TEST_F(TrustTest, GetCrlIsRefusedToAnyoneButAConfiguredPeerGateway) {
+  StartPolice();
+  pki::ChannelCredentialsOptions tls;
+  tls.certificate_file = police_.client_cert;
+  tls.private_key_file = police_.client_key;
+  tls.ca_file = police_.ca_file;
+  tls.expected_server_id = police_.gateway_id();
+  auto credentials = pki::MakeChannelCredentials(tls);
+  ASSERT_TRUE(credentials.ok()) << credentials.status();
+  auto stub = v1::Federation::NewStub(
+      grpc::CreateChannel(absl::StrCat("localhost:", police_gw_->port()), *credentials));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::GetCrlResponse response;
+  grpc::Status status = stub->GetCrl(&context, v1::GetCrlRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+  EXPECT_TRUE(response.pem().empty());
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(police_gw_->ReadLog(), "call_rejected method=GetCrl");
+  })) << police_gw_->ReadLog();
 }
 
 }  // namespace

@@ -174,7 +174,11 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
                       peer.org->domain, ", address: localhost:", peer.port,
                       ", ca: ", peer.org->ca_file,
                       peer.org->crl_file.empty() ? "" : ", crl: ",
-                      peer.org->crl_file, "}\n");
+                      peer.org->crl_file,
+                      peer.crl_refresh_seconds > 0
+                          ? absl::StrCat(", crl_refresh_seconds: ", peer.crl_refresh_seconds)
+                          : "",
+                      "}\n");
     }
   }
   absl::StrAppend(&yaml, spec.extra_yaml);

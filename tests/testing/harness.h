@@ -80,6 +80,8 @@ absl::StatusOr<std::string> InstallDeployPolicy(const TestOrg& org,
 struct PeerSpec {
   const TestOrg* org;
   int port;
+  // peers[].crl_refresh_seconds if > 0 (needs org->crl_file).
+  int crl_refresh_seconds = 0;
 };
 
 struct GatewaySpec {
