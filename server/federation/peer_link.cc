@@ -14,6 +14,11 @@ namespace {
 constexpr int kReadBatch = 128;
 constexpr absl::Duration kIdleWait = absl::Milliseconds(250);
 constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
+// How long sent messages may go unacknowledged, with nothing more to send,
+// before the stream is half-closed. A receiver that defers a message (out
+// of space, store unavailable) sends no acknowledgement and ends the stream
+// only when it reads again; half-closing lets it finish and say why.
+constexpr absl::Duration kAckStall = absl::Seconds(1);
 constexpr absl::Duration kProbeTimeout = absl::Seconds(1);
 
 // Sent (or locally settled) messages of one session, by sequence.
@@ -230,10 +235,12 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
     cv.notify_all();
   };
 
+  absl::Time last_activity = absl::Now();  // guarded by mu
   std::thread reader([&] {
     v1::FederationAck ack;
     while (stream->Read(&ack)) {
       std::lock_guard<std::mutex> lock(mu);
+      last_activity = absl::Now();
       auto it = pending.find(ack.sequence());
       if (it == pending.end() || it->second.settled) continue;
       Pending& p = it->second;
@@ -275,9 +282,15 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
     }
     if (records->empty()) {
       bool drained;
+      bool stalled;
       {
         std::lock_guard<std::mutex> lock(mu);
         drained = pending.empty() && *made_progress;
+        stalled = !pending.empty() && absl::Now() - last_activity > kAckStall;
+      }
+      if (stalled) {
+        stream->WritesDone();
+        break;
       }
       // Everything queued was settled: the episode of breaks, if any, is over.
       if (drained) NoteProgress();
@@ -337,6 +350,7 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
         advance();
         continue;
       }
+      last_activity = absl::Now();
       lock.unlock();
       if (!stream->Write(message)) {
         write_failed = true;
