@@ -9,7 +9,9 @@ namespace havengate::log {
 namespace {
 
 void OnGrpcLog(gpr_log_func_args* args) {
-  std::string message = CleanGrpcMessageForTesting(args->message == nullptr ? "" : args->message);
+  // gRPC ends its messages with a newline; a log line carries none.
+  const std::string message(absl::StripTrailingAsciiWhitespace(
+      args->message == nullptr ? absl::string_view() : absl::string_view(args->message)));
   std::string where = absl::StrCat(args->file == nullptr ? "?" : args->file, ":", args->line);
   switch (args->severity) {
     case GPR_LOG_SEVERITY_ERROR:
@@ -25,10 +27,6 @@ void OnGrpcLog(gpr_log_func_args* args) {
 }
 
 }  // namespace
-
-std::string CleanGrpcMessageForTesting(absl::string_view message) {
-  return std::string(absl::StripTrailingAsciiWhitespace(message));
-}
 
 void RouteGrpcLogs() { gpr_set_log_function(OnGrpcLog); }
 

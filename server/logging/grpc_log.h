@@ -8,16 +8,9 @@
 #ifndef HAVENGATE_SERVER_LOGGING_GRPC_LOG_H_
 #define HAVENGATE_SERVER_LOGGING_GRPC_LOG_H_
 
-#include <string>
-
-#include "absl/strings/string_view.h"
-
 namespace havengate::log {
 
 void RouteGrpcLogs();
-
-// The message as logged: trailing newlines and spaces removed (for tests).
-std::string CleanGrpcMessageForTesting(absl::string_view message);
 
 }  // namespace havengate::log
 
