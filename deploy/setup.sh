@@ -15,6 +15,8 @@ PACKAGES=(
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libspdlog-dev libcpp-httplib-dev libgtest-dev libgmock-dev
   libbenchmark-dev libjemalloc-dev python3
+  # The PostgreSQL backend (libpq) and the server its tests start.
+  libpq-dev postgresql
   # The Debian package and its test (cpack, dpkg-shlibdeps, systemd-analyze).
   dpkg-dev file systemd adduser
   # The Python client (client/python) and its tests, on Debian's python3.

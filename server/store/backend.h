@@ -14,7 +14,8 @@
 // CommitBatch() or RollbackBatch(). The read methods are called from any
 // thread, concurrently with each other and with a batch, and see committed
 // data only. LastCursor() and LastAuditRecord() are called once, before the
-// first batch. Close() is called once, after the last batch; nothing is
+// first batch (LastAuditRecord also inside every batch of a backend
+// SharedByReplicas()). Close() is called once, after the last batch; nothing is
 // called after it. The backend owns its connections; the caller owns the
 // backend.
 //
@@ -24,6 +25,7 @@
 #define HAVENGATE_SERVER_STORE_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -217,6 +219,24 @@ class Backend {
   // Audit record bytes with sequence > `after_sequence`, in order.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> ReadAudit(
       uint64_t after_sequence, int limit) = 0;
+
+  // --- Replicas: several gateway processes writing to one database ---
+
+  // True if other processes may commit between this process's batches
+  // (replicas sharing a database). BeginBatch then locks the audit chain
+  // head for the transaction (so batches of all replicas commit one after
+  // another, cursors and chain in commit order), and the DomainStore
+  // reads LastAuditRecord() again inside every batch.
+  virtual bool SharedByReplicas() const { return false; }
+  // Called once, before the first batch, by a store that wants to know of
+  // events other processes commit: `on_commit` then runs (on a thread of
+  // the backend's, until Close()) with the highest cursor committed.
+  virtual void WatchOtherCommits(std::function<void(uint64_t)> on_commit) {
+    (void)on_commit;
+  }
+  // Whether the storage can be reached now; nullopt if the backend cannot
+  // tell without a write (the last batch's outcome then says).
+  virtual std::optional<bool> Reachable() { return std::nullopt; }
 
   // Releases connections and leaves the data complete on disk.
   virtual void Close() = 0;

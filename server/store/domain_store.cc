@@ -130,6 +130,8 @@ class DomainStore final : public Store {
   absl::Status ApplyAck(AckRequest& request, AuditHead& head, absl::Time now);
   absl::Status AppendAuditRecords(std::vector<v1::AuditRecord>& records,
                                   AuditHead& head, absl::Time now);
+  // The chain head as stored (sequence 0 and a zero hash if empty).
+  absl::Status ReadAuditHead(AuditHead& head);
   // Queues `message` for every partner that was queued a copy of the item,
   // except those in `except`.
   absl::Status QueueToPartnersOfItem(const std::string& origin,
@@ -160,18 +162,33 @@ class DomainStore final : public Store {
   std::vector<const v1::AuditRecord*> appended_audit_;
 };
 
-absl::Status DomainStore::Open() {
-  HG_ASSIGN_OR_RETURN(last_cursor_, backend_->LastCursor());
+absl::Status DomainStore::ReadAuditHead(AuditHead& head) {
   HG_ASSIGN_OR_RETURN(std::optional<std::string> last,
                       backend_->LastAuditRecord());
+  head = AuditHead();
   if (last.has_value()) {
     v1::AuditRecord record;
     if (!record.ParseFromString(*last)) {
       return absl::DataLossError("the last audit record cannot be read");
     }
-    audit_head_.sequence = record.sequence();
-    audit_head_.hash = record.hash();
+    head.sequence = record.sequence();
+    head.hash = record.hash();
   }
+  return absl::OkStatus();
+}
+
+absl::Status DomainStore::Open() {
+  HG_ASSIGN_OR_RETURN(last_cursor_, backend_->LastCursor());
+  HG_RETURN_IF_ERROR(ReadAuditHead(audit_head_));
+  // Events other replicas commit wake this replica's subscribers.
+  backend_->WatchOtherCommits([this](uint64_t cursor) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cursor <= last_cursor_) return;
+      last_cursor_ = cursor;
+    }
+    events_cv_.notify_all();
+  });
   writer_thread_ = std::thread([this] { WriterLoop(); });
   return absl::OkStatus();
 }
@@ -259,6 +276,11 @@ void DomainStore::CommitBatch(std::vector<Request>& batch) {
   outcomes.reserve(batch.size());
 
   absl::Status batch_status = backend_->BeginBatch();
+  if (batch_status.ok() && backend_->SharedByReplicas()) {
+    // Another replica may have appended since our last batch: extend the
+    // chain from the head as BeginBatch locked it.
+    batch_status = ReadAuditHead(head);
+  }
   if (batch_status.ok()) {
     for (Request& request : batch) {
       // One refused write (a conflict) must not undo the others in the
@@ -723,8 +745,15 @@ absl::StatusOr<std::vector<v1::AuditRecord>> DomainStore::ReadAudit(
 }
 
 bool DomainStore::Healthy() {
+  // A backend that knows whether its database is reachable says so now;
+  // otherwise the last batch's outcome does.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return false;
+  }
+  std::optional<bool> reachable = backend_->Reachable();
   std::lock_guard<std::mutex> lock(mu_);
-  return healthy_ && !closing_;
+  return reachable.has_value() ? *reachable && !closing_ : healthy_ && !closing_;
 }
 
 void DomainStore::Close() {

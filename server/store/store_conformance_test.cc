@@ -21,6 +21,10 @@
 #include "openssl/sha.h"
 #include "server/store/policy_history.h"
 #include "server/store/sqlite_store.h"
+#ifdef HG_STORE_TEST_POSTGRES
+#include "server/store/postgres_store.h"
+#include "tests/postgres/postgres_server.h"
+#endif
 #include "server/store/store.h"
 #include "server/store/store_options.h"
 
@@ -62,7 +66,38 @@ const BackendUnderTest kSqlite = {
     },
 };
 
+#ifdef HG_STORE_TEST_POSTGRES
+// One schema per test directory, on a server the test binary starts
+// (tests/postgres/postgres_server.h).
+std::string PostgresDsn(const std::filesystem::path& dir) {
+  absl::StatusOr<havengate::testing::PostgresServer*> server =
+      havengate::testing::PostgresServer::Shared();
+  if (!server.ok()) return absl::StrCat("no server: ", server.status().message());
+  const std::string schema =
+      absl::StrCat("t", std::hash<std::string>()(dir.string()));
+  absl::Status created = (*server)->CreateSchema("postgres", schema);
+  if (!created.ok()) return absl::StrCat("no schema: ", created.message());
+  return (*server)->Dsn("postgres", schema);
+}
+
+const BackendUnderTest kPostgres = {
+    "postgresql",
+    [](const std::filesystem::path& dir, StoreOptions options,
+       int64_t max_bytes) {
+      PostgresOptions postgres;
+      postgres.dsn = PostgresDsn(dir);
+      postgres.max_bytes_for_testing = max_bytes;
+      return OpenPostgresStore(postgres, std::move(options));
+    },
+    [](const std::filesystem::path& dir) {
+      return OpenPostgresPolicyHistory(PostgresDsn(dir));
+    },
+};
+
+const BackendUnderTest kBackends[] = {kPostgres};
+#else
 const BackendUnderTest kBackends[] = {kSqlite};
+#endif
 
 std::string BackendName(const ::testing::TestParamInfo<BackendUnderTest>& info) {
   return info.param.name;

@@ -1,0 +1,704 @@
+// PostgreSQL backend of the store (see postgres_store.h): statements and
+// connections. Rows and transactions only; the rules are DomainStore's.
+#include "server/store/postgres_store.h"
+
+#include <poll.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "proto/status_macros.h"
+#include "proto/timestamp.h"
+#include "server/store/domain_store.h"
+#include "server/store/pg_connection.h"
+#include "server/store/postgres_schema.h"
+
+namespace havengate::store {
+namespace {
+
+using pg::Bytes;
+using pg::Int;
+using pg::Param;
+using pg::Text;
+
+int64_t ToMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return 0;
+  return absl::ToUnixMicros(t);
+}
+absl::Time FromMicros(int64_t us) {
+  return us == 0 ? absl::InfinitePast() : absl::FromUnixMicros(us);
+}
+
+// The writer's statements, prepared once on the writer connection.
+const pg::Statement kLockHead = {
+    "lock_head", "SELECT id FROM chain_head WHERE id = 1 FOR UPDATE"};
+const pg::Statement kLastAudit = {
+    "last_audit", "SELECT record FROM audit ORDER BY sequence DESC LIMIT 1"};
+const pg::Statement kFindItem = {
+    "find_item",
+    "SELECT i.cursor, i.digest, e.received_from, e.received_at_us FROM items i "
+    "JOIN events e ON e.cursor = i.cursor WHERE i.origin = $1 AND "
+    "i.item_id = $2 AND i.version = $3"};
+const pg::Statement kInsertEvent = {
+    "insert_event",
+    "INSERT INTO events(type, origin, item_id, version, kind, category, "
+    "received_at_us, received_from) VALUES($1,$2,$3,$4,$5,$6,$7,$8) "
+    "RETURNING cursor"};
+const pg::Statement kInsertItem = {
+    "insert_item",
+    "INSERT INTO items(origin, item_id, version, cursor, digest, payload, "
+    "latest) VALUES($1,$2,$3,$4,$5,$6,$7)"};
+const pg::Statement kFindLatest = {
+    "find_latest",
+    "SELECT version FROM items WHERE origin = $1 AND item_id = $2 AND "
+    "latest = 1"};
+const pg::Statement kClearLatest = {
+    "clear_latest",
+    "UPDATE items SET latest = 0 WHERE origin = $1 AND item_id = $2 AND "
+    "latest = 1"};
+const pg::Statement kFindRetraction = {
+    "find_retraction",
+    "SELECT by_origin FROM retractions WHERE origin = $1 AND item_id = $2"};
+const pg::Statement kPutRetraction = {
+    "put_retraction",
+    "INSERT INTO retractions(origin, item_id, cursor, payload, by_origin) "
+    "VALUES($1,$2,$3,$4,$5) ON CONFLICT(origin, item_id) DO UPDATE SET "
+    "cursor = excluded.cursor, payload = excluded.payload, "
+    "by_origin = excluded.by_origin"};
+const pg::Statement kDeleteRetraction = {
+    "delete_retraction",
+    "DELETE FROM retractions WHERE origin = $1 AND item_id = $2"};
+const pg::Statement kInsertOtherCopy = {
+    "insert_other_copy",
+    "INSERT INTO other_copies(origin, item_id, sender) VALUES($1,$2,$3) "
+    "ON CONFLICT DO NOTHING"};
+const pg::Statement kInsertShare = {
+    "insert_share",
+    "INSERT INTO shares(origin, item_id, partner) VALUES($1,$2,$3) "
+    "ON CONFLICT DO NOTHING"};
+const pg::Statement kSharedPartners = {
+    "shared_partners",
+    "SELECT partner FROM shares WHERE origin = $1 AND item_id = $2 "
+    "ORDER BY partner"};
+const pg::Statement kNextOutboxSequence = {
+    "next_outbox_sequence",
+    "INSERT INTO outbox_sequence(partner, last_sequence) VALUES($1, 1) "
+    "ON CONFLICT(partner) DO UPDATE SET "
+    "last_sequence = outbox_sequence.last_sequence + 1 RETURNING last_sequence"};
+const pg::Statement kInsertOutbox = {
+    "insert_outbox",
+    "INSERT INTO outbox(partner, sequence, payload, expires_at_us, "
+    "enqueued_at_us) VALUES($1,$2,$3,$4,$5)"};
+const pg::Statement kDeleteOutbox = {
+    "delete_outbox", "DELETE FROM outbox WHERE partner = $1 AND sequence <= $2"};
+const pg::Statement kInsertAudit = {
+    "insert_audit", "INSERT INTO audit(sequence, record) VALUES($1,$2)"};
+const pg::Statement kCurrentKind = {
+    "current_kind",
+    "SELECT e.kind, e.category FROM items i JOIN events e ON "
+    "e.cursor = i.cursor WHERE i.origin = $1 AND i.item_id = $2 AND "
+    "i.latest = 1"};
+const pg::Statement kNotify = {"notify", "SELECT pg_notify($1, $2)"};
+
+// The WHERE clause of a filter over `events e`, parameters from $first on.
+struct FilterSql {
+  std::string where;
+  std::vector<Param> params;
+};
+
+FilterSql BuildFilter(const v1::ItemFilter& filter, int first) {
+  FilterSql f;
+  std::vector<std::string> clauses;
+  auto mark = [&](Param p) {
+    f.params.push_back(std::move(p));
+    return absl::StrCat("$", first + static_cast<int>(f.params.size()) - 1);
+  };
+  if (filter.origins_size() > 0) {
+    std::vector<std::string> marks;
+    for (const auto& o : filter.origins()) marks.push_back(mark(Text(o)));
+    clauses.push_back(absl::StrCat("e.origin IN (", absl::StrJoin(marks, ","), ")"));
+  }
+  if (filter.kind() != v1::ITEM_KIND_UNSPECIFIED) {
+    clauses.push_back(absl::StrCat("e.kind = ", mark(Int(filter.kind()))));
+  }
+  if (filter.categories_size() > 0) {
+    std::vector<std::string> marks;
+    for (int c : filter.categories()) marks.push_back(mark(Int(c)));
+    clauses.push_back(
+        absl::StrCat("e.category IN (", absl::StrJoin(marks, ","), ")"));
+  }
+  if (filter.has_received_after()) {
+    clauses.push_back(absl::StrCat(
+        "e.received_at_us >= ",
+        mark(Int(absl::ToUnixMicros(FromTimestamp(filter.received_after()))))));
+  }
+  if (filter.has_received_before()) {
+    clauses.push_back(absl::StrCat(
+        "e.received_at_us < ",
+        mark(Int(absl::ToUnixMicros(FromTimestamp(filter.received_before()))))));
+  }
+  if (!filter.item_id().empty()) {
+    clauses.push_back(absl::StrCat("e.item_id = ", mark(Text(filter.item_id()))));
+  }
+  f.where = clauses.empty() ? "TRUE" : absl::StrJoin(clauses, " AND ");
+  return f;
+}
+
+constexpr const char* kEntryColumns =
+    "e.cursor, e.received_at_us, e.received_from, i.payload, r.payload";
+
+EntryRow EntryFromRow(const pg::Result& r, int row) {
+  EntryRow entry;
+  entry.cursor = static_cast<uint64_t>(r.Int(row, 0));
+  entry.received_at = absl::FromUnixMicros(r.Int(row, 1));
+  entry.received_from = r.Bytes(row, 2);
+  entry.item = r.Bytes(row, 3);
+  if (!r.IsNull(row, 4)) entry.retraction = r.Bytes(row, 4);
+  return entry;
+}
+
+class PostgresBackend final : public Backend {
+ public:
+  explicit PostgresBackend(PostgresOptions options)
+      : options_(std::move(options)) {}
+  ~PostgresBackend() override { Close(); }
+
+  absl::Status Open();
+
+  absl::StatusOr<uint64_t> LastCursor() override;
+  absl::StatusOr<std::optional<std::string>> LastAuditRecord() override;
+
+  absl::Status BeginBatch() override;
+  absl::Status CommitBatch() override;
+  void RollbackBatch() override;
+  absl::Status BeginMark() override {
+    return writer_->ExecScript("SAVEPOINT w");
+  }
+  absl::Status RollbackToMark() override {
+    return writer_->ExecScript("ROLLBACK TO SAVEPOINT w");
+  }
+  absl::Status EndMark() override {
+    return writer_->ExecScript("RELEASE SAVEPOINT w");
+  }
+
+  absl::StatusOr<std::optional<StoredVersion>> FindVersion(
+      const std::string& origin, const std::string& item_id,
+      uint32_t version) override;
+  absl::StatusOr<uint32_t> CurrentVersion(const std::string& origin,
+                                          const std::string& item_id) override;
+  absl::StatusOr<std::optional<CurrentKind>> FindCurrentKind(
+      const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<std::optional<bool>> FindRetraction(
+      const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<std::vector<std::string>> SharedWith(
+      const std::string& origin, const std::string& item_id) override;
+
+  absl::StatusOr<uint64_t> AddEvent(const EventRow& event) override;
+  absl::Status AddVersion(const std::string& origin, const std::string& item_id,
+                          uint32_t version, uint64_t cursor,
+                          const std::string& digest, const std::string& bytes,
+                          bool current) override;
+  absl::Status ClearCurrent(const std::string& origin,
+                            const std::string& item_id) override {
+    return writer_->Run(kClearLatest, {Text(origin), Text(item_id)}).status();
+  }
+  absl::Status PutRetraction(const std::string& origin,
+                             const std::string& item_id, uint64_t cursor,
+                             const std::string& bytes, bool by_origin) override;
+  absl::Status DeleteRetraction(const std::string& origin,
+                                const std::string& item_id) override {
+    return writer_->Run(kDeleteRetraction, {Text(origin), Text(item_id)})
+        .status();
+  }
+  absl::Status AddOtherCopy(const std::string& origin,
+                            const std::string& item_id,
+                            const std::string& sender) override {
+    return writer_
+        ->Run(kInsertOtherCopy, {Text(origin), Text(item_id), Text(sender)})
+        .status();
+  }
+  absl::Status AddShare(const std::string& origin, const std::string& item_id,
+                        const std::string& partner) override {
+    return writer_
+        ->Run(kInsertShare, {Text(origin), Text(item_id), Text(partner)})
+        .status();
+  }
+  absl::Status AppendOutbox(const std::string& partner,
+                            const std::string& message, absl::Time expires_at,
+                            absl::Time enqueued_at) override;
+  absl::Status RemoveOutbox(const std::string& partner,
+                            uint64_t sequence) override {
+    return writer_
+        ->Run(kDeleteOutbox,
+              {Text(partner), Int(static_cast<int64_t>(sequence))})
+        .status();
+  }
+  absl::Status AppendAudit(uint64_t sequence, const std::string& bytes) override {
+    pending_bytes_ += static_cast<int64_t>(bytes.size());
+    return writer_
+        ->Run(kInsertAudit, {Int(static_cast<int64_t>(sequence)), Bytes(bytes)})
+        .status();
+  }
+
+  absl::StatusOr<std::optional<EntryRow>> GetCurrent(
+      const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<bool> HasOtherCopy(const std::string& origin,
+                                    const std::string& item_id,
+                                    const std::string& sender) override;
+  absl::StatusOr<std::vector<EntryRow>> ListCurrent(
+      const v1::ItemFilter& filter, uint64_t before_cursor,
+      int limit) override;
+  absl::StatusOr<std::vector<EventReadRow>> ReadEvents(
+      uint64_t after_cursor, const v1::ItemFilter& filter, int limit) override;
+  absl::StatusOr<std::vector<OutboxRow>> ReadOutbox(const std::string& partner,
+                                                    uint64_t after_sequence,
+                                                    int limit) override;
+  absl::StatusOr<std::vector<OutboxStats>> OutboxStatistics() override;
+  absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t after_sequence,
+                                                     int limit) override;
+
+  bool SharedByReplicas() const override { return true; }
+  void WatchOtherCommits(std::function<void(uint64_t)> on_commit) override;
+  std::optional<bool> Reachable() override {
+    // The listener notices a lost server at once, and a server back again
+    // within its backoff, whether or not anything is written meanwhile.
+    return listener_thread_.joinable() ? listener_up_.load() : writer_up_.load();
+  }
+
+  void Close() override;
+
+ private:
+  // Runs `query` on a pooled reader connection (reconnected if it was
+  // lost), returned to the pool afterwards.
+  absl::StatusOr<pg::Result> Read(absl::string_view sql,
+                                  const std::vector<Param>& params);
+  void ListenLoop();
+  // Marks the writer connection up or down from the outcome of `status`.
+  absl::Status Track(absl::Status status) {
+    writer_up_ = writer_->ok();
+    return status;
+  }
+
+  PostgresOptions options_;
+  // Writer thread only (and Open, before it starts).
+  std::unique_ptr<pg::Connection> writer_;
+  uint64_t batch_cursor_ = 0;
+  int64_t stored_bytes_ = 0;
+  int64_t pending_bytes_ = 0;
+  std::atomic<bool> writer_up_{true};
+
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<pg::Connection>> readers_;  // guarded
+
+  std::function<void(uint64_t)> on_commit_;
+  std::thread listener_thread_;
+  std::atomic<bool> listener_up_{false};
+  std::atomic<bool> stopping_{false};
+  std::once_flag closed_;
+};
+
+absl::Status PostgresBackend::Open() {
+  HG_ASSIGN_OR_RETURN(writer_, pg::Connection::Open(options_.dsn));
+  HG_RETURN_IF_ERROR(EnsurePostgresSchema(*writer_));
+  if (options_.max_bytes_for_testing > 0) {
+    HG_ASSIGN_OR_RETURN(
+        pg::Result used,
+        writer_->Exec(
+            "SELECT ((SELECT COALESCE(SUM(octet_length(payload)), 0) FROM items)"
+            " + (SELECT COALESCE(SUM(octet_length(payload)), 0) FROM outbox)"
+            " + (SELECT COALESCE(SUM(octet_length(record)), 0) FROM audit))"
+            "::BIGINT"));
+    stored_bytes_ = used.Int(0, 0);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> PostgresBackend::LastCursor() {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      writer_->Exec("SELECT COALESCE(MAX(cursor), 0) FROM events"));
+  return static_cast<uint64_t>(r.Int(0, 0));
+}
+
+absl::StatusOr<std::optional<std::string>> PostgresBackend::LastAuditRecord() {
+  HG_ASSIGN_OR_RETURN(pg::Result r, writer_->Run(kLastAudit));
+  if (r.rows() == 0) return std::nullopt;
+  return r.Bytes(0, 0);
+}
+
+absl::Status PostgresBackend::BeginBatch() {
+  batch_cursor_ = 0;
+  pending_bytes_ = 0;
+  HG_RETURN_IF_ERROR(Track(writer_->EnsureConnected()));
+  HG_RETURN_IF_ERROR(Track(writer_->ExecScript("BEGIN")));
+  // Every writer of every replica takes this lock first: see the header.
+  return Track(writer_->Run(kLockHead).status());
+}
+
+absl::Status PostgresBackend::CommitBatch() {
+  if (options_.max_bytes_for_testing > 0 &&
+      stored_bytes_ + pending_bytes_ > options_.max_bytes_for_testing) {
+    return absl::ResourceExhaustedError(
+        "the database is full (its test quota is reached)");
+  }
+  if (batch_cursor_ > 0) {
+    // Delivered to listeners when (and only if) the transaction commits.
+    HG_RETURN_IF_ERROR(Track(
+        writer_
+            ->Run(kNotify, {Text(kEventsChannel),
+                            Text(absl::StrCat(batch_cursor_))})
+            .status()));
+  }
+  HG_RETURN_IF_ERROR(Track(writer_->ExecScript("COMMIT")));
+  stored_bytes_ += pending_bytes_;
+  return absl::OkStatus();
+}
+
+void PostgresBackend::RollbackBatch() {
+  if (writer_->ok()) (void)writer_->ExecScript("ROLLBACK");
+  writer_up_ = writer_->ok();
+}
+
+absl::StatusOr<std::optional<StoredVersion>> PostgresBackend::FindVersion(
+    const std::string& origin, const std::string& item_id, uint32_t version) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      writer_->Run(kFindItem, {Text(origin), Text(item_id), Int(version)}));
+  if (r.rows() == 0) return std::nullopt;
+  StoredVersion stored;
+  stored.cursor = static_cast<uint64_t>(r.Int(0, 0));
+  stored.digest = r.Bytes(0, 1);
+  stored.received_from = r.Bytes(0, 2);
+  stored.received_at = absl::FromUnixMicros(r.Int(0, 3));
+  return stored;
+}
+
+absl::StatusOr<uint32_t> PostgresBackend::CurrentVersion(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      writer_->Run(kFindLatest, {Text(origin), Text(item_id)}));
+  return r.rows() == 0 ? 0 : static_cast<uint32_t>(r.Int(0, 0));
+}
+
+absl::StatusOr<std::optional<CurrentKind>> PostgresBackend::FindCurrentKind(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      writer_->Run(kCurrentKind, {Text(origin), Text(item_id)}));
+  if (r.rows() == 0) return std::nullopt;
+  return CurrentKind{static_cast<int>(r.Int(0, 0)),
+                     static_cast<int>(r.Int(0, 1))};
+}
+
+absl::StatusOr<std::optional<bool>> PostgresBackend::FindRetraction(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r, writer_->Run(kFindRetraction, {Text(origin), Text(item_id)}));
+  if (r.rows() == 0) return std::nullopt;
+  return r.Int(0, 0) != 0;
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresBackend::SharedWith(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r, writer_->Run(kSharedPartners, {Text(origin), Text(item_id)}));
+  std::vector<std::string> partners;
+  for (int i = 0; i < r.rows(); ++i) partners.push_back(r.Bytes(i, 0));
+  return partners;
+}
+
+absl::StatusOr<uint64_t> PostgresBackend::AddEvent(const EventRow& event) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      writer_->Run(kInsertEvent,
+                   {Int(static_cast<int64_t>(event.type)), Text(event.origin),
+                    Text(event.item_id), Int(event.version), Int(event.kind),
+                    Int(event.category), Int(absl::ToUnixMicros(event.received_at)),
+                    Text(event.received_from)}));
+  const auto cursor = static_cast<uint64_t>(r.Int(0, 0));
+  batch_cursor_ = std::max(batch_cursor_, cursor);
+  return cursor;
+}
+
+absl::Status PostgresBackend::AddVersion(const std::string& origin,
+                                         const std::string& item_id,
+                                         uint32_t version, uint64_t cursor,
+                                         const std::string& digest,
+                                         const std::string& bytes,
+                                         bool current) {
+  pending_bytes_ += static_cast<int64_t>(bytes.size());
+  return writer_
+      ->Run(kInsertItem,
+            {Text(origin), Text(item_id), Int(version),
+             Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
+             Int(current ? 1 : 0)})
+      .status();
+}
+
+absl::Status PostgresBackend::PutRetraction(const std::string& origin,
+                                            const std::string& item_id,
+                                            uint64_t cursor,
+                                            const std::string& bytes,
+                                            bool by_origin) {
+  return writer_
+      ->Run(kPutRetraction,
+            {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
+             Bytes(bytes), Int(by_origin ? 1 : 0)})
+      .status();
+}
+
+absl::Status PostgresBackend::AppendOutbox(const std::string& partner,
+                                           const std::string& message,
+                                           absl::Time expires_at,
+                                           absl::Time enqueued_at) {
+  pending_bytes_ += static_cast<int64_t>(message.size());
+  HG_ASSIGN_OR_RETURN(pg::Result next,
+                      writer_->Run(kNextOutboxSequence, {Text(partner)}));
+  return writer_
+      ->Run(kInsertOutbox,
+            {Text(partner), Int(next.Int(0, 0)), Bytes(message),
+             Int(ToMicros(expires_at)), Int(absl::ToUnixMicros(enqueued_at))})
+      .status();
+}
+
+// --- Reads ---------------------------------------------------------------
+
+absl::StatusOr<pg::Result> PostgresBackend::Read(
+    absl::string_view sql, const std::vector<Param>& params) {
+  std::unique_ptr<pg::Connection> connection;
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (!readers_.empty()) {
+      connection = std::move(readers_.back());
+      readers_.pop_back();
+    }
+  }
+  if (connection == nullptr) {
+    HG_ASSIGN_OR_RETURN(connection, pg::Connection::Open(options_.dsn));
+  }
+  absl::Status up = connection->EnsureConnected();
+  absl::StatusOr<pg::Result> result =
+      up.ok() ? connection->Exec(sql, params) : absl::StatusOr<pg::Result>(up);
+  if (connection->ok()) {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    if (static_cast<int>(readers_.size()) < options_.read_connections) {
+      readers_.push_back(std::move(connection));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<EntryRow>> PostgresBackend::GetCurrent(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read(absl::StrCat("SELECT ", kEntryColumns,
+                        " FROM items i JOIN events e ON e.cursor = i.cursor "
+                        "LEFT JOIN retractions r ON r.origin = i.origin AND "
+                        "r.item_id = i.item_id WHERE i.origin = $1 AND "
+                        "i.item_id = $2 AND i.latest = 1"),
+           {Text(origin), Text(item_id)}));
+  if (r.rows() == 0) return std::nullopt;
+  return EntryFromRow(r, 0);
+}
+
+absl::StatusOr<bool> PostgresBackend::HasOtherCopy(const std::string& origin,
+                                                   const std::string& item_id,
+                                                   const std::string& sender) {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      Read("SELECT 1 FROM other_copies WHERE origin = $1 AND "
+                           "item_id = $2 AND sender = $3",
+                           {Text(origin), Text(item_id), Text(sender)}));
+  return r.rows() > 0;
+}
+
+absl::StatusOr<std::vector<EntryRow>> PostgresBackend::ListCurrent(
+    const v1::ItemFilter& filter, uint64_t before_cursor, int limit) {
+  FilterSql f = BuildFilter(filter, 2);
+  std::vector<Param> params = {Int(static_cast<int64_t>(before_cursor))};
+  params.insert(params.end(), f.params.begin(), f.params.end());
+  params.push_back(Int(limit));
+  std::string sql = absl::StrCat(
+      "SELECT ", kEntryColumns,
+      " FROM items i JOIN events e ON e.cursor = i.cursor "
+      "LEFT JOIN retractions r ON r.origin = i.origin AND r.item_id = i.item_id "
+      "WHERE i.latest = 1 AND i.cursor < $1 AND ",
+      f.where, filter.include_retracted() ? "" : " AND r.origin IS NULL",
+      " ORDER BY i.cursor DESC LIMIT $", params.size());
+  HG_ASSIGN_OR_RETURN(pg::Result r, Read(sql, params));
+  std::vector<EntryRow> rows;
+  for (int i = 0; i < r.rows(); ++i) rows.push_back(EntryFromRow(r, i));
+  return rows;
+}
+
+absl::StatusOr<std::vector<EventReadRow>> PostgresBackend::ReadEvents(
+    uint64_t after_cursor, const v1::ItemFilter& filter, int limit) {
+  FilterSql f = BuildFilter(filter, 2);
+  std::vector<Param> params = {Int(static_cast<int64_t>(after_cursor))};
+  params.insert(params.end(), f.params.begin(), f.params.end());
+  params.push_back(Int(limit));
+  // A retraction event whose record was replaced or lifted is not
+  // replayed (see backend.h).
+  std::string sql = absl::StrCat(
+      "SELECT e.cursor, e.received_at_us, e.received_from, i.payload, "
+      "r.payload, e.type FROM events e "
+      "LEFT JOIN items i ON e.type = 1 AND i.origin = e.origin AND "
+      "i.item_id = e.item_id AND i.version = e.version "
+      "LEFT JOIN retractions r ON e.type = 2 AND r.origin = e.origin AND "
+      "r.item_id = e.item_id AND r.cursor = e.cursor "
+      "WHERE e.cursor > $1 AND e.type IN (1, 2) "
+      "AND (e.type = 1 OR r.origin IS NOT NULL) AND ",
+      f.where, " ORDER BY e.cursor LIMIT $", params.size());
+  HG_ASSIGN_OR_RETURN(pg::Result r, Read(sql, params));
+  std::vector<EventReadRow> rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    EventReadRow& row = rows.emplace_back();
+    row.cursor = static_cast<uint64_t>(r.Int(i, 0));
+    row.received_at = absl::FromUnixMicros(r.Int(i, 1));
+    row.received_from = r.Bytes(i, 2);
+    row.type = static_cast<EventType>(r.Int(i, 5));
+    if (row.type == EventType::kItem) {
+      row.item = r.Bytes(i, 3);
+    } else {
+      row.retraction = r.Bytes(i, 4);
+    }
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<OutboxRow>> PostgresBackend::ReadOutbox(
+    const std::string& partner, uint64_t after_sequence, int limit) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT sequence, payload, expires_at_us, enqueued_at_us FROM outbox "
+           "WHERE partner = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
+           {Text(partner), Int(static_cast<int64_t>(after_sequence)),
+            Int(limit)}));
+  std::vector<OutboxRow> rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    OutboxRow& row = rows.emplace_back();
+    row.sequence = static_cast<uint64_t>(r.Int(i, 0));
+    row.message = r.Bytes(i, 1);
+    row.expires_at = FromMicros(r.Int(i, 2));
+    row.enqueued_at = absl::FromUnixMicros(r.Int(i, 3));
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<OutboxStats>> PostgresBackend::OutboxStatistics() {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT q.partner, COUNT(o.sequence), MIN(o.enqueued_at_us) "
+           "FROM outbox_sequence q LEFT JOIN outbox o ON o.partner = q.partner "
+           "GROUP BY q.partner ORDER BY q.partner",
+           {}));
+  std::vector<OutboxStats> stats;
+  for (int i = 0; i < r.rows(); ++i) {
+    OutboxStats& st = stats.emplace_back();
+    st.partner = r.Bytes(i, 0);
+    st.depth = static_cast<uint64_t>(r.Int(i, 1));
+    st.oldest_enqueued_at = r.IsNull(i, 2) ? absl::InfinitePast()
+                                           : absl::FromUnixMicros(r.Int(i, 2));
+  }
+  return stats;
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresBackend::ReadAudit(
+    uint64_t after_sequence, int limit) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT record FROM audit WHERE sequence > $1 ORDER BY sequence "
+           "LIMIT $2",
+           {Int(static_cast<int64_t>(after_sequence)), Int(limit)}));
+  std::vector<std::string> records;
+  for (int i = 0; i < r.rows(); ++i) records.push_back(r.Bytes(i, 0));
+  return records;
+}
+
+// --- Other replicas' commits -------------------------------------------
+
+void PostgresBackend::WatchOtherCommits(
+    std::function<void(uint64_t)> on_commit) {
+  on_commit_ = std::move(on_commit);
+  listener_thread_ = std::thread([this] { ListenLoop(); });
+}
+
+void PostgresBackend::ListenLoop() {
+  std::unique_ptr<pg::Connection> connection;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stopping_) {
+    if (connection == nullptr || !connection->ok()) {
+      listener_up_ = false;
+      connection.reset();
+      absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
+          pg::Connection::Open(options_.dsn);
+      absl::StatusOr<pg::Result> last = absl::UnavailableError("not connected");
+      if (opened.ok() &&
+          (*opened)->ExecScript(absl::StrCat("LISTEN ", kEventsChannel).c_str())
+              .ok()) {
+        // Commits made while this replica was not listening are caught up
+        // here.
+        last = (*opened)->Exec("SELECT COALESCE(MAX(cursor), 0) FROM events");
+      }
+      if (!last.ok()) {
+        absl::SleepFor(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(2));
+        continue;
+      }
+      connection = std::move(*opened);
+      backoff = absl::Milliseconds(100);
+      listener_up_ = true;
+      on_commit_(static_cast<uint64_t>(last->Int(0, 0)));
+    }
+    pollfd fd{connection->socket(), POLLIN, 0};
+    // A short timeout: Close() is seen within it.
+    if (poll(&fd, 1, 100) < 0) continue;
+    absl::StatusOr<std::vector<std::string>> payloads =
+        connection->ConsumeNotifications();
+    if (!payloads.ok()) continue;  // connection->ok() is now false
+    uint64_t highest = 0;
+    for (const std::string& payload : *payloads) {
+      uint64_t cursor = 0;
+      if (absl::SimpleAtoi(payload, &cursor)) highest = std::max(highest, cursor);
+    }
+    if (highest > 0) on_commit_(highest);
+  }
+}
+
+void PostgresBackend::Close() {
+  std::call_once(closed_, [this] {
+    stopping_ = true;
+    if (listener_thread_.joinable()) listener_thread_.join();
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    readers_.clear();
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenPostgresBackend(
+    const PostgresOptions& options) {
+  auto backend = std::make_unique<PostgresBackend>(options);
+  HG_RETURN_IF_ERROR(backend->Open());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(
+    const PostgresOptions& postgres, StoreOptions options) {
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend,
+                      OpenPostgresBackend(postgres));
+  return OpenDomainStore(std::move(backend), std::move(options));
+}
+
+absl::Status CheckPostgres(const std::string& dsn) {
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> connection,
+                      pg::Connection::Open(dsn));
+  return EnsurePostgresSchema(*connection);
+}
+
+}  // namespace havengate::store
