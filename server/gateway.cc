@@ -175,7 +175,10 @@ absl::StatusOr<pki::FileLock> LockState(const std::string& store_path) {
 }
 
 absl::Status GatewayImpl::Init() {
-  HG_ASSIGN_OR_RETURN(state_lock_, LockState(config_.store.path));
+  // A database store is shared by replicas on purpose: no file lock.
+  if (config_.store.backend == config::StoreBackend::kSqlite) {
+    HG_ASSIGN_OR_RETURN(state_lock_, LockState(config_.store.path));
+  }
   store::StoreOptions store_options;
   store_options.discard_audit_for_benchmark = config_.discard_audit_for_benchmark;
   if (config_.discard_audit_for_benchmark) {
@@ -298,7 +301,7 @@ absl::Status GatewayImpl::Init() {
   log::Info("gateway_started", {{"organisation", config_.organisation_id},
                                 {"listen", config_.listen_address},
                                 {"port", port_},
-                                {"store", config_.store.path}});
+                                {"store", store::DescribeStore(config_.store)}});
   return absl::OkStatus();
 }
 

@@ -41,10 +41,15 @@ uint64_t Checkpointer::checkpoints() const {
 absl::Status Checkpointer::Start(store::Store& store) {
   // Found now rather than at the first checkpoint: a directory that does
   // not exist, or a file the gateway may not write.
-  absl::Status writable = evidence::AppendCheckpoints(options_.file, {}, /*create=*/true);
-  if (!writable.ok()) return writable;
   store_ = &store;
-  CompareFileWithStore();
+  // No file (a database store without audit.checkpoint_file): the
+  // checkpoints are records of the chain only.
+  if (!options_.file.empty()) {
+    absl::Status writable =
+        evidence::AppendCheckpoints(options_.file, {}, /*create=*/true);
+    if (!writable.ok()) return writable;
+    CompareFileWithStore();
+  }
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -124,7 +129,7 @@ void Checkpointer::WritePendingLines() {
     std::lock_guard<std::mutex> lock(mu_);
     lines.swap(pending_);
   }
-  if (lines.empty()) return;
+  if (lines.empty() || options_.file.empty()) return;
   absl::Status status = evidence::AppendCheckpoints(options_.file, lines);
   if (status.ok()) return;
   log::Error("audit_checkpoint_file_write_failed",

@@ -138,7 +138,8 @@ class Reader {
   std::vector<std::string> problems_;
 };
 
-constexpr StoreBackend kStoreBackends[] = {StoreBackend::kSqlite};
+constexpr StoreBackend kStoreBackends[] = {StoreBackend::kSqlite,
+                                           StoreBackend::kPostgresql};
 
 std::optional<StoreBackend> ParseStoreBackend(absl::string_view name) {
   for (StoreBackend backend : kStoreBackends) {
@@ -223,7 +224,7 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
   if (!store) {
     r.Problem("store", "is required (path of the database file)", &root);
   } else if (IsMap(r, store, "store")) {
-    r.CheckKeys(store, "store", {"backend", "path"});
+    r.CheckKeys(store, "store", {"backend", "path", "dsn"});
     std::string backend;
     if (r.String(store, "store", "backend", &backend, false)) {
       std::optional<StoreBackend> known = ParseStoreBackend(backend);
@@ -237,7 +238,19 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
                   &node);
       }
     }
-    r.Path(store, "store", "path", &c.store.path, true, false);
+    if (c.store.backend == StoreBackend::kSqlite) {
+      r.Path(store, "store", "path", &c.store.path, true, false);
+      if (YAML::Node dsn = store["dsn"]) {
+        r.Problem("store.dsn", "is for backend postgresql; sqlite keeps its "
+                  "file at store.path", &dsn);
+      }
+    } else {
+      r.String(store, "store", "dsn", &c.store.dsn, true);
+      if (YAML::Node path = store["path"]) {
+        r.Problem("store.path", "is for backend sqlite; postgresql is "
+                  "reached through store.dsn", &path);
+      }
+    }
   }
 
   r.Path(root, "", "policy", &c.policy_path, false, true);
@@ -318,6 +331,18 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
   if (c.tls.state_dir.empty() && !c.store.path.empty()) {
     c.tls.state_dir = absl::StrCat(c.store.path, ".tls");
   }
+  // On PostgreSQL there is no store file to keep files beside: the TLS
+  // state (generated from the certificates, per machine) is put where the
+  // file says; checkpoints are records of the chain in the database (a
+  // checkpoint file is written only if audit.checkpoint_file names one).
+  if (c.store.backend == StoreBackend::kPostgresql && c.tls.state_dir.empty() &&
+      root["tls"] && root["tls"].IsMap()) {
+    YAML::Node tls_node = root["tls"];
+    r.Problem("tls.state_dir",
+              "is required with store.backend postgresql (there is no store "
+              "file to keep the generated TLS files beside)",
+              &tls_node);
+  }
 
   YAML::Node limits = root["limits"];
   if (limits && IsMap(r, limits, "limits")) {
@@ -351,6 +376,8 @@ absl::string_view StoreBackendName(StoreBackend backend) {
   switch (backend) {
     case StoreBackend::kSqlite:
       return "sqlite";
+    case StoreBackend::kPostgresql:
+      return "postgresql";
   }
   return "unknown";
 }
@@ -394,7 +421,7 @@ bool SameSettings(const GatewayConfig& a, const GatewayConfig& b) {
     return std::tie(t.certificate, t.private_key, t.ca, t.crl, t.reload_interval,
                     t.state_dir);
   };
-  auto store = [](const StoreConfig& s) { return std::tie(s.backend, s.path); };
+  auto store = [](const StoreConfig& s) { return std::tie(s.backend, s.path, s.dsn); };
   auto peer = [](const PeerConfig& p) { return std::tie(p.id, p.domain, p.address, p.ca, p.crl, p.crl_refresh);
   };
   auto per_caller = [](const limits::CallerLimitsOptions& o) {

@@ -107,6 +107,10 @@ enum class StoreBackend {
   // One SQLite file at `path` (and the policy history beside it, at
   // `<path>.policies`).
   kSqlite,
+  // A PostgreSQL database at `dsn`, which several replicas of the gateway
+  // may share (server/store/postgres_store.h): every piece of state lives
+  // in it; tls.state_dir must then be given.
+  kPostgresql,
 };
 
 struct StoreConfig {
@@ -114,6 +118,9 @@ struct StoreConfig {
   StoreBackend backend = StoreBackend::kSqlite;
   // `store.path`: the database file.
   std::string path;
+  // `store.dsn` (postgresql): a libpq connection string. It may hold a
+  // password (better: `passfile=`); it is never logged.
+  std::string dsn;
 };
 
 // The name of `backend` as the config file spells it.

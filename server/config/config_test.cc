@@ -181,7 +181,34 @@ TEST_F(ConfigTest, AnUnknownStoreBackendIsAnErrorNamingTheKey) {
       kValid, {{"store: {path: data/gw.db}",
                 "store: {backend: sqlite, path: data/gw.db, dsn: x}"}}));
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(c.status().message(), HasSubstr("store.dsn: unknown key"));
+  EXPECT_THAT(c.status().message(), HasSubstr("store.dsn: is for backend postgresql"));
+}
+
+TEST_F(ConfigTest, PostgresqlStoreTakesADsnAndNoFileBesideIt) {
+  auto c = Parse(absl::StrReplaceAll(
+      kValid, {{"store: {path: data/gw.db}",
+                "store: {backend: postgresql, dsn: 'host=db1,db2 dbname=gw "
+                "passfile=/etc/havengate/pgpass target_session_attrs=read-write'}"},
+               {"reload_interval_seconds: 2",
+                "reload_interval_seconds: 2\n  state_dir: state/tls"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store.backend, StoreBackend::kPostgresql);
+  EXPECT_EQ(StoreBackendName(c->store.backend), "postgresql");
+  EXPECT_EQ(c->store.dsn,
+            "host=db1,db2 dbname=gw passfile=/etc/havengate/pgpass "
+            "target_session_attrs=read-write");
+  EXPECT_EQ(c->store.path, "");
+  EXPECT_EQ(c->audit.checkpoint_file, "") << "no file unless the config names one";
+
+  // A dsn is required, a path refused, and the TLS state must be placed.
+  c = Parse(absl::StrReplaceAll(
+      kValid, {{"store: {path: data/gw.db}",
+                "store: {backend: postgresql, path: data/gw.db}"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("store.dsn: is required"));
+  EXPECT_THAT(c.status().message(), HasSubstr("store.path: is for backend sqlite"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("tls.state_dir: is required with store.backend postgresql"));
 }
 
 TEST_F(ConfigTest, TlsStateDefaultsBesideTheStoreAndCanBeSet) {

@@ -15,6 +15,7 @@
 #include "certs/spiffe_id.h"
 #include "certs/x509.h"
 #include "server/policy_holder/policy_holder.h"
+#include "server/store/open_store.h"
 
 namespace havengate::preflight {
 namespace {
@@ -104,6 +105,12 @@ void CheckPolicy(const config::GatewayConfig& c, Problems& problems) {
 }
 
 void CheckStoreLocation(const config::GatewayConfig& c, Problems& problems) {
+  if (c.store.backend == config::StoreBackend::kPostgresql) {
+    // Reachable, and a schema this build can use (never the password).
+    absl::Status reachable = store::CheckStoreReachable(c.store);
+    if (!reachable.ok()) problems.Add("store.dsn", reachable.message());
+    return;
+  }
   std::filesystem::path store(c.store.path);
   std::error_code error;
   if (std::filesystem::exists(store, error)) {

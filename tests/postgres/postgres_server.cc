@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -88,6 +89,27 @@ absl::Status Sql(const std::string& dsn, const std::string& sql) {
   }
   PQfinish(conn);
   return status;
+}
+
+// Processes whose parent is `parent` (from /proc).
+std::vector<pid_t> Children(pid_t parent) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces; read after ')'.
+    size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) children.push_back(pid);
+  }
+  return children;
 }
 
 std::unique_ptr<PostgresServer>& SharedServer() {
@@ -204,6 +226,9 @@ absl::Status PostgresServer::KillPostmaster() {
   if (!(pid_file >> pid) || pid <= 0) {
     return absl::FailedPreconditionError("no postmaster.pid: not running");
   }
+  // Its backends and helpers outlive it until they notice; a new
+  // postmaster refuses to start while they hold the shared memory.
+  killed_children_ = Children(pid);
   if (kill(pid, SIGKILL) != 0) {
     return absl::InternalError(absl::StrCat("kill ", pid, ": ", strerror(errno)));
   }
@@ -215,6 +240,12 @@ absl::Status PostgresServer::KillPostmaster() {
 absl::Status PostgresServer::Restart() {
   absl::Status status;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (pid_t child : killed_children_) {
+    while (kill(child, 0) == 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+  killed_children_.clear();
   do {
     status = StartServer();
     if (status.ok()) return status;

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,6 +60,8 @@ class PostgresServer {
 
   const std::string dir_;
   bool running_ = false;
+  // The killed postmaster's processes, waited for before a restart.
+  std::vector<int> killed_children_;
 };
 
 }  // namespace havengate::testing
