@@ -1,5 +1,7 @@
 #include "server/gateway.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +37,7 @@
 #include "server/preflight/preflight.h"
 #include "server/sharing/sharing.h"
 #include "server/store/open_store.h"
+#include "server/store/outbox_lease.h"
 #include "server/security/transport_security.h"
 
 namespace havengate::server {
@@ -43,6 +46,8 @@ namespace {
 using audit::MakeAuditRecord;
 
 constexpr absl::Duration kMaintenanceInterval = absl::Seconds(1);
+// How often a replica checks which policy the replicas share.
+constexpr absl::Duration kReplicaPolicyInterval = absl::Milliseconds(200);
 // grpc.health.v1 service name whose status says whether partners' gateways
 // are reachable (metrics::FederationServing); the overall status follows the
 // store.
@@ -140,11 +145,18 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
+  // Declared before the links, which ask it (so it outlives them).
+  std::unique_ptr<store::OutboxLeases> outbox_leases_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
   // One per peer with a `crl` file, run by crl_maintenance_ (its own
   // thread, so a partner that does not answer delays no other task).
   std::vector<std::unique_ptr<CrlFetcher>> crl_fetchers_;
   Maintenance crl_maintenance_{kMaintenanceInterval};
+  // Replicas sharing a database: following the shared active policy.
+  Maintenance replica_maintenance_{kReplicaPolicyInterval};
+  bool SharedStore() const {
+    return config_.store.backend == config::StoreBackend::kPostgresql;
+  }
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 
@@ -222,6 +234,11 @@ absl::Status GatewayImpl::Init() {
       server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService, valid);
     }
   });
+  if (SharedStore()) {
+    // A replica starts on the policy the replicas share (its own file may
+    // be older: it was not running when the policy last changed).
+    HG_RETURN_IF_ERROR(lifecycle_->AdoptActiveFromHistory().status());
+  }
   HG_RETURN_IF_ERROR(lifecycle_->RecordLoadedPolicy());
 
   SharingOptions sharing_options;
@@ -293,6 +310,17 @@ absl::Status GatewayImpl::Init() {
   maintenance_.Add([this] { FollowStoreHealth(); });
   maintenance_.Add([this] { lifecycle_->PickUpEditedFile(); });
   maintenance_.Start();
+  if (SharedStore()) {
+    // A policy activated through another replica is in force here within
+    // a tick.
+    replica_maintenance_.Add([this] {
+      absl::StatusOr<bool> adopted = lifecycle_->AdoptActiveFromHistory();
+      if (!adopted.ok()) {
+        log::Error("policy_adoption_failed", {{"reason", adopted.status().message()}});
+      }
+    });
+    replica_maintenance_.Start();
+  }
   // Last: scripts and tests take the port file as "ready", so everything
   // (the metrics listener, the links) must be up when it appears.
   if (!config_.port_file.empty()) {
@@ -308,6 +336,15 @@ absl::Status GatewayImpl::Init() {
 // One sending link per configured peer, dialling with this gateway's own
 // certificate and trusting only that peer's CA for that peer's gateway id.
 absl::Status GatewayImpl::StartPeerLinks() {
+  // Replicas sharing a database deliver each partner's outbox from one
+  // process at a time.
+  std::vector<std::string> partners;
+  for (const config::PeerConfig& peer : config_.peers) partners.push_back(peer.id);
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  HG_ASSIGN_OR_RETURN(outbox_leases_,
+                      store::OpenOutboxLeases(config_.store, partners,
+                                              absl::StrCat(host, ":", getpid())));
   for (const config::PeerConfig& peer : config_.peers) {
     pki::ChannelCredentialsOptions tls;
     tls.certificate_file = config_.tls.certificate;
@@ -329,6 +366,9 @@ absl::Status GatewayImpl::StartPeerLinks() {
     options.address = peer.address;
     options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
     options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
+    options.may_deliver = [leases = outbox_leases_.get(), partner = peer.id] {
+      return leases->MayDeliver(partner);
+    };
     auto link = std::make_unique<PeerLink>(options, *credentials, *store_,
                                            PeerMetrics());
     link->Start();
@@ -373,6 +413,7 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
   }
   maintenance_.Stop();
   crl_maintenance_.Stop();
+  replica_maintenance_.Stop();
   // Unsent and unacknowledged messages stay in the outboxes for next time.
   for (auto& link : peer_links_) link->Stop();
   peer_links_.clear();

@@ -85,6 +85,12 @@ void PeerLink::Run() {
   std::mt19937_64 random(std::random_device{}());
   absl::Duration backoff = options_.initial_backoff;
   while (!stopping_) {
+    if (!MayDeliver()) {  // another replica holds the outbox lease
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, absl::ToChronoMilliseconds(kIdleWait),
+                   [&] { return stopping_.load(); });
+      continue;
+    }
     // Connect only when there is something to send.
     uint64_t cursor = store_.LastCursor();
     auto head = store_.ReadOutbox(options_.partner, 0, 1);
@@ -109,6 +115,7 @@ void PeerLink::Run() {
       if (observer_.on_state) observer_.on_state(options_.partner, false);
     }
     if (stopping_) break;
+    if (!MayDeliver()) continue;  // the lease moved on: not a break
     if (progress) {
       backoff = options_.initial_backoff;
       // Messages flowed and the link broke for another reason: the
@@ -271,6 +278,10 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
     {
       std::lock_guard<std::mutex> lock(mu);
       if (broken) break;
+    }
+    if (!MayDeliver()) {
+      stream->WritesDone();
+      break;
     }
     uint64_t cursor = store_.LastCursor();
     auto records = store_.ReadOutbox(options_.partner, sent, kReadBatch);

@@ -57,6 +57,11 @@ struct PeerLinkOptions {
   // The longest wait after a break for which RetrySoon(reason) holds.
   absl::Duration answering_max_backoff = absl::Seconds(2);
   int max_message_bytes = 4 << 20;
+  // Asked before connecting and before each read of the outbox: false
+  // means another process delivers this partner's outbox now (replicas
+  // sharing a database, store/outbox_lease.h); the link then ends its
+  // session and waits. Unset: this link always delivers.
+  std::function<bool()> may_deliver;
 };
 
 // What the link reports, for metrics and health.
@@ -112,6 +117,9 @@ class PeerLink {
   void NoteBreak(LinkBreak reason, const std::string& detail,
                  absl::Duration retry_in);
   void NoteProgress();
+  bool MayDeliver() const {
+    return !options_.may_deliver || options_.may_deliver();
+  }
 
   PeerLinkOptions options_;
   std::shared_ptr<grpc::ChannelCredentials> credentials_;

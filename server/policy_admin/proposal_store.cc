@@ -201,4 +201,15 @@ absl::StatusOr<std::vector<PolicyProposal>> ProposalStore::List(
   return history_->Find(all);
 }
 
+absl::StatusOr<std::optional<PolicyProposal>> ProposalStore::Active() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  store::PolicyHistoryQuery active;
+  active.states = {PolicyProposal::ACTIVE};
+  active.include_text = true;
+  active.limit = 1;
+  HG_ASSIGN_OR_RETURN(std::vector<PolicyProposal> found, history_->Find(active));
+  if (found.empty()) return std::nullopt;
+  return std::move(found.front());
+}
+
 }  // namespace havengate::server

@@ -18,6 +18,7 @@
 #define HAVENGATE_SERVER_POLICY_ADMIN_PROPOSAL_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -81,6 +82,9 @@ class ProposalStore {
   // Every entry, newest first.
   [[nodiscard]] absl::StatusOr<std::vector<v1::PolicyProposal>> List(
       bool include_text) const;
+
+  // The ACTIVE entry with its text, if there is one.
+  [[nodiscard]] absl::StatusOr<std::optional<v1::PolicyProposal>> Active() const;
 
  private:
   absl::StatusOr<v1::PolicyProposal> GetLocked(const std::string& id,

@@ -26,6 +26,19 @@ absl::Status PolicyLifecycle::RecordLoadedPolicy() {
       .status();
 }
 
+absl::StatusOr<bool> PolicyLifecycle::AdoptActiveFromHistory() {
+  std::lock_guard<std::mutex> lock(mu_);
+  HG_ASSIGN_OR_RETURN(std::optional<v1::PolicyProposal> active, history_.Active());
+  if (!active.has_value() || active->policy_text() == policies_.current_text()) {
+    return false;
+  }
+  HG_RETURN_IF_ERROR(policies_.Activate(active->policy_text()).status());
+  log::Info("policy_adopted", {{"version", active->version()},
+                               {"by", active->activated_by()}});
+  ReportFile(true);
+  return true;
+}
+
 void PolicyLifecycle::PickUpEditedFile() {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<bool> reloaded = policies_.ReloadIfChanged();

@@ -38,6 +38,15 @@ class PolicyLifecycle {
   // text). FAILED_PRECONDITION/UNAVAILABLE if the history cannot be written.
   [[nodiscard]] absl::Status RecordLoadedPolicy();
 
+  // Replicas sharing a database (and so one history): if the history's
+  // ACTIVE entry — activated, rolled back to or picked up through another
+  // replica — is not the policy in force here, it is made active here too
+  // (file written, pointer swapped). No history entry or audit record is
+  // added: the replica that made the change recorded it. Returns whether
+  // the policy changed; an error if the history cannot be read or its
+  // text does not compile here (the policy in force stays).
+  [[nodiscard]] absl::StatusOr<bool> AdoptActiveFromHistory();
+
   // Maintenance: a policy file edited on disk is checked like any
   // activation; a valid one becomes active (history, POLICY_ACTIVATED), an
   // invalid one is reported (log, POLICY_REJECTED) and the active policy

@@ -150,9 +150,11 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
   auto process = std::unique_ptr<GatewayProcess>(new GatewayProcess());
   const TestOrg& org = *spec.org;
   process->port_ = spec.port != 0 ? spec.port : PickUnusedPort();
-  process->config_file_ = org.dir + "/gateway.yaml";
-  process->port_file_ = org.dir + "/gateway.port";
-  process->log_file_ = org.dir + "/gateway.log";
+  const std::string name =
+      spec.instance.empty() ? "gateway" : absl::StrCat("gateway-", spec.instance);
+  process->config_file_ = absl::StrCat(org.dir, "/", name, ".yaml");
+  process->port_file_ = absl::StrCat(org.dir, "/", name, ".port");
+  process->log_file_ = absl::StrCat(org.dir, "/", name, ".log");
   process->store_file_ = org.dir + "/data/gateway.db";
   process->launcher_ = spec.launcher;
   std::string yaml = absl::StrCat(
@@ -163,7 +165,11 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
       org.gateway_key, "\n  ca: ", org.ca_file, "\n",
       org.crl_file.empty() ? "" : absl::StrCat("  crl: ", org.crl_file, "\n"),
       "  reload_interval_seconds: 1\n",
-      "store: {path: ", process->store_file_, "}\n");
+      spec.store_dsn.empty()
+          ? absl::StrCat("store: {path: ", process->store_file_, "}\n")
+          : absl::StrCat("  state_dir: ", org.dir, "/", name, ".tls\n",
+                         "store: {backend: postgresql, dsn: '", spec.store_dsn,
+                         "'}\n"));
   if (!spec.policy_file.empty()) {
     absl::StrAppend(&yaml, "policy: ", spec.policy_file, "\n");
   }

@@ -94,7 +94,13 @@ struct GatewaySpec {
   // If not empty: the command that runs the gateway instead of the
   // havengate binary (argv; `--config FILE` is appended). The benchmarks
   // run a gateway assembled in their own binary this way.
-  std::vector<std::string> launcher;
+  std::vector<std::string> launcher;  // Replicas of one organisation (sharing a PostgreSQL database): each
+  // instance has its own config, port, log and TLS state files, named
+  // with this suffix ("": the organisation's only gateway).
+  std::string instance;
+  // If not empty: the store is this PostgreSQL database (libpq DSN)
+  // instead of a file.
+  std::string store_dsn;
 };
 
 // A running havengate process. Its stderr goes to `<org.dir>/gateway.log`.
