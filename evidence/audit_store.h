@@ -1,9 +1,11 @@
-// AuditStore: read-only access to a gateway's store file for the oversight
+// AuditStore: read-only access to a gateway's store for the oversight
 // commands (`havenctl audit ...`): the audit table as stored (row keys and
 // bytes, so tampering can be found) or decoded, and the stored items the
-// audit records point at. It never writes: the file is opened read-only
-// (a copy on read-only media is opened as immutable, ignoring any -wal file
-// beside it), and it works while the gateway runs or when it does not.
+// audit records point at. It never writes: a store file is opened
+// read-only (a copy on read-only media is opened as immutable, ignoring any
+// -wal file beside it); a PostgreSQL store (replicas share one) is read in
+// read-only transactions. It works while the gateways run or when they do
+// not.
 //
 // Thread-compatible: use one AuditStore from one thread at a time.
 #ifndef HAVENGATE_EVIDENCE_AUDIT_STORE_H_
@@ -21,8 +23,6 @@
 #include "absl/strings/string_view.h"
 #include "havengate/v1/audit.pb.h"
 
-struct sqlite3;
-
 namespace havengate::evidence {
 
 // One stored version of an item.
@@ -38,10 +38,15 @@ struct ItemVersion {
 
 class AuditStore {
  public:
-  // Opens `path` read-only. NOT_FOUND if it does not exist;
-  // FAILED_PRECONDITION if it is not a havengate store (no audit table).
+  // Opens `path` read-only: a store file, or a PostgreSQL store given by
+  // its libpq DSN (a `postgresql://` URI, or key=value pairs with
+  // `dbname=`; see IsDatabaseDsn). NOT_FOUND if a file does not exist;
+  // UNAVAILABLE if a database cannot be reached; FAILED_PRECONDITION if
+  // it is not a havengate store (no audit table).
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<AuditStore>> Open(
       const std::string& path);
+  // Whether `path` names a PostgreSQL store rather than a file.
+  static bool IsDatabaseDsn(absl::string_view path);
   ~AuditStore();
   AuditStore(const AuditStore&) = delete;
   AuditStore& operator=(const AuditStore&) = delete;
@@ -68,8 +73,23 @@ class AuditStore {
   bool immutable() const { return immutable_; }
 
  private:
-  AuditStore(sqlite3* db, bool immutable) : db_(db), immutable_(immutable) {}
-  sqlite3* db_;
+  // Where the rows come from: a store file or a database.
+  class Source {
+   public:
+    virtual ~Source() = default;
+    // Rows of the audit table with key > `after`, in key order.
+    virtual absl::Status ForEachAuditRow(
+        uint64_t after,
+        const std::function<bool(uint64_t, absl::string_view)>& visit) = 0;
+    // Every stored item version and its bytes.
+    virtual absl::Status ForEachItem(
+        const std::function<void(ItemVersion, absl::string_view)>& visit) = 0;
+  };
+  class SqliteSource;
+  class PostgresSource;
+  AuditStore(std::unique_ptr<Source> source, bool immutable)
+      : source_(std::move(source)), immutable_(immutable) {}
+  std::unique_ptr<Source> source_;
   bool immutable_;
 };
 

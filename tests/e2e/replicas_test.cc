@@ -308,6 +308,14 @@ class ReplicasTest : public ::testing::Test {
       if (r.type() == v1::GATEWAY_STARTED) writers.insert(r.detail());
     }
     EXPECT_GE(writers.size(), 2u) << "both replicas appended to the chain";
+    // What an auditor runs: havenctl audit verify on the database, with
+    // the gateway certificate checking the checkpoint signatures.
+    CommandResult verify =
+        RunCommand({HavenctlBinary(), "audit", "verify", "--store", dsn_,
+                    "--cert", f_.org("police-nl").gateway_cert});
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_NE(verify.out.find("OK: the audit log is intact"), std::string::npos)
+        << verify.out;
   }
 
   std::unique_ptr<PostgresServer> db_;
