@@ -299,7 +299,9 @@ class PostgresBackend final : public Backend {
 
   std::function<void(uint64_t)> on_commit_;
   std::thread listener_thread_;
-  std::atomic<bool> listener_up_{false};
+  // Up until the listener finds otherwise: Open() has just reached the
+  // database.
+  std::atomic<bool> listener_up_{true};
   std::atomic<bool> stopping_{false};
   std::once_flag closed_;
 };
@@ -633,7 +635,8 @@ void PostgresBackend::ListenLoop() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stopping_) {
     if (connection == nullptr || !connection->ok()) {
-      listener_up_ = false;
+      // The first connection is expected; a lost one means the database is.
+      if (connection != nullptr) listener_up_ = false;
       connection.reset();
       absl::StatusOr<std::unique_ptr<pg::Connection>> opened =
           pg::Connection::Open(options_.dsn);
@@ -646,6 +649,7 @@ void PostgresBackend::ListenLoop() {
         last = (*opened)->Exec("SELECT COALESCE(MAX(cursor), 0) FROM events");
       }
       if (!last.ok()) {
+        listener_up_ = false;
         absl::SleepFor(backoff);
         backoff = std::min(backoff * 2, absl::Seconds(2));
         continue;
