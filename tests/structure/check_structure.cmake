@@ -8,7 +8,7 @@
 set(HG_NOT_SERVER client policy evidence proto sqlite certs)
 # Folders that must not depend on gRPC.
 set(HG_NOT_GRPC policy)
-# The only daemon folder that may speak SQL: everything else in server/
+# The only daemon folder that may speak SQL (SQLite or libpq): everything else in server/
 # reaches storage through the store's interfaces (tests may open a store
 # file to damage it on purpose).
 set(HG_STORAGE server/store)
@@ -50,7 +50,7 @@ if(CHECK STREQUAL "includes")
     if(is_storage OR name MATCHES "_test\\.cc$")
       continue()
     endif()
-    file(STRINGS ${file} sql REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<](sqlite3\\.h|sqlite/)")
+    file(STRINGS ${file} sql REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<](sqlite3\\.h|sqlite/|libpq-fe\\.h)")
     foreach(line ${sql})
       string(STRIP "${line}" line)
       list(APPEND problems "${name}: ${line} (storage is reached through ${HG_STORAGE}/)")
@@ -83,7 +83,8 @@ elseif(CHECK STREQUAL "links")
       continue()
     endif()
     foreach(dep ${deps_${key}})
-      if(dep STREQUAL "SQLite::SQLite3" OR dep STREQUAL "havengate_sqlite")
+      if(dep STREQUAL "SQLite::SQLite3" OR dep STREQUAL "havengate_sqlite" OR
+         dep STREQUAL "PostgreSQL::PostgreSQL")
         list(APPEND problems "${target} -> ${dep} (storage is reached through ${HG_STORAGE}/)")
       endif()
     endforeach()
