@@ -99,6 +99,17 @@ struct EventReadRow {
   std::string retraction;
 };
 
+// What an item write must know before it changes anything (see
+// Backend::LookUpItem).
+struct ItemLookup {
+  // FindRetraction: the item's retraction record, whether by its origin.
+  std::optional<bool> retraction;
+  // FindVersion: the stored version asked about.
+  std::optional<StoredVersion> stored;
+  // CurrentVersion: the version marked current, 0 if none.
+  uint32_t current_version = 0;
+};
+
 struct OutboxRow {
   uint64_t sequence = 0;
   std::string message;
@@ -147,6 +158,23 @@ class Backend {
   // The item's retraction record, if any: whether it is `by_origin`.
   [[nodiscard]] virtual absl::StatusOr<std::optional<bool>> FindRetraction(
       const std::string& origin, const std::string& item_id) = 0;
+  // FindRetraction, FindVersion and CurrentVersion at once: a backend
+  // whose every call is a round trip to a server answers in one.
+  [[nodiscard]] virtual absl::StatusOr<ItemLookup> LookUpItem(
+      const std::string& origin, const std::string& item_id, uint32_t version) {
+    ItemLookup lookup;
+    absl::StatusOr<std::optional<bool>> retraction = FindRetraction(origin, item_id);
+    if (!retraction.ok()) return retraction.status();
+    lookup.retraction = *retraction;
+    absl::StatusOr<std::optional<StoredVersion>> stored =
+        FindVersion(origin, item_id, version);
+    if (!stored.ok()) return stored.status();
+    lookup.stored = std::move(*stored);
+    absl::StatusOr<uint32_t> current = CurrentVersion(origin, item_id);
+    if (!current.ok()) return current.status();
+    lookup.current_version = *current;
+    return lookup;
+  }
   // Partners recorded with AddShare for the item, sorted.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> SharedWith(
       const std::string& origin, const std::string& item_id) = 0;

@@ -412,8 +412,9 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
 
   // Items retracted by their origin take no new versions; a withdrawal
   // ("no longer shared") is lifted by a newer version shared again.
-  HG_ASSIGN_OR_RETURN(std::optional<bool> retraction,
-                      backend_->FindRetraction(origin, item_id));
+  HG_ASSIGN_OR_RETURN(ItemLookup lookup,
+                      backend_->LookUpItem(origin, item_id, version));
+  const std::optional<bool>& retraction = lookup.retraction;
   if (retraction.has_value() && *retraction) {
     return absl::FailedPreconditionError(absl::StrCat(
         "item ", item_id, " was retracted by its originator; it takes no "
@@ -422,8 +423,7 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
   const bool withdrawn = retraction.has_value();
 
   // Idempotency on (origin, item_id, version).
-  HG_ASSIGN_OR_RETURN(std::optional<StoredVersion> stored,
-                      backend_->FindVersion(origin, item_id, version));
+  const std::optional<StoredVersion>& stored = lookup.stored;
   if (stored.has_value()) {
     const bool same_sender = stored->received_from == received_from;
     // A different copy from the same sender is a conflict. From another
@@ -454,8 +454,7 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
     return result;
   }
   // Is this the newest version?
-  HG_ASSIGN_OR_RETURN(const uint32_t current_version,
-                      backend_->CurrentVersion(origin, item_id));
+  const uint32_t current_version = lookup.current_version;
   const bool is_current = version > current_version;
 
   *changed = true;

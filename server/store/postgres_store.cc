@@ -87,15 +87,15 @@ const pg::Statement kSharedPartners = {
     "shared_partners",
     "SELECT partner FROM shares WHERE origin = $1 AND item_id = $2 "
     "ORDER BY partner"};
-const pg::Statement kNextOutboxSequence = {
-    "next_outbox_sequence",
-    "INSERT INTO outbox_sequence(partner, last_sequence) VALUES($1, 1) "
-    "ON CONFLICT(partner) DO UPDATE SET "
-    "last_sequence = outbox_sequence.last_sequence + 1 RETURNING last_sequence"};
-const pg::Statement kInsertOutbox = {
-    "insert_outbox",
+// The partner's next sequence and the message, in one round trip.
+const pg::Statement kAppendOutbox = {
+    "append_outbox",
+    "WITH next AS (INSERT INTO outbox_sequence(partner, last_sequence) "
+    "VALUES($1::TEXT, 1) ON CONFLICT(partner) DO UPDATE SET "
+    "last_sequence = outbox_sequence.last_sequence + 1 RETURNING last_sequence) "
     "INSERT INTO outbox(partner, sequence, payload, expires_at_us, "
-    "enqueued_at_us) VALUES($1,$2,$3,$4,$5)"};
+    "enqueued_at_us) SELECT $1::TEXT, last_sequence, $2::BYTEA, $3::BIGINT, "
+    "$4::BIGINT FROM next"};
 const pg::Statement kDeleteOutbox = {
     "delete_outbox", "DELETE FROM outbox WHERE partner = $1 AND sequence <= $2"};
 const pg::Statement kInsertAudit = {
@@ -106,6 +106,15 @@ const pg::Statement kCurrentKind = {
     "e.cursor = i.cursor WHERE i.origin = $1 AND i.item_id = $2 AND "
     "i.latest = 1"};
 const pg::Statement kNotify = {"notify", "SELECT pg_notify($1, $2)"};
+// FindRetraction, FindVersion and CurrentVersion in one round trip.
+const pg::Statement kLookUpItem = {
+    "look_up_item",
+    "SELECT (SELECT by_origin FROM retractions WHERE origin = $1 AND "
+    "item_id = $2), (SELECT version FROM items WHERE origin = $1 AND "
+    "item_id = $2 AND latest = 1), i.cursor, i.digest, e.received_from, "
+    "e.received_at_us FROM (SELECT 1) AS one LEFT JOIN items i ON "
+    "i.origin = $1 AND i.item_id = $2 AND i.version = $3::BIGINT "
+    "LEFT JOIN events e ON e.cursor = i.cursor"};
 
 // The WHERE clause of a filter over `events e`, parameters from $first on.
 struct FilterSql {
@@ -199,6 +208,9 @@ class PostgresBackend final : public Backend {
       const std::string& origin, const std::string& item_id) override;
   absl::StatusOr<std::vector<std::string>> SharedWith(
       const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<ItemLookup> LookUpItem(const std::string& origin,
+                                        const std::string& item_id,
+                                        uint32_t version) override;
 
   absl::StatusOr<uint64_t> AddEvent(const EventRow& event) override;
   absl::Status AddVersion(const std::string& origin, const std::string& item_id,
@@ -414,6 +426,24 @@ absl::StatusOr<std::vector<std::string>> PostgresBackend::SharedWith(
   return partners;
 }
 
+absl::StatusOr<ItemLookup> PostgresBackend::LookUpItem(
+    const std::string& origin, const std::string& item_id, uint32_t version) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      writer_->Run(kLookUpItem, {Text(origin), Text(item_id), Int(version)}));
+  ItemLookup lookup;
+  if (!r.IsNull(0, 0)) lookup.retraction = r.Int(0, 0) != 0;
+  lookup.current_version = static_cast<uint32_t>(r.Int(0, 1));  // 0 if NULL
+  if (!r.IsNull(0, 2)) {
+    StoredVersion& stored = lookup.stored.emplace();
+    stored.cursor = static_cast<uint64_t>(r.Int(0, 2));
+    stored.digest = r.Bytes(0, 3);
+    stored.received_from = r.Bytes(0, 4);
+    stored.received_at = absl::FromUnixMicros(r.Int(0, 5));
+  }
+  return lookup;
+}
+
 absl::StatusOr<uint64_t> PostgresBackend::AddEvent(const EventRow& event) {
   HG_ASSIGN_OR_RETURN(
       pg::Result r,
@@ -459,12 +489,10 @@ absl::Status PostgresBackend::AppendOutbox(const std::string& partner,
                                            absl::Time expires_at,
                                            absl::Time enqueued_at) {
   pending_bytes_ += static_cast<int64_t>(message.size());
-  HG_ASSIGN_OR_RETURN(pg::Result next,
-                      writer_->Run(kNextOutboxSequence, {Text(partner)}));
   return writer_
-      ->Run(kInsertOutbox,
-            {Text(partner), Int(next.Int(0, 0)), Bytes(message),
-             Int(ToMicros(expires_at)), Int(absl::ToUnixMicros(enqueued_at))})
+      ->Run(kAppendOutbox,
+            {Text(partner), Bytes(message), Int(ToMicros(expires_at)),
+             Int(absl::ToUnixMicros(enqueued_at))})
       .status();
 }
 
