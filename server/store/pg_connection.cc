@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "proto/status_macros.h"
 
 namespace havengate::store::pg {
 namespace {
@@ -154,6 +155,9 @@ struct ParamArrays {
 
 absl::StatusOr<Result> Connection::Exec(absl::string_view sql,
                                         const std::vector<Param>& params) {
+  if (pipeline_ || !send_error_.ok()) {
+    HG_RETURN_IF_ERROR(FinishPipeline(/*keep_last=*/false).status());
+  }
   ParamArrays a(params);
   const std::string text(sql);
   Result result(PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
@@ -164,8 +168,101 @@ absl::StatusOr<Result> Connection::Exec(absl::string_view sql,
   return result;
 }
 
+void Connection::Send(const Statement& statement,
+                      const std::vector<Param>& params) {
+  if (!pipeline_) {
+    if (PQenterPipelineMode(conn_) != 1) {
+      if (send_error_.ok()) {
+        send_error_ = absl::UnavailableError(absl::StrCat(
+            "the database connection is lost: ", FirstLine(PQerrorMessage(conn_))));
+      }
+      return;
+    }
+    pipeline_ = true;
+  }
+  if (prepared_.count(statement.name) == 0) {
+    if (PQsendPrepare(conn_, statement.name, statement.sql, 0, nullptr) != 1) {
+      if (send_error_.ok()) {
+        send_error_ = absl::UnavailableError(absl::StrCat(
+            "cannot send to the database: ", FirstLine(PQerrorMessage(conn_))));
+      }
+      return;
+    }
+    ++sent_;
+    prepared_.insert(statement.name);
+  }
+  ParamArrays a(params);
+  if (PQsendQueryPrepared(conn_, statement.name, static_cast<int>(params.size()),
+                          a.values.data(), a.lengths.data(), a.formats.data(),
+                          /*resultFormat=*/1) != 1) {
+    if (send_error_.ok()) {
+      send_error_ = absl::UnavailableError(absl::StrCat(
+          "cannot send to the database: ", FirstLine(PQerrorMessage(conn_))));
+    }
+    return;
+  }
+  ++sent_;
+}
+
+void Connection::Defer(const Statement& statement,
+                       const std::vector<Param>& params) {
+  Send(statement, params);
+}
+
+absl::StatusOr<Result> Connection::FinishPipeline(bool keep_last) {
+  absl::Status status = send_error_;
+  Result last(nullptr);
+  if (pipeline_) {
+    if (PQpipelineSync(conn_) != 1 || PQflush(conn_) != 0) {
+      if (status.ok()) {
+        status = absl::UnavailableError(absl::StrCat(
+            "the database connection is lost: ", FirstLine(PQerrorMessage(conn_))));
+      }
+    } else {
+      for (int i = 0; i < sent_ && ok(); ++i) {
+        while (PGresult* r = PQgetResult(conn_)) {
+          Result result(r);
+          const ExecStatusType st = PQresultStatus(r);
+          if (st == PGRES_FATAL_ERROR && status.ok()) {
+            status = Check(r, "pipelined write");
+          } else if (st == PGRES_PIPELINE_ABORTED && status.ok()) {
+            status = absl::UnavailableError("database error: a pipelined write was aborted");
+          }
+          if (keep_last && i == sent_ - 1) last = std::move(result);
+        }
+      }
+      // The synchronisation point's own result.
+      if (PGresult* sync = PQgetResult(conn_)) PQclear(sync);
+    }
+    if (!ok() && status.ok()) {
+      status = absl::UnavailableError(absl::StrCat(
+          "the database connection is lost: ", FirstLine(PQerrorMessage(conn_))));
+    }
+    (void)PQexitPipelineMode(conn_);
+  }
+  pipeline_ = false;
+  sent_ = 0;
+  send_error_ = absl::OkStatus();
+  if (!status.ok()) {
+    // Which of the statements sent were prepared is not known: start
+    // over on this connection.
+    prepared_.clear();
+    if (ok() && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) {
+      PQclear(PQexec(conn_, "ROLLBACK"));
+      PQclear(PQexec(conn_, "DEALLOCATE ALL"));
+    }
+    return status;
+  }
+  return last;
+}
+
 absl::StatusOr<Result> Connection::Run(const Statement& statement,
                                        const std::vector<Param>& params) {
+  if (pipeline_ || !send_error_.ok()) {
+    // With the deferred writes: one round trip for all of them.
+    Send(statement, params);
+    return FinishPipeline(/*keep_last=*/true);
+  }
   if (prepared_.count(statement.name) == 0) {
     Result prepared(PQprepare(conn_, statement.name, statement.sql, 0, nullptr));
     absl::Status status = Check(prepared.raw(), statement.name);
@@ -183,6 +280,9 @@ absl::StatusOr<Result> Connection::Run(const Statement& statement,
 }
 
 absl::Status Connection::ExecScript(const char* sql) {
+  if (pipeline_ || !send_error_.ok()) {
+    HG_RETURN_IF_ERROR(FinishPipeline(/*keep_last=*/false).status());
+  }
   Result result(PQexec(conn_, sql));
   return Check(result.raw(), "schema");
 }

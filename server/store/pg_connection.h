@@ -87,6 +87,12 @@ class Connection {
   // Runs several ';'-separated commands with no parameters (schema DDL).
   [[nodiscard]] absl::Status ExecScript(const char* sql);
 
+  // Sends a named statement without waiting for it (libpq pipeline mode),
+  // for writes whose result nobody reads: it travels with the next call
+  // that waits (Run, Exec, ExecScript), which fails with its error if it
+  // failed. Saves a round trip per write.
+  void Defer(const Statement& statement, const std::vector<Param>& params);
+
   // Whether the connection is up as far as libpq knows.
   bool ok() const;
   // Reconnects if the connection is down, at most once per backoff period
@@ -105,10 +111,20 @@ class Connection {
   Connection(pg_conn* conn, std::string dsn)
       : conn_(conn), dsn_(std::move(dsn)) {}
   absl::Status Check(pg_result* result, absl::string_view what);
+  // Queues `statement` in the pipeline (prepared there first if needed).
+  void Send(const Statement& statement, const std::vector<Param>& params);
+  // Ends the pipeline: waits for every command sent, returns the first
+  // error, or the last command's result if `keep_last`.
+  absl::StatusOr<Result> FinishPipeline(bool keep_last);
 
   pg_conn* conn_;
   const std::string dsn_;
   std::set<std::string> prepared_;
+  // Pipeline mode: commands sent and not yet waited for, and the first
+  // failure to send one.
+  bool pipeline_ = false;
+  int sent_ = 0;
+  absl::Status send_error_;
   absl::Duration backoff_ = absl::Milliseconds(100);
   absl::Time next_attempt_ = absl::InfinitePast();
 };

@@ -219,44 +219,41 @@ class PostgresBackend final : public Backend {
                           bool current) override;
   absl::Status ClearCurrent(const std::string& origin,
                             const std::string& item_id) override {
-    return writer_->Run(kClearLatest, {Text(origin), Text(item_id)}).status();
+    writer_->Defer(kClearLatest, {Text(origin), Text(item_id)});
+    return absl::OkStatus();
   }
   absl::Status PutRetraction(const std::string& origin,
                              const std::string& item_id, uint64_t cursor,
                              const std::string& bytes, bool by_origin) override;
   absl::Status DeleteRetraction(const std::string& origin,
                                 const std::string& item_id) override {
-    return writer_->Run(kDeleteRetraction, {Text(origin), Text(item_id)})
-        .status();
+    writer_->Defer(kDeleteRetraction, {Text(origin), Text(item_id)});
+    return absl::OkStatus();
   }
   absl::Status AddOtherCopy(const std::string& origin,
                             const std::string& item_id,
                             const std::string& sender) override {
-    return writer_
-        ->Run(kInsertOtherCopy, {Text(origin), Text(item_id), Text(sender)})
-        .status();
+    writer_->Defer(kInsertOtherCopy, {Text(origin), Text(item_id), Text(sender)});
+    return absl::OkStatus();
   }
   absl::Status AddShare(const std::string& origin, const std::string& item_id,
                         const std::string& partner) override {
-    return writer_
-        ->Run(kInsertShare, {Text(origin), Text(item_id), Text(partner)})
-        .status();
+    writer_->Defer(kInsertShare, {Text(origin), Text(item_id), Text(partner)});
+    return absl::OkStatus();
   }
   absl::Status AppendOutbox(const std::string& partner,
                             const std::string& message, absl::Time expires_at,
                             absl::Time enqueued_at) override;
   absl::Status RemoveOutbox(const std::string& partner,
                             uint64_t sequence) override {
-    return writer_
-        ->Run(kDeleteOutbox,
-              {Text(partner), Int(static_cast<int64_t>(sequence))})
-        .status();
+    writer_->Defer(kDeleteOutbox,
+                   {Text(partner), Int(static_cast<int64_t>(sequence))});
+    return absl::OkStatus();
   }
   absl::Status AppendAudit(uint64_t sequence, const std::string& bytes) override {
     pending_bytes_ += static_cast<int64_t>(bytes.size());
-    return writer_
-        ->Run(kInsertAudit, {Int(static_cast<int64_t>(sequence)), Bytes(bytes)})
-        .status();
+    writer_->Defer(kInsertAudit, {Int(static_cast<int64_t>(sequence)), Bytes(bytes)});
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<EntryRow>> GetCurrent(
@@ -464,12 +461,11 @@ absl::Status PostgresBackend::AddVersion(const std::string& origin,
                                          const std::string& bytes,
                                          bool current) {
   pending_bytes_ += static_cast<int64_t>(bytes.size());
-  return writer_
-      ->Run(kInsertItem,
-            {Text(origin), Text(item_id), Int(version),
-             Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
-             Int(current ? 1 : 0)})
-      .status();
+  writer_->Defer(kInsertItem,
+                 {Text(origin), Text(item_id), Int(version),
+                  Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
+                  Int(current ? 1 : 0)});
+  return absl::OkStatus();
 }
 
 absl::Status PostgresBackend::PutRetraction(const std::string& origin,
@@ -477,11 +473,10 @@ absl::Status PostgresBackend::PutRetraction(const std::string& origin,
                                             uint64_t cursor,
                                             const std::string& bytes,
                                             bool by_origin) {
-  return writer_
-      ->Run(kPutRetraction,
-            {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
-             Bytes(bytes), Int(by_origin ? 1 : 0)})
-      .status();
+  writer_->Defer(kPutRetraction,
+                 {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
+                  Bytes(bytes), Int(by_origin ? 1 : 0)});
+  return absl::OkStatus();
 }
 
 absl::Status PostgresBackend::AppendOutbox(const std::string& partner,
@@ -489,11 +484,10 @@ absl::Status PostgresBackend::AppendOutbox(const std::string& partner,
                                            absl::Time expires_at,
                                            absl::Time enqueued_at) {
   pending_bytes_ += static_cast<int64_t>(message.size());
-  return writer_
-      ->Run(kAppendOutbox,
-            {Text(partner), Bytes(message), Int(ToMicros(expires_at)),
-             Int(absl::ToUnixMicros(enqueued_at))})
-      .status();
+  writer_->Defer(kAppendOutbox,
+                 {Text(partner), Bytes(message), Int(ToMicros(expires_at)),
+                  Int(absl::ToUnixMicros(enqueued_at))});
+  return absl::OkStatus();
 }
 
 // --- Reads ---------------------------------------------------------------
