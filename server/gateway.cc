@@ -243,6 +243,8 @@ absl::Status GatewayImpl::Init() {
   for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);
   federation_options.limits = ingest_options.limits;
   federation_options.stream_window = config_.limits.stream_window;
+  federation_options.max_message_bytes =
+      static_cast<int>(config_.limits.max_message_bytes);
   federation_options.caller_limits = caller_limits_.get();
   federation_options.own_crl_file = config_.tls.crl;
   federation_ = std::make_unique<FederationService>(
@@ -326,6 +328,7 @@ absl::Status GatewayImpl::StartPeerLinks() {
     options.address = peer.address;
     options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
     options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
+    options.batches = !config_.unbatched_links_for_benchmark;
     auto link = std::make_unique<PeerLink>(options, *credentials, *store_,
                                            PeerMetrics());
     link->Start();

@@ -146,6 +146,9 @@ struct GatewayConfig {
   // store::StoreOptions::discard_audit_for_benchmark: no audit record is
   // kept.
   bool discard_audit_for_benchmark = false;
+  // Likewise not a key: the federation benchmark's gateways without batches
+  // on their peer links (PeerLinkOptions::batches), to compare the two.
+  bool unbatched_links_for_benchmark = false;
 };
 
 // Reads and validates a config file. INVALID_ARGUMENT lists every problem,

@@ -1,5 +1,6 @@
 #include "server/federation/federation_service.h"
 
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "server/logging/log.h"
 #include "server/federation/link_break.h"
 #include "server/federation/ordered_answers.h"
+#include "server/federation/wire_batch.h"
 
 namespace havengate::server {
 namespace {
@@ -257,28 +259,59 @@ grpc::Status FederationService::Exchange(
   absl::Cleanup close = [this, context] { Close(context); };
   log::Info("peer_connected", {{"peer", peer->organisation_id}});
 
+  // A sender of this release announces batches (federation.proto); it is
+  // told the largest message read here, and answered in batches.
+  bool batches = false;
+  if (auto it = context->client_metadata().find(kBatchKey);
+      it != context->client_metadata().end() && it->second == kBatchValue) {
+    batches = true;
+    context->AddInitialMetadata(kBatchKey, absl::StrCat(options_.max_message_bytes));
+    stream->SendInitialMetadata();
+  }
+
   OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
   std::atomic<bool> transient_failure{false};
   std::mutex transient_mu;
   absl::Status transient_status;  // the first one; guarded by transient_mu
   std::thread writer([&] {
-    while (std::optional<v1::FederationAck> ack = answers.Next()) {
-      if (IsTransient(absl::Status(static_cast<absl::StatusCode>(ack->code()), "")) ||
-          !stream->Write(*ack)) {
+    std::vector<v1::FederationAck> ready;
+    v1::FederationAck batch;
+    while (answers.NextReady(&ready)) {
+      // Everything answered so far goes out in one message (or one message
+      // each, to an earlier sender), up to the first transient failure,
+      // which is not acknowledged and ends the stream.
+      size_t count = 0;
+      while (count < ready.size() &&
+             !IsTransient(absl::Status(
+                 static_cast<absl::StatusCode>(ready[count].code()), ""))) {
+        ++count;
+      }
+      bool written = true;
+      if (batches && count > 1) {
+        batch.Clear();
+        for (size_t i = 0; i < count; ++i) batch.add_batch()->Swap(&ready[i]);
+        written = stream->Write(batch);
+      } else {
+        for (size_t i = 0; i < count && written; ++i) written = stream->Write(ready[i]);
+      }
+      if (!written || count < ready.size()) {
         answers.Abandon();
         return;
       }
     }
   });
 
-  v1::FederationMessage message;
-  while (!transient_failure && stream->Read(&message)) {
+  // Handles one entry read; `received` holds it until its answer is done
+  // (a refusal is audited with the item it refused).
+  auto handle = [&](std::shared_ptr<const v1::FederationMessage> received,
+                    const v1::FederationMessage& message) {
     uint64_t index;
-    if (!answers.Reserve(&index)) break;
+    if (!answers.Reserve(&index)) return false;
     const uint64_t sequence = message.sequence();
+    const v1::FederationMessage* entry = &message;  // held by `received`
     auto complete = [this, &answers, &transient_failure, &transient_mu,
                      &transient_status, index, sequence, peer = *peer,
-                     message](const absl::Status& status) {
+                     received, entry](const absl::Status& status) {
       if (IsTransient(status)) {
         // Leave it and everything after it unacknowledged and end the
         // stream: the sender resends them after reconnecting.
@@ -299,7 +332,7 @@ grpc::Status FederationService::Exchange(
       if (status.ok() && deferring_.exchange(false)) {
         log::Info("receipts_resumed", {{"peer", peer.organisation_id}});
       }
-      if (!status.ok()) AuditRefusal(peer, message, status);
+      if (!status.ok()) AuditRefusal(peer, *entry, status);
       answers.Complete(index, MakeAck(sequence, status));
     };
 
@@ -310,7 +343,7 @@ grpc::Status FederationService::Exchange(
                        : checked;
       if (!write.ok()) {
         complete(write.status());
-        continue;
+        return true;
       }
       store_.WriteItemAsync(
           std::move(*write),
@@ -334,11 +367,11 @@ grpc::Status FederationService::Exchange(
           CheckRetraction(message.retraction(), *peer);
       if (absl::IsNotFound(allowed_retraction)) {
         complete(absl::OkStatus());  // nothing to do here
-        continue;
+        return true;
       }
       if (!allowed_retraction.ok()) {
         complete(allowed_retraction);
-        continue;
+        return true;
       }
       store_.WriteRetractionAsync(
           sharing_.PrepareReceivedRetraction(message.retraction(), *peer),
@@ -349,6 +382,23 @@ grpc::Status FederationService::Exchange(
     } else {
       complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
     }
+    return true;
+  };
+
+  // The entries of a batch are handed to the store one after another, so
+  // its group commit stores them in one transaction.
+  for (;;) {
+    auto message = std::make_shared<v1::FederationMessage>();
+    if (transient_failure || !stream->Read(message.get())) break;
+    bool go_on = true;
+    if (message->batch_size() > 0) {
+      for (const v1::FederationMessage& entry : message->batch()) {
+        if (transient_failure || !(go_on = handle(message, entry))) break;
+      }
+    } else {
+      go_on = handle(message, *message);
+    }
+    if (!go_on) break;
   }
   answers.ReadingDone();
   writer.join();

@@ -44,6 +44,8 @@ struct FederationServiceOptions {
   ItemLimits limits;
   // Messages of one stream read but not yet acknowledged.
   int stream_window = 1024;
+  // The largest message the server reads (told to senders that batch).
+  int max_message_bytes = 4 << 20;
   // Optional: this organisation's CRL file (tls.crl), served by GetCrl.
   std::string own_crl_file;
   // Optional: each peer gateway's Exchange streams are calls under its
