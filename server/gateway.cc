@@ -513,6 +513,13 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
     }
   }
   metrics_->AddPartners(added_ids);
+  // The metrics listener's certificate and key, checked above with the
+  // gateway's (the gRPC port watches its files by itself).
+  if (metrics_server_ != nullptr) {
+    if (absl::Status identity = metrics_server_->ReloadIdentity(); !identity.ok()) {
+      log::Error("metrics_identity_kept", {{"reason", identity.message()}});
+    }
+  }
 
   const std::string changes = config::DescribeDiff(diff);
   log::Info("config_reloaded", {{"file", path}, {"changes", changes}});
