@@ -742,6 +742,27 @@ TEST_F(ServerSecurityTest, PeersReplacedByAReloadApplyToTheNextHandshakeAndCall)
   EXPECT_TRUE(service_->last_peer().ok());
 }
 
+// A reload that changes a peer's CA file: certificates of the new CA are
+// accepted from the next handshake, those of the old one refused.
+TEST_F(ServerSecurityTest, AChangedPeerCaAppliesAtTheNextHandshake) {
+  CertificateAuthority new_customs_ca =
+      MakeCa("customs-nl", "customs.nl.example", "customs-ca-2026");
+  IssuedCertificate old_gw = Issue(*customs_ca_, Role::kGateway, "gateway", "customs-gw");
+  IssuedCertificate new_gw = Issue(new_customs_ca, Role::kGateway, "gateway", "customs-gw-2");
+  auto old_creds = ClientCredentials(old_gw, kPoliceGateway, police_ca_->cert_file());
+  auto new_creds = ClientCredentials(new_gw, kPoliceGateway, police_ca_->cert_file());
+  ASSERT_TRUE(Call(old_creds).status.ok());
+  EXPECT_FALSE(Call(new_creds).status.ok());
+  absl::StatusOr<std::shared_ptr<TrustStore>> next = security_->PreparePeers(
+      {{"customs-nl", "customs.nl.example", new_customs_ca.cert_file(), ""}});
+  ASSERT_TRUE(next.ok()) << next.status();
+  security_->InstallPeers(*next);
+  CallResult accepted = Call(new_creds);
+  ASSERT_TRUE(accepted.status.ok()) << accepted.status.error_message();
+  EXPECT_EQ(accepted.reply, "spiffe://customs.nl.example/gateway");
+  EXPECT_FALSE(Call(old_creds).status.ok());
+}
+
 TEST_F(ServerSecurityTest, DiallerRefusesServerWithUnexpectedIdentity) {
   // Right CA, valid certificate, but not the identity the dialler wants.
   CallResult result = Call(ClientCredentials(
