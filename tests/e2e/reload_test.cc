@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "certs/channel_credentials.h"
 #include "gmock/gmock.h"
@@ -338,13 +339,19 @@ TEST_F(ReloadTest, PeersComeAndGoWithoutARestartAndInvalidFilesChangeNothing) {
   {
     auto fresh = v1::Federation::NewStub(ChannelAsCustoms());
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     v1::GetCrlResponse crl;
     grpc::Status handshake = fresh->GetCrl(&context, v1::GetCrlRequest(), &crl);
     EXPECT_EQ(handshake.error_code(), grpc::StatusCode::UNAVAILABLE)
         << "a new connection is refused in the handshake: " << handshake.error_message();
   }
+  // No link to customs-nl any more: nothing of it in police-nl's log from
+  // here on, although its gateway is up again.
+  const int customs_lines = CountOccurrences(PoliceLog(), "partner=customs-nl");
   ASSERT_TRUE(f_.gateway(kCustoms).Restart().ok());
+  absl::SleepFor(absl::Seconds(3));  // longer than a live link's backoff here
+  EXPECT_EQ(CountOccurrences(PoliceLog(), "partner=customs-nl"), customs_lines)
+      << PoliceLog();
   v1::Item fifth = MakeAlertAt("after-remove", "NLRTM");
   ASSERT_TRUE(f_.Push(kPolice, fifth).ok());
   ExpectReleased(fifth, kPort);
