@@ -439,20 +439,22 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
     std::lock_guard<std::mutex> lock(links_mu_);
     diff = config::DiffConfigs(config_, next);
   }
-  if (!diff.restart_required.empty()) {
-    std::vector<std::string> lines;
-    for (const std::string& key : diff.restart_required) {
-      lines.push_back(absl::StrCat(
-          key, ": changed; only a restart applies this setting (restart the "
-               "gateway, or undo the change and reload)"));
-    }
-    return absl::FailedPreconditionError(absl::StrJoin(lines, "\n"));
+  // Every problem at once: settings only a restart applies, and everything
+  // a start would check (files, certificates, the policy with the new
+  // peers) but the ports this gateway holds itself.
+  std::vector<std::string> problems;
+  for (const std::string& key : diff.restart_required) {
+    problems.push_back(absl::StrCat(key,
+                                    ": changed; only a restart applies this setting "
+                                    "(restart the gateway, or undo the change and reload)"));
   }
-  // Everything a start would check (files, certificates, the policy with
-  // the new peers), except the ports this gateway holds itself.
   preflight::PreflightOptions preflight_options;
   preflight_options.check_ports = false;
-  HG_RETURN_IF_ERROR(preflight::CheckBeforeStart(next, preflight_options));
+  absl::Status ready = preflight::CheckBeforeStart(next, preflight_options);
+  if (!ready.ok()) problems.emplace_back(ready.message());
+  if (!problems.empty()) {
+    return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
+  }
   const bool peers_changed =
       !diff.added.empty() || !diff.removed.empty() || !diff.changed.empty();
   std::shared_ptr<security::TrustStore> trust;
