@@ -37,6 +37,10 @@ int RunHealth(const ConnectionFlags& connection, bool json) {
   absl::StatusOr<Status::ServingStatus> policy_file = (*client)->Health("havengate.v1.PolicyFile");
   const std::string policy_file_name =
       policy_file.ok() ? Status::ServingStatus_Name(*policy_file) : "UNKNOWN";
+  // The last configuration reload (SIGHUP): informational too.
+  absl::StatusOr<Status::ServingStatus> config = (*client)->Health("havengate.v1.Config");
+  const std::string config_name =
+      config.ok() ? Status::ServingStatus_Name(*config) : "UNKNOWN";
   const bool serving = *overall == Status::SERVING && *federation == Status::SERVING;
   const std::string& address = (*client)->options().address;
   if (json) {
@@ -44,6 +48,7 @@ int RunHealth(const ConnectionFlags& connection, bool json) {
               << ",\"gateway\":" << JsonQuote(Status::ServingStatus_Name(*overall))
               << ",\"federation\":" << JsonQuote(Status::ServingStatus_Name(*federation))
               << ",\"policy_file\":" << JsonQuote(policy_file_name)
+              << ",\"config\":" << JsonQuote(config_name)
               << ",\"serving\":" << (serving ? "true" : "false") << "}\n";
   } else {
     std::cout << "gateway     " << Status::ServingStatus_Name(*overall) << "   (" << address
@@ -52,7 +57,10 @@ int RunHealth(const ConnectionFlags& connection, bool json) {
               << "   (NOT_SERVING: a partner is unreachable with items waiting for it)\n"
               << "policy file " << policy_file_name
               << "   (NOT_SERVING: an edit on disk was refused; the last good policy stays "
-                 "active and the next start would refuse the file)\n";
+                 "active and the next start would refuse the file)\n"
+              << "config      " << config_name
+              << "   (NOT_SERVING: the last reload of the configuration file was refused; "
+                 "the running configuration stays, see the log)\n";
   }
   return serving ? 0 : 1;
 }

@@ -163,11 +163,6 @@ struct GatewayConfig {
     absl::string_view yaml, const std::string& display_name,
     const std::string& base_dir);
 
-// True if `a` and `b` configure the gateway the same way (every setting;
-// `source_path` and the benchmark-only switch aside). Used on SIGHUP to
-// tell whether an edited file changes anything.
-[[nodiscard]] bool SameSettings(const GatewayConfig& a, const GatewayConfig& b);
-
 }  // namespace havengate::config
 
 #endif  // HAVENGATE_SERVER_CONFIG_CONFIG_H_

@@ -117,8 +117,9 @@ absl::Status FederationService::CheckRetraction(
 }
 
 absl::Status FederationService::CheckItem(const v1::Item& item,
-                                          const security::PeerIdentity& peer) const {
-  HG_RETURN_IF_ERROR(ValidateReceivedItem(item, options_.limits));
+                                          const security::PeerIdentity& peer,
+                                          const ItemLimits& limits) const {
+  HG_RETURN_IF_ERROR(ValidateReceivedItem(item, limits));
   return CheckProvenance(item, peer.organisation_id, options_.organisation);
 }
 
@@ -171,14 +172,39 @@ void FederationService::AuditOtherCopy(const security::PeerIdentity& peer,
 void FederationService::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopping_ = true;
-  for (grpc::ServerContext* context : open_) context->TryCancel();
+  for (const auto& [context, peer] : open_) context->TryCancel();
 }
 
-bool FederationService::Open(grpc::ServerContext* context) {
+void FederationService::SetPeers(std::set<std::string> peers) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return false;
-  open_.insert(context);
-  return true;
+  options_.peers = std::move(peers);
+  for (const auto& [context, peer] : open_) {
+    if (options_.peers.count(peer) == 0) {
+      log::Info("peer_stream_ended", {{"peer", peer},
+                                      {"reason", "removed from the configuration"}});
+      context->TryCancel();
+    }
+  }
+}
+
+void FederationService::SetLimits(ItemLimits limits, int stream_window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.limits = limits;
+  options_.stream_window = stream_window;
+}
+
+absl::Status FederationService::Open(grpc::ServerContext* context,
+                                     const std::string& peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {
+    return absl::UnavailableError("this gateway is shutting down; reconnect later");
+  }
+  if (options_.peers.count(peer) == 0) {
+    return absl::PermissionDeniedError(
+        "this organisation is not a configured peer of this gateway");
+  }
+  open_.emplace(context, peer);
+  return absl::OkStatus();
 }
 
 void FederationService::Close(grpc::ServerContext* context) {
@@ -190,7 +216,12 @@ absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
     grpc::ServerContext& context, absl::string_view method) {
   absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(context);
   absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
-  if (allowed.ok() && options_.peers.count(peer->organisation_id) == 0) {
+  bool configured = false;
+  if (allowed.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    configured = options_.peers.count(peer->organisation_id) > 0;
+  }
+  if (allowed.ok() && !configured) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
@@ -251,13 +282,21 @@ grpc::Status FederationService::Exchange(
     }
     slot.emplace(*std::move(admitted));
   }
-  if (!Open(context)) {
-    context->AddTrailingMetadata(kBreakReasonKey, kUnavailableValue);
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "this gateway is shutting down; reconnect later");
+  if (absl::Status opened = Open(context, peer->organisation_id); !opened.ok()) {
+    if (absl::IsUnavailable(opened)) {
+      context->AddTrailingMetadata(kBreakReasonKey, kUnavailableValue);
+    }
+    return security::ToGrpcStatus(opened);
   }
   absl::Cleanup close = [this, context] { Close(context); };
   log::Info("peer_connected", {{"peer", peer->organisation_id}});
+  ItemLimits limits;
+  int stream_window = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    limits = options_.limits;
+    stream_window = options_.stream_window;
+  }
 
   // A sender of this release announces batches (federation.proto); it is
   // told the largest message read here, and answered in batches.
@@ -269,7 +308,7 @@ grpc::Status FederationService::Exchange(
     stream->SendInitialMetadata();
   }
 
-  OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
+  OrderedAnswers<v1::FederationAck> answers(stream_window);
   std::atomic<bool> transient_failure{false};
   std::mutex transient_mu;
   absl::Status transient_status;  // the first one; guarded by transient_mu
@@ -337,7 +376,7 @@ grpc::Status FederationService::Exchange(
     };
 
     if (message.has_item()) {
-      absl::Status checked = CheckItem(message.item(), *peer);
+      absl::Status checked = CheckItem(message.item(), *peer, limits);
       absl::StatusOr<store::ItemWrite> write =
           checked.ok() ? sharing_.PrepareReceivedItem(message.item(), *peer)
                        : checked;

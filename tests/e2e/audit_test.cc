@@ -484,7 +484,7 @@ TEST_F(AuditE2eTest, FederationHealthFollowsThePeers) {
   EXPECT_EQ(probe.exit_code, 1) << probe.out << probe.err;
   EXPECT_EQ(probe.out, absl::StrCat("{\"address\":\"localhost:", gateway_->port(),
                                     "\",\"gateway\":\"SERVING\",\"federation\":"
-                                    "\"NOT_SERVING\",\"policy_file\":\"SERVING\","
+                                    "\"NOT_SERVING\",\"policy_file\":\"SERVING\",\"config\":\"SERVING\","
                                     "\"serving\":false}\n"));
 
   // The peer comes up: the link delivers and federation is serving again.
