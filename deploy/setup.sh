@@ -17,6 +17,8 @@ PACKAGES=(
   libbenchmark-dev libjemalloc-dev python3
   # The Debian package and its test (cpack, dpkg-shlibdeps, systemd-analyze).
   dpkg-dev file systemd adduser
+  # Two hosts in network namespaces for the onboarding test (ip netns).
+  iproute2
   # The Python client (client/python) and its tests, on Debian's python3.
   python3-grpcio python3-protobuf python3-cryptography python3-yaml python3-pytest
 )
