@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
-  libcli11-dev libspdlog-dev libcpp-httplib-dev libgtest-dev libgmock-dev
+  libcli11-dev libspdlog-dev libcpp-httplib-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev libjemalloc-dev python3
   # The Debian package and its test (cpack, dpkg-shlibdeps, systemd-analyze).
   dpkg-dev file systemd adduser
