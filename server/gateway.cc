@@ -3,6 +3,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -15,12 +16,14 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 #include "server/audit/audit_record.h"
 #include "server/audit/checkpointer.h"
 #include "server/security/peer_identity.h"
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
 #include "server/policy_admin_service.h"
+#include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
@@ -127,6 +130,10 @@ class GatewayImpl final : public Gateway {
   int federation_serving_ = -1;  // maintenance thread: last status set
   std::atomic<bool> policy_file_valid_{true};
   std::string federation_detail_;  // maintenance thread: last detail logged
+  // What GatewayStatus answers: rebuilt each maintenance tick, so callers
+  // never touch the links and fetchers themselves.
+  std::mutex peer_status_mu_;
+  std::vector<v1::PeerStatus> peer_status_;  // peer_status_mu_
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<security::TransportSecurity> security_;
@@ -140,6 +147,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
+  std::unique_ptr<GatewayStatusService> status_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
   // One per peer with a `crl` file, run by crl_maintenance_ (its own
   // thread, so a partner that does not answer delays no other task).
@@ -153,6 +161,29 @@ class GatewayImpl final : public Gateway {
   std::mutex mu_;
   bool stopping_ = false;  // guarded by mu_
 };
+
+// A peer as GatewayStatus reports it; `crl` is null for a peer without a
+// `crl:` file.
+v1::PeerStatus PeerStatusOf(const metrics::LinkState& link, const CrlCopyState* crl) {
+  v1::PeerStatus status;
+  status.set_partner(link.partner);
+  status.set_connected(link.connected);
+  status.set_link_break_reason(link.break_reason);
+  status.set_crl_number(-1);
+  if (crl == nullptr) {
+    status.set_crl_state(v1::PEER_CRL_NOT_CONFIGURED);
+    return status;
+  }
+  status.set_crl_state(crl->stale          ? v1::PEER_CRL_STALE
+                       : crl->ever_fetched ? v1::PEER_CRL_FRESH
+                                           : v1::PEER_CRL_NEVER_FETCHED);
+  status.set_crl_number(crl->crl_number);
+  if (crl->next_update != absl::InfiniteFuture()) {
+    *status.mutable_crl_next_update() = ToTimestamp(crl->next_update);
+  }
+  if (crl->ever_fetched) *status.mutable_crl_last_fetched() = ToTimestamp(crl->last_fetched);
+  return status;
+}
 
 // The lock on the gateway's state location (store, policy history,
 // checkpoints, TLS state), taken before any of it is opened.
@@ -252,6 +283,12 @@ absl::Status GatewayImpl::Init() {
       config_.organisation_id, security_->authenticator(), *caller_limits_,
       *policies_, *proposals_, *lifecycle_, *store_);
 
+  status_ = std::make_unique<GatewayStatusService>(
+      security_->authenticator(), *caller_limits_, [this] {
+        std::lock_guard<std::mutex> lock(peer_status_mu_);
+        return peer_status_;
+      });
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -270,6 +307,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
+  builder.RegisterService(status_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -340,6 +378,19 @@ absl::Status GatewayImpl::StartPeerLinks() {
       fetch.on_state = [this](const std::string& partner, absl::Time next_update,
                               bool stale) {
         metrics_->PeerCrl(partner, next_update, stale);
+      };
+      fetch.on_updated = [this](const std::string& partner, int64_t crl_number,
+                                absl::Time next_update) {
+        v1::AuditRecord record = MakeAuditRecord(v1::PEER_CRL_UPDATED, "");
+        record.set_partner(partner);
+        record.set_detail(absl::StrCat("crl_number=", crl_number, " next_update=",
+                                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", next_update,
+                                                        absl::UTCTimeZone())));
+        absl::Status appended = store_->AppendAudit({std::move(record)});
+        if (!appended.ok()) {
+          log::Error("audit_append_failed",
+                     {{"event", "PEER_CRL_UPDATED"}, {"reason", appended.message()}});
+        }
       };
       crl_fetchers_.push_back(std::make_unique<CrlFetcher>(fetch, *credentials));
     }
@@ -475,15 +526,20 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   if (outboxes.ok()) metrics_->UpdateOutboxes(*outboxes, absl::Now());
   // Federation: see metrics::FederationServing. Setting the overall status
   // resets every service, so it is re-applied then.
-  std::set<std::string> stale_crls;
-  for (const auto& fetcher : crl_fetchers_) {
-    if (fetcher->stale()) stale_crls.insert(fetcher->partner());
-  }
+  std::map<std::string, CrlCopyState> crls;
+  for (const auto& fetcher : crl_fetchers_) crls[fetcher->partner()] = fetcher->state();
   std::vector<metrics::LinkState> links;
+  std::vector<v1::PeerStatus> peer_status;
   for (size_t i = 0; i < peer_links_.size() && i < config_.peers.size(); ++i) {
+    auto crl = crls.find(config_.peers[i].id);
     links.push_back({config_.peers[i].id, peer_links_[i]->connected(),
                      peer_links_[i]->break_reason(),
-                     stale_crls.count(config_.peers[i].id) > 0});
+                     crl != crls.end() && crl->second.stale});
+    peer_status.push_back(PeerStatusOf(links.back(), crl == crls.end() ? nullptr : &crl->second));
+  }
+  {
+    std::lock_guard<std::mutex> lock(peer_status_mu_);
+    peer_status_ = std::move(peer_status);
   }
   int serving = metrics::FederationServing(
                     store_healthy, links,

@@ -25,8 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
-#include "server/metrics/exposition_parser.h"
+#include "server/metrics/scrape.h"
 #include "tests/e2e/federation_fixture.h"
 #include "tests/testing/harness.h"
 
@@ -126,15 +125,8 @@ class LinkBreaksTest : public ::testing::Test {
   // havengate_peer_link_breaks_total for customs-nl and `reason`.
   double Breaks(const std::string& reason) {
     const TestOrg& police = f_.org("police-nl");
-    auto cli = std::make_unique<httplib::SSLClient>(
-        "localhost", metrics_port_, police.client_cert, police.client_key);
-    cli->set_hostname_addr_map({{"localhost", "127.0.0.1"}});
-    cli->set_ca_cert_path(police.ca_file);
-    cli->enable_server_certificate_verification(true);
-    cli->set_connection_timeout(5, 0);
-    httplib::Result res = cli->Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    auto parsed = metrics::ParseExposition(res->body);
+    auto parsed = metrics::ScrapeMetrics(
+        {metrics_port_, police.ca_file, police.client_cert, police.client_key});
     if (!parsed.ok()) return -1;
     return parsed->Find("havengate_peer_link_breaks_total",
                         {{"partner", "customs-nl"}, {"reason", reason}})
