@@ -356,6 +356,24 @@ link_over_veth() {
 }
 check "police's link to customs runs from 10.77.0.1 to 10.77.0.2:$PORT" link_over_veth
 
+# havenctl health on police's host: customs-nl's link is up and its CRL,
+# fetched from customs over the veth pair, is fresh.
+health_shows_customs_fresh() {
+  local deadline=$((SECONDS + TIMEOUT_SECONDS)) out
+  while ((SECONDS < deadline)); do
+    out="$(on police "$HAVENCTL" health --json --connection "$WORK/police/havenctl.yaml" 2>/dev/null)" || true
+    if grep -q '"partner":"customs-nl","connected":true,' <<<"$out" &&
+      grep -q '"crl":"fresh"' <<<"$out"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$out"
+  return 1
+}
+check "havenctl health at police: customs-nl's link up, its CRL fetched and fresh" \
+  health_shows_customs_fresh
+
 echo
 if ((FAILURES > 0)); then
   echo "$FAILURES check(s) failed"
