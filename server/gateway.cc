@@ -284,7 +284,7 @@ absl::Status GatewayImpl::Init() {
       *policies_, *proposals_, *lifecycle_, *store_);
 
   status_ = std::make_unique<GatewayStatusService>(
-      security_->authenticator(), *caller_limits_, [this] {
+      security_->authenticator(), *caller_limits_, *store_, [this] {
         std::lock_guard<std::mutex> lock(peer_status_mu_);
         return peer_status_;
       });
@@ -388,7 +388,7 @@ absl::Status GatewayImpl::StartPeerLinks() {
                                                         absl::UTCTimeZone())));
         absl::Status appended = store_->AppendAudit({std::move(record)});
         if (!appended.ok()) {
-          log::Error("audit_append_failed",
+          log::Error("audit_write_failed",
                      {{"event", "PEER_CRL_UPDATED"}, {"reason", appended.message()}});
         }
       };

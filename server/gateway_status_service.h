@@ -1,13 +1,13 @@
 // The GatewayStatus service (proto/havengate/v1/gateway_status.proto): the
 // state of each partner's link and of this gateway's copy of its CRL, for
 // `havenctl health`. Integration clients and officers of this organisation
-// may ask; anyone else is refused (PERMISSION_DENIED, logged). Each caller
-// is held to its limits (CallerLimits).
+// may ask; anyone else is refused (PERMISSION_DENIED, logged and audited as
+// CALL_REJECTED). Each caller is held to its limits (CallerLimits).
 //
 // Threads and ownership: gRPC calls GetStatus on its own threads; the
 // service keeps no state of its own. `peers` is called on those threads and
-// must be thread-safe; the authenticator and limits are borrowed and must
-// outlive the service (the Gateway owns them).
+// must be thread-safe; the authenticator, limits and store are borrowed and
+// must outlive the service (the Gateway owns them).
 #ifndef HAVENGATE_SERVER_GATEWAY_STATUS_SERVICE_H_
 #define HAVENGATE_SERVER_GATEWAY_STATUS_SERVICE_H_
 
@@ -17,6 +17,7 @@
 #include "havengate/v1/gateway_status.grpc.pb.h"
 #include "server/limits/caller_limits.h"
 #include "server/security/authenticator.h"
+#include "server/store/store.h"
 
 namespace havengate::server {
 
@@ -24,7 +25,7 @@ class GatewayStatusService final : public v1::GatewayStatus::Service {
  public:
   // `peers`: the current status of every configured peer.
   GatewayStatusService(const security::Authenticator& authenticator,
-                       limits::CallerLimits& limits,
+                       limits::CallerLimits& limits, store::Store& store,
                        std::function<std::vector<v1::PeerStatus>()> peers);
 
   grpc::Status GetStatus(grpc::ServerContext* context,
@@ -34,6 +35,7 @@ class GatewayStatusService final : public v1::GatewayStatus::Service {
  private:
   const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
+  store::Store& store_;
   const std::function<std::vector<v1::PeerStatus>()> peers_;
 };
 

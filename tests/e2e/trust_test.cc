@@ -814,6 +814,11 @@ TEST_F(TrustTest, GatewayStatusIsRefusedToPartnersGateways) {
       },
       *police_gw_, "service=GatewayStatus");
   EXPECT_EQ(response.peers_size(), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    CommandResult audit = Havenctl({"audit", "export", "--store", police_gw_->store_file(),
+                                    "--format", "jsonl"});
+    return absl::StrContains(audit.out, "GetStatus: PERMISSION_DENIED");
+  })) << "the refusal is audited (CALL_REJECTED)";
 }
 
 }  // namespace
