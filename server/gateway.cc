@@ -1,9 +1,9 @@
 #include "server/gateway.h"
 
 #include <atomic>
-#include <map>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 #include "server/audit/audit_record.h"
 #include "server/audit/checkpointer.h"
 #include "server/config/config_diff.h"
@@ -26,6 +27,7 @@
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
 #include "server/policy_admin_service.h"
+#include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
@@ -160,6 +162,10 @@ class GatewayImpl final : public Gateway {
   int federation_serving_ = -1;  // maintenance thread: last status set
   std::atomic<bool> policy_file_valid_{true};
   std::string federation_detail_;  // maintenance thread: last detail logged
+  // What GatewayStatus answers: rebuilt each maintenance tick, so callers
+  // never touch the links and fetchers themselves.
+  std::mutex peer_status_mu_;
+  std::vector<v1::PeerStatus> peer_status_;  // peer_status_mu_
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<security::TransportSecurity> security_;
@@ -173,6 +179,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
+  std::unique_ptr<GatewayStatusService> status_;
   // Guards config_.peers, config_.limits, peer_links_ and crl_fetchers_
   // (a reload changes them while the maintenance threads read them).
   mutable std::mutex links_mu_;
@@ -192,6 +199,29 @@ class GatewayImpl final : public Gateway {
   std::mutex mu_;
   bool stopping_ = false;  // guarded by mu_
 };
+
+// A peer as GatewayStatus reports it; `crl` is null for a peer without a
+// `crl:` file.
+v1::PeerStatus PeerStatusOf(const metrics::LinkState& link, const CrlCopyState* crl) {
+  v1::PeerStatus status;
+  status.set_partner(link.partner);
+  status.set_connected(link.connected);
+  status.set_link_break_reason(link.break_reason);
+  status.set_crl_number(-1);
+  if (crl == nullptr) {
+    status.set_crl_state(v1::PEER_CRL_NOT_CONFIGURED);
+    return status;
+  }
+  status.set_crl_state(crl->stale          ? v1::PEER_CRL_STALE
+                       : crl->ever_fetched ? v1::PEER_CRL_FRESH
+                                           : v1::PEER_CRL_NEVER_FETCHED);
+  status.set_crl_number(crl->crl_number);
+  if (crl->next_update != absl::InfiniteFuture()) {
+    *status.mutable_crl_next_update() = ToTimestamp(crl->next_update);
+  }
+  if (crl->ever_fetched) *status.mutable_crl_last_fetched() = ToTimestamp(crl->last_fetched);
+  return status;
+}
 
 // The lock on the gateway's state location (store, policy history,
 // checkpoints, TLS state), taken before any of it is opened.
@@ -292,6 +322,12 @@ absl::Status GatewayImpl::Init() {
       config_.organisation_id, security_->authenticator(), *caller_limits_,
       *policies_, *proposals_, *lifecycle_, *store_);
 
+  status_ = std::make_unique<GatewayStatusService>(
+      security_->authenticator(), *caller_limits_, *store_, [this] {
+        std::lock_guard<std::mutex> lock(peer_status_mu_);
+        return peer_status_;
+      });
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -310,6 +346,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
+  builder.RegisterService(status_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -409,6 +446,19 @@ void GatewayImpl::StartPeer(const config::PeerConfig& peer,
   fetch.on_state = [this](const std::string& partner, absl::Time next_update,
                           bool stale) {
     metrics_->PeerCrl(partner, next_update, stale);
+  };
+  fetch.on_updated = [this](const std::string& partner, int64_t crl_number,
+                            absl::Time next_update) {
+    v1::AuditRecord record = MakeAuditRecord(v1::PEER_CRL_UPDATED, "");
+    record.set_partner(partner);
+    record.set_detail(absl::StrCat("crl_number=", crl_number, " next_update=",
+                                   absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", next_update,
+                                                    absl::UTCTimeZone())));
+    absl::Status appended = store_->AppendAudit({std::move(record)});
+    if (!appended.ok()) {
+      log::Error("audit_write_failed",
+                 {{"event", "PEER_CRL_UPDATED"}, {"reason", appended.message()}});
+    }
   };
   crl_fetchers_[peer.id] = std::make_shared<CrlFetcher>(fetch, std::move(credentials));
 }
@@ -668,13 +718,21 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   // Federation: see metrics::FederationServing. Setting the overall status
   // resets every service, so it is re-applied then.
   std::vector<metrics::LinkState> links;
+  std::vector<v1::PeerStatus> peer_status;
   {
     std::lock_guard<std::mutex> lock(links_mu_);
     for (const auto& [partner, link] : peer_links_) {
       auto fetcher = crl_fetchers_.find(partner);
+      std::optional<CrlCopyState> crl;
+      if (fetcher != crl_fetchers_.end()) crl = fetcher->second->state();
       links.push_back({partner, link->connected(), link->break_reason(),
-                       fetcher != crl_fetchers_.end() && fetcher->second->stale()});
+                       crl.has_value() && crl->stale});
+      peer_status.push_back(PeerStatusOf(links.back(), crl.has_value() ? &*crl : nullptr));
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(peer_status_mu_);
+    peer_status_ = std::move(peer_status);
   }
   int serving = metrics::FederationServing(
                     store_healthy, links,
