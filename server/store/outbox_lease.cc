@@ -19,6 +19,7 @@ namespace {
 class EveryOutboxLeased final : public OutboxLeases {
  public:
   bool MayDeliver(const std::string&) override { return true; }
+  void SetPartners(const std::vector<std::string>&) override {}
 };
 
 // Advisory lock keys: (kLockSpace, hashtext('outbox ' || partner)).
@@ -54,6 +55,19 @@ class PostgresOutboxLeases final : public OutboxLeases {
     return it != held_.end() && it->second;
   }
 
+  void SetPartners(const std::vector<std::string>& partners) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, bool> next;
+    for (const std::string& p : partners) {
+      auto it = held_.find(p);
+      next[p] = it != held_.end() && it->second;
+    }
+    for (const auto& [partner, held] : held_) {
+      if (held && next.count(partner) == 0) releasing_.push_back(partner);
+    }
+    held_ = std::move(next);
+  }
+
  private:
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -75,6 +89,21 @@ class PostgresOutboxLeases final : public OutboxLeases {
       return;
     }
     std::vector<std::string> free;
+    std::vector<std::string> releasing;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      releasing.swap(releasing_);
+    }
+    for (const std::string& partner : releasing) {
+      // A lost connection released it already; nothing to undo then.
+      (void)connection_->Exec(
+          "SELECT pg_advisory_unlock($1, hashtext('outbox ' || $2))",
+          {pg::Int(kLockSpace), pg::Text(partner)});
+      (void)connection_->Exec(
+          "DELETE FROM outbox_leases WHERE partner = $1 AND holder = $2",
+          {pg::Text(partner), pg::Text(holder_)});
+      log::Info("outbox_lease_released", {{"partner", partner}, {"holder", holder_}});
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [partner, held] : held_) {
@@ -97,7 +126,12 @@ class PostgresOutboxLeases final : public OutboxLeases {
           {pg::Text(partner), pg::Text(holder_)});
       {
         std::lock_guard<std::mutex> lock(mu_);
-        held_[partner] = true;
+        auto it = held_.find(partner);
+        if (it == held_.end()) {
+          releasing_.push_back(partner);  // removed meanwhile: next round
+          continue;
+        }
+        it->second = true;
       }
       log::Info("outbox_lease_taken", {{"partner", partner}, {"holder", holder_}});
     }
@@ -120,6 +154,8 @@ class PostgresOutboxLeases final : public OutboxLeases {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, bool> held_;  // guarded by mu_
+  // Leases of removed partners still to give back.
+  std::vector<std::string> releasing_;  // guarded by mu_
   bool stopping_ = false;             // guarded by mu_
   std::thread thread_;
 };

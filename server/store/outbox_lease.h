@@ -34,6 +34,10 @@ class OutboxLeases {
   virtual ~OutboxLeases() = default;
   // Whether this process may deliver `partner`'s outbox now.
   virtual bool MayDeliver(const std::string& partner) = 0;
+  // The partners to hold leases for from now on (a reload added or removed
+  // peers): a new one is taken in the next round, a removed one released
+  // (its link is stopped first, so its outbox never has two senders).
+  virtual void SetPartners(const std::vector<std::string>& partners) = 0;
 };
 
 // The leases of the configured store for `partners`: every one held for

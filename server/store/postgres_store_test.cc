@@ -1,9 +1,10 @@
 // What only the PostgreSQL backend does (the behaviour every backend shares
 // is store_conformance_test.cc): several stores (replicas) on one database
 // keep one audit chain and one event order and wake each other's
-// subscribers; a database that goes away and comes back; DSNs with
-// passwords never shown. A real server, started by the test.
+// subscribers; a database that goes away and comes back; outbox leases
+// held by one replica at a time; DSNs with passwords never shown. A real server, started by the test.
 #include <atomic>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "evidence/audit_chain.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/store/outbox_lease.h"
 #include "server/store/pg_connection.h"
 #include "server/store/postgres_store.h"
 #include "tests/postgres/postgres_server.h"
@@ -215,6 +217,53 @@ TEST_F(PostgresStoreTest, AnUnreachableDatabaseIsNamedWithoutItsPassword) {
   EXPECT_THAT(store.status().message(), HasSubstr("cannot connect to PostgreSQL"));
   EXPECT_THAT(store.status().message(), Not(HasSubstr("s3cret-value")));
   EXPECT_THAT(CheckPostgres(options.dsn).message(), Not(HasSubstr("s3cret-value")));
+}
+
+// Whether `condition` holds within `limit`, asked every 20 ms.
+bool Eventually(const std::function<bool()>& condition, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+TEST_F(PostgresStoreTest, AnOutboxLeaseHasOneHolderMovesWhenItDiesAndFollowsReloads) {
+  config::StoreConfig config;
+  config.backend = config::StoreBackend::kPostgresql;
+  config.dsn = options_.dsn;
+  auto first = OpenOutboxLeases(config, {"customs-nl"}, "host:1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE((*first)->MayDeliver("customs-nl"));  // opening takes free ones
+  auto second = OpenOutboxLeases(config, {"customs-nl", "port-rtm"}, "host:2");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE((*second)->MayDeliver("customs-nl")) << "two holders";
+  EXPECT_TRUE((*second)->MayDeliver("port-rtm"));
+  EXPECT_FALSE((*first)->MayDeliver("port-rtm")) << "not one of its partners";
+
+  // A reload of the first drops customs-nl and adds port-rtm: customs-nl
+  // is given back and taken by the second; port-rtm stays the second's.
+  (*first)->SetPartners({"port-rtm"});
+  EXPECT_FALSE((*first)->MayDeliver("customs-nl"));
+  EXPECT_TRUE(Eventually([&] { return (*second)->MayDeliver("customs-nl"); },
+                         absl::Seconds(5)));
+  EXPECT_FALSE((*first)->MayDeliver("port-rtm"));
+  EXPECT_FALSE((*first)->MayDeliver("customs-nl"));
+
+  // The holder goes (its connection ends, as when its process is killed):
+  // the other takes what it configured over, within the 5 s.
+  second->reset();
+  EXPECT_TRUE(Eventually([&] { return (*first)->MayDeliver("port-rtm"); },
+                         absl::Seconds(5)));
+  EXPECT_FALSE((*first)->MayDeliver("customs-nl")) << "no longer its partner";
+  auto conn = pg::Connection::Open(options_.dsn);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto holder = (*conn)->Exec(
+      "SELECT holder FROM outbox_leases WHERE partner = 'port-rtm'");
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  ASSERT_EQ(holder->rows(), 1);
+  EXPECT_EQ(holder->Bytes(0, 0), "host:1");
 }
 
 TEST(RedactDsnTest, PasswordsAreHiddenInEveryForm) {
