@@ -4,7 +4,8 @@
 //
 //   federation_bench [--rounds 5] [--items 10000] [--window 1024]
 //                    [--rate 1000] [--latency-seconds 5]
-//                    [--only federation|audit] [--json-out FILE]
+//                    [--only federation|audit|batching|postgresql]
+//                    [--json-out FILE]
 //   federation_bench --quick     # smoke run: small N, one round
 //
 // Three gateways per federation, each a real process with its own CA, its
@@ -21,6 +22,10 @@
 //    answered -> visible at a partner, and Push due -> visible at both.
 // 3. Audit cost: the same federation twice, gateways assembled in this
 //    binary (bench_gateway.h), once with the audit and once without it.
+// 4. Batches on the peer links: the same, with and without batches.
+// 5. A on PostgreSQL: the same federation with A's store on a PostgreSQL
+//    server the run starts, against A on SQLite (skipped where no
+//    PostgreSQL server can run).
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +50,7 @@
 #include "tests/bench/bench_util.h"
 #include "tests/bench/inbox_watch.h"
 #include "tests/bench/load.h"
+#include "tests/postgres/postgres_server.h"
 #include "tests/testing/harness.h"
 
 namespace havengate::bench {
@@ -117,10 +123,11 @@ constexpr char kNoCallerLimits[] =
 
 struct Flags : CommonFlags {
   Flags() : CommonFlags(10'000) {}
-  std::string only;  // "", "federation", "audit" or "batching"
+  std::string only;  // "", "federation", "audit", "batching" or "postgresql"
   bool federation() const { return only.empty() || only == "federation"; }
   bool audit() const { return only.empty() || only == "audit"; }
   bool batching() const { return only.empty() || only == "batching"; }
+  bool postgresql() const { return only.empty() || only == "postgresql"; }
 };
 
 absl::StatusOr<std::string> WritePolicy(const testing::TestOrg& org,
@@ -185,12 +192,19 @@ struct FederatedLatency {
   absl::Duration answered_both_p99;
 };
 
+// How a Trio's gateways run.
+struct TrioOptions {
+  // See GatewaySpec::launcher (empty: the havengate binary).
+  std::vector<std::string> launcher;
+  // A's store on PostgreSQL (a libpq DSN); empty: SQLite, as B's and C's.
+  std::string sender_dsn;
+};
+
 // A federation of three gateways: A shares with B and C.
 class Trio {
  public:
-  // `launcher`: see GatewaySpec::launcher (empty: the havengate binary).
-  static absl::StatusOr<std::unique_ptr<Trio>> Start(
-      const std::string& root, const std::vector<std::string>& launcher) {
+  static absl::StatusOr<std::unique_ptr<Trio>> Start(const std::string& root,
+                                                     const TrioOptions& options) {
     auto trio = std::unique_ptr<Trio>(new Trio());
     std::map<std::string, std::string> policy_files;
     for (const auto& [id, yaml] :
@@ -215,7 +229,8 @@ class Trio {
         s.peers.push_back({trio->orgs_[peer].get(), trio->ports_[peer]});
       }
       s.extra_yaml = kNoCallerLimits;
-      s.launcher = launcher;
+      s.launcher = options.launcher;
+      if (id == kSender) s.store_dsn = options.sender_dsn;
       return s;
     };
     // The partners first, so A's links connect at once.
@@ -447,6 +462,8 @@ struct Results {
   // The same comparison for batches on the peer links: `on` with batches,
   // `off` without (one entry per message).
   std::vector<OnOffRound> batching;
+  // A on PostgreSQL (`on`) and on SQLite (`off`).
+  std::vector<OnOffRound> postgresql;
   std::string load;
 };
 
@@ -622,6 +639,21 @@ void PrintBatching(const Flags& flags, const Results& results, std::ostream& out
              "batch", results.batching, out);
 }
 
+void PrintPostgresql(const Flags& flags, const Results& results, std::ostream& out) {
+  if (results.postgresql.empty()) return;
+  const auto [on, off] = PrintOnOff(
+      absl::StrFormat(
+          "\n5. A on PostgreSQL: the same federation with A's store on a "
+          "PostgreSQL server on this machine (on) and on SQLite (off); %d items "
+          "per stream, items/s until visible at B and C\n",
+          flags.items),
+      "postgresql", results.postgresql, out);
+  out << absl::StrFormat(
+      "\nAim of issue 13 (informational): A on PostgreSQL at least half of A on "
+      "SQLite end to end: %.1f%%: %s\n",
+      100 * on / off, on >= 0.5 * off ? "met" : "NOT met");
+}
+
 std::string StreamJson(const FederatedStream& s) {
   return absl::StrFormat(
       R"({"items_per_s": %.1f, "a_answers_per_s": %.1f, "cpu_us_per_item": %.2f})",
@@ -629,7 +661,7 @@ std::string StreamJson(const FederatedStream& s) {
 }
 
 std::string Json(const Flags& flags, const Results& results) {
-  std::vector<std::string> federation, audit, batching;
+  std::vector<std::string> federation, audit, batching, postgresql;
   for (const FederationRound& r : results.federation) {
     const FederatedLatency& l = r.latency;
     federation.push_back(absl::StrFormat(
@@ -657,16 +689,23 @@ std::string Json(const Flags& flags, const Results& results) {
         StreamJson(r.on), StreamJson(r.off), OnOffRatio(r),
         r.off_first ? "true" : "false"));
   }
+  for (const OnOffRound& r : results.postgresql) {
+    postgresql.push_back(absl::StrFormat(
+        R"(    {"a_on_postgresql": %s, "a_on_sqlite": %s, "ratio": %.4f, "sqlite_first": %s})",
+        StreamJson(r.on), StreamJson(r.off), OnOffRatio(r),
+        r.off_first ? "true" : "false"));
+  }
   return absl::StrFormat(
       "{\n"
       R"(  "config": {"rounds": %d, "items": %d, "item_bytes": %d, )"
       R"("window": %d, "rate_per_s": %.0f, "latency_seconds": %.1f, )"
       R"("load_average": "%s"},)"
       "\n  \"federation\": [\n%s\n  ],\n  \"audit\": [\n%s\n  ],\n"
-      "  \"batching\": [\n%s\n  ]\n}\n",
+      "  \"batching\": [\n%s\n  ],\n  \"postgresql\": [\n%s\n  ]\n}\n",
       flags.rounds, flags.items, results.item_bytes, flags.window, flags.rate,
       flags.latency_seconds, results.load, absl::StrJoin(federation, ",\n"),
-      absl::StrJoin(audit, ",\n"), absl::StrJoin(batching, ",\n"));
+      absl::StrJoin(audit, ",\n"), absl::StrJoin(batching, ",\n"),
+      absl::StrJoin(postgresql, ",\n"));
 }
 
 // --- The run ----------------------------------------------------------------
@@ -678,7 +717,7 @@ absl::Status Warm(Trio& trio, const v1::Item& item, const Flags& flags) {
 
 absl::Status RunFederation(const Flags& flags, const v1::Item& item,
                            const std::string& root, Results& results) {
-  HG_ASSIGN_OR_RETURN(auto trio, Trio::Start(root + "/federation", {}));
+  HG_ASSIGN_OR_RETURN(auto trio, Trio::Start(root + "/federation", TrioOptions{}));
   // A alone: the same gateway with no partners and no policy.
   HG_ASSIGN_OR_RETURN(
       testing::TestOrg alone_org,
@@ -751,11 +790,10 @@ absl::Status RunFederation(const Flags& flags, const v1::Item& item,
 // The same federation twice (gateways built into this binary), `on` and
 // `off`, streamed alternately first within a round: results into `rounds`.
 absl::Status RunOnOff(const Flags& flags, const v1::Item& item, const std::string& root,
-                      const std::vector<std::string>& on_launcher,
-                      const std::vector<std::string>& off_launcher,
+                      const TrioOptions& on_options, const TrioOptions& off_options,
                       const std::string& what, std::vector<OnOffRound>& rounds) {
-  HG_ASSIGN_OR_RETURN(auto on, Trio::Start(root + "-on", on_launcher));
-  HG_ASSIGN_OR_RETURN(auto off, Trio::Start(root + "-off", off_launcher));
+  HG_ASSIGN_OR_RETURN(auto on, Trio::Start(root + "-on", on_options));
+  HG_ASSIGN_OR_RETURN(auto off, Trio::Start(root + "-off", off_options));
   HG_RETURN_IF_ERROR(Warm(*on, item, flags));
   HG_RETURN_IF_ERROR(Warm(*off, item, flags));
   for (int i = 0; i < flags.rounds; ++i) {
@@ -780,15 +818,31 @@ absl::Status RunOnOff(const Flags& flags, const v1::Item& item, const std::strin
 
 absl::Status RunAudit(const Flags& flags, const v1::Item& item,
                       const std::string& root, Results& results) {
-  return RunOnOff(flags, item, root + "/audit", BenchGatewayLauncher(false),
-                  BenchGatewayLauncher(true), "audit", results.audit);
+  return RunOnOff(flags, item, root + "/audit", {BenchGatewayLauncher(false), ""},
+                  {BenchGatewayLauncher(true), ""}, "audit", results.audit);
 }
 
 absl::Status RunBatching(const Flags& flags, const v1::Item& item,
                          const std::string& root, Results& results) {
-  return RunOnOff(flags, item, root + "/batching", BenchGatewayLauncher(false),
-                  BenchGatewayLauncher(false, /*unbatched=*/true), "batches",
+  return RunOnOff(flags, item, root + "/batching", {BenchGatewayLauncher(false), ""},
+                  {BenchGatewayLauncher(false, /*unbatched=*/true), ""}, "batches",
                   results.batching);
+}
+
+// A on PostgreSQL (a real server this run starts, on this machine) against
+// A on SQLite, B and C on SQLite in both (issue 13).
+absl::Status RunPostgresql(const Flags& flags, const v1::Item& item,
+                           const std::string& root, Results& results) {
+  if (absl::Status available = testing::PostgresServer::Available();
+      !available.ok()) {
+    std::cout << "postgresql part skipped: " << available.message() << "\n";
+    return absl::OkStatus();
+  }
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<testing::PostgresServer> db,
+                      testing::PostgresServer::Start());
+  HG_RETURN_IF_ERROR(db->CreateDatabase("police_nl"));
+  return RunOnOff(flags, item, root + "/postgresql", {{}, db->Dsn("police_nl")},
+                  {{}, ""}, "postgresql", results.postgresql);
 }
 
 absl::Status Run(const Flags& flags) {
@@ -808,10 +862,14 @@ absl::Status Run(const Flags& flags) {
   if (flags.batching()) {
     HG_RETURN_IF_ERROR(RunBatching(flags, item, dir.path(), results));
   }
+  if (flags.postgresql()) {
+    HG_RETURN_IF_ERROR(RunPostgresql(flags, item, dir.path(), results));
+  }
   absl::StrAppend(&results.load, " / ", LoadAverage());
   if (flags.federation()) PrintFederation(flags, results, std::cout);
   if (flags.audit()) PrintAudit(flags, results, std::cout);
   if (flags.batching()) PrintBatching(flags, results, std::cout);
+  if (flags.postgresql()) PrintPostgresql(flags, results, std::cout);
   std::cout << "Load average (1/5/15 min) at start and end: " << results.load
             << "\n";
   if (!flags.json_out.empty()) {
@@ -846,8 +904,9 @@ int main(int argc, char** argv) {
   bench::Flags flags;
   flags.AddTo(app, "Push this item (proto3 JSON) instead of the built-in "
                  "40-field alert; A's policy must release it to both partners");
-  app.add_option("--only", flags.only, "Run one part: federation, audit or batching")
-      ->check(CLI::IsMember({"federation", "audit", "batching"}));
+  app.add_option("--only", flags.only,
+                 "Run one part: federation, audit, batching or postgresql")
+      ->check(CLI::IsMember({"federation", "audit", "batching", "postgresql"}));
   return bench::ParseAndRun(
       app, argc, argv, "federation_bench", [&] { flags.ApplyQuick(); },
       [&] { return bench::Run(flags); });

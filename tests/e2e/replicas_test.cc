@@ -13,7 +13,8 @@
 // item pushed after the kill stored at customs-nl).
 //
 // HAVENGATE_REPLICA_ITEMS / HAVENGATE_REPLICA_KILLS raise the run (the
-// slow-labelled variant: 10,000 items, three kills).
+// slow-labelled variant: 10,000 items, three kills); HAVENGATE_REPLICA_SEED
+// repeats the kill moments of an earlier run (each run prints its seed).
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -24,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -330,11 +332,23 @@ class ReplicasTest : public ::testing::Test {
 
 TEST_F(ReplicasTest, KillingTheLeaseHolderLosesNothingAndTheOtherReplicaTakesOver) {
   const int items = EnvInt("HAVENGATE_REPLICA_ITEMS", 1200);
-  const int kills = EnvInt("HAVENGATE_REPLICA_KILLS", 1);
+  const int kills = EnvInt("HAVENGATE_REPLICA_KILLS", 3);
+  const int seed = EnvInt("HAVENGATE_REPLICA_SEED", std::random_device{}() & 0xffff);
+  std::cout << "items=" << items << " kills=" << kills << " seed=" << seed
+            << std::endl;
   ASSERT_TRUE(WaitFor([&] { return LeaseHolder("customs-nl") >= 0; },
                       absl::Seconds(10)));
   // While the client streams, the replica delivering to customs-nl is
-  // killed at evenly spread moments and restarted.
+  // killed at a random moment in each of `kills` equal slices of the
+  // stream (not its first or last quarter, so that every kill lands
+  // mid-stream) and restarted.
+  std::vector<int> kill_after;
+  std::mt19937 random(static_cast<unsigned>(seed));
+  const int slice = items / kills;
+  for (int k = 0; k < kills; ++k) {
+    kill_after.push_back(k * slice + std::uniform_int_distribution<int>(
+                                         slice / 4, 3 * slice / 4)(random));
+  }
   struct Kill {
     absl::Time at;
     uint64_t last_cursor_before = 0;  // highest acknowledged at the kill
@@ -345,7 +359,7 @@ TEST_F(ReplicasTest, KillingTheLeaseHolderLosesNothingAndTheOtherReplicaTakesOve
     for (int k = 1; k <= kills; ++k) {
       WaitFor([&] {
         std::lock_guard<std::mutex> lock(mu_);
-        return static_cast<int>(accepted_cursor_.size()) >= items * k / (kills + 1);
+        return static_cast<int>(accepted_cursor_.size()) >= kill_after[k - 1];
       }, absl::Seconds(120));
       const int holder = LeaseHolder("customs-nl");
       ASSERT_GE(holder, 0);
@@ -374,6 +388,24 @@ TEST_F(ReplicasTest, KillingTheLeaseHolderLosesNothingAndTheOtherReplicaTakesOve
   CheckDelivered("port-rtm", /*port=*/true);
   CheckAuditChain();
 
+  // Group commit: under a stream, several items share one transaction
+  // (xmin: the transaction that wrote the row).
+  const std::vector<std::string> rows =
+      Query(dsn_, "SELECT count(*)::text FROM items WHERE origin = 'police-nl'");
+  const std::vector<std::string> transactions = Query(
+      dsn_, "SELECT count(DISTINCT xmin::text)::text FROM items WHERE "
+            "origin = 'police-nl'");
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(transactions.size(), 1u);
+  int row_count = 0;
+  int transaction_count = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(rows[0], &row_count));
+  ASSERT_TRUE(absl::SimpleAtoi(transactions[0], &transaction_count));
+  std::cout << "items_per_transaction="
+            << static_cast<double>(row_count) / std::max(transaction_count, 1)
+            << std::endl;
+  EXPECT_LT(transaction_count, row_count) << "one transaction per item";
+
   // Delivery failover: from the kill to customs-nl storing the first item
   // police-nl accepted after it.
   std::map<std::string, int64_t> stored_at;
@@ -397,6 +429,9 @@ TEST_F(ReplicasTest, KillingTheLeaseHolderLosesNothingAndTheOtherReplicaTakesOve
   }
 }
 
+constexpr auto kServing = grpc::health::v1::HealthCheckResponse::SERVING;
+constexpr auto kNotServing = grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+
 TEST_F(ReplicasTest, ThePostmasterKilledMidStreamLosesNothingAndTheGatewaysResume) {
   constexpr int kItems = 400;
   std::thread restarter([&] {
@@ -406,11 +441,30 @@ TEST_F(ReplicasTest, ThePostmasterKilledMidStreamLosesNothingAndTheGatewaysResum
       return accepted_cursor_.size() >= kItems / 4;
     }, absl::Seconds(60));
     ASSERT_TRUE(db_->KillPostmaster().ok());
-    absl::SleepFor(absl::Milliseconds(500));
+    // With the database gone, both replicas say so in their health (what
+    // a load balancer asks) and acknowledge nothing.
+    for (auto& client : clients_) {
+      EXPECT_TRUE(WaitFor([&] {
+        return client->Health("").value_or(kServing) == kNotServing;
+      }, absl::Seconds(5))) << "a replica still reports serving";
+    }
+    auto refused = clients_[0]->Push(
+        MakeAlertAt("probe-db-down", "NLRTM", v1::Alert::PIN_CODE_FRAUD));
+    EXPECT_FALSE(refused.ok()) << "acknowledged with the database down";
     ASSERT_TRUE(db_->Restart().ok());
+    // And they come back by themselves, nobody restarting them.
+    for (auto& client : clients_) {
+      EXPECT_TRUE(WaitFor([&] {
+        return client->Health("").value_or(kNotServing) == kServing;
+      }, absl::Seconds(15))) << "a replica did not report serving again";
+    }
   });
   StreamItems(0, kItems);
   restarter.join();
+  // The refused probe is nowhere: not in the shared store, not at any
+  // partner (CheckDelivered refuses anything not acknowledged).
+  EXPECT_TRUE(Query(dsn_, "SELECT item_id FROM items WHERE item_id = "
+                          "'probe-db-down'").empty());
   CheckDelivered("customs-nl", /*port=*/false);
   CheckDelivered("port-rtm", /*port=*/true);
   CheckAuditChain();
