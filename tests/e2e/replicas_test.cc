@@ -12,8 +12,9 @@
 // replica holding the lease) and `delivery_failover_ms=N` (to the first
 // item pushed after the kill stored at customs-nl).
 //
-// HAVENGATE_REPLICA_ITEMS / HAVENGATE_REPLICA_KILLS raise the run (the
-// slow-labelled variant: 10,000 items, three kills); HAVENGATE_REPLICA_SEED
+// The run by default (10,000 items, three kills, ~10 s);
+// HAVENGATE_REPLICA_ITEMS / HAVENGATE_REPLICA_KILLS change it (the
+// slow-labelled soak: 50,000 items, ten kills); HAVENGATE_REPLICA_SEED
 // repeats the kill moments of an earlier run (each run prints its seed).
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -331,7 +332,7 @@ class ReplicasTest : public ::testing::Test {
 };
 
 TEST_F(ReplicasTest, KillingTheLeaseHolderLosesNothingAndTheOtherReplicaTakesOver) {
-  const int items = EnvInt("HAVENGATE_REPLICA_ITEMS", 1200);
+  const int items = EnvInt("HAVENGATE_REPLICA_ITEMS", 10'000);
   const int kills = EnvInt("HAVENGATE_REPLICA_KILLS", 3);
   const int seed = EnvInt("HAVENGATE_REPLICA_SEED", std::random_device{}() & 0xffff);
   std::cout << "items=" << items << " kills=" << kills << " seed=" << seed
