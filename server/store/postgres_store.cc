@@ -48,11 +48,14 @@ const pg::Statement kFindItem = {
     "SELECT i.cursor, i.digest, e.received_from, e.received_at_us FROM items i "
     "JOIN events e ON e.cursor = i.cursor WHERE i.origin = $1 AND "
     "i.item_id = $2 AND i.version = $3"};
+// The cursor is the writer's (see BeginBatch), so the insert needs no
+// answer and travels with the next statement that waits.
 const pg::Statement kInsertEvent = {
     "insert_event",
-    "INSERT INTO events(type, origin, item_id, version, kind, category, "
-    "received_at_us, received_from) VALUES($1,$2,$3,$4,$5,$6,$7,$8) "
-    "RETURNING cursor"};
+    "INSERT INTO events(cursor, type, origin, item_id, version, kind, category, "
+    "received_at_us, received_from) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"};
+const pg::Statement kLastEventCursor = {
+    "last_event_cursor", "SELECT COALESCE(MAX(cursor), 0) FROM events"};
 const pg::Statement kInsertItem = {
     "insert_item",
     "INSERT INTO items(origin, item_id, version, cursor, digest, payload, "
@@ -313,6 +316,8 @@ class PostgresBackend final : public Backend {
   // Writer thread only (and Open, before it starts).
   std::unique_ptr<pg::Connection> writer_;
   uint64_t batch_cursor_ = 0;
+  // The cursor the batch's next event takes.
+  uint64_t next_cursor_ = 0;
   int64_t stored_bytes_ = 0;
   int64_t pending_bytes_ = 0;
   // Per partner, the outbox sequence up to which every row is deleted
@@ -371,7 +376,16 @@ absl::Status PostgresBackend::BeginBatch() {
   HG_RETURN_IF_ERROR(Track(writer_->EnsureConnected()));
   HG_RETURN_IF_ERROR(Track(writer_->ExecScript("BEGIN")));
   // Every writer of every replica takes this lock first: see the header.
-  return Track(writer_->Run(kLockHead).status());
+  // Holding it, this writer is the only one adding events until it
+  // commits, so it numbers them itself from the last committed cursor
+  // (read by a statement after the lock, so with a snapshot that sees
+  // every earlier holder's commit). A rolled-back batch leaves a gap, as
+  // a sequence would.
+  writer_->Defer(kLockHead, {});
+  absl::StatusOr<pg::Result> last = writer_->Run(kLastEventCursor);
+  HG_RETURN_IF_ERROR(Track(last.status()));
+  next_cursor_ = static_cast<uint64_t>(last->Int(0, 0)) + 1;
+  return absl::OkStatus();
 }
 
 absl::Status PostgresBackend::CommitBatch() {
@@ -467,14 +481,13 @@ absl::StatusOr<ItemLookup> PostgresBackend::LookUpItem(
 }
 
 absl::StatusOr<uint64_t> PostgresBackend::AddEvent(const EventRow& event) {
-  HG_ASSIGN_OR_RETURN(
-      pg::Result r,
-      writer_->Run(kInsertEvent,
-                   {Int(static_cast<int64_t>(event.type)), Text(event.origin),
-                    Text(event.item_id), Int(event.version), Int(event.kind),
-                    Int(event.category), Int(absl::ToUnixMicros(event.received_at)),
-                    Text(event.received_from)}));
-  const auto cursor = static_cast<uint64_t>(r.Int(0, 0));
+  const uint64_t cursor = next_cursor_++;
+  writer_->Defer(kInsertEvent,
+                 {Int(static_cast<int64_t>(cursor)),
+                  Int(static_cast<int64_t>(event.type)), Text(event.origin),
+                  Text(event.item_id), Int(event.version), Int(event.kind),
+                  Int(event.category), Int(absl::ToUnixMicros(event.received_at)),
+                  Text(event.received_from)});
   batch_cursor_ = std::max(batch_cursor_, cursor);
   return cursor;
 }
