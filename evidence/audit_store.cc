@@ -69,9 +69,20 @@ std::string NormaliseContainer(absl::string_view number) {
 }
 
 template <typename Body>
-bool Mentions(const Body& body, const std::string& number) {
+bool MentionsContainer(const Body& body, const std::string& number) {
   for (const auto& container : body.containers()) {
     if (NormaliseContainer(container.number()) == number) return true;
+  }
+  return false;
+}
+
+template <typename Body>
+bool MentionsVessel(const Body& body, const std::string& wanted) {
+  for (const auto& vessel : body.vessels()) {
+    if (NormaliseContainer(vessel.imo()) == wanted ||
+        NormaliseContainer(vessel.name()) == wanted) {
+      return true;
+    }
   }
   return false;
 }
@@ -128,6 +139,23 @@ absl::Status AuditStore::ForEachRecord(
 absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(
     absl::string_view number) {
   const std::string wanted = NormaliseContainer(number);
+  return ItemsWhere([&](const v1::Item& item) {
+    return (item.has_alert() && MentionsContainer(item.alert(), wanted)) ||
+           (item.has_report() && MentionsContainer(item.report(), wanted));
+  });
+}
+
+absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningVessel(
+    absl::string_view imo_or_name) {
+  const std::string wanted = NormaliseContainer(imo_or_name);
+  return ItemsWhere([&](const v1::Item& item) {
+    return (item.has_alert() && MentionsVessel(item.alert(), wanted)) ||
+           (item.has_report() && MentionsVessel(item.report(), wanted));
+  });
+}
+
+absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsWhere(
+    const std::function<bool(const v1::Item&)>& match) {
   HG_ASSIGN_OR_RETURN(
       sqlite::Statement s,
       sqlite::Statement::Prepare(
@@ -138,12 +166,10 @@ absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(
     HG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     absl::string_view payload = s.Blob(3);
-    if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size())) ||
+        !match(item)) {
       continue;
     }
-    bool mentions = (item.has_alert() && Mentions(item.alert(), wanted)) ||
-                    (item.has_report() && Mentions(item.report(), wanted));
-    if (!mentions) continue;
     found.insert(ItemVersion{s.Text(0), s.Text(1),
                              static_cast<uint32_t>(s.Int(2))});
   }

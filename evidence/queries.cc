@@ -50,13 +50,21 @@ bool TimeRange::Contains(const google::protobuf::Timestamp& t) const {
 
 absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
     AuditStore& store, const SharedQuery& query) {
+  int subjects = !query.container.empty() + !query.vessel.empty() + !query.item_id.empty();
+  if (subjects > 1) {
+    return absl::InvalidArgumentError(
+        "ask about one container, one vessel or one item at a time");
+  }
+  const bool about_stored = !query.container.empty() || !query.vessel.empty();
   std::set<ItemVersion> versions;
   std::set<std::pair<std::string, std::string>> items;
   if (!query.container.empty()) {
     HG_ASSIGN_OR_RETURN(versions,
                         store.ItemsMentioningContainer(query.container));
-    for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
+  } else if (!query.vessel.empty()) {
+    HG_ASSIGN_OR_RETURN(versions, store.ItemsMentioningVessel(query.vessel));
   }
+  for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
   std::vector<v1::AuditRecord> out;
   HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
     switch (r.type()) {
@@ -71,7 +79,8 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
     if (r.partner() != query.partner || !query.range.Contains(r.recorded_at())) {
       return true;
     }
-    if (!query.container.empty()) {
+    if (!query.item_id.empty() && r.item().item_id() != query.item_id) return true;
+    if (about_stored) {
       // A retraction travels without a version: it concerns every version.
       bool about = r.item().version() == 0
                        ? items.count({r.item().origin(), r.item().item_id()}) > 0
@@ -158,6 +167,55 @@ absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
     if (lc != lifecycle.end()) release.lifecycle = std::move(lc->second);
     out.push_back(std::move(release));
   }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
+    AuditStore& store, const TimeRange& range, uint64_t* calls_rejected) {
+  std::map<std::string, v1::PartnerActivity> out;
+  if (calls_rejected != nullptr) *calls_rejected = 0;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (!range.Contains(r.recorded_at())) return true;
+    if (r.type() == v1::CALL_REJECTED) {
+      if (calls_rejected != nullptr) ++*calls_rejected;
+      return true;
+    }
+    if (r.partner().empty()) return true;
+    v1::PartnerActivity* a = nullptr;
+    auto partner = [&]() -> v1::PartnerActivity& {
+      if (a == nullptr) {
+        a = &out[r.partner()];
+        a->set_partner(r.partner());
+      }
+      return *a;
+    };
+    switch (r.type()) {
+      case v1::SHARE_DECIDED:
+        if (r.released()) {
+          partner().set_shared(partner().shared() + 1);
+        } else {
+          partner().set_not_shared(partner().not_shared() + 1);
+        }
+        break;
+      case v1::ITEM_DELIVERED:
+        partner().set_delivered(partner().delivered() + 1);
+        *partner().mutable_last_delivered() = r.recorded_at();
+        break;
+      case v1::ITEM_RECEIVED:
+        partner().set_received(partner().received() + 1);
+        break;
+      case v1::DELIVERY_REFUSED:
+      case v1::RECEIPT_REFUSED:
+        partner().set_refused(partner().refused() + 1);
+        break;
+      case v1::DELIVERY_EXPIRED:
+        partner().set_expired(partner().expired() + 1);
+        break;
+      default:
+        break;
+    }
+    return true;
+  }));
   return out;
 }
 

@@ -20,6 +20,7 @@
 #include "server/security/peer_identity.h"
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
+#include "server/evidence_service.h"
 #include "server/policy_admin_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
@@ -140,6 +141,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
+  std::unique_ptr<EvidenceService> evidence_;
   std::vector<std::unique_ptr<PeerLink>> peer_links_;
   // One per peer with a `crl` file, run by crl_maintenance_ (its own
   // thread, so a partner that does not answer delays no other task).
@@ -251,6 +253,13 @@ absl::Status GatewayImpl::Init() {
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
       *policies_, *proposals_, *lifecycle_, *store_);
+  EvidenceServiceOptions evidence_options;
+  evidence_options.store_path = config_.store.path;
+  evidence_options.checkpoint_file = config_.audit.checkpoint_file;
+  evidence_options.gateway_certificate = config_.tls.certificate;
+  evidence_ = std::make_unique<EvidenceService>(std::move(evidence_options),
+                                                security_->authenticator(), *caller_limits_,
+                                                *proposals_, *store_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -270,6 +279,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
+  builder.RegisterService(evidence_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
