@@ -193,6 +193,11 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
       case v1::SHARE_DECIDED:
         if (r.released()) {
           partner().set_shared(partner().shared() + 1);
+          partner().set_fields_released(partner().fields_released() +
+                                        r.released_fields_size() +
+                                        r.transformed_fields_size());
+          partner().set_fields_withheld(partner().fields_withheld() +
+                                        r.withheld_fields_size());
         } else {
           partner().set_not_shared(partner().not_shared() + 1);
         }

@@ -195,6 +195,12 @@ class ConsoleServerImpl final : public ConsoleServer {
     };
     server_.Get("/preview", preview);
     server_.Post("/preview", StateChange(preview));
+    server_.Get("/impact", [this](const httplib::Request& req, httplib::Response& res) {
+      Html(res, "Impact", "/impact", ImpactPage(gateway_, ParamsOf(req)));
+    });
+    server_.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+      Html(res, "Reports", "/reports", ReportsPage(gateway_, ParamsOf(req), absl::Now()));
+    });
     server_.Get("/evidence", [this](const httplib::Request& req, httplib::Response& res) {
       Html(res, "Evidence", "/evidence", EvidencePage(gateway_, ParamsOf(req)));
     });

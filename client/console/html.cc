@@ -23,7 +23,8 @@ std::string Escape(absl::string_view text) {
 const std::vector<std::pair<std::string, std::string>>& NavEntries() {
   static const auto* entries = new std::vector<std::pair<std::string, std::string>>{
       {"/", "Overview"},       {"/policy", "Policy"},     {"/proposals", "Proposals"},
-      {"/preview", "Preview"}, {"/evidence", "Evidence"},
+      {"/preview", "Preview"}, {"/impact", "Impact"},         {"/evidence", "Evidence"},
+      {"/reports", "Reports"},
   };
   return *entries;
 }

@@ -53,6 +53,16 @@ std::string ProposalsPage(Gateway& gateway, const Params& params, const std::str
 // policy and, if given, a proposal: one column per partner.
 std::string PreviewPage(Gateway& gateway, const Params& params, const std::string& csrf);
 
+// Impact: a proposal against the active policy over the items the gateway
+// stored in a period: per partner the fields gained, lost or changed in how
+// many items, with the items themselves.
+std::string ImpactPage(Gateway& gateway, const Params& params);
+
+// Reports: per partner and per week (the last `weeks`, default 8) what was
+// shared, delivered, received, refused and expired, and the share of
+// fields withheld; drawn as SVG bars, printable.
+std::string ReportsPage(Gateway& gateway, const Params& params, absl::Time now);
+
 // Evidence: the oversight questions (shared, received, rule, chain status)
 // and links to their CSV and the signed extract.
 std::string EvidencePage(Gateway& gateway, const Params& params);

@@ -217,6 +217,15 @@ def test_officers_change_approve_and_account_for_sharing(world):
     proposal = d1.find_element(By.ID, "proposed").get_attribute("data-id")
     assert proposal
 
+    # Impact over the stored items: port-rtm loses the title of the one
+    # alert stored so far.
+    d1.get(f"{officer1.origin}/impact?proposal_id={proposal}")
+    impact = d1.find_element(By.CSS_SELECTOR, "table.impact tbody tr")
+    assert impact.find_elements(By.TAG_NAME, "td")[0].text == "port-rtm"
+    assert impact.find_elements(By.TAG_NAME, "td")[1].text == "0 / 0 / 1"
+    assert "title (1 item)" in impact.find_elements(By.TAG_NAME, "td")[3].text
+    shot(d1, "impact")
+
     # Preview: the candidate's columns match what the gateway's engine
     # releases; the markup title stays text.
     item = alert_item("01JDQCONSOLE0000000000009", XSS_TITLE)
@@ -299,6 +308,15 @@ def test_officers_change_approve_and_account_for_sharing(world):
     d1.get(officer1.origin + "/policy")
     assert V2 in d1.find_element(By.CSS_SELECTOR, "table.history").text
     shot(d1, "policy")
+
+    # Reports: this week's bars and counts, drawn by the console as SVG.
+    d1.get(officer1.origin + "/reports?weeks=4")
+    chart = d1.find_element(By.CSS_SELECTOR, "svg.chart[data-partner=port-rtm]")
+    assert len(chart.find_elements(By.TAG_NAME, "rect")) == 8
+    this_week = d1.find_elements(By.XPATH, "//section[h2='port-rtm']//table//tbody/tr")[-1]
+    cells = [c.text for c in this_week.find_elements(By.TAG_NAME, "td")]
+    assert cells[1:3] == ["2", "2"]  # shared, delivered
+    shot(d1, "reports")
 
 
 def test_no_token_reused_token_and_wrong_csrf_are_refused(world):
