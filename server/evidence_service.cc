@@ -43,11 +43,16 @@ EvidenceService::EvidenceService(EvidenceServiceOptions options,
       store_(store),
       officers_("Evidence", authenticator, limits, store) {}
 
-absl::StatusOr<std::unique_ptr<evidence::AuditStore>> EvidenceService::Open(
-    const security::PeerIdentity& officer, const std::string& question) {
+absl::Status EvidenceService::Record(const security::PeerIdentity& officer,
+                                     const std::string& question) {
   v1::AuditRecord record = audit::MakeAuditRecord(v1::EVIDENCE_QUERIED, officer.spiffe_id);
   record.set_detail(question);
-  HG_RETURN_IF_ERROR(store_.AppendAudit({std::move(record)}));
+  return store_.AppendAudit({std::move(record)});
+}
+
+absl::StatusOr<std::unique_ptr<evidence::AuditStore>> EvidenceService::Open(
+    const security::PeerIdentity& officer, const std::string& question) {
+  HG_RETURN_IF_ERROR(Record(officer, question));
   return evidence::AuditStore::Open(options_.store_path);
 }
 
@@ -126,7 +131,7 @@ grpc::Status EvidenceService::ChainStatus(grpc::ServerContext* context,
                                           const v1::ChainStatusRequest*,
                                           v1::ChainStatusResponse* response) {
   return officers_.Serve(*context, "ChainStatus", [&](const security::PeerIdentity& who) {
-    HG_ASSIGN_OR_RETURN(auto audit, Open(who, "ChainStatus"));
+    HG_RETURN_IF_ERROR(Record(who, "ChainStatus"));
     return DoChainStatus(response);
   });
 }

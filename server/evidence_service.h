@@ -58,6 +58,8 @@ class EvidenceService final : public v1::Evidence::Service {
                         v1::ActivityResponse* response) override;
 
  private:
+  // Records the officer's question (EVIDENCE_QUERIED), synchronously.
+  absl::Status Record(const security::PeerIdentity& officer, const std::string& question);
   // Records the officer's question, then opens the store read-only.
   absl::StatusOr<std::unique_ptr<evidence::AuditStore>> Open(
       const security::PeerIdentity& officer, const std::string& question);

@@ -3,6 +3,7 @@
 // connection settings like every other command. Prints the one-time URL
 // (and opens it with --open), then serves until interrupted.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -46,10 +47,11 @@ int RunConsole(const ConsoleFlags& f) {
             << "\nOpen this URL in your browser (it works once):\n  " << (*server)->url()
             << "\nStop with Ctrl-C." << std::endl;
   if (f.open) {
-    // xdg-open gets the URL as one argument, never through a shell.
+    // xdg-open gets the URL as one argument, never through a shell. The
+    // child only calls exec: nothing allocates after fork.
+    const std::string url = (*server)->url();
     pid_t child = fork();
     if (child == 0) {
-      const std::string url = (*server)->url();
       execlp("xdg-open", "xdg-open", url.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }

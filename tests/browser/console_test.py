@@ -281,7 +281,12 @@ def test_officers_change_approve_and_account_for_sharing(world):
     assert entry.item.alert.title == ""  # under v2
     assert entry.item.alert.containers[0].number == CONTAINER
 
-    # Evidence: what did we share with port-rtm about the container?
+    # Evidence: what did we share with port-rtm about the container? (Once
+    # police-nl has recorded port-rtm's acknowledgement of the second item.)
+    store = world["gateways"][1].store_file
+    harness.wait_for(lambda: harness.havenctl(
+        "audit", "received", "--store", store, "--partner", "port-rtm", "--json").stdout.count("\n") == 2,
+        30, "police-nl to record both deliveries to port-rtm")
     d1.get(officer1.origin + "/evidence")
     form = d1.find_element(By.ID, "shared-form")
     form.find_element(By.NAME, "partner").send_keys("port-rtm")
