@@ -36,4 +36,9 @@ absl::StatusOr<v1::ActivityResponse> EvidenceClient::Activity(
   return UnaryCall(*stub_, &v1::Evidence::Stub::Activity, request, timeout_);
 }
 
+absl::StatusOr<v1::FindItemsResponse> EvidenceClient::FindItems(
+    const v1::FindItemsRequest& request) {
+  return UnaryCall(*stub_, &v1::Evidence::Stub::FindItems, request, timeout_);
+}
+
 }  // namespace havengate::client

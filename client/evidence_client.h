@@ -30,6 +30,8 @@ class EvidenceClient {
   [[nodiscard]] absl::StatusOr<v1::ExtractResponse> Extract(const v1::ExtractRequest& request);
   [[nodiscard]] absl::StatusOr<v1::ActivityResponse> Activity(
       const v1::ActivityRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::FindItemsResponse> FindItems(
+      const v1::FindItemsRequest& request);
 
  private:
   absl::Duration timeout_;

@@ -154,25 +154,29 @@ absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningVessel(
   });
 }
 
-absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsWhere(
-    const std::function<bool(const v1::Item&)>& match) {
+absl::Status AuditStore::ForEachItem(
+    const std::function<bool(const ItemVersion&, const v1::Item&)>& visit) {
   HG_ASSIGN_OR_RETURN(
       sqlite::Statement s,
-      sqlite::Statement::Prepare(
-          db_, "SELECT origin, item_id, version, payload FROM items"));
-  std::set<ItemVersion> found;
+      sqlite::Statement::Prepare(db_, "SELECT origin, item_id, version, payload FROM items"));
   v1::Item item;
   while (true) {
     HG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     absl::string_view payload = s.Blob(3);
-    if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size())) ||
-        !match(item)) {
-      continue;
-    }
-    found.insert(ItemVersion{s.Text(0), s.Text(1),
-                             static_cast<uint32_t>(s.Int(2))});
+    if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) continue;
+    if (!visit(ItemVersion{s.Text(0), s.Text(1), static_cast<uint32_t>(s.Int(2))}, item)) break;
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsWhere(
+    const std::function<bool(const v1::Item&)>& match) {
+  std::set<ItemVersion> found;
+  HG_RETURN_IF_ERROR(ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    if (match(item)) found.insert(version);
+    return true;
+  }));
   return found;
 }
 

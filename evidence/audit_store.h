@@ -68,6 +68,10 @@ class AuditStore {
   // number or its name, compared without case or spaces).
   [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsMentioningVessel(
       absl::string_view imo_or_name);
+  // Every stored item version (payloads that do not decode are skipped);
+  // `visit` returns false to stop.
+  [[nodiscard]] absl::Status ForEachItem(
+      const std::function<bool(const ItemVersion&, const v1::Item&)>& visit);
   // Stored item versions `match` accepts.
   [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsWhere(
       const std::function<bool(const v1::Item&)>& match);

@@ -1,6 +1,8 @@
 #include "evidence/queries.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -221,6 +223,42 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
     }
     return true;
   }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Item>> FindStoredItems(AuditStore& store,
+                                                      const ItemQuery& query,
+                                                      bool* truncated) {
+  std::optional<std::set<ItemVersion>> about;
+  if (!query.container.empty()) {
+    HG_ASSIGN_OR_RETURN(about, store.ItemsMentioningContainer(query.container));
+  }
+  if (!query.vessel.empty()) {
+    HG_ASSIGN_OR_RETURN(std::set<ItemVersion> vessel, store.ItemsMentioningVessel(query.vessel));
+    if (about.has_value()) {
+      std::set<ItemVersion> both;
+      std::set_intersection(about->begin(), about->end(), vessel.begin(), vessel.end(),
+                            std::inserter(both, both.begin()));
+      vessel = std::move(both);
+    }
+    about = std::move(vessel);
+  }
+  std::vector<v1::Item> out;
+  HG_RETURN_IF_ERROR(store.ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    if (about.has_value() && about->count(version) == 0) return true;
+    if (query.alert_category != 0 &&
+        (!item.has_alert() || item.alert().category() != query.alert_category)) {
+      return true;
+    }
+    if (!query.range.Contains(item.created_at())) return true;
+    out.push_back(item);
+    return true;
+  }));
+  std::sort(out.begin(), out.end(), [](const v1::Item& a, const v1::Item& b) {
+    return FromTimestamp(a.created_at()) > FromTimestamp(b.created_at());
+  });
+  if (truncated != nullptr) *truncated = out.size() > query.limit;
+  if (out.size() > query.limit) out.resize(query.limit);
   return out;
 }
 

@@ -97,6 +97,22 @@ struct FieldRelease {
 [[nodiscard]] absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
     AuditStore& store, const TimeRange& range, uint64_t* calls_rejected = nullptr);
 
+struct ItemQuery {
+  // Optional, each: only items listing this container, this vessel (IMO
+  // number or name), of this alert category (0: any), created in `range`.
+  std::string container;
+  std::string vessel;
+  int alert_category = 0;
+  TimeRange range;
+  size_t limit = 50;
+};
+
+// Stored item versions meeting every criterion of `query`, newest created
+// first, at most `query.limit`; `*truncated` (if given) says whether more
+// matched.
+[[nodiscard]] absl::StatusOr<std::vector<v1::Item>> FindStoredItems(
+    AuditStore& store, const ItemQuery& query, bool* truncated = nullptr);
+
 struct ExportQuery {
   TimeRange range;
   // Only records with a higher sequence (for incremental SIEM feeds).

@@ -18,6 +18,8 @@ namespace {
 constexpr uint32_t kDefaultExtractRecords = 10'000;
 constexpr uint32_t kMaxExtractRecords = 100'000;
 constexpr size_t kMaxProblems = 100;
+constexpr uint32_t kDefaultFoundItems = 50;
+constexpr uint32_t kMaxFoundItems = 500;
 
 absl::Status RequirePartner(const std::string& partner) {
   if (partner.empty()) return absl::InvalidArgumentError("partner: required");
@@ -205,6 +207,36 @@ grpc::Status EvidenceService::Activity(grpc::ServerContext* context,
     HG_ASSIGN_OR_RETURN(auto activity, evidence::FindActivity(*audit, range, &rejected));
     for (auto& [partner, a] : activity) *response->add_partners() = std::move(a);
     response->set_calls_rejected(rejected);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status EvidenceService::FindItems(grpc::ServerContext* context,
+                                        const v1::FindItemsRequest* request,
+                                        v1::FindItemsResponse* response) {
+  return officers_.Serve(*context, "FindItems", [&](const security::PeerIdentity& who) {
+    if (request->max_items() > kMaxFoundItems) {
+      return absl::InvalidArgumentError(absl::StrCat("max_items: at most ", kMaxFoundItems));
+    }
+    evidence::ItemQuery query;
+    query.container = request->container();
+    query.vessel = request->vessel();
+    query.alert_category = request->category();
+    query.limit = request->max_items() == 0 ? kDefaultFoundItems : request->max_items();
+    HG_ASSIGN_OR_RETURN(query.range, evidence::RangeFromProto(request->period()));
+    std::string question = "FindItems";
+    if (!query.container.empty()) absl::StrAppend(&question, " container=", query.container);
+    if (!query.vessel.empty()) absl::StrAppend(&question, " vessel=", query.vessel);
+    if (query.alert_category != 0) {
+      absl::StrAppend(&question, " category=", v1::Alert::Category_Name(request->category()));
+    }
+    absl::StrAppend(&question, DescribePeriod(request->period()));
+    HG_ASSIGN_OR_RETURN(auto audit, Open(who, question));
+    bool truncated = false;
+    HG_ASSIGN_OR_RETURN(std::vector<v1::Item> items,
+                        evidence::FindStoredItems(*audit, query, &truncated));
+    response->mutable_items()->Add(items.begin(), items.end());
+    response->set_truncated(truncated);
     return absl::OkStatus();
   });
 }

@@ -56,6 +56,8 @@ class EvidenceService final : public v1::Evidence::Service {
                        v1::ExtractResponse* response) override;
   grpc::Status Activity(grpc::ServerContext* context, const v1::ActivityRequest* request,
                         v1::ActivityResponse* response) override;
+  grpc::Status FindItems(grpc::ServerContext* context, const v1::FindItemsRequest* request,
+                         v1::FindItemsResponse* response) override;
 
  private:
   // Records the officer's question (EVIDENCE_QUERIED), synchronously.

@@ -49,7 +49,8 @@ std::string PolicyPage(Gateway& gateway, const Params& params, const std::string
 // action (approve, activate, rollback) and its arguments.
 std::string ProposalsPage(Gateway& gateway, const Params& params, const std::string& csrf);
 
-// Preview: a pasted item (JSON) decided for every partner under the active
+// Preview: a stored item (searched by container, vessel, category, period)
+// or a pasted item (JSON) decided for every partner under the active
 // policy and, if given, a proposal: one column per partner.
 std::string PreviewPage(Gateway& gateway, const Params& params, const std::string& csrf);
 

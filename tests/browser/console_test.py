@@ -35,7 +35,7 @@ from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CONTAINER = "MSCU4812360"
 XSS_TITLE = "<img src=x onerror=alert(1)>"
@@ -225,6 +225,28 @@ def test_officers_change_approve_and_account_for_sharing(world):
     assert impact.find_elements(By.TAG_NAME, "td")[1].text == "0 / 0 / 1"
     assert "title (1 item)" in impact.find_elements(By.TAG_NAME, "td")[3].text
     shot(d1, "impact")
+
+    # Preview of a stored item found by its container: the one alert so
+    # far; port-rtm has its title under the active policy, not under the
+    # candidate.
+    d1.get(f"{officer1.origin}/preview")
+    search = d1.find_element(By.ID, "search-form")
+    search.find_element(By.NAME, "container").send_keys(CONTAINER)
+    Select(search.find_element(By.NAME, "category")).select_by_visible_text("PIN_CODE_FRAUD")
+    search.find_element(By.NAME, "proposal_id").send_keys(proposal)
+    submit(d1, "search")
+    found = d1.find_elements(By.CSS_SELECTOR, "table.found tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in found] == [
+        "police-nl/01JDQCONSOLE0000000000001@1"]
+    assert found[0].find_elements(By.TAG_NAME, "td")[2].text == XSS_TITLE
+    submit(d1, "preview-01JDQCONSOLE0000000000001-1")
+    no_alert(d1)
+    title = {c.get_attribute("data-policy"): c.text for c in d1.find_elements(
+        By.CSS_SELECTOR, "span.field[data-path=title][data-partner=port-rtm]")}
+    assert title["candidate"] == "withheld" and title["active"] != "withheld", title
+    shot(d1, "preview-stored")
+    d1.get(f"{officer1.origin}/preview?search=1&category=RIP_OFF")
+    assert d1.find_elements(By.CSS_SELECTOR, "table.found tbody tr") == []
 
     # Preview: the candidate's columns match what the gateway's engine
     # releases; the markup title stays text.

@@ -12,6 +12,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "certs/x509.h"
 #include "client/evidence_client.h"
 #include "evidence/checkpoint_signature.h"
@@ -192,6 +194,59 @@ TEST_F(EvidenceTest, WhichRuleReleasedAFieldAndWhoApprovedIt) {
   const v1::AuditCheckpoint& cp = extract->checkpoint();
   EXPECT_TRUE(verifier->Verify(cp.sequence(), cp.previous_hash(), cp.signature(), cp.key_id())
                   .ok());
+}
+
+// The console's stored-item search: by container, vessel, category and
+// period, each criterion narrowing; newest first; audited as the officer.
+TEST_F(EvidenceTest, OfficerFindsStoredItemsToPreview) {
+  v1::Item vessel = MakeAlertAt("01JDQEV0000000000000000003", "NLRTM", v1::Alert::RIP_OFF);
+  v1::Vessel* ship = vessel.mutable_alert()->add_vessels();
+  ship->set_imo("IMO9319466");
+  ship->set_name("Maersk Essen");
+  ASSERT_TRUE(f_.Push("police-nl", vessel).ok());
+  const TestOrg& police = f_.org("police-nl");
+  auto officer = Connect(police.officer_cert, police.officer_key);
+  client::EvidenceClient evidence(*officer);
+  auto ids = [&](const v1::FindItemsRequest& request) {
+    std::vector<std::string> out;
+    auto found = evidence.FindItems(request);
+    EXPECT_TRUE(found.ok()) << found.status();
+    if (found.ok()) {
+      for (const v1::Item& item : found->items()) out.push_back(item.item_id());
+    }
+    return out;
+  };
+  v1::FindItemsRequest request;
+  EXPECT_EQ(ids(request).size(), 3u);
+  request.set_container("mscu 4812360");
+  EXPECT_THAT(ids(request), ::testing::ElementsAre("01JDQEV0000000000000000001"));
+  request.set_category(v1::Alert::RIP_OFF);  // and: nothing meets both
+  EXPECT_TRUE(ids(request).empty());
+  request.clear_container();
+  EXPECT_THAT(ids(request), ::testing::ElementsAre("01JDQEV0000000000000000003"));
+  request.clear_category();
+  request.set_vessel("maersk essen");
+  EXPECT_THAT(ids(request), ::testing::ElementsAre("01JDQEV0000000000000000003"));
+  request.set_vessel("IMO9319466");
+  EXPECT_THAT(ids(request), ::testing::ElementsAre("01JDQEV0000000000000000003"));
+  request.clear_vessel();
+  request.mutable_period()->mutable_since()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  EXPECT_TRUE(ids(request).empty());
+  request.clear_period();
+  request.set_max_items(1);
+  auto newest = evidence.FindItems(request);
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  ASSERT_EQ(newest->items_size(), 1);
+  EXPECT_TRUE(newest->truncated());
+  request.set_max_items(501);
+  EXPECT_EQ(evidence.FindItems(request).status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto queried = f_.AuditWhere("police-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::EVIDENCE_QUERIED && absl::StrContains(r.detail(), "FindItems");
+  });
+  ASSERT_GE(queried.size(), 7u);
+  EXPECT_EQ(queried[1].actor(), kOfficer);
+  EXPECT_THAT(queried[1].detail(), HasSubstr("FindItems container=mscu 4812360"));
 }
 
 TEST_F(EvidenceTest, OnlyOfficersMayAsk) {
