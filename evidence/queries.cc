@@ -172,10 +172,60 @@ absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
   return out;
 }
 
+namespace {
+
+// An item version's alert category (or "intelligence report") and TLP.
+struct ItemKind {
+  std::string category;
+  std::string tlp;
+};
+
+absl::StatusOr<std::map<ItemVersion, ItemKind>> KindsOfStoredItems(AuditStore& store) {
+  std::map<ItemVersion, ItemKind> kinds;
+  HG_RETURN_IF_ERROR(store.ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    kinds[version] = ItemKind{
+        item.has_alert() ? v1::Alert::Category_Name(item.alert().category())
+                         : std::string("intelligence report"),
+        v1::Classification::Tlp_Name(item.classification().tlp())};
+    return true;
+  }));
+  return kinds;
+}
+
+// Counts the item `r` names into `by_category` and `by_tlp`.
+void CountKind(const std::map<ItemVersion, ItemKind>& kinds, const v1::AuditRecord& r,
+               google::protobuf::Map<std::string, uint64_t>& by_category,
+               google::protobuf::Map<std::string, uint64_t>& by_tlp) {
+  auto found = kinds.find(ItemVersion{r.item().origin(), r.item().item_id(), r.item().version()});
+  const ItemKind unknown{"unknown", "unknown"};
+  const ItemKind& kind = found == kinds.end() ? unknown : found->second;
+  ++by_category[kind.category];
+  ++by_tlp[kind.tlp];
+}
+
+}  // namespace
+
 absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
     AuditStore& store, const TimeRange& range, uint64_t* calls_rejected) {
   std::map<std::string, v1::PartnerActivity> out;
   if (calls_rejected != nullptr) *calls_rejected = 0;
+  // Read once, and only if a record in the range needs it.
+  std::optional<std::map<ItemVersion, ItemKind>> kinds;
+  absl::Status kinds_status;
+  auto count_kind = [&](const v1::AuditRecord& r,
+                        google::protobuf::Map<std::string, uint64_t>& by_category,
+                        google::protobuf::Map<std::string, uint64_t>& by_tlp) {
+    if (!kinds.has_value()) {
+      absl::StatusOr<std::map<ItemVersion, ItemKind>> read = KindsOfStoredItems(store);
+      if (!read.ok()) {
+        kinds_status = read.status();
+        return false;
+      }
+      kinds = *std::move(read);
+    }
+    CountKind(*kinds, r, by_category, by_tlp);
+    return true;
+  };
   HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
     if (!range.Contains(r.recorded_at())) return true;
     if (r.type() == v1::CALL_REJECTED) {
@@ -200,6 +250,10 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
                                         r.transformed_fields_size());
           partner().set_fields_withheld(partner().fields_withheld() +
                                         r.withheld_fields_size());
+          if (!count_kind(r, *partner().mutable_shared_by_category(),
+                          *partner().mutable_shared_by_tlp())) {
+            return false;
+          }
         } else {
           partner().set_not_shared(partner().not_shared() + 1);
         }
@@ -210,6 +264,10 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
         break;
       case v1::ITEM_RECEIVED:
         partner().set_received(partner().received() + 1);
+        if (!count_kind(r, *partner().mutable_received_by_category(),
+                        *partner().mutable_received_by_tlp())) {
+          return false;
+        }
         break;
       case v1::DELIVERY_REFUSED:
       case v1::RECEIPT_REFUSED:
@@ -223,6 +281,7 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
     }
     return true;
   }));
+  HG_RETURN_IF_ERROR(kinds_status);
   return out;
 }
 

@@ -225,6 +225,20 @@ v1::PeerStatus PeerStatusOf(const metrics::LinkState& link, const CrlCopyState* 
   return status;
 }
 
+// Each partner's outbox depth and oldest entry, into its status.
+void AddQueues(const std::vector<store::OutboxStats>& outboxes,
+               std::vector<v1::PeerStatus>& peers) {
+  for (v1::PeerStatus& peer : peers) {
+    for (const store::OutboxStats& outbox : outboxes) {
+      if (outbox.partner != peer.partner()) continue;
+      peer.set_queue_depth(outbox.depth);
+      if (outbox.depth > 0 && outbox.oldest_enqueued_at != absl::InfinitePast()) {
+        *peer.mutable_oldest_undelivered() = ToTimestamp(outbox.oldest_enqueued_at);
+      }
+    }
+  }
+}
+
 // The lock on the gateway's state location (store, policy history,
 // checkpoints, TLS state), taken before any of it is opened.
 absl::StatusOr<pki::FileLock> LockState(const std::string& store_path) {
@@ -740,6 +754,7 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
       peer_status.push_back(PeerStatusOf(links.back(), crl.has_value() ? &*crl : nullptr));
     }
   }
+  if (outboxes.ok()) AddQueues(*outboxes, peer_status);
   {
     std::lock_guard<std::mutex> lock(peer_status_mu_);
     peer_status_ = std::move(peer_status);

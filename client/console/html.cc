@@ -1,5 +1,6 @@
 #include "client/console/html.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace havengate::console {
@@ -59,6 +60,18 @@ std::string ErrorBox(absl::string_view text) {
 
 std::string OkBox(absl::string_view text) {
   return absl::StrCat("<p class=\"ok\" role=\"status\">", Escape(text), "</p>");
+}
+
+std::string UrlEncode(absl::string_view text) {
+  std::string encoded;
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      encoded.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&encoded, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return encoded;
 }
 
 std::string Table(const std::vector<std::string>& header,

@@ -30,6 +30,9 @@ std::string Page(absl::string_view title, absl::string_view active_path,
 // A hidden form field carrying the session's CSRF token.
 std::string CsrfField(absl::string_view csrf);
 
+// `text` percent-encoded for a URL's query (all but A-Z a-z 0-9 - _ . ~).
+std::string UrlEncode(absl::string_view text);
+
 // <p class="error"> / <p class="ok"> with escaped text.
 std::string ErrorBox(absl::string_view text);
 std::string OkBox(absl::string_view text);

@@ -5,7 +5,6 @@
 // the answer as CSV and the signed extract to hand over.
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -104,17 +103,7 @@ std::string RecordsTable(const v1::EvidenceRecords& records, const std::string& 
 
 std::string QueryString(const Params& params) {
   std::vector<std::string> parts;
-  for (const auto& [key, value] : params) {
-    std::string encoded;
-    for (unsigned char c : value) {
-      if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        encoded.push_back(static_cast<char>(c));
-      } else {
-        absl::StrAppend(&encoded, "%", absl::Hex(c, absl::kZeroPad2));
-      }
-    }
-    parts.push_back(absl::StrCat(key, "=", encoded));
-  }
+  for (const auto& [key, value] : params) parts.push_back(absl::StrCat(key, "=", UrlEncode(value)));
   return absl::StrJoin(parts, "&");
 }
 

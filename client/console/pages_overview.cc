@@ -1,7 +1,11 @@
 // The Overview page: the organisation, its active policy and who approved
-// it, the gateway's and its links' health, and per partner what went out
-// and came in over the last 24 hours and 7 days, with refusals.
+// it, the gateway's and its links' health, and per partner its link, queue
+// and CRL copy and what went out and came in over the last 24 hours and 7
+// days, with refusals.
 #include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "client/console/html.h"
@@ -35,6 +39,41 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> ActivitySince(Gateway
   for (const v1::PartnerActivity& a : answer->partners()) out[a.partner()] = a;
   out[""].set_refused(answer->calls_rejected());  // "" holds the refused calls
   return out;
+}
+
+// The partner's link, queue and CRL copy as cells: link state, queued
+// items, oldest undelivered, CRL freshness.
+std::vector<std::string> LinkCells(const v1::PeerStatus* peer) {
+  if (peer == nullptr) return {"<span class=\"bad\">not a configured peer</span>", "-", "-", "-"};
+  std::string link =
+      peer->connected()
+          ? "<span class=\"good\">connected</span>"
+          : absl::StrCat("<span class=\"bad\">",
+                         peer->link_break_reason().empty()
+                             ? std::string("not connected")
+                             : absl::StrCat("broken: ", Escape(peer->link_break_reason())),
+                         "</span>");
+  std::string crl;
+  switch (peer->crl_state()) {
+    case v1::PEER_CRL_FRESH:
+      crl = absl::StrCat("<span class=\"good\">fresh</span> (next update ",
+                         Escape(When(peer->crl_next_update())), ")");
+      break;
+    case v1::PEER_CRL_STALE:
+      crl = absl::StrCat("<span class=\"bad\">stale</span> (next update was ",
+                         Escape(When(peer->crl_next_update())), ")");
+      break;
+    case v1::PEER_CRL_NEVER_FETCHED:
+      crl = "not fetched since the gateway started";
+      break;
+    case v1::PEER_CRL_NOT_CONFIGURED:
+      crl = "no CRL configured";
+      break;
+    default:
+      crl = "unknown";
+  }
+  return {link, absl::StrCat(peer->queue_depth()), Escape(When(peer->oldest_undelivered())),
+          crl};
 }
 
 }  // namespace
@@ -72,22 +111,38 @@ std::string OverviewPage(Gateway& gateway, absl::Time now) {
   auto week = ActivitySince(gateway, now - absl::Hours(24 * 7));
   if (!day.ok()) return absl::StrCat(body, GatewayError("reading activity", day.status()));
   if (!week.ok()) return absl::StrCat(body, GatewayError("reading activity", week.status()));
+  absl::StatusOr<v1::GetStatusResponse> links = gateway.client.PartnerStatus();
+  std::map<std::string, const v1::PeerStatus*> link_of;
+  if (links.ok()) {
+    for (const v1::PeerStatus& peer : links->peers()) link_of[peer.partner()] = &peer;
+  }
   std::vector<std::vector<std::string>> rows;
   for (const PolicyPartner& p : header.partners) {
     const v1::PartnerActivity& d = (*day)[p.id];
     const v1::PartnerActivity& w = (*week)[p.id];
-    rows.push_back({absl::StrCat("<span class=\"partner\">", Escape(p.id), "</span><br><small>",
-                                 Escape(p.name), "</small>"),
-                    absl::StrCat(d.shared(), " / ", w.shared()),
-                    absl::StrCat(d.delivered(), " / ", w.delivered()),
-                    absl::StrCat(d.received(), " / ", w.received()),
-                    absl::StrCat(d.refused(), " / ", w.refused()),
-                    absl::StrCat(d.expired(), " / ", w.expired()),
-                    Escape(When(w.last_delivered()))});
+    std::vector<std::string> row = {absl::StrCat("<span class=\"partner\">", Escape(p.id),
+                                                 "</span><br><small>", Escape(p.name),
+                                                 "</small>")};
+    if (links.ok()) {
+      auto found = link_of.find(p.id);
+      for (std::string& cell : LinkCells(found == link_of.end() ? nullptr : found->second)) {
+        row.push_back(std::move(cell));
+      }
+    } else {
+      row.insert(row.end(), 4, "?");
+    }
+    row.insert(row.end(), {absl::StrCat(d.shared(), " / ", w.shared()),
+                           absl::StrCat(d.delivered(), " / ", w.delivered()),
+                           absl::StrCat(d.received(), " / ", w.received()),
+                           absl::StrCat(d.refused(), " / ", w.refused()),
+                           absl::StrCat(d.expired(), " / ", w.expired()),
+                           Escape(When(w.last_delivered()))});
+    rows.push_back(std::move(row));
   }
-  absl::StrAppend(&body, "<section><h2>Partners (last 24 h / 7 days)</h2>",
-                  Table({"Partner", "Shared", "Delivered", "Received from", "Refused",
-                         "Expired", "Last delivery"},
+  absl::StrAppend(&body, "<section><h2>Partners (counts: last 24 h / 7 days)</h2>",
+                  links.ok() ? "" : GatewayError("reading the partners' links", links.status()),
+                  Table({"Partner", "Link", "Queued", "Oldest undelivered", "CRL", "Shared",
+                         "Delivered", "Received from", "Refused", "Expired", "Last delivery"},
                         rows, "partners"),
                   "<p>Calls refused by the gateway: ", (*day)[""].refused(), " in 24 h, ",
                   (*week)[""].refused(), " in 7 days.</p></section>");

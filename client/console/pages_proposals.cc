@@ -8,6 +8,7 @@
 #include "client/console/html.h"
 #include "client/console/page_parts.h"
 #include "client/console/pages.h"
+#include "proto/timestamp.h"
 
 namespace havengate::console {
 namespace {
@@ -39,6 +40,42 @@ std::string Recorded(const v1::PolicyProposal& p, const std::string& done) {
   return out;
 }
 
+// What the gateway's audit log holds about `version`: its POLICY_* records
+// since the proposal was made (asked through Evidence.Extract, so the
+// question is audited too).
+std::string AuditTrail(Gateway& gateway, const v1::PolicyProposal& p) {
+  v1::ExtractRequest request;
+  // One second of slack: the history and the audit record each take
+  // their own clock reading.
+  *request.mutable_period()->mutable_since() =
+      ToTimestamp(FromTimestamp(p.proposed_at()) - absl::Seconds(1));
+  absl::StatusOr<v1::ExtractResponse> extract = gateway.evidence.Extract(request);
+  if (!extract.ok()) return GatewayError("reading the audit log", extract.status());
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::AuditRecord& r : extract->records()) {
+    if (r.policy_version() != p.version()) continue;
+    switch (r.type()) {
+      case v1::POLICY_PROPOSED:
+      case v1::POLICY_APPROVED:
+      case v1::POLICY_ACTIVATED:
+      case v1::POLICY_ROLLED_BACK:
+      case v1::POLICY_REJECTED:
+        break;
+      default:
+        continue;
+    }
+    rows.push_back({absl::StrCat(r.sequence()), Escape(When(r.recorded_at())),
+                    Escape(v1::AuditEventType_Name(r.type())), Escape(r.actor()),
+                    Escape(r.reason().empty() ? r.detail() : r.reason())});
+  }
+  return absl::StrCat("<section id=\"trail\" data-id=\"", Escape(p.id()),
+                      "\"><h2>What the audit log recorded for version ", Escape(p.version()),
+                      "</h2>", extract->truncated() ? "<p>(the first records only)</p>" : "",
+                      Table({"Sequence", "Recorded", "Event", "Officer", "Detail"}, rows,
+                            "trail"),
+                      "</section>");
+}
+
 std::string TakeStep(Gateway& gateway, const Params& params) {
   const std::string& action = Param(params, "action");
   const std::string& comment = Param(params, "comment");
@@ -68,8 +105,18 @@ std::string ProposalsPage(Gateway& gateway, const Params& params, const std::str
   if (!history.ok()) {
     return absl::StrCat(result, GatewayError("reading the policy history", history.status()));
   }
+  // The trail of the proposal just stepped on (refused or not), or of the
+  // one asked for; a rollback names a version.
+  const std::string& trail_id = Param(params, "proposal_id").empty() ? Param(params, "trail")
+                                                                      : Param(params, "proposal_id");
+  std::string trail;
   std::vector<std::vector<std::string>> rows;
   for (const v1::PolicyProposal& p : history->proposals()) {
+    if ((!trail_id.empty() && p.id() == trail_id) ||
+        (trail_id.empty() && !Param(params, "version").empty() &&
+         p.version() == Param(params, "version"))) {
+      trail = AuditTrail(gateway, p);
+    }
     std::string step;
     switch (p.state()) {
       case v1::PolicyProposal::PROPOSED:
@@ -88,14 +135,17 @@ std::string ProposalsPage(Gateway& gateway, const Params& params, const std::str
                     Escape(v1::PolicyProposal::State_Name(p.state())),
                     absl::StrCat(Escape(p.proposed_by()), "<br><small>",
                                  Escape(When(p.proposed_at())), "</small>"),
-                    Escape(p.comment()), Escape(p.approved_by()), step});
+                    Escape(p.comment()), Escape(p.approved_by()), step,
+                    absl::StrCat("<a href=\"/proposals?trail=", UrlEncode(p.id()),
+                                 "\">audit</a>")});
   }
   return absl::StrCat(
       "<div id=\"result\">", result, "</div>",
       "<p>Four eyes: a proposal is approved by an officer other than its proposer, then "
       "activated. <a href=\"/policy\">Write a candidate</a>.</p>",
-      Table({"Id", "Version", "State", "Proposed", "Comment", "Approved by", "Step"}, rows,
-            "proposals"));
+      Table({"Id", "Version", "State", "Proposed", "Comment", "Approved by", "Step", ""}, rows,
+            "proposals"),
+      trail);
 }
 
 }  // namespace havengate::console

@@ -1,11 +1,13 @@
 // The Reports page: the monitoring the ports' cooperation asks for — per
-// partner and per week, items shared, delivered and received, refusals
-// and expiries, and the share of fields withheld — counted by the gateway
+// partner and per week, items shared, delivered and received (and by
+// category and TLP), refusals and expiries, and the share of fields
+// withheld — counted by the gateway
 // from its audit log (Evidence.Activity) and drawn here as SVG bars (no
 // chart library). The page prints without the navigation and forms.
 #include <algorithm>
 #include <map>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -69,6 +71,28 @@ std::string Chart(const std::string& partner, const std::vector<Week>& weeks) {
   return absl::StrCat(svg, "</svg>");
 }
 
+// Items shared and received by alert category and by TLP over all the
+// weeks, one row per category or TLP seen.
+std::string KindTable(const std::string& partner, const std::vector<Week>& weeks) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> category, tlp;
+  for (const Week& w : weeks) {
+    auto it = w.partners.find(partner);
+    if (it == w.partners.end()) continue;
+    const v1::PartnerActivity& a = it->second;
+    for (const auto& [k, n] : a.shared_by_category()) category[k].first += n;
+    for (const auto& [k, n] : a.received_by_category()) category[k].second += n;
+    for (const auto& [k, n] : a.shared_by_tlp()) tlp["TLP:" + k].first += n;
+    for (const auto& [k, n] : a.received_by_tlp()) tlp["TLP:" + k].second += n;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto* by : {&category, &tlp}) {
+    for (const auto& [k, n] : *by) {
+      rows.push_back({Escape(k), absl::StrCat(n.first), absl::StrCat(n.second)});
+    }
+  }
+  return Table({"Category / TLP (all weeks)", "Shared", "Received"}, rows, "by-kind");
+}
+
 }  // namespace
 
 std::string ReportsPage(Gateway& gateway, const Params& params, absl::Time now) {
@@ -120,7 +144,7 @@ std::string ReportsPage(Gateway& gateway, const Params& params, absl::Time now) 
                     Table({"Week from", "Shared", "Delivered", "Received", "Refused", "Expired",
                            "Fields withheld"},
                           rows, "report"),
-                    "</section>");
+                    KindTable(partner, weeks), "</section>");
   }
   return body;
 }

@@ -15,10 +15,13 @@ markup, checked in the DOM. Screenshots of each page go to
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -131,6 +134,7 @@ def world():
     rtm_inbox.close()
     for gateway in gateways:
         gateway.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def shot(driver, name: str) -> None:
@@ -157,6 +161,12 @@ def no_alert(driver) -> None:
     except NoAlertPresentException:
         return
     raise AssertionError(f"a script ran in the page: alert({text!r})")
+
+
+def trail(driver) -> list[tuple[str, str]]:
+    """(event, officer) of each record in the proposal's audit trail."""
+    rows = driver.find_elements(By.CSS_SELECTOR, "#trail table.trail tbody tr")
+    return [tuple(r.find_elements(By.TAG_NAME, "td")[i].text for i in (2, 3)) for r in rows]
 
 
 def flatten(value, path=""):
@@ -280,6 +290,10 @@ def test_officers_change_approve_and_account_for_sharing(world):
     submit(d1, f"approve-{proposal}")
     refusal = d1.find_element(By.CSS_SELECTOR, "#result .error").text
     assert "PERMISSION_DENIED" in refusal and "propos" in refusal
+    # The step shows what the audit log recorded: the proposal, and the
+    # refused approval, both as officer 1.
+    officer1_id = d1.find_element(By.ID, "officer").text
+    assert trail(d1) == [("POLICY_PROPOSED", officer1_id), ("POLICY_REJECTED", officer1_id)]
     shot(d1, "proposals-four-eyes")
 
     d2 = world["browser"]()
@@ -287,8 +301,12 @@ def test_officers_change_approve_and_account_for_sharing(world):
     d2.get(officer2.origin + "/proposals")
     submit(d2, f"approve-{proposal}")
     assert "approved" in d2.find_element(By.CSS_SELECTOR, "#result .ok").text
+    officer2_id = d2.find_element(By.ID, "officer").text
+    assert officer2_id != officer1_id
+    assert trail(d2)[-1] == ("POLICY_APPROVED", officer2_id)
     submit(d2, f"activate-{proposal}", confirm=True)  # the console asks first
     assert "activated" in d2.find_element(By.CSS_SELECTOR, "#result .ok").text
+    assert trail(d2)[-2:] == [("POLICY_APPROVED", officer2_id), ("POLICY_ACTIVATED", officer2_id)]
     shot(d2, "proposals-activated")
     d2.get(officer2.origin + "/")
     assert d2.find_element(By.ID, "active-version").text == V2
@@ -325,6 +343,19 @@ def test_officers_change_approve_and_account_for_sharing(world):
     shot(d1, "evidence")
     csv_link = d1.find_element(By.ID, "csv").get_attribute("href")
     assert csv_link.startswith(officer1.origin + "/evidence/shared.csv?")
+    # The CSV and the signed extract, fetched with the browser's session.
+    session = {"Cookie": "hg_console_session=" + d1.get_cookie("hg_console_session")["value"]}
+    status, headers, body = officer1.request("GET", csv_link[len(officer1.origin):], headers=session)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(body)))
+    assert table[0] == ["Time", "Record", "Event", "Item", "Policy", "Detail"]
+    assert sorted(r[2] for r in table[1:]) == sorted(events)
+    status, _, body = officer1.request("GET", "/evidence/extract.json", headers=session)
+    assert status == 200
+    extract = json.loads(body)
+    assert extract["records"][0]["sequence"] == "1" and "BEGIN CERTIFICATE" in extract["gateway_certificate_pem"]
+    assert extract["checkpoint"]["signature"]
+    assert officer1.request("GET", "/evidence/extract.json")[0] == 403  # no session
     d1.get(officer1.origin + "/evidence?q=status")
     assert "The audit log is intact." in d1.find_element(By.ID, "answer").text
     assert "signature valid" in d1.find_element(By.ID, "answer").text
@@ -340,10 +371,30 @@ def test_officers_change_approve_and_account_for_sharing(world):
     d1.get(officer1.origin + "/reports?weeks=4")
     chart = d1.find_element(By.CSS_SELECTOR, "svg.chart[data-partner=port-rtm]")
     assert len(chart.find_elements(By.TAG_NAME, "rect")) == 8
-    this_week = d1.find_elements(By.XPATH, "//section[h2='port-rtm']//table//tbody/tr")[-1]
+    this_week = d1.find_elements(By.XPATH, "//section[h2='port-rtm']//table[@class='report']//tbody/tr")[-1]
     cells = [c.text for c in this_week.find_elements(By.TAG_NAME, "td")]
     assert cells[1:3] == ["2", "2"]  # shared, delivered
+    by_kind = {r.find_elements(By.TAG_NAME, "td")[0].text: [c.text for c in r.find_elements(By.TAG_NAME, "td")[1:]]
+               for r in d1.find_elements(By.XPATH, "//section[h2='port-rtm']//table[contains(@class,'by-kind')]//tbody/tr")}
+    assert by_kind == {"PIN_CODE_FRAUD": ["2", "0"], "TLP:AMBER": ["2", "0"]}, by_kind
     shot(d1, "reports")
+
+    # Overview: per partner the link, its queue and the CRL copy. port-rtm
+    # is up with nothing waiting; customs-nl has no gateway running, so the
+    # alerts for it wait, the oldest since the first push.
+    def links():
+        d1.get(officer1.origin + "/")
+        rows = d1.find_elements(By.CSS_SELECTOR, "table.partners tbody tr")
+        return {r.find_element(By.CSS_SELECTOR, "span.partner").text:
+                [c.text for c in r.find_elements(By.TAG_NAME, "td")[1:5]] for r in rows}
+    state = harness.wait_for(
+        lambda: (lambda s: s if s["port-rtm"][:2] == ["connected", "0"] and
+                 s["port-rtm"][3].startswith("fresh") and s["customs-nl"][1] == "2" else None)(links()),
+        15, "the overview to show the links")
+    assert state["port-rtm"][2] == "-"
+    assert state["customs-nl"][0].startswith("broken") and state["customs-nl"][2] != "-"
+    assert state["customs-nl"][3] == "not fetched since the gateway started"
+    shot(d1, "overview-links")
 
 
 def test_no_token_reused_token_and_wrong_csrf_are_refused(world):
@@ -398,3 +449,24 @@ def test_client_certificate_cannot_drive_the_console(world):
     assert "PERMISSION_DENIED" in driver.find_element(By.ID, "answer").text
     assert driver.find_elements(By.CSS_SELECTOR, "table.shared") == []
     shot(driver, "client-certificate-refused")
+
+
+def test_gateway_certificate_cannot_drive_the_console(world):
+    police = world["orgs"]["police-nl"]
+    connection = police.connection_file(
+        world["ports"]["police-nl"], os.path.join(police.dir, "gateway.yaml"),
+        certificate=os.path.join(police.dir, "gateway", "gateway.crt"),
+        private_key=os.path.join(police.dir, "gateway", "gateway.key"))
+    console = Console(connection)
+    try:
+        status, headers, _ = console.request("GET", "/login?token=" + console.token)
+        assert status == 303
+        session = {"Cookie": headers["Set-Cookie"].split(";")[0]}
+        for path in ["/", "/proposals", "/evidence?q=status"]:
+            status, _, body = console.request("GET", path, headers=session)
+            assert "PERMISSION_DENIED" in body, (path, body)
+            assert "2026-11-28.1" not in body
+        status, _, body = console.request("GET", "/evidence/extract.json", headers=session)
+        assert status == 400 and "PERMISSION_DENIED" in body
+    finally:
+        console.stop()

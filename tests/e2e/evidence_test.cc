@@ -141,6 +141,11 @@ TEST_F(EvidenceTest, OfficerAsksWhatWasSharedAboutAContainer) {
   EXPECT_EQ(rtm->shared(), 2u);
   EXPECT_EQ(rtm->delivered(), 2u);
   EXPECT_EQ(rtm->received(), 0u);
+  // By the stored items' category and TLP (MakeAlert: PIN_CODE_FRAUD, AMBER).
+  EXPECT_THAT(rtm->shared_by_category(),
+              ::testing::UnorderedElementsAre(::testing::Pair("PIN_CODE_FRAUD", 2u)));
+  EXPECT_THAT(rtm->shared_by_tlp(), ::testing::UnorderedElementsAre(::testing::Pair("AMBER", 2u)));
+  EXPECT_TRUE(rtm->received_by_category().empty());
 
   // Every question is audited as the officer, with its terms (the one
   // refused for naming two subjects too).
