@@ -204,11 +204,13 @@ class ConsoleServerImpl final : public ConsoleServer {
     server_.Get("/evidence", [this](const httplib::Request& req, httplib::Response& res) {
       Html(res, "Evidence", "/evidence", EvidencePage(gateway_, ParamsOf(req)));
     });
-    server_.Get("/evidence/shared.csv", [this](const httplib::Request& req,
+    server_.Get("/evidence/answer.csv", [this](const httplib::Request& req,
                                                httplib::Response& res) {
-      absl::StatusOr<std::string> csv = SharedCsv(gateway_, ParamsOf(req));
+      const Params params = ParamsOf(req);
+      absl::StatusOr<std::string> csv = AnswerCsv(gateway_, params);
       if (!csv.ok()) return Refuse(res, 400, csv.status().ToString());
-      res.set_header("Content-Disposition", "attachment; filename=\"shared.csv\"");
+      res.set_header("Content-Disposition", absl::StrCat("attachment; filename=\"",
+                                                         Param(params, "q"), ".csv\""));
       res.set_content(*csv, "text/csv; charset=utf-8");
     });
     server_.Get("/evidence/extract.json", [this](const httplib::Request& req,

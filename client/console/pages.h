@@ -68,8 +68,9 @@ std::string ReportsPage(Gateway& gateway, const Params& params, absl::Time now);
 // and links to their CSV and the signed extract.
 std::string EvidencePage(Gateway& gateway, const Params& params);
 
-// The answer to the "shared" question as CSV (one line per audit record).
-absl::StatusOr<std::string> SharedCsv(Gateway& gateway, const Params& params);
+// The answer to a "shared" or "received" question (`q`) as CSV, one line
+// per audit record.
+absl::StatusOr<std::string> AnswerCsv(Gateway& gateway, const Params& params);
 
 // The signed audit extract of a period, as JSON.
 absl::StatusOr<std::string> ExtractJson(Gateway& gateway, const Params& params);

@@ -176,30 +176,35 @@ std::string Status(const v1::ChainStatusResponse& s) {
   return out;
 }
 
+// The records that answer a `shared` or `received` question.
+absl::StatusOr<v1::EvidenceRecords> AskRecords(Gateway& gateway, const Params& params) {
+  const std::string& q = Param(params, "q");
+  if (q == "shared") {
+    absl::StatusOr<v1::SharedRequest> request = SharedRequestOf(params);
+    if (!request.ok()) return request.status();
+    return gateway.evidence.Shared(*request);
+  }
+  if (q != "received") return absl::InvalidArgumentError("q: shared or received");
+  v1::ReceivedRequest request;
+  request.set_partner(Param(params, "partner"));
+  absl::StatusOr<v1::EvidencePeriod> period = Period(params);
+  if (!period.ok()) return period.status();
+  *request.mutable_period() = *period;
+  return gateway.evidence.Received(request);
+}
+
 }  // namespace
 
 std::string EvidencePage(Gateway& gateway, const Params& params) {
   const std::string& q = Param(params, "q");
   std::string answer;
-  if (q == "shared") {
-    absl::StatusOr<v1::SharedRequest> request = SharedRequestOf(params);
-    absl::StatusOr<v1::EvidenceRecords> records =
-        request.ok() ? gateway.evidence.Shared(*request)
-                     : absl::StatusOr<v1::EvidenceRecords>(request.status());
+  if (q == "shared" || q == "received") {
+    absl::StatusOr<v1::EvidenceRecords> records = AskRecords(gateway, params);
     answer = records.ok()
-                 ? absl::StrCat(RecordsTable(*records, "shared"),
-                                "<p><a id=\"csv\" href=\"/evidence/shared.csv?",
+                 ? absl::StrCat(RecordsTable(*records, q),
+                                "<p><a id=\"csv\" href=\"/evidence/answer.csv?",
                                 Escape(QueryString(params)), "\">Download as CSV</a></p>")
                  : GatewayError("asking", records.status());
-  } else if (q == "received") {
-    v1::ReceivedRequest request;
-    request.set_partner(Param(params, "partner"));
-    absl::StatusOr<v1::EvidencePeriod> period = Period(params);
-    if (period.ok()) *request.mutable_period() = *period;
-    absl::StatusOr<v1::EvidenceRecords> records =
-        period.ok() ? gateway.evidence.Received(request)
-                    : absl::StatusOr<v1::EvidenceRecords>(period.status());
-    answer = records.ok() ? RecordsTable(*records, "received") : GatewayError("asking", records.status());
   } else if (q == "rule") {
     v1::FieldReleasesRequest request;
     request.set_field(Param(params, "field"));
@@ -217,10 +222,8 @@ std::string EvidencePage(Gateway& gateway, const Params& params) {
       "signed checkpoint that seals them and the gateway's certificate).</p>");
 }
 
-absl::StatusOr<std::string> SharedCsv(Gateway& gateway, const Params& params) {
-  absl::StatusOr<v1::SharedRequest> request = SharedRequestOf(params);
-  if (!request.ok()) return request.status();
-  absl::StatusOr<v1::EvidenceRecords> records = gateway.evidence.Shared(*request);
+absl::StatusOr<std::string> AnswerCsv(Gateway& gateway, const Params& params) {
+  absl::StatusOr<v1::EvidenceRecords> records = AskRecords(gateway, params);
   if (!records.ok()) return records.status();
   auto quote = [](const std::string& cell) {
     // A cell starting with = + - @ would be a formula in a spreadsheet.

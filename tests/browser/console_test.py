@@ -34,7 +34,8 @@ import harness  # noqa: E402  (the Python client's real-gateway harness)
 import havengate  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException, StaleElementReferenceException, WebDriverException)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -152,7 +153,19 @@ def submit(driver, element_id: str, confirm: bool = False) -> None:
     driver.find_element(By.ID, element_id).click()
     if confirm:
         WebDriverWait(driver, 10).until(EC.alert_is_present()).accept()
-    WebDriverWait(driver, 30).until(EC.staleness_of(page))
+
+    def replaced(_) -> bool:
+        try:
+            page.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:  # Chromium, while the old page goes away
+            if "does not belong to the document" in str(e):
+                return True
+            raise
+
+    WebDriverWait(driver, 30).until(replaced)
 
 
 def no_alert(driver) -> None:
@@ -342,7 +355,7 @@ def test_officers_change_approve_and_account_for_sharing(world):
     assert policies == {"2026-11-28.1", V2}
     shot(d1, "evidence")
     csv_link = d1.find_element(By.ID, "csv").get_attribute("href")
-    assert csv_link.startswith(officer1.origin + "/evidence/shared.csv?")
+    assert csv_link.startswith(officer1.origin + "/evidence/answer.csv?")
     # The CSV and the signed extract, fetched with the browser's session.
     session = {"Cookie": "hg_console_session=" + d1.get_cookie("hg_console_session")["value"]}
     status, headers, body = officer1.request("GET", csv_link[len(officer1.origin):], headers=session)
@@ -350,6 +363,18 @@ def test_officers_change_approve_and_account_for_sharing(world):
     table = list(csv.reader(io.StringIO(body)))
     assert table[0] == ["Time", "Record", "Event", "Item", "Policy", "Detail"]
     assert sorted(r[2] for r in table[1:]) == sorted(events)
+    # What port-rtm received from us (both items): the table and its CSV agree.
+    d1.get(officer1.origin + "/evidence?q=received&partner=port-rtm")
+    received = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]
+                for r in d1.find_elements(By.CSS_SELECTOR, "table.received tbody tr")]
+    assert [r[2] for r in received] == ["ITEM_DELIVERED", "ITEM_DELIVERED"]
+    status, headers, body = officer1.request(
+        "GET", d1.find_element(By.ID, "csv").get_attribute("href")[len(officer1.origin):],
+        headers=session)
+    assert status == 200 and 'filename="received.csv"' in headers["Content-Disposition"]
+    assert [r[2:4] for r in list(csv.reader(io.StringIO(body)))[1:]] == [r[2:4] for r in received]
+    status, _, body = officer1.request("GET", "/evidence/answer.csv?q=rule", headers=session)
+    assert status == 400
     status, _, body = officer1.request("GET", "/evidence/extract.json", headers=session)
     assert status == 200
     extract = json.loads(body)
