@@ -221,6 +221,15 @@ absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Client::Hea
   return response.status();
 }
 
+absl::StatusOr<v1::GetStatusResponse> Client::PartnerStatus() {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::GetStatusResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(
+      v1::GatewayStatus::NewStub(channel_)->GetStatus(&context, v1::GetStatusRequest(), &response)));
+  return response;
+}
+
 absl::Status Client::Subscribe(
     const v1::SubscribeRequest& request,
     const std::function<bool(const v1::InboxEvent&)>& on_event) {

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "havengate/v1/gateway_status.grpc.pb.h"
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "havengate/v1/ingest.grpc.pb.h"
 
@@ -99,6 +100,11 @@ class Client {
   // organisation may ask.
   [[nodiscard]] absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
       const std::string& service = "");
+
+  // Each partner's link, outbox (depth, oldest entry) and CRL copy
+  // (GatewayStatus.GetStatus). The organisation's clients and officers may
+  // ask; a partner's gateway gets PERMISSION_DENIED.
+  [[nodiscard]] absl::StatusOr<v1::GetStatusResponse> PartnerStatus();
 
   // The underlying channel, for services this library does not wrap.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }

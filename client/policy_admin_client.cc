@@ -1,7 +1,6 @@
 #include "client/policy_admin_client.h"
 
-#include <chrono>
-
+#include "client/unary_call.h"
 #include "grpcpp/channel.h"
 
 namespace havengate::client {
@@ -13,14 +12,7 @@ PolicyAdminClient::PolicyAdminClient(const Client& client)
 template <typename Request, typename Response>
 absl::StatusOr<Response> PolicyAdminClient::Call(
     Method<Request, Response> method, const Request& request) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(timeout_));
-  Response response;
-  absl::Status status =
-      FromGrpcStatus((stub_.get()->*method)(&context, request, &response));
-  if (!status.ok()) return status;
-  return response;
+  return UnaryCall(*stub_, method, request, timeout_);
 }
 
 absl::StatusOr<v1::ValidatePolicyResponse> PolicyAdminClient::Validate(

@@ -23,6 +23,8 @@ PACKAGES=(
   iproute2
   # The Python client (client/python) and its tests, on Debian's python3.
   python3-grpcio python3-protobuf python3-cryptography python3-yaml python3-pytest
+  # The officers' console's browser tests (tests/browser): headless Chromium.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

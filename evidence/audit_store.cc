@@ -72,9 +72,20 @@ std::string NormaliseContainer(absl::string_view number) {
 }
 
 template <typename Body>
-bool Mentions(const Body& body, const std::string& number) {
+bool MentionsContainer(const Body& body, const std::string& number) {
   for (const auto& container : body.containers()) {
     if (NormaliseContainer(container.number()) == number) return true;
+  }
+  return false;
+}
+
+template <typename Body>
+bool MentionsVessel(const Body& body, const std::string& wanted) {
+  for (const auto& vessel : body.vessels()) {
+    if (NormaliseContainer(vessel.imo()) == wanted ||
+        NormaliseContainer(vessel.name()) == wanted) {
+      return true;
+    }
   }
   return false;
 }
@@ -266,18 +277,41 @@ absl::Status AuditStore::ForEachRecord(
 absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(
     absl::string_view number) {
   const std::string wanted = NormaliseContainer(number);
-  std::set<ItemVersion> found;
+  return ItemsWhere([&](const v1::Item& item) {
+    return (item.has_alert() && MentionsContainer(item.alert(), wanted)) ||
+           (item.has_report() && MentionsContainer(item.report(), wanted));
+  });
+}
+
+absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningVessel(
+    absl::string_view imo_or_name) {
+  const std::string wanted = NormaliseContainer(imo_or_name);
+  return ItemsWhere([&](const v1::Item& item) {
+    return (item.has_alert() && MentionsVessel(item.alert(), wanted)) ||
+           (item.has_report() && MentionsVessel(item.report(), wanted));
+  });
+}
+
+absl::Status AuditStore::ForEachItem(
+    const std::function<bool(const ItemVersion&, const v1::Item&)>& visit) {
+  // The sources read every row; once `visit` has had enough the rest are
+  // skipped unparsed.
+  bool more = true;
   v1::Item item;
-  HG_RETURN_IF_ERROR(source_->ForEachItem(
-      [&](ItemVersion version, absl::string_view payload) {
-        if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-          return;
-        }
-        if ((item.has_alert() && Mentions(item.alert(), wanted)) ||
-            (item.has_report() && Mentions(item.report(), wanted))) {
-          found.insert(std::move(version));
-        }
-      }));
+  return source_->ForEachItem([&](ItemVersion version, absl::string_view payload) {
+    if (!more) return;
+    if (!item.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return;
+    more = visit(version, item);
+  });
+}
+
+absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsWhere(
+    const std::function<bool(const v1::Item&)>& match) {
+  std::set<ItemVersion> found;
+  HG_RETURN_IF_ERROR(ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    if (match(item)) found.insert(version);
+    return true;
+  }));
   return found;
 }
 

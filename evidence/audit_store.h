@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "havengate/v1/audit.pb.h"
+#include "havengate/v1/item.pb.h"
 
 namespace havengate::evidence {
 
@@ -68,6 +69,17 @@ class AuditStore {
   // compared without case or spaces).
   [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsMentioningContainer(
       absl::string_view number);
+  // Stored item versions whose body lists vessel `imo_or_name` (its IMO
+  // number or its name, compared without case or spaces).
+  [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsMentioningVessel(
+      absl::string_view imo_or_name);
+  // Every stored item version (payloads that do not decode are skipped);
+  // `visit` returns false to stop.
+  [[nodiscard]] absl::Status ForEachItem(
+      const std::function<bool(const ItemVersion&, const v1::Item&)>& visit);
+  // Stored item versions `match` accepts.
+  [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsWhere(
+      const std::function<bool(const v1::Item&)>& match);
 
   // True if the file was opened as immutable (a -wal beside it ignored).
   bool immutable() const { return immutable_; }

@@ -1,6 +1,8 @@
 #include "evidence/queries.h"
 
 #include <algorithm>
+#include <iterator>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -50,13 +52,21 @@ bool TimeRange::Contains(const google::protobuf::Timestamp& t) const {
 
 absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
     AuditStore& store, const SharedQuery& query) {
+  int subjects = !query.container.empty() + !query.vessel.empty() + !query.item_id.empty();
+  if (subjects > 1) {
+    return absl::InvalidArgumentError(
+        "ask about one container, one vessel or one item at a time");
+  }
+  const bool about_stored = !query.container.empty() || !query.vessel.empty();
   std::set<ItemVersion> versions;
   std::set<std::pair<std::string, std::string>> items;
   if (!query.container.empty()) {
     HG_ASSIGN_OR_RETURN(versions,
                         store.ItemsMentioningContainer(query.container));
-    for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
+  } else if (!query.vessel.empty()) {
+    HG_ASSIGN_OR_RETURN(versions, store.ItemsMentioningVessel(query.vessel));
   }
+  for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
   std::vector<v1::AuditRecord> out;
   HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
     switch (r.type()) {
@@ -71,7 +81,8 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
     if (r.partner() != query.partner || !query.range.Contains(r.recorded_at())) {
       return true;
     }
-    if (!query.container.empty()) {
+    if (!query.item_id.empty() && r.item().item_id() != query.item_id) return true;
+    if (about_stored) {
       // A retraction travels without a version: it concerns every version.
       bool about = r.item().version() == 0
                        ? items.count({r.item().origin(), r.item().item_id()}) > 0
@@ -158,6 +169,155 @@ absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
     if (lc != lifecycle.end()) release.lifecycle = std::move(lc->second);
     out.push_back(std::move(release));
   }
+  return out;
+}
+
+namespace {
+
+// An item version's alert category (or "intelligence report") and TLP.
+struct ItemKind {
+  std::string category;
+  std::string tlp;
+};
+
+absl::StatusOr<std::map<ItemVersion, ItemKind>> KindsOfStoredItems(AuditStore& store) {
+  std::map<ItemVersion, ItemKind> kinds;
+  HG_RETURN_IF_ERROR(store.ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    kinds[version] = ItemKind{
+        item.has_alert() ? v1::Alert::Category_Name(item.alert().category())
+                         : std::string("intelligence report"),
+        v1::Classification::Tlp_Name(item.classification().tlp())};
+    return true;
+  }));
+  return kinds;
+}
+
+// Counts the item `r` names into `by_category` and `by_tlp`.
+void CountKind(const std::map<ItemVersion, ItemKind>& kinds, const v1::AuditRecord& r,
+               google::protobuf::Map<std::string, uint64_t>& by_category,
+               google::protobuf::Map<std::string, uint64_t>& by_tlp) {
+  auto found = kinds.find(ItemVersion{r.item().origin(), r.item().item_id(), r.item().version()});
+  const ItemKind unknown{"unknown", "unknown"};
+  const ItemKind& kind = found == kinds.end() ? unknown : found->second;
+  ++by_category[kind.category];
+  ++by_tlp[kind.tlp];
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
+    AuditStore& store, const TimeRange& range, uint64_t* calls_rejected) {
+  std::map<std::string, v1::PartnerActivity> out;
+  if (calls_rejected != nullptr) *calls_rejected = 0;
+  // Read once, and only if a record in the range needs it.
+  std::optional<std::map<ItemVersion, ItemKind>> kinds;
+  absl::Status kinds_status;
+  auto count_kind = [&](const v1::AuditRecord& r,
+                        google::protobuf::Map<std::string, uint64_t>& by_category,
+                        google::protobuf::Map<std::string, uint64_t>& by_tlp) {
+    if (!kinds.has_value()) {
+      absl::StatusOr<std::map<ItemVersion, ItemKind>> read = KindsOfStoredItems(store);
+      if (!read.ok()) {
+        kinds_status = read.status();
+        return false;
+      }
+      kinds = *std::move(read);
+    }
+    CountKind(*kinds, r, by_category, by_tlp);
+    return true;
+  };
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (!range.Contains(r.recorded_at())) return true;
+    if (r.type() == v1::CALL_REJECTED) {
+      if (calls_rejected != nullptr) ++*calls_rejected;
+      return true;
+    }
+    if (r.partner().empty()) return true;
+    v1::PartnerActivity* a = nullptr;
+    auto partner = [&]() -> v1::PartnerActivity& {
+      if (a == nullptr) {
+        a = &out[r.partner()];
+        a->set_partner(r.partner());
+      }
+      return *a;
+    };
+    switch (r.type()) {
+      case v1::SHARE_DECIDED:
+        if (r.released()) {
+          partner().set_shared(partner().shared() + 1);
+          partner().set_fields_released(partner().fields_released() +
+                                        r.released_fields_size() +
+                                        r.transformed_fields_size());
+          partner().set_fields_withheld(partner().fields_withheld() +
+                                        r.withheld_fields_size());
+          if (!count_kind(r, *partner().mutable_shared_by_category(),
+                          *partner().mutable_shared_by_tlp())) {
+            return false;
+          }
+        } else {
+          partner().set_not_shared(partner().not_shared() + 1);
+        }
+        break;
+      case v1::ITEM_DELIVERED:
+        partner().set_delivered(partner().delivered() + 1);
+        *partner().mutable_last_delivered() = r.recorded_at();
+        break;
+      case v1::ITEM_RECEIVED:
+        partner().set_received(partner().received() + 1);
+        if (!count_kind(r, *partner().mutable_received_by_category(),
+                        *partner().mutable_received_by_tlp())) {
+          return false;
+        }
+        break;
+      case v1::DELIVERY_REFUSED:
+      case v1::RECEIPT_REFUSED:
+        partner().set_refused(partner().refused() + 1);
+        break;
+      case v1::DELIVERY_EXPIRED:
+        partner().set_expired(partner().expired() + 1);
+        break;
+      default:
+        break;
+    }
+    return true;
+  }));
+  HG_RETURN_IF_ERROR(kinds_status);
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Item>> FindStoredItems(AuditStore& store,
+                                                      const ItemQuery& query,
+                                                      bool* truncated) {
+  std::optional<std::set<ItemVersion>> about;
+  if (!query.container.empty()) {
+    HG_ASSIGN_OR_RETURN(about, store.ItemsMentioningContainer(query.container));
+  }
+  if (!query.vessel.empty()) {
+    HG_ASSIGN_OR_RETURN(std::set<ItemVersion> vessel, store.ItemsMentioningVessel(query.vessel));
+    if (about.has_value()) {
+      std::set<ItemVersion> both;
+      std::set_intersection(about->begin(), about->end(), vessel.begin(), vessel.end(),
+                            std::inserter(both, both.begin()));
+      vessel = std::move(both);
+    }
+    about = std::move(vessel);
+  }
+  std::vector<v1::Item> out;
+  HG_RETURN_IF_ERROR(store.ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    if (about.has_value() && about->count(version) == 0) return true;
+    if (query.alert_category != 0 &&
+        (!item.has_alert() || item.alert().category() != query.alert_category)) {
+      return true;
+    }
+    if (!query.range.Contains(item.created_at())) return true;
+    out.push_back(item);
+    return true;
+  }));
+  std::sort(out.begin(), out.end(), [](const v1::Item& a, const v1::Item& b) {
+    return FromTimestamp(a.created_at()) > FromTimestamp(b.created_at());
+  });
+  if (truncated != nullptr) *truncated = out.size() > query.limit;
+  if (out.size() > query.limit) out.resize(query.limit);
   return out;
 }
 

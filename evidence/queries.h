@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "evidence/audit_store.h"
 #include "havengate/v1/audit.pb.h"
+#include "havengate/v1/evidence.pb.h"
 
 namespace havengate::evidence {
 
@@ -36,8 +37,11 @@ struct TimeRange {
 
 struct SharedQuery {
   std::string partner;
-  // Optional: only items whose stored version lists this container.
+  // Optional, at most one: only items whose stored version lists this
+  // container, or this vessel (IMO number or name), or this item id.
   std::string container;
+  std::string vessel;
+  std::string item_id;
   TimeRange range;
 };
 
@@ -86,6 +90,28 @@ struct FieldRelease {
 // Ordered by first decision.
 [[nodiscard]] absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
     AuditStore& store, const FieldQuery& query);
+
+// Per partner: share decisions, deliveries, receipts, refusals and expiries
+// in `range`, by partner id; and `*calls_rejected` (if given) counts
+// CALL_REJECTED records.
+[[nodiscard]] absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
+    AuditStore& store, const TimeRange& range, uint64_t* calls_rejected = nullptr);
+
+struct ItemQuery {
+  // Optional, each: only items listing this container, this vessel (IMO
+  // number or name), of this alert category (0: any), created in `range`.
+  std::string container;
+  std::string vessel;
+  int alert_category = 0;
+  TimeRange range;
+  size_t limit = 50;
+};
+
+// Stored item versions meeting every criterion of `query`, newest created
+// first, at most `query.limit`; `*truncated` (if given) says whether more
+// matched.
+[[nodiscard]] absl::StatusOr<std::vector<v1::Item>> FindStoredItems(
+    AuditStore& store, const ItemQuery& query, bool* truncated = nullptr);
 
 struct ExportQuery {
   TimeRange range;

@@ -28,6 +28,7 @@
 #include "server/security/peer_identity.h"
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
+#include "server/evidence_service.h"
 #include "server/policy_admin_service.h"
 #include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
@@ -184,6 +185,7 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
+  std::unique_ptr<EvidenceService> evidence_;
   std::unique_ptr<GatewayStatusService> status_;
   // Guards config_.peers, config_.limits, peer_links_ and crl_fetchers_
   // (a reload changes them while the maintenance threads read them).
@@ -233,6 +235,20 @@ v1::PeerStatus PeerStatusOf(const metrics::LinkState& link, const CrlCopyState* 
   }
   if (crl->ever_fetched) *status.mutable_crl_last_fetched() = ToTimestamp(crl->last_fetched);
   return status;
+}
+
+// Each partner's outbox depth and oldest entry, into its status.
+void AddQueues(const std::vector<store::OutboxStats>& outboxes,
+               std::vector<v1::PeerStatus>& peers) {
+  for (v1::PeerStatus& peer : peers) {
+    for (const store::OutboxStats& outbox : outboxes) {
+      if (outbox.partner != peer.partner()) continue;
+      peer.set_queue_depth(outbox.depth);
+      if (outbox.depth > 0 && outbox.oldest_enqueued_at != absl::InfinitePast()) {
+        *peer.mutable_oldest_undelivered() = ToTimestamp(outbox.oldest_enqueued_at);
+      }
+    }
+  }
 }
 
 // The lock on the gateway's state location (store, policy history,
@@ -341,6 +357,13 @@ absl::Status GatewayImpl::Init() {
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
       *policies_, *proposals_, *lifecycle_, *store_);
+  EvidenceServiceOptions evidence_options;
+  evidence_options.store_path = config_.store.path;
+  evidence_options.checkpoint_file = config_.audit.checkpoint_file;
+  evidence_options.gateway_certificate = config_.tls.certificate;
+  evidence_ = std::make_unique<EvidenceService>(std::move(evidence_options),
+                                                security_->authenticator(), *caller_limits_,
+                                                *proposals_, *store_);
 
   status_ = std::make_unique<GatewayStatusService>(
       security_->authenticator(), *caller_limits_, *store_, [this] {
@@ -366,6 +389,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(inbox_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
+  builder.RegisterService(evidence_.get());
   builder.RegisterService(status_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -779,6 +803,7 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
       peer_status.push_back(PeerStatusOf(links.back(), crl.has_value() ? &*crl : nullptr));
     }
   }
+  if (outboxes.ok()) AddQueues(*outboxes, peer_status);
   {
     std::lock_guard<std::mutex> lock(peer_status_mu_);
     peer_status_ = std::move(peer_status);

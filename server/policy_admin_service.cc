@@ -61,35 +61,11 @@ PolicyAdminService::PolicyAdminService(std::string organisation,
                                        PolicyLifecycle& lifecycle,
                                        store::Store& store)
     : organisation_(std::move(organisation)),
-      authenticator_(authenticator),
-      limits_(limits),
       policies_(policies),
       proposals_(proposals),
       lifecycle_(lifecycle),
-      store_(store) {}
-
-absl::StatusOr<PolicyAdminService::Officer> PolicyAdminService::Authorise(
-    const grpc::ServerContext& context, absl::string_view method) {
-  absl::StatusOr<security::PeerIdentity> caller = authenticator_.Identify(context);
-  absl::Status allowed = caller.ok() ? security::RequireOwnOfficer(*caller) : caller.status();
-  if (!allowed.ok()) {
-    std::string actor = caller.ok() ? caller->spiffe_id : "";
-    log::Warn("call_rejected", {{"method", method},
-                                {"caller", actor},
-                                {"reason", allowed.message()}});
-    v1::AuditRecord record = audit::MakeAuditRecord(v1::CALL_REJECTED, actor);
-    record.set_reason(absl::StrCat("PolicyAdmin.", method, ": ",
-                                   absl::StatusCodeToString(allowed.code()), ": ",
-                                   allowed.message()));
-    store_.AppendAuditAsync({std::move(record)}, [](absl::Status s) {
-      if (!s.ok()) log::Error("audit_write_failed", {{"reason", s.message()}});
-    });
-    return allowed;
-  }
-  HG_ASSIGN_OR_RETURN(limits::CallerLimits::CallSlot slot,
-                      limits_.StartCall(caller->spiffe_id));
-  return Officer{*std::move(caller), std::move(slot)};
-}
+      store_(store),
+      officers_("PolicyAdmin", authenticator, limits, store) {}
 
 absl::StatusOr<std::pair<std::string, std::string>>
 PolicyAdminService::CandidateText(const v1::PolicyCandidate& candidate) const {
@@ -152,14 +128,6 @@ PolicyAdminService::CompiledOrActive(const v1::PolicyCandidate* candidate,
                         absl::StrCat(field, ": ", compiled.status().message()));
   }
   return compiled;
-}
-
-grpc::Status PolicyAdminService::Serve(
-    const grpc::ServerContext& context, absl::string_view method,
-    const std::function<absl::Status(const security::PeerIdentity&)>& step) {
-  absl::StatusOr<Officer> officer = Authorise(context, method);
-  if (!officer.ok()) return security::ToGrpcStatus(officer.status());
-  return security::ToGrpcStatus(step(officer->caller));
 }
 
 absl::Status PolicyAdminService::DoValidate(
@@ -331,49 +299,49 @@ absl::Status PolicyAdminService::DoHistory(
 
 grpc::Status PolicyAdminService::Validate(grpc::ServerContext* context,
     const v1::ValidatePolicyRequest* request, v1::ValidatePolicyResponse* response) {
-  return Serve(*context, "Validate",
+  return officers_.Serve(*context, "Validate",
                [&](const security::PeerIdentity&) { return DoValidate(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Preview(grpc::ServerContext* context,
     const v1::PreviewPolicyRequest* request, v1::PreviewPolicyResponse* response) {
-  return Serve(*context, "Preview",
+  return officers_.Serve(*context, "Preview",
                [&](const security::PeerIdentity&) { return DoPreview(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Diff(grpc::ServerContext* context,
     const v1::DiffPolicyRequest* request, v1::DiffPolicyResponse* response) {
-  return Serve(*context, "Diff",
+  return officers_.Serve(*context, "Diff",
                [&](const security::PeerIdentity&) { return DoDiff(*request, response); });
 }
 
 grpc::Status PolicyAdminService::Propose(grpc::ServerContext* context,
     const v1::ProposePolicyRequest* request, v1::PolicyProposal* response) {
-  return Serve(*context, "Propose",
+  return officers_.Serve(*context, "Propose",
                [&](const security::PeerIdentity& who) { return DoPropose(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Approve(grpc::ServerContext* context,
     const v1::ApprovePolicyRequest* request, v1::PolicyProposal* response) {
-  return Serve(*context, "Approve",
+  return officers_.Serve(*context, "Approve",
                [&](const security::PeerIdentity& who) { return DoApprove(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Activate(grpc::ServerContext* context,
     const v1::ActivatePolicyRequest* request, v1::PolicyProposal* response) {
-  return Serve(*context, "Activate",
+  return officers_.Serve(*context, "Activate",
                [&](const security::PeerIdentity& who) { return DoActivate(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::Rollback(grpc::ServerContext* context,
     const v1::RollbackPolicyRequest* request, v1::PolicyProposal* response) {
-  return Serve(*context, "Rollback",
+  return officers_.Serve(*context, "Rollback",
                [&](const security::PeerIdentity& who) { return DoRollback(who, *request, response); });
 }
 
 grpc::Status PolicyAdminService::History(grpc::ServerContext* context,
     const v1::PolicyHistoryRequest* request, v1::PolicyHistoryResponse* response) {
-  return Serve(*context, "History",
+  return officers_.Serve(*context, "History",
                [&](const security::PeerIdentity&) { return DoHistory(*request, response); });
 }
 

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "havengate/v1/policy_admin.grpc.pb.h"
+#include "server/officer_calls.h"
 #include "server/security/authenticator.h"
 #include "server/limits/caller_limits.h"
 #include "server/policy_admin/proposal_store.h"
@@ -69,17 +70,6 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
                        v1::PolicyHistoryResponse* response) override;
 
  private:
-  struct Officer {
-    security::PeerIdentity caller;
-    limits::CallerLimits::CallSlot slot;
-  };
-  // The calling officer, admitted under their limits; PERMISSION_DENIED
-  // (audited) for anyone else.
-  absl::StatusOr<Officer> Authorise(const grpc::ServerContext& context,
-                                    absl::string_view method);
-  // Authorises the caller as an officer, then runs `step` for them.
-  grpc::Status Serve(const grpc::ServerContext& context, absl::string_view method,
-                     const std::function<absl::Status(const security::PeerIdentity&)>& step);
   absl::Status DoValidate(const v1::ValidatePolicyRequest& request,
                           v1::ValidatePolicyResponse* response);
   absl::Status DoPreview(const v1::PreviewPolicyRequest& request,
@@ -108,12 +98,11 @@ class PolicyAdminService final : public v1::PolicyAdmin::Service {
       const v1::PolicyCandidate* candidate, absl::string_view field) const;
 
   const std::string organisation_;
-  const security::Authenticator& authenticator_;
-  limits::CallerLimits& limits_;
   PolicyHolder& policies_;
   ProposalStore& proposals_;
   PolicyLifecycle& lifecycle_;
   store::Store& store_;
+  const OfficerCalls officers_;
 };
 
 }  // namespace havengate::server

@@ -4,7 +4,10 @@
 // oversight body asks — what was shared with a partner (about a
 // container), what a partner received in a period, which policy versions
 // and rules released a field and who proposed and approved them.
-// A thin shell over havengate::evidence (evidence/).
+// A thin shell over havengate::evidence (evidence/). With --remote the same
+// questions go to a running gateway's Evidence service, with an officer
+// certificate (the gateway authorises and audits the question); `audit
+// status` and `audit extract` exist only in that form.
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,12 +20,16 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "client/evidence_client.h"
 #include "client/havenctl/commands.h"
+#include "client/havenctl/connection_flags.h"
 #include "client/havenctl/json_output.h"
 #include "evidence/audit_store.h"
+#include "evidence/evidence_proto.h"
 #include "evidence/queries.h"
 #include "evidence/verify.h"
 #include "proto/json.h"
+#include "proto/status_macros.h"
 #include "proto/timestamp.h"
 
 namespace havengate::havenctl {
@@ -105,6 +112,46 @@ absl::StatusOr<QueryInput> OpenForQuery(const std::string& store_path,
   if (!store.ok()) return store.status();
   in.store = std::move(*store);
   return in;
+}
+
+// Where a question is answered: a store file (offline) or a running
+// gateway (--remote, with the connection flags).
+struct AuditSource {
+  std::string store;
+  bool remote = false;
+  ConnectionFlags connection;
+
+  void AddTo(CLI::App& cmd) {
+    cmd.add_option("--store", store, "the gateway's store file (a copy will do)");
+    cmd.add_flag("--remote", remote,
+                 "ask the running gateway instead (Evidence service; needs an "
+                 "officer certificate: --connection or --address/--cert/--key/--ca/"
+                 "--gateway-id)");
+    connection.AddTo(cmd);
+  }
+  absl::Status Check() const {
+    if (remote && !store.empty()) {
+      return absl::InvalidArgumentError("give --store or --remote, not both");
+    }
+    if (!remote && store.empty()) {
+      return absl::InvalidArgumentError("give --store FILE (offline) or --remote");
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Connects for --remote and runs `ask` on the gateway's Evidence service.
+template <typename Ask>
+absl::Status AskGateway(const AuditSource& source, Ask ask) {
+  absl::StatusOr<std::unique_ptr<client::Client>> connected = source.connection.Connect();
+  if (!connected.ok()) return connected.status();
+  client::EvidenceClient evidence(**connected);
+  absl::Status status = ask(evidence);
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat(absl::StatusCodeToString(status.code()),
+                                                    ": ", status.message()));
+  }
+  return absl::OkStatus();
 }
 
 void PrintJsonLines(const std::vector<v1::AuditRecord>& records) {
@@ -249,22 +296,48 @@ int RunExport(const ExportFlags& f) {
 // --- shared ------------------------------------------------------------------
 
 struct SharedFlags {
-  std::string store;
+  AuditSource source;
   std::string partner;
   std::string container;
+  std::string vessel;
+  std::string item_id;
   RangeFlags range;
   bool json = false;
 };
 
+absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(const SharedFlags& f,
+                                                        const evidence::SharedQuery& query) {
+  if (f.source.remote) {
+    v1::SharedRequest request;
+    request.set_partner(query.partner);
+    request.set_container(query.container);
+    request.set_vessel(query.vessel);
+    request.set_item_id(query.item_id);
+    *request.mutable_period() = evidence::RangeToProto(query.range);
+    std::vector<v1::AuditRecord> out;
+    HG_RETURN_IF_ERROR(AskGateway(f.source, [&](client::EvidenceClient& evidence) {
+      HG_ASSIGN_OR_RETURN(v1::EvidenceRecords records, evidence.Shared(request));
+      out.assign(records.records().begin(), records.records().end());
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<evidence::AuditStore> store,
+                      evidence::AuditStore::Open(f.source.store));
+  return evidence::FindShared(*store, query);
+}
+
 int RunShared(const SharedFlags& f) {
-  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
-  if (!in.ok()) return Fail("shared", in.status());
+  if (absl::Status ok = f.source.Check(); !ok.ok()) return Fail("shared", ok);
+  absl::StatusOr<evidence::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("shared", range.status());
   evidence::SharedQuery query;
   query.partner = f.partner;
   query.container = f.container;
-  query.range = in->range;
-  absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      evidence::FindShared(*in->store, query);
+  query.vessel = f.vessel;
+  query.item_id = f.item_id;
+  query.range = *range;
+  absl::StatusOr<std::vector<v1::AuditRecord>> records = FindShared(f, query);
   if (!records.ok()) return Fail("shared", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -325,7 +398,9 @@ int RunShared(const SharedFlags& f) {
   std::cout << "\nshared with " << f.partner
             << (f.container.empty() ? ""
                                     : absl::StrCat(" about container ", f.container))
-            << " " << f.range.Describe(in->range) << ": " << decided
+            << (f.vessel.empty() ? "" : absl::StrCat(" about vessel ", f.vessel))
+            << (f.item_id.empty() ? "" : absl::StrCat(" about item ", f.item_id))
+            << " " << f.range.Describe(*range) << ": " << decided
             << " decisions (" << released << " released), " << delivered
             << " delivered, " << refused << " refused, " << expired
             << " expired\n";
@@ -339,17 +414,36 @@ int RunShared(const SharedFlags& f) {
 // --- received ----------------------------------------------------------------
 
 struct ReceivedFlags {
-  std::string store;
+  AuditSource source;
   std::string partner;
   RangeFlags range;
   bool json = false;
 };
 
+absl::StatusOr<std::vector<v1::AuditRecord>> FindReceived(const ReceivedFlags& f,
+                                                          const evidence::TimeRange& range) {
+  if (f.source.remote) {
+    v1::ReceivedRequest request;
+    request.set_partner(f.partner);
+    *request.mutable_period() = evidence::RangeToProto(range);
+    std::vector<v1::AuditRecord> out;
+    HG_RETURN_IF_ERROR(AskGateway(f.source, [&](client::EvidenceClient& evidence) {
+      HG_ASSIGN_OR_RETURN(v1::EvidenceRecords records, evidence.Received(request));
+      out.assign(records.records().begin(), records.records().end());
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<evidence::AuditStore> store,
+                      evidence::AuditStore::Open(f.source.store));
+  return evidence::FindReceived(*store, f.partner, range);
+}
+
 int RunReceived(const ReceivedFlags& f) {
-  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
-  if (!in.ok()) return Fail("received", in.status());
-  absl::StatusOr<std::vector<v1::AuditRecord>> records =
-      evidence::FindReceived(*in->store, f.partner, in->range);
+  if (absl::Status ok = f.source.Check(); !ok.ok()) return Fail("received", ok);
+  absl::StatusOr<evidence::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("received", range.status());
+  absl::StatusOr<std::vector<v1::AuditRecord>> records = FindReceived(f, *range);
   if (!records.ok()) return Fail("received", records.status());
   if (f.json) {
     PrintJsonLines(*records);
@@ -367,7 +461,7 @@ int RunReceived(const ReceivedFlags& f) {
                                  retraction ? "retraction" : "item");
   }
   std::cout << "\n" << f.partner << " received " << items << " items and "
-            << retractions << " retractions " << f.range.Describe(in->range)
+            << retractions << " retractions " << f.range.Describe(*range)
             << " (acknowledged by its gateway)\n";
   return 0;
 }
@@ -375,7 +469,7 @@ int RunReceived(const ReceivedFlags& f) {
 // --- rule --------------------------------------------------------------------
 
 struct RuleFlags {
-  std::string store;
+  AuditSource source;
   std::string field;
   std::string partner;
   RangeFlags range;
@@ -430,15 +524,37 @@ void PrintReleasesJson(const RuleFlags& f,
   }
 }
 
+absl::StatusOr<std::vector<evidence::FieldRelease>> FindFieldReleases(
+    const RuleFlags& f, const evidence::FieldQuery& query) {
+  if (f.source.remote) {
+    v1::FieldReleasesRequest request;
+    request.set_field(query.field);
+    request.set_partner(query.partner);
+    *request.mutable_period() = evidence::RangeToProto(query.range);
+    std::vector<evidence::FieldRelease> out;
+    HG_RETURN_IF_ERROR(AskGateway(f.source, [&](client::EvidenceClient& evidence) {
+      HG_ASSIGN_OR_RETURN(v1::FieldReleasesResponse answer, evidence.FieldReleases(request));
+      for (const v1::FieldRelease& r : answer.releases()) {
+        out.push_back(evidence::FieldReleaseFromProto(r));
+      }
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+  HG_ASSIGN_OR_RETURN(std::unique_ptr<evidence::AuditStore> store,
+                      evidence::AuditStore::Open(f.source.store));
+  return evidence::FindFieldReleases(*store, query);
+}
+
 int RunRule(const RuleFlags& f) {
-  absl::StatusOr<QueryInput> in = OpenForQuery(f.store, f.range);
-  if (!in.ok()) return Fail("rule", in.status());
+  if (absl::Status ok = f.source.Check(); !ok.ok()) return Fail("rule", ok);
+  absl::StatusOr<evidence::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("rule", range.status());
   evidence::FieldQuery query;
   query.field = f.field;
   query.partner = f.partner;
-  query.range = in->range;
-  absl::StatusOr<std::vector<evidence::FieldRelease>> releases =
-      evidence::FindFieldReleases(*in->store, query);
+  query.range = *range;
+  absl::StatusOr<std::vector<evidence::FieldRelease>> releases = FindFieldReleases(f, query);
   if (!releases.ok()) return Fail("rule", releases.status());
   if (f.json) {
     PrintReleasesJson(f, *releases);
@@ -446,7 +562,7 @@ int RunRule(const RuleFlags& f) {
   }
   std::cout << "field " << f.field << " "
             << (f.partner.empty() ? "" : absl::StrCat("to ", f.partner, " "))
-            << f.range.Describe(in->range) << ": released under "
+            << f.range.Describe(*range) << ": released under "
             << releases->size() << " policy version"
             << (releases->size() == 1 ? "" : "s") << "\n";
   for (const evidence::FieldRelease& r : *releases) {
@@ -486,13 +602,83 @@ int RunRule(const RuleFlags& f) {
   return 0;
 }
 
+// --- status, extract (remote only) ------------------------------------------
+
+struct StatusFlags {
+  ConnectionFlags connection;
+  bool json = false;
+};
+
+int RunStatus(const StatusFlags& f) {
+  AuditSource source;
+  source.remote = true;
+  source.connection = f.connection;
+  v1::ChainStatusResponse status;
+  absl::Status asked = AskGateway(source, [&](client::EvidenceClient& evidence) {
+    HG_ASSIGN_OR_RETURN(status, evidence.ChainStatus());
+    return absl::OkStatus();
+  });
+  if (!asked.ok()) return Fail("status", asked);
+  if (f.json) {
+    std::cout << ToJson(status) << "\n";
+    return status.ok() ? 0 : 1;
+  }
+  std::cout << "records      " << status.records() << ", last " << status.last_sequence()
+            << " at " << When(status.last_recorded_at()) << " UTC\n"
+            << "checkpoints  " << status.checkpoints();
+  if (status.has_last_checkpoint()) {
+    std::cout << ", last at record " << status.last_checkpoint().sequence() << " ("
+              << When(status.last_checkpoint().recorded_at()) << " UTC), signature "
+              << (status.last_checkpoint_signature_valid() ? "valid" : "NOT VALID");
+  }
+  std::cout << "; " << status.unsealed_tail() << " records after it\n";
+  for (const std::string& note : status.notes()) std::cout << "note: " << note << "\n";
+  for (const std::string& problem : status.problems()) {
+    std::cout << "PROBLEM " << problem << "\n";
+  }
+  std::cout << (status.ok() ? "OK: the audit log is intact\n"
+                            : "FAILED: the audit log was tampered with or damaged\n");
+  return status.ok() ? 0 : 1;
+}
+
+struct ExtractFlags {
+  ConnectionFlags connection;
+  RangeFlags range;
+  std::string output;
+};
+
+int RunExtract(const ExtractFlags& f) {
+  absl::StatusOr<evidence::TimeRange> range = f.range.Build();
+  if (!range.ok()) return Fail("extract", range.status());
+  AuditSource source;
+  source.remote = true;
+  source.connection = f.connection;
+  v1::ExtractRequest request;
+  *request.mutable_period() = evidence::RangeToProto(*range);
+  v1::ExtractResponse extract;
+  absl::Status asked = AskGateway(source, [&](client::EvidenceClient& evidence) {
+    HG_ASSIGN_OR_RETURN(extract, evidence.Extract(request));
+    return absl::OkStatus();
+  });
+  if (!asked.ok()) return Fail("extract", asked);
+  if (f.output.empty() || f.output == "-") {
+    std::cout << ToJson(extract) << "\n";
+    return 0;
+  }
+  std::ofstream out(f.output, std::ios::trunc);
+  out << ToJson(extract) << "\n";
+  if (!out) return Fail("extract", absl::UnavailableError(absl::StrCat("cannot write ", f.output)));
+  std::cerr << "extracted " << extract.records_size() << " records to " << f.output << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
   CLI::App* audit_cmd = app.add_subcommand(
       "audit",
       "verify a gateway's audit log and ask it questions (offline, on the "
-      "store file; read-only)");
+      "store file, read-only; or with --remote, of the running gateway)");
   audit_cmd->require_subcommand(1);
 
   {
@@ -537,12 +723,17 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
     auto* cmd = audit_cmd->add_subcommand(
         "shared",
         "what this gateway shared with a partner (decisions and deliveries), "
-        "optionally only about one container");
+        "optionally only about one container, vessel or item");
     auto f = std::make_shared<SharedFlags>();
-    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    f->source.AddTo(*cmd);
     cmd->add_option("--partner", f->partner, "partner organisation id")->required();
-    cmd->add_option("--container", f->container,
-                    "only items that list this container number");
+    auto* container = cmd->add_option("--container", f->container,
+                                      "only items that list this container number");
+    auto* vessel = cmd->add_option("--vessel", f->vessel,
+                                   "only items that list this vessel (IMO number or name)");
+    auto* item = cmd->add_option("--item", f->item_id, "only this item id");
+    container->excludes(vessel)->excludes(item);
+    vessel->excludes(item);
     f->range.AddTo(*cmd);
     cmd->add_flag("--json", f->json, "the audit records as JSON lines");
     cmd->callback([&run, f] { run = [f] { return RunShared(*f); }; });
@@ -553,7 +744,7 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
         "every item and retraction a partner's gateway received from this "
         "gateway in a period");
     auto f = std::make_shared<ReceivedFlags>();
-    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    f->source.AddTo(*cmd);
     cmd->add_option("--partner", f->partner, "partner organisation id")->required();
     f->range.AddTo(*cmd);
     cmd->add_flag("--json", f->json, "the audit records as JSON lines");
@@ -565,7 +756,7 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
         "which policy versions and rules released a body field, to whom, and "
         "who proposed, approved and activated those versions");
     auto f = std::make_shared<RuleFlags>();
-    cmd->add_option("--store", f->store, "the gateway's store file")->required();
+    f->source.AddTo(*cmd);
     cmd->add_option("--field", f->field,
                     "body field path, e.g. containers.number or persons.name")
         ->required();
@@ -577,6 +768,29 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
                   "partners, outcomes {outcome: count}, rules, protecting_rules, "
                   "lifecycle [audit records]");
     cmd->callback([&run, f] { run = [f] { return RunRule(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "status",
+        "ask the running gateway for its audit chain's state: verified up to "
+        "which record, the last signed checkpoint and whether its signature "
+        "verifies (exit 1 if anything does not)");
+    auto f = std::make_shared<StatusFlags>();
+    f->connection.AddTo(*cmd);
+    cmd->add_flag("--json", f->json, "the gateway's ChainStatusResponse as JSON");
+    cmd->callback([&run, f] { run = [f] { return RunStatus(*f); }; });
+  }
+  {
+    auto* cmd = audit_cmd->add_subcommand(
+        "extract",
+        "a signed extract from the running gateway for an oversight body: the "
+        "records of a period, the signed checkpoint that seals them and the "
+        "gateway's certificate, as one JSON document");
+    auto f = std::make_shared<ExtractFlags>();
+    f->connection.AddTo(*cmd);
+    f->range.AddTo(*cmd);
+    cmd->add_option("-o,--output", f->output, "write here instead of standard output");
+    cmd->callback([&run, f] { run = [f] { return RunExtract(*f); }; });
   }
 }
 

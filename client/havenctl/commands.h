@@ -33,6 +33,8 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run);
 void RegisterHealthCommand(CLI::App& app, CommandRunner& run);
 // `havenctl peer bundle export|add`: onboarding a partner (peer_bundle.h).
 void RegisterPeerCommands(CLI::App& app, CommandRunner& run);
+// `havenctl console`: the policy officers' console (client/console).
+void RegisterConsoleCommand(CLI::App& app, CommandRunner& run);
 // `havenctl store backup|restore`: a gateway's state (store_backup.h).
 void RegisterStoreCommands(CLI::App& app, CommandRunner& run);
 

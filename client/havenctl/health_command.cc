@@ -25,17 +25,13 @@ using Status = grpc::health::v1::HealthCheckResponse;
 // The peers' status, or nullopt (reason on stderr) if the gateway does not
 // give it: an older gateway, or a caller that may not ask.
 std::optional<v1::GetStatusResponse> AskPeerStatus(client::Client& client) {
-  auto stub = v1::GatewayStatus::NewStub(client.channel());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  v1::GetStatusResponse response;
-  grpc::Status status = stub->GetStatus(&context, v1::GetStatusRequest(), &response);
-  if (!status.ok()) {
+  absl::StatusOr<v1::GetStatusResponse> response = client.PartnerStatus();
+  if (!response.ok()) {
     std::cerr << "havenctl health: the gateway did not report its partners: "
-              << status.error_message() << "\n";
+              << response.status().message() << "\n";
     return std::nullopt;
   }
-  return response;
+  return *std::move(response);
 }
 
 // fresh, stale (past nextUpdate), never_fetched, not_configured.
@@ -73,7 +69,9 @@ std::string PeersJson(const std::optional<v1::GetStatusResponse>& status) {
                     ",\"crl_next_update\":",
                     JsonQuote(When(p.has_crl_next_update(), p.crl_next_update())),
                     ",\"crl_last_fetched\":",
-                    JsonQuote(When(p.has_crl_last_fetched(), p.crl_last_fetched())), "}");
+                    JsonQuote(When(p.has_crl_last_fetched(), p.crl_last_fetched())),
+                    ",\"queue_depth\":", p.queue_depth(), ",\"oldest_undelivered\":",
+                    JsonQuote(When(p.has_oldest_undelivered(), p.oldest_undelivered())), "}");
   }
   return out + "]";
 }
@@ -91,7 +89,11 @@ void PrintPeers(const std::optional<v1::GetStatusResponse>& status) {
               << (p.connected()                        ? "up"
                   : p.link_break_reason().empty() ? "not connected"
                                                   : absl::StrCat("broken (", p.link_break_reason(), ")"))
-              << "  crl " << CrlStateWord(p.crl_state());
+              << "  queued " << p.queue_depth();
+    if (p.has_oldest_undelivered()) {
+      std::cout << " (oldest " << When(true, p.oldest_undelivered()) << ")";
+    }
+    std::cout << "  crl " << CrlStateWord(p.crl_state());
     if (p.crl_state() != v1::PEER_CRL_NOT_CONFIGURED) {
       std::cout << " (number " << p.crl_number() << ", next update "
                 << When(p.has_crl_next_update(), p.crl_next_update()) << ", fetched "

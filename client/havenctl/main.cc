@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::RegisterHealthCommand(app, run);
   havengate::havenctl::RegisterPeerCommands(app, run);
   havengate::havenctl::RegisterStoreCommands(app, run);
+  havengate::havenctl::RegisterConsoleCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RequiredError& e) {
