@@ -21,6 +21,9 @@
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
 #include "server/policy_admin_service.h"
+#include "server/cooperation/cooperation_service.h"
+#include "server/cooperation/hit_asker.h"
+#include "server/hits_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
@@ -136,6 +139,10 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<limits::CallerLimits> caller_limits_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
+  std::unique_ptr<HitsService> hits_;
+  std::unique_ptr<HitAsker> hit_asker_;
+  std::unique_ptr<HitQuestionsService> hit_questions_;
+  std::unique_ptr<CooperationService> cooperation_;
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
@@ -238,6 +245,8 @@ absl::Status GatewayImpl::Init() {
                                             *caller_limits_, *sharing_, *store_);
   inbox_ = std::make_unique<InboxService>(security_->authenticator(),
                                           *caller_limits_, *store_);
+  hits_ = std::make_unique<HitsService>(security_->authenticator(),
+                                        *caller_limits_, *store_);
   FederationServiceOptions federation_options;
   federation_options.organisation = config_.organisation_id;
   for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);
@@ -247,6 +256,15 @@ absl::Status GatewayImpl::Init() {
   federation_options.own_crl_file = config_.tls.crl;
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
+  hit_asker_ = std::make_unique<HitAsker>(*store_);
+  hit_questions_ = std::make_unique<HitQuestionsService>(
+      security_->authenticator(), *caller_limits_, *policies_, *hit_asker_);
+  CooperationServiceOptions cooperation_options;
+  cooperation_options.organisation = config_.organisation_id;
+  cooperation_options.peers = federation_options.peers;
+  cooperation_options.caller_limits = caller_limits_.get();
+  cooperation_ = std::make_unique<CooperationService>(
+      cooperation_options, security_->authenticator(), *policies_, *store_);
 
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
@@ -268,6 +286,9 @@ absl::Status GatewayImpl::Init() {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());
+  builder.RegisterService(hits_.get());
+  builder.RegisterService(hit_questions_.get());
+  builder.RegisterService(cooperation_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
   server_ = builder.BuildAndStart();
@@ -330,6 +351,7 @@ absl::Status GatewayImpl::StartPeerLinks() {
                                            PeerMetrics());
     link->Start();
     peer_links_.push_back(std::move(link));
+    hit_asker_->AddPeer(peer.id, peer.address, *credentials);
     if (!peer.crl.empty()) {
       CrlFetcherOptions fetch;
       fetch.partner = peer.id;

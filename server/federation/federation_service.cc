@@ -184,11 +184,12 @@ void FederationService::Close(grpc::ServerContext* context) {
   open_.erase(context);
 }
 
-absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
-    grpc::ServerContext& context, absl::string_view method) {
-  absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(context);
+absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
+    const security::Authenticator& authenticator, const std::set<std::string>& peers,
+    store::Store& store, grpc::ServerContext& context, absl::string_view method) {
+  absl::StatusOr<security::PeerIdentity> peer = authenticator.Identify(context);
   absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
-  if (allowed.ok() && options_.peers.count(peer->organisation_id) == 0) {
+  if (allowed.ok() && peers.count(peer->organisation_id) == 0) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
@@ -200,8 +201,14 @@ absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
   log::Warn("call_rejected", {{"method", std::string(method)},
                               {"caller", peer.ok() ? peer->spiffe_id : ""},
                               {"reason", allowed.message()}});
-  (void)store_.AppendAudit({std::move(record)});
+  (void)store.AppendAudit({std::move(record)});
   return allowed;
+}
+
+absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
+    grpc::ServerContext& context, absl::string_view method) {
+  return AuthoriseConfiguredPeer(authenticator_, options_.peers, store_, context,
+                                 method);
 }
 
 grpc::Status FederationService::GetCrl(grpc::ServerContext* context,

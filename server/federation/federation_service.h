@@ -52,6 +52,13 @@ struct FederationServiceOptions {
   limits::CallerLimits* caller_limits = nullptr;
 };
 
+// The caller if it is the gateway of one of `peers` (organisation ids);
+// otherwise the refusal, already logged and audited as CALL_REJECTED for
+// `method`. For every service peer gateways call.
+[[nodiscard]] absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
+    const security::Authenticator& authenticator, const std::set<std::string>& peers,
+    store::Store& store, grpc::ServerContext& context, absl::string_view method);
+
 class FederationService final : public v1::Federation::Service {
  public:
   FederationService(FederationServiceOptions options,

@@ -1,0 +1,370 @@
+// Hits and hit/no-hit questions across real gateways (real processes, real
+// mutual TLS). port-rtm and police-nl both pseudonymise badge ids with the
+// shared key `partner-correlation-2026` (one key file, the same bytes in
+// both policies) and person names with keys of their own; both send
+// customs-nl an item about the same container, seal and badge holder.
+// - customs-nl records hits on the container and the badge, none on the
+//   name (different keys) and none on the seal (not indexed there); the
+//   hit audit records hold no personal value in clear; Subscribe streams
+//   the hits; `havenctl hits list --json` shows them.
+// - police-nl, which holds the badge in clear in its own report, meets
+//   port-rtm's pseudonymised badge as a hit: the name never left it.
+// - customs-nl asks hit/no-hit: police-nl answers container questions for
+//   customs-nl (hit with references and contact point, no contents; no-hit
+//   for an unknown container) and refuses vessel questions; port-rtm
+//   answers nothing (default). Both sides audit every question.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "havengate/v1/cooperation.pb.h"
+#include "havengate/v1/inbox.grpc.pb.h"
+#include "havengate/v1/hits.pb.h"
+#include "tests/e2e/federation_fixture.h"
+#include "tests/testing/harness.h"
+
+namespace havengate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr char kContainer[] = "MSCU4812360";
+constexpr char kSeal[] = "SEAL-7741";
+constexpr char kName[] = "Kevin Brouwer";
+constexpr char kBadge[] = "RWG-20931";
+constexpr char kContact[] = "Seaport Police HARC, +31 10 000 0000";
+
+std::string PortPolicy(const std::string& shared_key) {
+  return absl::StrCat(R"yaml(
+organisation: port-rtm
+version: "hits-1"
+partners:
+  - {id: police-nl, kind: POLICE, country: NL}
+  - {id: customs-nl, kind: CUSTOMS, country: NL}
+keys:
+  - {name: partner-correlation-2026, file: )yaml", shared_key, R"yaml(}
+  - {name: employees-2026, file: keys/employees.key}
+rules:
+  - name: access-signals
+    to: [police-nl, customs-nl]
+    kinds: [ALERT]
+    share: [category, severity, title, containers, persons.name, persons.badge_id]
+    transform:
+      persons.name: {pseudonymise: {key: employees-2026}}
+      persons.badge_id: {pseudonymise: {key: partner-correlation-2026}}
+)yaml");
+}
+
+std::string PolicePolicy(const std::string& shared_key) {
+  return absl::StrCat(R"yaml(
+organisation: police-nl
+version: "hits-1"
+partners:
+  - {id: port-rtm, kind: PORT_OPERATOR, country: NL}
+  - {id: customs-nl, kind: CUSTOMS, country: NL}
+keys:
+  - {name: partner-correlation-2026, file: )yaml", shared_key, R"yaml(}
+  - {name: police-names, file: keys/names.key}
+rules:
+  - name: insider-reports-to-customs
+    to: [customs-nl]
+    kinds: [REPORT]
+    share: [title, containers, persons.name, persons.badge_id]
+    transform:
+      persons.name: {pseudonymise: {key: police-names}}
+      persons.badge_id: {pseudonymise: {key: partner-correlation-2026}}
+inbound:
+  accept:
+    - {from: [port-rtm], kinds: [ALERT]}
+matching:
+  index: [container_number, vessel_imo, badge_id]
+  key: partner-correlation-2026
+  answer:
+    - {to: [customs-nl], key_types: [container_number]}
+  contact: ")yaml", kContact, R"yaml("
+)yaml");
+}
+
+constexpr char kCustomsPolicy[] = R"yaml(
+organisation: customs-nl
+version: "hits-1"
+partners:
+  - {id: port-rtm, kind: PORT_OPERATOR, country: NL}
+  - {id: police-nl, kind: POLICE, country: NL}
+keys:
+  - {name: customs-matching, file: keys/matching.key}
+inbound:
+  accept:
+    - {from: [port-rtm], kinds: [ALERT]}
+    - {from: [police-nl], kinds: [REPORT]}
+matching:
+  index: [container_number, vessel_imo, vessel_mmsi, person_name, badge_id]
+  key: customs-matching
+)yaml";
+
+v1::Item PortAlert() {
+  v1::Item item = MakeAlert("hit-port-1", "Badge used out of hours at the reefer stack");
+  item.mutable_alert()->set_category(v1::Alert::UNAUTHORISED_ACCESS);
+  v1::Container* c = item.mutable_alert()->add_containers();
+  c->set_number(kContainer);
+  c->set_seal_number(kSeal);
+  v1::Person* p = item.mutable_alert()->add_persons();
+  p->set_name(kName);
+  p->set_badge_id(kBadge);
+  p->set_role(v1::Person::EMPLOYEE);
+  return item;
+}
+
+v1::Item PoliceReport() {
+  v1::Item item;
+  item.set_item_id("hit-police-1");
+  item.mutable_classification()->set_tlp(v1::Classification::AMBER);
+  v1::IntelligenceReport* r = item.mutable_report();
+  r->set_title("Terminal employee paid to look up reefer containers");
+  r->set_assessment("Source reports payments in cash; see case file.");
+  v1::Container* c = r->add_containers();
+  c->set_number(kContainer);
+  c->set_seal_number(kSeal);
+  v1::Person* p = r->add_persons();
+  p->set_name(kName);
+  p->set_badge_id(kBadge);
+  p->set_document_number("NX7712345");
+  return item;
+}
+
+// Every value of the items a hit or an answer must never carry.
+const std::vector<std::string>& Withheld() {
+  static const std::vector<std::string> values = {
+      kName, kBadge, "NX7712345", "paid to look up", "payments in cash",
+      "out of hours"};
+  return values;
+}
+
+void ExpectNoWithheldValue(const google::protobuf::Message& message) {
+  const std::string text = message.DebugString();
+  for (const std::string& value : Withheld()) {
+    EXPECT_THAT(text, ::testing::Not(HasSubstr(value))) << text;
+  }
+}
+
+std::set<std::string> Pair(const v1::Hit& hit) {
+  return {hit.item().item_id(), hit.other().item_id()};
+}
+
+class HitsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    f_ = new Federation();
+    for (const char* org : {"port-rtm", "police-nl", "customs-nl"}) {
+      ASSERT_TRUE(f_->AddOrg(org).ok());
+    }
+    // One key file named in both policies: the same bytes at both.
+    const std::string shared = f_->root() + "/shared/partner-correlation-2026.key";
+    ASSERT_TRUE(f_->WritePolicy("port-rtm", PortPolicy(shared)).ok());
+    ASSERT_TRUE(f_->WritePolicy("police-nl", PolicePolicy(shared)).ok());
+    ASSERT_TRUE(f_->WritePolicy("customs-nl", kCustomsPolicy).ok());
+    ASSERT_TRUE(f_->Start("port-rtm", {"police-nl", "customs-nl"}).ok()) << f_->Logs();
+    ASSERT_TRUE(f_->Start("police-nl", {"port-rtm", "customs-nl"}).ok()) << f_->Logs();
+    ASSERT_TRUE(f_->Start("customs-nl", {"port-rtm", "police-nl"}).ok()) << f_->Logs();
+    ASSERT_TRUE(f_->Push("port-rtm", PortAlert()).ok());
+    ASSERT_TRUE(f_->Push("police-nl", PoliceReport()).ok());
+    for (const char* id : {"hit-port-1", "hit-police-1"}) {
+      ASSERT_TRUE(f_->AwaitItem("customs-nl", id).ok()) << f_->Logs();
+    }
+    ASSERT_TRUE(f_->AwaitItem("police-nl", "hit-port-1").ok()) << f_->Logs();
+  }
+  static void TearDownTestSuite() {
+    delete f_;
+    f_ = nullptr;
+  }
+
+  static std::vector<v1::Hit> Hits(const std::string& org) {
+    auto page = f_->ClientOf(org).ListHits({});
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? std::vector<v1::Hit>(page->hits().begin(), page->hits().end())
+                     : std::vector<v1::Hit>{};
+  }
+
+  static Federation* f_;
+};
+Federation* HitsTest::f_ = nullptr;
+
+TEST_F(HitsTest, CustomsMeetsTheContainerAndTheSharedKeyBadgeButNotNamesOrSeals) {
+  std::vector<v1::Hit> hits = Hits("customs-nl");
+  std::vector<std::string> types;
+  for (const v1::Hit& hit : hits) {
+    types.push_back(v1::MatchKeyType_Name(hit.key_type()));
+    EXPECT_EQ(Pair(hit), (std::set<std::string>{"hit-port-1", "hit-police-1"}));
+    ExpectNoWithheldValue(hit);
+  }
+  // Names pseudonymised under different keys never meet; seals are not
+  // indexed at customs.
+  EXPECT_THAT(types, UnorderedElementsAre("CONTAINER_NUMBER", "BADGE_ID"));
+  for (const v1::Hit& hit : hits) {
+    if (hit.key_type() == v1::CONTAINER_NUMBER) {
+      EXPECT_EQ(hit.key(), kContainer);
+    } else {
+      EXPECT_TRUE(absl::StartsWith(hit.key(), "ps:"));
+    }
+  }
+  // Audited: both item references and the key type; no personal value.
+  std::vector<v1::AuditRecord> records = f_->AuditWhere(
+      "customs-nl", [](const v1::AuditRecord& r) { return r.type() == v1::HIT_RECORDED; });
+  ASSERT_EQ(records.size(), 2u);
+  for (const v1::AuditRecord& r : records) {
+    EXPECT_EQ((std::set<std::string>{r.item().item_id(), r.other_item().item_id()}),
+              (std::set<std::string>{"hit-port-1", "hit-police-1"}));
+    EXPECT_FALSE(r.match_key_type().empty());
+    ExpectNoWithheldValue(r);
+  }
+}
+
+TEST_F(HitsTest, SubscribeStreamsHitsAndHavenctlListsThem) {
+  auto stub = v1::Inbox::NewStub(f_->ClientOf("customs-nl").channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::SubscribeRequest request;
+  request.set_include_hits(true);
+  auto reader = stub->Subscribe(&context, request);
+  int items = 0, hits = 0;
+  uint64_t last = 0;
+  v1::InboxEvent event;
+  while ((items < 2 || hits < 2) && reader->Read(&event)) {
+    EXPECT_GT(event.cursor(), last);  // one cursor order
+    last = event.cursor();
+    if (event.has_hit()) ++hits;
+    if (event.has_entry()) ++items;
+  }
+  context.TryCancel();
+  while (reader->Read(&event)) {
+  }
+  reader->Finish();
+  EXPECT_EQ(items, 2);
+  EXPECT_EQ(hits, 2);
+
+  const TestOrg& customs = f_->org("customs-nl");
+  CommandResult cli = RunCommand(
+      {HavenctlBinary(), "hits", "list", "--json", "--address",
+       absl::StrCat("127.0.0.1:", f_->port("customs-nl")), "--cert", customs.client_cert,
+       "--key", customs.client_key, "--ca", customs.ca_file, "--gateway-id",
+       customs.gateway_id()});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(CountOccurrences(cli.out, "\"key_type\""), 2) << cli.out;
+  EXPECT_THAT(cli.out, HasSubstr(kContainer));
+  for (const std::string& value : Withheld()) EXPECT_THAT(cli.out, ::testing::Not(HasSubstr(value)));
+}
+
+TEST_F(HitsTest, PoliceMeetsThePortsPseudonymisedBadgeWithItsOwnClearBadge) {
+  std::vector<v1::Hit> hits = Hits("police-nl");
+  std::vector<std::string> types;
+  for (const v1::Hit& hit : hits) {
+    types.push_back(v1::MatchKeyType_Name(hit.key_type()));
+    EXPECT_EQ(Pair(hit), (std::set<std::string>{"hit-port-1", "hit-police-1"}));
+    ExpectNoWithheldValue(hit);
+  }
+  EXPECT_THAT(types, UnorderedElementsAre("CONTAINER_NUMBER", "BADGE_ID"));
+  // The port's item at police holds the badge only as a code.
+  std::vector<v1::InboxEntry> shown = f_->Shown("police-nl", "hit-port-1");
+  ASSERT_EQ(shown.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(shown[0].item().alert().persons(0).badge_id(), "ps:"));
+}
+
+TEST_F(HitsTest, HitQuestionsAreAnsweredAsEachPartnersPolicySaysAndAuditedOnBothSides) {
+  v1::AskHitsRequest ask;
+  ask.set_key_type(v1::CONTAINER_NUMBER);
+  ask.set_value("mscu4812360");  // normalised by both sides
+  ask.set_case_reference("CASE-2026-118");
+  auto answers = f_->ClientOf("customs-nl").AskHits(ask);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  ASSERT_EQ(answers->answers_size(), 2);
+  for (const v1::PartnerAnswer& a : answers->answers()) {
+    if (a.partner() == "police-nl") {
+      // Field by field: outcome, references (origin and id), contact.
+      EXPECT_EQ(a.outcome(), v1::PartnerAnswer::HIT);
+      ASSERT_EQ(a.references_size(), 2);
+      std::set<std::string> refs;
+      for (const auto& r : a.references()) refs.insert(r.origin() + "/" + r.item_id());
+      EXPECT_EQ(refs, (std::set<std::string>{"police-nl/hit-police-1",
+                                             "port-rtm/hit-port-1"}));
+      EXPECT_EQ(a.contact(), kContact);
+      EXPECT_TRUE(a.message().empty());
+    } else {
+      EXPECT_EQ(a.partner(), "port-rtm");
+      EXPECT_EQ(a.outcome(), v1::PartnerAnswer::REFUSED);
+      EXPECT_THAT(a.message(), HasSubstr("does not answer container_number questions"));
+      EXPECT_EQ(a.references_size(), 0);
+      EXPECT_TRUE(a.contact().empty());
+    }
+    ExpectNoWithheldValue(a);
+  }
+  // No hit for a container nobody holds; vessel questions refused.
+  ask.set_value("ZZZU0000000");
+  ask.add_partners("police-nl");
+  auto none = f_->ClientOf("customs-nl").AskHits(ask);
+  ASSERT_TRUE(none.ok()) << none.status();
+  ASSERT_EQ(none->answers_size(), 1);
+  EXPECT_EQ(none->answers(0).outcome(), v1::PartnerAnswer::NO_HIT);
+  EXPECT_EQ(none->answers(0).references_size(), 0);
+  EXPECT_TRUE(none->answers(0).contact().empty());
+  ask.set_key_type(v1::VESSEL_IMO);
+  ask.set_value("IMO9319466");
+  auto vessel = f_->ClientOf("customs-nl").AskHits(ask);
+  ASSERT_TRUE(vessel.ok());
+  EXPECT_EQ(vessel->answers(0).outcome(), v1::PartnerAnswer::REFUSED);
+
+  // Audited at the asker, one record per partner and question...
+  auto asked = f_->AuditWhere("customs-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_ASKED;
+  });
+  ASSERT_EQ(asked.size(), 4u);
+  EXPECT_EQ(asked[0].question_id(), answers->question_id());
+  EXPECT_EQ(asked[0].detail(), "CASE-2026-118");
+  // ... and at each partner, answered or refused.
+  auto answered = f_->AwaitAudit("police-nl", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_ANSWERED &&
+           r.question_id() == answers->question_id();
+  });
+  ASSERT_TRUE(answered.ok());
+  EXPECT_TRUE(answered->hit());
+  EXPECT_EQ(answered->partner(), "customs-nl");
+  EXPECT_EQ(answered->match_key(), kContainer);
+  auto refused_vessel = f_->AwaitAudit("police-nl", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_REFUSED && r.question_id() == vessel->question_id();
+  });
+  EXPECT_TRUE(refused_vessel.ok());
+  auto refused = f_->AwaitAudit("port-rtm", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_REFUSED &&
+           r.question_id() == answers->question_id();
+  });
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->partner(), "customs-nl");
+}
+
+TEST_F(HitsTest, PersonalValuesInClearAreRefusedWithoutBeingRepeated) {
+  // customs-nl asks with a name in clear: it becomes its own pseudonym
+  // (customs-matching key) before it leaves; police refuses person_name
+  // questions anyway. A peer sending a clear value is refused outright.
+  v1::AskHitsRequest ask;
+  ask.set_key_type(v1::BADGE_ID);
+  ask.set_value(kBadge);
+  ask.add_partners("police-nl");
+  auto answers = f_->ClientOf("customs-nl").AskHits(ask);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  EXPECT_EQ(answers->answers(0).outcome(), v1::PartnerAnswer::REFUSED);
+  auto records = f_->AuditWhere("customs-nl", [&](const v1::AuditRecord& r) {
+    return r.question_id() == answers->question_id();
+  });
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(records[0].match_key(), "ps:"));
+  for (const auto& r : f_->Audit("police-nl")) ExpectNoWithheldValue(r);
+  for (const auto& r : f_->Audit("customs-nl")) ExpectNoWithheldValue(r);
+}
+
+}  // namespace
+}  // namespace havengate::testing
