@@ -13,10 +13,12 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev
-  libcli11-dev libspdlog-dev libcpp-httplib-dev libgtest-dev libgmock-dev
+  libcli11-dev libspdlog-dev libcpp-httplib-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev libjemalloc-dev python3
   # The Debian package and its test (cpack, dpkg-shlibdeps, systemd-analyze).
   dpkg-dev file systemd adduser
+  # Two hosts in network namespaces for the onboarding test (ip netns).
+  iproute2
   # The Python client (client/python) and its tests, on Debian's python3.
   python3-grpcio python3-protobuf python3-cryptography python3-yaml python3-pytest
 )

@@ -1,6 +1,14 @@
 #include "proto/item_validation.h"
 
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "proto/json.h"
 
@@ -167,6 +175,97 @@ TEST(ItemValidationTest, ReceivedItemsStillNeedEnvelopeBodyAndKnownValues) {
   item = ValidAlert();
   item.mutable_alert()->set_title(std::string(100000, 'x'));
   EXPECT_THAT(ValidateReceivedItem(item).message(), HasSubstr("alert.title: is longer than"));
+}
+
+// The generic checks are written out per message (no reflection at run
+// time). This walks the schema by reflection and, for every field of every
+// message an item can hold, sets one bad value and expects the problem
+// reported at that field's path: a field added to item.proto and not to
+// the checks fails here.
+struct BadField {
+  std::string expected;  // "path: reason"
+  std::function<void(v1::Item&)> apply;
+};
+
+using Locator = std::function<google::protobuf::Message*(v1::Item&)>;
+
+void CollectBadFields(const google::protobuf::Descriptor* descriptor,
+                      const Locator& locate, const std::string& path,
+                      std::vector<BadField>* out) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::Message;
+  out->push_back({absl::StrCat(path.empty() ? "item" : path, ": unknown field number 999"),
+                  [locate](v1::Item& item) {
+                    Message* m = locate(item);
+                    m->GetReflection()->MutableUnknownFields(m)->AddVarint(999, 1);
+                  }});
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* f = descriptor->field(i);
+    const std::string field_path = absl::StrCat(
+        path, path.empty() ? "" : ".", f->name(), f->is_repeated() ? "[0]" : "");
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        out->push_back({absl::StrCat(field_path, ": is longer than 10000 characters"),
+                        [locate, f](v1::Item& item) {
+                          Message* m = locate(item);
+                          std::string big(10'001, 'x');
+                          if (f->is_repeated()) {
+                            m->GetReflection()->AddString(m, f, big);
+                          } else {
+                            m->GetReflection()->SetString(m, f, big);
+                          }
+                        }});
+        break;
+      case FieldDescriptor::CPPTYPE_ENUM:
+        out->push_back({absl::StrCat(field_path, ": unknown value 99"),
+                        [locate, f](v1::Item& item) {
+                          Message* m = locate(item);
+                          if (f->is_repeated()) {
+                            m->GetReflection()->AddEnumValue(m, f, 99);
+                          } else {
+                            m->GetReflection()->SetEnumValue(m, f, 99);
+                          }
+                        }});
+        break;
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        Locator sub = [locate, f](v1::Item& item) {
+          Message* m = locate(item);
+          const google::protobuf::Reflection* r = m->GetReflection();
+          if (!f->is_repeated()) return r->MutableMessage(m, f);
+          return r->FieldSize(*m, f) > 0 ? r->MutableRepeatedMessage(m, f, 0)
+                                         : r->AddMessage(m, f);
+        };
+        if (f->message_type()->full_name() == "google.protobuf.Timestamp") {
+          out->push_back({absl::StrCat(field_path, ": is not a valid time"),
+                          [sub](v1::Item& item) {
+                            static_cast<google::protobuf::Timestamp*>(sub(item))
+                                ->set_seconds(253402300800);
+                          }});
+        } else {
+          CollectBadFields(f->message_type(), sub, field_path, out);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+TEST(ItemValidationTest, GenericChecksCoverEveryFieldOfTheSchema) {
+  std::vector<BadField> cases;
+  CollectBadFields(v1::Item::descriptor(),
+                   [](v1::Item& item) -> google::protobuf::Message* { return &item; },
+                   "", &cases);
+  ASSERT_GT(cases.size(), 80u);
+  ItemLimits limits;
+  limits.max_reported_errors = 1000;
+  for (const BadField& bad : cases) {
+    v1::Item item;
+    bad.apply(item);
+    EXPECT_THAT(ValidateReceivedItem(item, limits).message(), HasSubstr(bad.expected));
+    EXPECT_THAT(ValidateItem(item, limits).message(), HasSubstr(bad.expected));
+  }
 }
 
 }  // namespace

@@ -3,11 +3,15 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "certs/channel_credentials.h"
 #include "certs/file_util.h"
 #include "evidence/checkpoint_signature.h"
@@ -15,8 +19,10 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "proto/status_macros.h"
+#include "proto/timestamp.h"
 #include "server/audit/audit_record.h"
 #include "server/audit/checkpointer.h"
+#include "server/config/config_diff.h"
 #include "server/security/peer_identity.h"
 #include "server/federation/crl_fetcher.h"
 #include "server/federation/federation_service.h"
@@ -24,6 +30,7 @@
 #include "server/cooperation/cooperation_service.h"
 #include "server/cooperation/hit_asker.h"
 #include "server/hits_service.h"
+#include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
 #include "server/logging/log.h"
@@ -54,6 +61,23 @@ constexpr char kFederationHealthService[] = "havengate.v1.Federation";
 // disk is invalid (an edit the gateway refused: the last good policy stays
 // active, and the next start would refuse the file).
 constexpr char kPolicyFileHealthService[] = "havengate.v1.PolicyFile";
+// grpc.health.v1 service name that is NOT_SERVING while the last reload of
+// the configuration file (SIGHUP) was refused: the gateway runs the
+// configuration it had, and the file on disk says something else.
+constexpr char kConfigHealthService[] = "havengate.v1.Config";
+
+std::set<std::string> PeerIds(const std::vector<config::PeerConfig>& peers) {
+  std::set<std::string> ids;
+  for (const config::PeerConfig& peer : peers) ids.insert(peer.id);
+  return ids;
+}
+
+// The limits of the client and federation services that a reload changes.
+ItemLimits ItemLimitsOf(const config::LimitsConfig& limits) {
+  ItemLimits item_limits;
+  item_limits.max_item_bytes = static_cast<size_t>(limits.max_item_bytes);
+  return item_limits;
+}
 
 // Writes `port` to `path` atomically, so a reader never sees half a number.
 absl::Status WritePortFile(const std::string& path, int port) {
@@ -99,10 +123,19 @@ class GatewayImpl final : public Gateway {
 
   absl::Status Init();
   int port() const override { return port_; }
+  absl::Status Reload(const std::string& config_path) override;
   void Shutdown(absl::Duration grace) override;
 
  private:
   absl::Status StartPeerLinks();
+  // This gateway's mutual-TLS credentials towards `peer`'s gateway.
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> LinkCredentials(
+      const config::PeerConfig& peer) const;
+  // Starts `peer`'s link (and CRL fetcher); requires links_mu_.
+  void StartPeer(const config::PeerConfig& peer,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials);
+  // Checks the file at `path` as a whole, then applies it (see Reload).
+  absl::Status ApplyConfigFile(const std::string& path);
   // Maintenance task: the overall health status follows the store.
   void FollowStoreHealth();
   // --- Evidence and observability (audit checkpoints, metrics, health) ---
@@ -116,6 +149,8 @@ class GatewayImpl final : public Gateway {
   void RefreshObservability(bool store_healthy, bool overall_changed);
   // --- end evidence and observability ---
 
+  // Fixed from the start, except `peers` and `limits`, which a reload
+  // replaces under links_mu_.
   config::GatewayConfig config_;
   // `<store.path>.lock`, held while the gateway runs: a second gateway on
   // the same state, or `havenctl store restore`, is refused.
@@ -130,6 +165,10 @@ class GatewayImpl final : public Gateway {
   int federation_serving_ = -1;  // maintenance thread: last status set
   std::atomic<bool> policy_file_valid_{true};
   std::string federation_detail_;  // maintenance thread: last detail logged
+  // What GatewayStatus answers: rebuilt each maintenance tick, so callers
+  // never touch the links and fetchers themselves.
+  std::mutex peer_status_mu_;
+  std::vector<v1::PeerStatus> peer_status_;  // peer_status_mu_
   // --- end evidence and observability ---
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<security::TransportSecurity> security_;
@@ -147,10 +186,17 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
-  std::vector<std::unique_ptr<PeerLink>> peer_links_;
+  std::unique_ptr<GatewayStatusService> status_;
+  // Guards config_.peers, config_.limits, peer_links_ and crl_fetchers_
+  // (a reload changes them while the maintenance threads read them).
+  mutable std::mutex links_mu_;
+  // One per configured peer, by organisation id.
+  std::map<std::string, std::unique_ptr<PeerLink>> peer_links_;
   // One per peer with a `crl` file, run by crl_maintenance_ (its own
   // thread, so a partner that does not answer delays no other task).
-  std::vector<std::unique_ptr<CrlFetcher>> crl_fetchers_;
+  std::map<std::string, std::shared_ptr<CrlFetcher>> crl_fetchers_;
+  std::mutex reload_mu_;  // serialises reloads
+  std::atomic<bool> last_reload_ok_{true};
   Maintenance crl_maintenance_{kMaintenanceInterval};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -160,6 +206,29 @@ class GatewayImpl final : public Gateway {
   std::mutex mu_;
   bool stopping_ = false;  // guarded by mu_
 };
+
+// A peer as GatewayStatus reports it; `crl` is null for a peer without a
+// `crl:` file.
+v1::PeerStatus PeerStatusOf(const metrics::LinkState& link, const CrlCopyState* crl) {
+  v1::PeerStatus status;
+  status.set_partner(link.partner);
+  status.set_connected(link.connected);
+  status.set_link_break_reason(link.break_reason);
+  status.set_crl_number(-1);
+  if (crl == nullptr) {
+    status.set_crl_state(v1::PEER_CRL_NOT_CONFIGURED);
+    return status;
+  }
+  status.set_crl_state(crl->stale          ? v1::PEER_CRL_STALE
+                       : crl->ever_fetched ? v1::PEER_CRL_FRESH
+                                           : v1::PEER_CRL_NEVER_FETCHED);
+  status.set_crl_number(crl->crl_number);
+  if (crl->next_update != absl::InfiniteFuture()) {
+    *status.mutable_crl_next_update() = ToTimestamp(crl->next_update);
+  }
+  if (crl->ever_fetched) *status.mutable_crl_last_fetched() = ToTimestamp(crl->last_fetched);
+  return status;
+}
 
 // The lock on the gateway's state location (store, policy history,
 // checkpoints, TLS state), taken before any of it is opened.
@@ -201,7 +270,7 @@ absl::Status GatewayImpl::Init() {
   PolicyHolderOptions policy_options;
   policy_options.path = config_.policy_path;
   policy_options.organisation = config_.organisation_id;
-  for (const auto& peer : config_.peers) policy_options.peers.insert(peer.id);
+  policy_options.peers = PeerIds(config_.peers);
   absl::StatusOr<std::unique_ptr<PolicyHolder>> policies =
       PolicyHolder::Load(policy_options);
   if (!policies.ok()) {
@@ -235,8 +304,7 @@ absl::Status GatewayImpl::Init() {
   sharing_ = std::make_unique<Sharing>(sharing_options, *policies_);
 
   IngestOptions ingest_options;
-  ingest_options.limits.max_item_bytes =
-      static_cast<size_t>(config_.limits.max_item_bytes);
+  ingest_options.limits = ItemLimitsOf(config_.limits);
   ingest_options.stream_window = config_.limits.stream_window;
   caller_limits_ =
       std::make_unique<limits::CallerLimits>(config_.limits.per_caller);
@@ -249,9 +317,11 @@ absl::Status GatewayImpl::Init() {
                                         *caller_limits_, *store_);
   FederationServiceOptions federation_options;
   federation_options.organisation = config_.organisation_id;
-  for (const auto& peer : config_.peers) federation_options.peers.insert(peer.id);
+  federation_options.peers = PeerIds(config_.peers);
   federation_options.limits = ingest_options.limits;
   federation_options.stream_window = config_.limits.stream_window;
+  federation_options.max_message_bytes =
+      static_cast<int>(config_.limits.max_message_bytes);
   federation_options.caller_limits = caller_limits_.get();
   federation_options.own_crl_file = config_.tls.crl;
   federation_ = std::make_unique<FederationService>(
@@ -269,6 +339,12 @@ absl::Status GatewayImpl::Init() {
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
       *policies_, *proposals_, *lifecycle_, *store_);
+
+  status_ = std::make_unique<GatewayStatusService>(
+      security_->authenticator(), *caller_limits_, *store_, [this] {
+        std::lock_guard<std::mutex> lock(peer_status_mu_);
+        return peer_status_;
+      });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -291,6 +367,7 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(cooperation_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
+  builder.RegisterService(status_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -299,6 +376,7 @@ absl::Status GatewayImpl::Init() {
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
   server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService, true);
+  server_->GetHealthCheckService()->SetServingStatus(kConfigHealthService, true);
 
   v1::AuditRecord started = MakeAuditRecord(v1::GATEWAY_STARTED, "");
   started.set_detail(absl::StrCat("listening on port ", port_));
@@ -326,52 +404,214 @@ absl::Status GatewayImpl::Init() {
 // One sending link per configured peer, dialling with this gateway's own
 // certificate and trusting only that peer's CA for that peer's gateway id.
 absl::Status GatewayImpl::StartPeerLinks() {
-  for (const config::PeerConfig& peer : config_.peers) {
-    pki::ChannelCredentialsOptions tls;
-    tls.certificate_file = config_.tls.certificate;
-    tls.private_key_file = config_.tls.private_key;
-    tls.ca_file = peer.ca;
-    tls.crl_file = peer.crl;
-    tls.expected_server_id = absl::StrCat("spiffe://", peer.domain, "/gateway");
-    tls.reload_interval_seconds = static_cast<unsigned>(
-        absl::ToInt64Seconds(config_.tls.reload_interval));
-    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-        pki::MakeChannelCredentials(tls);
-    if (!credentials.ok()) {
-      return absl::Status(credentials.status().code(),
-                          absl::StrCat("peers: ", peer.id, ": ",
-                                       credentials.status().message()));
-    }
-    PeerLinkOptions options;
-    options.partner = peer.id;
-    options.address = peer.address;
-    options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
-    options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
-    auto link = std::make_unique<PeerLink>(options, *credentials, *store_,
-                                           PeerMetrics());
-    link->Start();
-    peer_links_.push_back(std::move(link));
-    hit_asker_->AddPeer(peer.id, peer.address, *credentials);
-    if (!peer.crl.empty()) {
-      CrlFetcherOptions fetch;
-      fetch.partner = peer.id;
-      fetch.address = peer.address;
-      fetch.ca_file = peer.ca;
-      fetch.crl_file = peer.crl;
-      fetch.refresh = peer.crl_refresh;
-      fetch.on_state = [this](const std::string& partner, absl::Time next_update,
-                              bool stale) {
-        metrics_->PeerCrl(partner, next_update, stale);
-      };
-      crl_fetchers_.push_back(std::make_unique<CrlFetcher>(fetch, *credentials));
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    for (const config::PeerConfig& peer : config_.peers) {
+      HG_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                          LinkCredentials(peer));
+      StartPeer(peer, std::move(credentials));
     }
   }
   crl_maintenance_.Add([this] {
-    for (auto& fetcher : crl_fetchers_) fetcher->Tick(absl::Now());
+    // Ticked outside the lock: a partner that does not answer must not
+    // hold up a reload.
+    std::vector<std::shared_ptr<CrlFetcher>> fetchers;
+    {
+      std::lock_guard<std::mutex> lock(links_mu_);
+      for (const auto& [partner, fetcher] : crl_fetchers_) fetchers.push_back(fetcher);
+    }
+    for (auto& fetcher : fetchers) fetcher->Tick(absl::Now());
   });
   crl_maintenance_.Start();
   return absl::OkStatus();
 }
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> GatewayImpl::LinkCredentials(
+    const config::PeerConfig& peer) const {
+  pki::ChannelCredentialsOptions tls;
+  tls.certificate_file = config_.tls.certificate;
+  tls.private_key_file = config_.tls.private_key;
+  tls.ca_file = peer.ca;
+  tls.crl_file = peer.crl;
+  tls.expected_server_id = absl::StrCat("spiffe://", peer.domain, "/gateway");
+  tls.reload_interval_seconds =
+      static_cast<unsigned>(absl::ToInt64Seconds(config_.tls.reload_interval));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      pki::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    return absl::Status(credentials.status().code(),
+                        absl::StrCat("peers: ", peer.id, ": ",
+                                     credentials.status().message()));
+  }
+  return credentials;
+}
+
+void GatewayImpl::StartPeer(const config::PeerConfig& peer,
+                            std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  PeerLinkOptions options;
+  options.partner = peer.id;
+  options.address = peer.address;
+  options.gateway_spiffe_id = sharing_->options().gateway_spiffe_id;
+  options.max_message_bytes = static_cast<int>(config_.limits.max_message_bytes);
+  options.batches = !config_.unbatched_links_for_benchmark;
+  auto link = std::make_unique<PeerLink>(options, credentials, *store_, PeerMetrics());
+  link->Start();
+  peer_links_[peer.id] = std::move(link);
+  hit_asker_->AddPeer(peer.id, peer.address, credentials);
+  if (peer.crl.empty()) return;
+  CrlFetcherOptions fetch;
+  fetch.partner = peer.id;
+  fetch.address = peer.address;
+  fetch.ca_file = peer.ca;
+  fetch.crl_file = peer.crl;
+  fetch.refresh = peer.crl_refresh;
+  fetch.on_state = [this](const std::string& partner, absl::Time next_update,
+                          bool stale) {
+    metrics_->PeerCrl(partner, next_update, stale);
+  };
+  fetch.on_updated = [this](const std::string& partner, int64_t crl_number,
+                            absl::Time next_update) {
+    v1::AuditRecord record = MakeAuditRecord(v1::PEER_CRL_UPDATED, "");
+    record.set_partner(partner);
+    record.set_detail(absl::StrCat("crl_number=", crl_number, " next_update=",
+                                   absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", next_update,
+                                                    absl::UTCTimeZone())));
+    absl::Status appended = store_->AppendAudit({std::move(record)});
+    if (!appended.ok()) {
+      log::Error("audit_write_failed",
+                 {{"event", "PEER_CRL_UPDATED"}, {"reason", appended.message()}});
+    }
+  };
+  crl_fetchers_[peer.id] = std::make_shared<CrlFetcher>(fetch, std::move(credentials));
+}
+
+// --- Configuration reload (SIGHUP) --------------------------------------------
+
+absl::Status GatewayImpl::Reload(const std::string& config_path) {
+  std::lock_guard<std::mutex> serial(reload_mu_);
+  absl::Status outcome = ApplyConfigFile(config_path);
+  metrics_->ConfigReload(outcome.ok());
+  last_reload_ok_ = outcome.ok();
+  server_->GetHealthCheckService()->SetServingStatus(kConfigHealthService, outcome.ok());
+  if (outcome.ok()) return outcome;
+  // One line per problem, each naming the key (and the file's line).
+  for (absl::string_view line : absl::StrSplit(outcome.message(), '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line == "invalid configuration:") continue;
+    log::Error("config_reload_refused", {{"file", config_path}, {"problem", line}});
+  }
+  log::Error("config_reload_refused",
+             {{"file", config_path},
+              {"effect", "the file is refused as a whole; the running configuration "
+                         "stays in force"}});
+  return outcome;
+}
+
+absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
+  HG_ASSIGN_OR_RETURN(config::GatewayConfig next, config::LoadGatewayConfig(path));
+  config::ConfigDiff diff;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    diff = config::DiffConfigs(config_, next);
+  }
+  // Every problem at once: settings only a restart applies, and everything
+  // a start would check (files, certificates, the policy with the new
+  // peers) but the ports this gateway holds itself.
+  std::vector<std::string> problems;
+  for (const std::string& key : diff.restart_required) {
+    problems.push_back(absl::StrCat(key,
+                                    ": changed; only a restart applies this setting "
+                                    "(restart the gateway, or undo the change and reload)"));
+  }
+  preflight::PreflightOptions preflight_options;
+  preflight_options.check_ports = false;
+  absl::Status ready = preflight::CheckBeforeStart(next, preflight_options);
+  if (!ready.ok()) problems.emplace_back(ready.message());
+  if (!problems.empty()) {
+    return absl::FailedPreconditionError(absl::StrJoin(problems, "\n"));
+  }
+  const bool peers_changed =
+      !diff.added.empty() || !diff.removed.empty() || !diff.changed.empty();
+  std::shared_ptr<security::TrustStore> trust;
+  if (peers_changed) {
+    HG_ASSIGN_OR_RETURN(trust, security_->PreparePeers(next));
+  }
+  std::map<std::string, std::shared_ptr<grpc::ChannelCredentials>> credentials;
+  for (const auto* peers : {&diff.added, &diff.changed}) {
+    for (const config::PeerConfig& peer : *peers) {
+      HG_ASSIGN_OR_RETURN(credentials[peer.id], LinkCredentials(peer));
+    }
+  }
+
+  // Checked as a whole; from here on nothing fails. The policy first, under
+  // the new peers (the file was checked against them above), so that no
+  // policy in force names a peer without a link for longer than this takes.
+  const std::set<std::string> peer_ids = PeerIds(next.peers);
+  policies_->SetPeers(peer_ids);
+  lifecycle_->PickUpEditedFile();
+  if (trust != nullptr) security_->InstallPeers(std::move(trust));
+  federation_->SetPeers(peer_ids);
+  cooperation_->SetPeers(peer_ids);
+  for (const std::string& id : diff.removed) hit_asker_->RemovePeer(id);
+  if (diff.limits_changed) {
+    IngestOptions ingest_options;
+    ingest_options.limits = ItemLimitsOf(next.limits);
+    ingest_options.stream_window = next.limits.stream_window;
+    ingest_->SetOptions(ingest_options);
+    federation_->SetLimits(ingest_options.limits, next.limits.stream_window);
+    caller_limits_->SetLimits(next.limits.per_caller);
+  }
+  // Links: a removed or changed peer's link stops (its outbox stays) before
+  // a changed one starts again, so one outbox never has two senders.
+  std::vector<std::unique_ptr<PeerLink>> stopping;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    std::vector<std::string> ending = diff.removed;
+    for (const config::PeerConfig& peer : diff.changed) ending.push_back(peer.id);
+    for (const std::string& id : ending) {
+      auto link = peer_links_.find(id);
+      if (link != peer_links_.end()) {
+        stopping.push_back(std::move(link->second));
+        peer_links_.erase(link);
+      }
+      crl_fetchers_.erase(id);
+    }
+  }
+  for (auto& link : stopping) link->Stop();
+  stopping.clear();
+  std::vector<std::string> added_ids;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    config_.peers = next.peers;
+    config_.limits = next.limits;
+    for (const auto* peers : {&diff.added, &diff.changed}) {
+      for (const config::PeerConfig& peer : *peers) {
+        StartPeer(peer, credentials[peer.id]);
+        if (peers == &diff.added) added_ids.push_back(peer.id);
+      }
+    }
+  }
+  metrics_->AddPartners(added_ids);
+  // The metrics listener's certificate and key, checked above with the
+  // gateway's (the gRPC port watches its files by itself).
+  if (metrics_server_ != nullptr) {
+    if (absl::Status identity = metrics_server_->ReloadIdentity(); !identity.ok()) {
+      log::Error("metrics_identity_kept", {{"reason", identity.message()}});
+    }
+  }
+
+  const std::string changes = config::DescribeDiff(diff);
+  log::Info("config_reloaded", {{"file", path}, {"changes", changes}});
+  if (diff.empty()) return absl::OkStatus();
+  v1::AuditRecord record = MakeAuditRecord(v1::CONFIG_RELOADED, "");
+  record.set_detail(changes);
+  if (absl::Status audited = store_->AppendAudit({std::move(record)}); !audited.ok()) {
+    log::Error("audit_write_failed", {{"reason", audited.message()}});
+  }
+  return absl::OkStatus();
+}
+
+// --- end configuration reload ------------------------------------------------
 
 void GatewayImpl::FollowStoreHealth() {
   bool healthy = store_->Healthy();
@@ -393,8 +633,12 @@ void GatewayImpl::Shutdown(absl::Duration grace) {
   maintenance_.Stop();
   crl_maintenance_.Stop();
   // Unsent and unacknowledged messages stay in the outboxes for next time.
-  for (auto& link : peer_links_) link->Stop();
-  peer_links_.clear();
+  std::map<std::string, std::unique_ptr<PeerLink>> links;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    links.swap(peer_links_);
+  }
+  for (auto& [partner, link] : links) link->Stop();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     if (inbox_ != nullptr) inbox_->Stop();
@@ -497,15 +741,22 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   if (outboxes.ok()) metrics_->UpdateOutboxes(*outboxes, absl::Now());
   // Federation: see metrics::FederationServing. Setting the overall status
   // resets every service, so it is re-applied then.
-  std::set<std::string> stale_crls;
-  for (const auto& fetcher : crl_fetchers_) {
-    if (fetcher->stale()) stale_crls.insert(fetcher->partner());
-  }
   std::vector<metrics::LinkState> links;
-  for (size_t i = 0; i < peer_links_.size() && i < config_.peers.size(); ++i) {
-    links.push_back({config_.peers[i].id, peer_links_[i]->connected(),
-                     peer_links_[i]->break_reason(),
-                     stale_crls.count(config_.peers[i].id) > 0});
+  std::vector<v1::PeerStatus> peer_status;
+  {
+    std::lock_guard<std::mutex> lock(links_mu_);
+    for (const auto& [partner, link] : peer_links_) {
+      auto fetcher = crl_fetchers_.find(partner);
+      std::optional<CrlCopyState> crl;
+      if (fetcher != crl_fetchers_.end()) crl = fetcher->second->state();
+      links.push_back({partner, link->connected(), link->break_reason(),
+                       crl.has_value() && crl->stale});
+      peer_status.push_back(PeerStatusOf(links.back(), crl.has_value() ? &*crl : nullptr));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(peer_status_mu_);
+    peer_status_ = std::move(peer_status);
   }
   int serving = metrics::FederationServing(
                     store_healthy, links,
@@ -516,6 +767,8 @@ void GatewayImpl::RefreshObservability(bool store_healthy, bool overall_changed)
   if (overall_changed) {
     server_->GetHealthCheckService()->SetServingStatus(kPolicyFileHealthService,
                                                        policy_file_valid_.load());
+    server_->GetHealthCheckService()->SetServingStatus(kConfigHealthService,
+                                                       last_reload_ok_.load());
   }
   // grpc.health.v1 carries no detail: the log says which link and why.
   std::string detail = metrics::FederationHealthDetail(links);

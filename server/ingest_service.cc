@@ -145,13 +145,23 @@ absl::StatusOr<store::ItemWrite> PrepareItem(v1::Item& item,
 
 }  // namespace
 
+void IngestService::SetOptions(const IngestOptions& options) {
+  std::lock_guard<std::mutex> lock(options_mu_);
+  options_ = options;
+}
+
+IngestOptions IngestService::options() const {
+  std::lock_guard<std::mutex> lock(options_mu_);
+  return options_;
+}
+
 absl::StatusOr<store::ItemWrite> IngestService::Prepare(
     const v1::PushRequest& request, const security::PeerIdentity& caller) {
   if (!request.has_item()) {
     return absl::InvalidArgumentError("item: is required");
   }
   v1::Item item = request.item();
-  return PrepareItem(item, caller, options_.limits, sharing_);
+  return PrepareItem(item, caller, options().limits, sharing_);
 }
 
 grpc::Status IngestService::Push(grpc::ServerContext* context,
@@ -209,7 +219,8 @@ grpc::Status IngestService::PushStream(
   if (!admitted.ok()) return security::ToGrpcStatus(admitted.status());
   const security::PeerIdentity* caller = &admitted->caller;
 
-  OrderedAnswers<StreamAnswer> queue(options_.stream_window);
+  const IngestOptions options = this->options();
+  OrderedAnswers<StreamAnswer> queue(options.stream_window);
   // Logs (and audits, if the store refused it) one item's outcome, and
   // makes its answer. Runs on the answer thread, never on the store's
   // writer thread, which every store write waits for.
@@ -262,7 +273,7 @@ grpc::Status IngestService::PushStream(
     std::string item_id = request.item().item_id();
     absl::StatusOr<store::ItemWrite> write =
         request.has_item()
-            ? PrepareItem(*request.mutable_item(), *caller, options_.limits,
+            ? PrepareItem(*request.mutable_item(), *caller, options.limits,
                           sharing_)
             : absl::InvalidArgumentError("item: is required");
     if (!write.ok()) {

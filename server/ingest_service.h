@@ -13,6 +13,8 @@
 #ifndef HAVENGATE_SERVER_INGEST_SERVICE_H_
 #define HAVENGATE_SERVER_INGEST_SERVICE_H_
 
+#include <mutex>
+
 #include "havengate/v1/ingest.grpc.pb.h"
 #include "proto/item_validation.h"
 #include "server/security/authenticator.h"
@@ -36,6 +38,9 @@ class IngestService final : public v1::Ingest::Service {
   IngestService(IngestOptions options, const security::Authenticator& authenticator,
                 limits::CallerLimits& limits, const Sharing& sharing,
                 store::Store& store);
+
+  // Limits for calls started from now on (a configuration reload).
+  void SetOptions(const IngestOptions& options);
 
   grpc::Status Push(grpc::ServerContext* context,
                     const v1::PushRequest* request,
@@ -76,7 +81,11 @@ class IngestService final : public v1::Ingest::Service {
   void AuditRejection(const std::string& actor, absl::string_view method,
                       const absl::Status& status, const v1::Item* item);
 
-  IngestOptions options_;
+  // The options in force (replaced by SetOptions); each call reads them once.
+  IngestOptions options() const;
+
+  mutable std::mutex options_mu_;
+  IngestOptions options_;  // guarded by options_mu_
   const security::Authenticator& authenticator_;
   limits::CallerLimits& limits_;
   const Sharing& sharing_;

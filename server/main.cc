@@ -1,7 +1,8 @@
 // havengate: the gateway daemon. Reads its config, starts the gateway and
 // runs until SIGTERM or SIGINT, then drains in-flight calls and closes the
-// store cleanly. SIGHUP (systemctl reload) checks the configuration file
-// again and says what a restart would change; it never stops the gateway.
+// store cleanly. SIGHUP (systemctl reload) reads the configuration file
+// again and applies it, or refuses it as a whole (Gateway::Reload); it
+// never stops the gateway.
 #include <sys/stat.h>
 
 #include <csignal>
@@ -15,36 +16,6 @@
 #include "server/logging/grpc_log.h"
 #include "server/logging/log.h"
 #include "server/preflight/preflight.h"
-
-namespace {
-
-// SIGHUP: the configuration file is read and validated again. A file that
-// no longer validates is reported (and the next start would refuse it); a
-// valid one that differs from the running configuration is reported as
-// waiting for a restart. The policy file needs neither: the gateway picks
-// up a valid edit by itself within a second.
-void CheckConfigAgain(const std::string& path, const havengate::config::GatewayConfig& running) {
-  auto next = havengate::config::LoadGatewayConfig(path);
-  if (!next.ok()) {
-    havengate::log::Error("config_reload_refused",
-                          {{"file", path},
-                           {"reason", next.status().message()},
-                           {"detail", "the running configuration stays; fix the file before "
-                                      "the next restart"}});
-    return;
-  }
-  if (havengate::config::SameSettings(*next, running)) {
-    havengate::log::Info("config_reload", {{"file", path}, {"detail", "no change"}});
-    return;
-  }
-  havengate::log::Warn("config_reload",
-                       {{"file", path},
-                        {"detail", "the file is valid and differs from the running "
-                                   "configuration; the changes take effect at the next "
-                                   "restart (the policy file is re-read continuously)"}});
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"havengate: secure information-sharing gateway"};
@@ -109,7 +80,7 @@ int main(int argc, char** argv) {
   for (;;) {
     sigwait(&stop_signals, &signal);
     if (signal != SIGHUP) break;
-    CheckConfigAgain(config_path, *config);
+    (void)(*gateway)->Reload(config_path);  // logged, counted and audited there
   }
   havengate::log::Info("shutdown_requested",
                        {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -387,39 +386,6 @@ absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {
   std::string base_dir =
       std::filesystem::absolute(path).parent_path().string();
   return ParseGatewayConfig(text.str(), path, base_dir);
-}
-
-bool SameSettings(const GatewayConfig& a, const GatewayConfig& b) {
-  auto tls = [](const TlsConfig& t) {
-    return std::tie(t.certificate, t.private_key, t.ca, t.crl, t.reload_interval,
-                    t.state_dir);
-  };
-  auto store = [](const StoreConfig& s) { return std::tie(s.backend, s.path); };
-  auto peer = [](const PeerConfig& p) { return std::tie(p.id, p.domain, p.address, p.ca, p.crl, p.crl_refresh);
-  };
-  auto per_caller = [](const limits::CallerLimitsOptions& o) {
-    return std::tie(o.calls_per_second, o.call_burst, o.items_per_second, o.item_burst,
-                    o.max_concurrent_calls);
-  };
-  auto limits = [](const LimitsConfig& l) {
-    return std::tie(l.max_item_bytes, l.max_message_bytes, l.max_concurrent_streams,
-                    l.max_connection_age, l.stream_window);
-  };
-  auto audit = [](const AuditConfig& c) {
-    return std::tie(c.checkpoint_every_records, c.checkpoint_interval, c.checkpoint_file);
-  };
-  if (a.peers.size() != b.peers.size()) return false;
-  for (size_t i = 0; i < a.peers.size(); ++i) {
-    if (peer(a.peers[i]) != peer(b.peers[i])) return false;
-  }
-  return std::tie(a.organisation_id, a.organisation_domain, a.listen_address, a.port_file,
-                  a.policy_path, a.metrics_listen_address, a.log_format) ==
-             std::tie(b.organisation_id, b.organisation_domain, b.listen_address, b.port_file,
-                      b.policy_path, b.metrics_listen_address, b.log_format) &&
-         store(a.store) == store(b.store) && tls(a.tls) == tls(b.tls) &&
-         limits(a.limits) == limits(b.limits) &&
-         per_caller(a.limits.per_caller) == per_caller(b.limits.per_caller) &&
-         audit(a.audit) == audit(b.audit);
 }
 
 }  // namespace havengate::config

@@ -146,6 +146,9 @@ struct GatewayConfig {
   // store::StoreOptions::discard_audit_for_benchmark: no audit record is
   // kept.
   bool discard_audit_for_benchmark = false;
+  // Likewise not a key: the federation benchmark's gateways without batches
+  // on their peer links (PeerLinkOptions::batches), to compare the two.
+  bool unbatched_links_for_benchmark = false;
 };
 
 // Reads and validates a config file. INVALID_ARGUMENT lists every problem,
@@ -159,11 +162,6 @@ struct GatewayConfig {
 [[nodiscard]] absl::StatusOr<GatewayConfig> ParseGatewayConfig(
     absl::string_view yaml, const std::string& display_name,
     const std::string& base_dir);
-
-// True if `a` and `b` configure the gateway the same way (every setting;
-// `source_path` and the benchmark-only switch aside). Used on SIGHUP to
-// tell whether an edited file changes anything.
-[[nodiscard]] bool SameSettings(const GatewayConfig& a, const GatewayConfig& b);
 
 }  // namespace havengate::config
 

@@ -198,18 +198,6 @@ TEST_F(ConfigTest, TlsStateDefaultsBesideTheStoreAndCanBeSet) {
       << "each path is its own setting";
 }
 
-TEST_F(ConfigTest, SameSettingsSeesTheStoreAndTheStatePaths) {
-  auto a = Parse(kValid);
-  ASSERT_TRUE(a.ok()) << a.status();
-  GatewayConfig b = *a;
-  EXPECT_TRUE(SameSettings(*a, b));
-  b.store.path += ".other";
-  EXPECT_FALSE(SameSettings(*a, b));
-  b = *a;
-  b.tls.state_dir = "/elsewhere";
-  EXPECT_FALSE(SameSettings(*a, b));
-}
-
 TEST_F(ConfigTest, PerCallerLimitsHaveDefaultsAndCanBeSetOrTurnedOff) {
   auto c = Parse(kValid);
   ASSERT_TRUE(c.ok()) << c.status();

@@ -83,11 +83,22 @@ CooperationService::CooperationService(CooperationServiceOptions options,
       policies_(policies),
       store_(store) {}
 
+void CooperationService::SetPeers(std::set<std::string> peers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.peers = std::move(peers);
+}
+
+bool CooperationService::IsPeer(const std::string& organisation) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return options_.peers.count(organisation) > 0;
+}
+
 grpc::Status CooperationService::AskHit(grpc::ServerContext* context,
                                         const v1::HitQuestion* request,
                                         v1::HitAnswer* response) {
   absl::StatusOr<security::PeerIdentity> peer = AuthoriseConfiguredPeer(
-      authenticator_, options_.peers, store_, *context, "Cooperation.AskHit");
+      authenticator_, [this](const std::string& org) { return IsPeer(org); }, store_,
+      *context, "Cooperation.AskHit");
   if (!peer.ok()) return security::ToGrpcStatus(peer.status());
   std::optional<limits::CallerLimits::CallSlot> slot;
   if (options_.caller_limits != nullptr) {

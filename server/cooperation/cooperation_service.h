@@ -7,10 +7,11 @@
 // item references and the policy's contact point, never contents. Each
 // question is a call under the peer gateway's call limits.
 //
-// Thread-safe; borrows everything it is given, which must outlive it.
+// Thread-safe (peers change on a configuration reload); borrows everything it is given, which must outlive it.
 #ifndef HAVENGATE_SERVER_COOPERATION_COOPERATION_SERVICE_H_
 #define HAVENGATE_SERVER_COOPERATION_COOPERATION_SERVICE_H_
 
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -43,8 +44,14 @@ class CooperationService final : public v1::Cooperation::Service {
   grpc::Status AskHit(grpc::ServerContext* context, const v1::HitQuestion* request,
                       v1::HitAnswer* response) override;
 
+  // The configured peers from now on (configuration reload).
+  void SetPeers(std::set<std::string> peers);
+
  private:
-  CooperationServiceOptions options_;
+  bool IsPeer(const std::string& organisation);
+
+  std::mutex mu_;
+  CooperationServiceOptions options_;  // .peers guarded by mu_
   const security::Authenticator& authenticator_;
   const PolicyHolder& policies_;
   store::Store& store_;

@@ -79,6 +79,11 @@ void HitAsker::AddPeer(const std::string& partner, const std::string& address,
   channels_[partner] = std::move(channel);
 }
 
+void HitAsker::RemovePeer(const std::string& partner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  channels_.erase(partner);
+}
+
 absl::StatusOr<v1::AskHitsResponse> HitAsker::Ask(const HitQuestionRequest& request) {
   std::vector<std::pair<std::string, std::shared_ptr<grpc::Channel>>> targets;
   {

@@ -6,7 +6,7 @@
 // value in clear: the key it is given is already a pseudonym code for
 // personal types (CompiledPolicy::MatchKeyFor).
 //
-// Thread-safe: AddPeer may run while questions are asked.
+// Thread-safe: AddPeer and RemovePeer may run while questions are asked.
 #ifndef HAVENGATE_SERVER_COOPERATION_HIT_ASKER_H_
 #define HAVENGATE_SERVER_COOPERATION_HIT_ASKER_H_
 
@@ -42,6 +42,8 @@ class HitAsker {
   // A partner's gateway at `address`, reached with `credentials`.
   void AddPeer(const std::string& partner, const std::string& address,
                std::shared_ptr<grpc::ChannelCredentials> credentials);
+  // No longer asks `partner` (removed by a configuration reload).
+  void RemovePeer(const std::string& partner);
 
   // Asks; one answer per partner, in the order asked. INVALID_ARGUMENT if
   // a partner named is not a peer; the audit failing fails the call

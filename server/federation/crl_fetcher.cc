@@ -63,8 +63,17 @@ absl::Status CrlFetcher::FetchOnce() {
                                  {"crl_number", fetched.crl_number()},
                                  {"revoked", static_cast<int64_t>(
                                                  fetched.RevokedSerials().size())},
+                                 {"next_update", absl::FormatTime(fetched.next_update())},
                                  {"file", options_.crl_file}});
+  if (options_.on_updated) {
+    options_.on_updated(options_.partner, fetched.crl_number(), fetched.next_update());
+  }
   return absl::OkStatus();
+}
+
+CrlCopyState CrlFetcher::state() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  return state_;
 }
 
 void CrlFetcher::Tick(absl::Time now) {
@@ -78,6 +87,11 @@ void CrlFetcher::Tick(absl::Time now) {
                 {{"peer", options_.partner}, {"reason", error}});
     }
     last_error_ = error;
+    if (fetched.ok()) {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      state_.ever_fetched = true;
+      state_.last_fetched = now;
+    }
   }
   ReportCopy(now);
 }
@@ -86,6 +100,12 @@ void CrlFetcher::ReportCopy(absl::Time now) {
   absl::StatusOr<pki::Crl> copy = pki::Crl::ReadFile(options_.crl_file);
   absl::Time next_update = copy.ok() ? copy->next_update() : absl::InfiniteFuture();
   bool stale = copy.ok() && next_update < now;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    state_.stale = stale;
+    state_.next_update = next_update;
+    state_.crl_number = copy.ok() ? copy->crl_number() : -1;
+  }
   if (stale != stale_.exchange(stale)) {
     if (stale) {
       log::Warn("peer_crl_stale", {{"peer", options_.partner},

@@ -8,16 +8,18 @@
 // at the next handshake without anyone copying files.
 //
 // It also reports the copy's nextUpdate: a copy past it is stale (logged
-// once per episode, `peer_crl_stale`, and passed to `on_state`).
+// once per episode, `peer_crl_stale`, and passed to `on_state`). A copy
+// replaced by a fetch is passed to `on_updated` (the gateway audits it).
 //
 // Threads: Tick() runs on the gateway's CRL maintenance thread only;
-// stale() may be read from any thread.
+// stale() and state() may be read from any thread.
 #ifndef HAVENGATE_SERVER_FEDERATION_CRL_FETCHER_H_
 #define HAVENGATE_SERVER_FEDERATION_CRL_FETCHER_H_
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -42,6 +44,22 @@ struct CrlFetcherOptions {
   // it has none or cannot be read) and whether it is stale.
   std::function<void(const std::string& partner, absl::Time next_update, bool stale)>
       on_state;
+  // Called after a fetch replaced the copy, with the new CRL's number (-1 if
+  // it has none) and nextUpdate.
+  std::function<void(const std::string& partner, int64_t crl_number, absl::Time next_update)>
+      on_updated;
+};
+
+// What the gateway knows of its copy of a partner's CRL, for status calls.
+struct CrlCopyState {
+  bool stale = false;
+  // A fetch from the partner succeeded since this fetcher was created.
+  bool ever_fetched = false;
+  absl::Time last_fetched = absl::InfinitePast();
+  // The copy's nextUpdate (InfiniteFuture if none or unreadable) and
+  // cRLNumber (-1 if none or unreadable), as of the last Tick.
+  absl::Time next_update = absl::InfiniteFuture();
+  int64_t crl_number = -1;
 };
 
 class CrlFetcher {
@@ -60,6 +78,7 @@ class CrlFetcher {
   absl::Status FetchOnce();
 
   bool stale() const { return stale_.load(); }
+  CrlCopyState state() const;
   const std::string& partner() const { return options_.partner; }
 
  private:
@@ -72,6 +91,8 @@ class CrlFetcher {
   absl::Time next_fetch_ = absl::InfinitePast();  // Tick's thread only
   std::string last_error_;                        // Tick's thread only
   std::atomic<bool> stale_{false};
+  mutable std::mutex state_mu_;
+  CrlCopyState state_;  // state_mu_
 };
 
 }  // namespace havengate::server

@@ -1,5 +1,6 @@
 #include "server/federation/federation_service.h"
 
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "server/logging/log.h"
 #include "server/federation/link_break.h"
 #include "server/federation/ordered_answers.h"
+#include "server/federation/wire_batch.h"
 
 namespace havengate::server {
 namespace {
@@ -115,8 +117,9 @@ absl::Status FederationService::CheckRetraction(
 }
 
 absl::Status FederationService::CheckItem(const v1::Item& item,
-                                          const security::PeerIdentity& peer) const {
-  HG_RETURN_IF_ERROR(ValidateReceivedItem(item, options_.limits));
+                                          const security::PeerIdentity& peer,
+                                          const ItemLimits& limits) const {
+  HG_RETURN_IF_ERROR(ValidateReceivedItem(item, limits));
   return CheckProvenance(item, peer.organisation_id, options_.organisation);
 }
 
@@ -169,14 +172,39 @@ void FederationService::AuditOtherCopy(const security::PeerIdentity& peer,
 void FederationService::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   stopping_ = true;
-  for (grpc::ServerContext* context : open_) context->TryCancel();
+  for (const auto& [context, peer] : open_) context->TryCancel();
 }
 
-bool FederationService::Open(grpc::ServerContext* context) {
+void FederationService::SetPeers(std::set<std::string> peers) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return false;
-  open_.insert(context);
-  return true;
+  options_.peers = std::move(peers);
+  for (const auto& [context, peer] : open_) {
+    if (options_.peers.count(peer) == 0) {
+      log::Info("peer_stream_ended", {{"peer", peer},
+                                      {"reason", "removed from the configuration"}});
+      context->TryCancel();
+    }
+  }
+}
+
+void FederationService::SetLimits(ItemLimits limits, int stream_window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_.limits = limits;
+  options_.stream_window = stream_window;
+}
+
+absl::Status FederationService::Open(grpc::ServerContext* context,
+                                     const std::string& peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) {
+    return absl::UnavailableError("this gateway is shutting down; reconnect later");
+  }
+  if (options_.peers.count(peer) == 0) {
+    return absl::PermissionDeniedError(
+        "this organisation is not a configured peer of this gateway");
+  }
+  open_.emplace(context, peer);
+  return absl::OkStatus();
 }
 
 void FederationService::Close(grpc::ServerContext* context) {
@@ -185,11 +213,12 @@ void FederationService::Close(grpc::ServerContext* context) {
 }
 
 absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
-    const security::Authenticator& authenticator, const std::set<std::string>& peers,
-    store::Store& store, grpc::ServerContext& context, absl::string_view method) {
+    const security::Authenticator& authenticator,
+    absl::FunctionRef<bool(const std::string&)> is_peer, store::Store& store,
+    grpc::ServerContext& context, absl::string_view method) {
   absl::StatusOr<security::PeerIdentity> peer = authenticator.Identify(context);
   absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
-  if (allowed.ok() && peers.count(peer->organisation_id) == 0) {
+  if (allowed.ok() && !is_peer(peer->organisation_id)) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
@@ -207,8 +236,13 @@ absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
 
 absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
     grpc::ServerContext& context, absl::string_view method) {
-  return AuthoriseConfiguredPeer(authenticator_, options_.peers, store_, context,
-                                 method);
+  return AuthoriseConfiguredPeer(
+      authenticator_,
+      [this](const std::string& organisation) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return options_.peers.count(organisation) > 0;
+      },
+      store_, context, method);
 }
 
 grpc::Status FederationService::GetCrl(grpc::ServerContext* context,
@@ -256,36 +290,75 @@ grpc::Status FederationService::Exchange(
     }
     slot.emplace(*std::move(admitted));
   }
-  if (!Open(context)) {
-    context->AddTrailingMetadata(kBreakReasonKey, kUnavailableValue);
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "this gateway is shutting down; reconnect later");
+  if (absl::Status opened = Open(context, peer->organisation_id); !opened.ok()) {
+    if (absl::IsUnavailable(opened)) {
+      context->AddTrailingMetadata(kBreakReasonKey, kUnavailableValue);
+    }
+    return security::ToGrpcStatus(opened);
   }
   absl::Cleanup close = [this, context] { Close(context); };
   log::Info("peer_connected", {{"peer", peer->organisation_id}});
+  ItemLimits limits;
+  int stream_window = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    limits = options_.limits;
+    stream_window = options_.stream_window;
+  }
 
-  OrderedAnswers<v1::FederationAck> answers(options_.stream_window);
+  // A sender of this release announces batches (federation.proto); it is
+  // told the largest message read here, and answered in batches.
+  bool batches = false;
+  if (auto it = context->client_metadata().find(kBatchKey);
+      it != context->client_metadata().end() && it->second == kBatchValue) {
+    batches = true;
+    context->AddInitialMetadata(kBatchKey, absl::StrCat(options_.max_message_bytes));
+    stream->SendInitialMetadata();
+  }
+
+  OrderedAnswers<v1::FederationAck> answers(stream_window);
   std::atomic<bool> transient_failure{false};
   std::mutex transient_mu;
   absl::Status transient_status;  // the first one; guarded by transient_mu
   std::thread writer([&] {
-    while (std::optional<v1::FederationAck> ack = answers.Next()) {
-      if (IsTransient(absl::Status(static_cast<absl::StatusCode>(ack->code()), "")) ||
-          !stream->Write(*ack)) {
+    std::vector<v1::FederationAck> ready;
+    v1::FederationAck batch;
+    while (answers.NextReady(&ready)) {
+      // Everything answered so far goes out in one message (or one message
+      // each, to an earlier sender), up to the first transient failure,
+      // which is not acknowledged and ends the stream.
+      size_t count = 0;
+      while (count < ready.size() &&
+             !IsTransient(absl::Status(
+                 static_cast<absl::StatusCode>(ready[count].code()), ""))) {
+        ++count;
+      }
+      bool written = true;
+      if (batches && count > 1) {
+        batch.Clear();
+        for (size_t i = 0; i < count; ++i) batch.add_batch()->Swap(&ready[i]);
+        written = stream->Write(batch);
+      } else {
+        for (size_t i = 0; i < count && written; ++i) written = stream->Write(ready[i]);
+      }
+      if (!written || count < ready.size()) {
         answers.Abandon();
         return;
       }
     }
   });
 
-  v1::FederationMessage message;
-  while (!transient_failure && stream->Read(&message)) {
+  // Handles one entry read; `received` holds it until its answer is done
+  // (a refusal is audited with the item it refused).
+  auto handle = [&](std::shared_ptr<const v1::FederationMessage> received,
+                    const v1::FederationMessage& message) {
     uint64_t index;
-    if (!answers.Reserve(&index)) break;
+    if (!answers.Reserve(&index)) return false;
     const uint64_t sequence = message.sequence();
+    const v1::FederationMessage* entry = &message;  // held by `received`
     auto complete = [this, &answers, &transient_failure, &transient_mu,
                      &transient_status, index, sequence, peer = *peer,
-                     message](const absl::Status& status) {
+                     received, entry](const absl::Status& status) {
       if (IsTransient(status)) {
         // Leave it and everything after it unacknowledged and end the
         // stream: the sender resends them after reconnecting.
@@ -306,18 +379,18 @@ grpc::Status FederationService::Exchange(
       if (status.ok() && deferring_.exchange(false)) {
         log::Info("receipts_resumed", {{"peer", peer.organisation_id}});
       }
-      if (!status.ok()) AuditRefusal(peer, message, status);
+      if (!status.ok()) AuditRefusal(peer, *entry, status);
       answers.Complete(index, MakeAck(sequence, status));
     };
 
     if (message.has_item()) {
-      absl::Status checked = CheckItem(message.item(), *peer);
+      absl::Status checked = CheckItem(message.item(), *peer, limits);
       absl::StatusOr<store::ItemWrite> write =
           checked.ok() ? sharing_.PrepareReceivedItem(message.item(), *peer)
                        : checked;
       if (!write.ok()) {
         complete(write.status());
-        continue;
+        return true;
       }
       store_.WriteItemAsync(
           std::move(*write),
@@ -341,11 +414,11 @@ grpc::Status FederationService::Exchange(
           CheckRetraction(message.retraction(), *peer);
       if (absl::IsNotFound(allowed_retraction)) {
         complete(absl::OkStatus());  // nothing to do here
-        continue;
+        return true;
       }
       if (!allowed_retraction.ok()) {
         complete(allowed_retraction);
-        continue;
+        return true;
       }
       store_.WriteRetractionAsync(
           sharing_.PrepareReceivedRetraction(message.retraction(), *peer),
@@ -356,6 +429,23 @@ grpc::Status FederationService::Exchange(
     } else {
       complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
     }
+    return true;
+  };
+
+  // The entries of a batch are handed to the store one after another, so
+  // its group commit stores them in one transaction.
+  for (;;) {
+    auto message = std::make_shared<v1::FederationMessage>();
+    if (transient_failure || !stream->Read(message.get())) break;
+    bool go_on = true;
+    if (message->batch_size() > 0) {
+      for (const v1::FederationMessage& entry : message->batch()) {
+        if (transient_failure || !(go_on = handle(message, entry))) break;
+      }
+    } else {
+      go_on = handle(message, *message);
+    }
+    if (!go_on) break;
   }
   answers.ReadingDone();
   writer.join();

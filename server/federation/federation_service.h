@@ -12,7 +12,10 @@
 // handler thread (several peers at once); the service is thread-safe. The
 // authenticator, sharing, limits and store are borrowed and must outlive
 // the service (the Gateway owns them all). Stop() ends open streams
-// and refuses new ones with UNAVAILABLE.
+// and refuses new ones with UNAVAILABLE. A configuration reload changes
+// the peers (SetPeers: a removed peer's open streams end, and its calls
+// are refused from then on) and the item limits (SetLimits: streams
+// opened from then on).
 //
 // Storage trouble (a full disk: RESOURCE_EXHAUSTED; UNAVAILABLE) ends the
 // stream with that code and names it in the trailing metadata
@@ -23,10 +26,12 @@
 #define HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "havengate/v1/federation.grpc.pb.h"
 #include "proto/item_validation.h"
 #include "server/security/authenticator.h"
@@ -44,6 +49,8 @@ struct FederationServiceOptions {
   ItemLimits limits;
   // Messages of one stream read but not yet acknowledged.
   int stream_window = 1024;
+  // The largest message the server reads (told to senders that batch).
+  int max_message_bytes = 4 << 20;
   // Optional: this organisation's CRL file (tls.crl), served by GetCrl.
   std::string own_crl_file;
   // Optional: each peer gateway's Exchange streams are calls under its
@@ -52,12 +59,13 @@ struct FederationServiceOptions {
   limits::CallerLimits* caller_limits = nullptr;
 };
 
-// The caller if it is the gateway of one of `peers` (organisation ids);
+// The caller if it is the gateway of an organisation `is_peer` accepts;
 // otherwise the refusal, already logged and audited as CALL_REJECTED for
 // `method`. For every service peer gateways call.
 [[nodiscard]] absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
-    const security::Authenticator& authenticator, const std::set<std::string>& peers,
-    store::Store& store, grpc::ServerContext& context, absl::string_view method);
+    const security::Authenticator& authenticator,
+    absl::FunctionRef<bool(const std::string&)> is_peer, store::Store& store,
+    grpc::ServerContext& context, absl::string_view method);
 
 class FederationService final : public v1::Federation::Service {
  public:
@@ -81,16 +89,25 @@ class FederationService final : public v1::Federation::Service {
   // resends them after reconnecting and is answered "already held".
   void Stop();
 
+  // The configured peers from now on; open Exchange streams of a peer no
+  // longer among them are cancelled (what they sent and was acknowledged
+  // is stored; the rest stays in that peer's outbox).
+  void SetPeers(std::set<std::string> peers);
+  // Limits for streams opened from now on.
+  void SetLimits(ItemLimits limits, int stream_window);
+
  private:
   // The caller if it is a configured peer's gateway; otherwise the refusal,
   // already logged and audited as CALL_REJECTED for `method`.
   absl::StatusOr<security::PeerIdentity> AuthorisePeer(grpc::ServerContext& context,
                                                        absl::string_view method);
-  // Registers an open stream; false once Stop() has run.
-  bool Open(grpc::ServerContext* context);
+  // Registers an open stream of `peer`: UNAVAILABLE once Stop() has run,
+  // PERMISSION_DENIED if `peer` is no longer configured.
+  absl::Status Open(grpc::ServerContext* context, const std::string& peer);
   void Close(grpc::ServerContext* context);
 
-  absl::Status CheckItem(const v1::Item& item, const security::PeerIdentity& peer) const;
+  absl::Status CheckItem(const v1::Item& item, const security::PeerIdentity& peer,
+                         const ItemLimits& limits) const;
   // NOT_FOUND if there is nothing to do: the item is not held here, or a
   // withdrawal concerns a copy that came by another path and was not kept.
   absl::Status CheckRetraction(const v1::Retraction& retraction,
@@ -109,7 +126,10 @@ class FederationService final : public v1::Federation::Service {
 
   std::mutex mu_;
   bool stopping_ = false;                    // guarded by mu_
-  std::set<grpc::ServerContext*> open_;      // guarded by mu_
+  // Open streams and their peer's organisation id; guarded by mu_.
+  std::map<grpc::ServerContext*, std::string> open_;
+  // options_.peers, .limits and .stream_window change on reload: guarded
+  // by mu_ (the rest of options_ is fixed).
   // Set while storage refuses receipts (see the file comment).
   std::atomic<bool> deferring_{false};
 };

@@ -3,9 +3,11 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "server/audit/audit_record.h"
+#include "server/federation/wire_batch.h"
 #include "server/logging/log.h"
 
 namespace havengate::server {
@@ -201,6 +203,7 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
     if (stopping_) return {};
     active_context_ = &context;
   }
+  if (options_.batches) context.AddMetadata(kBatchKey, kBatchValue);
   auto stream = stub.Exchange(&context);
 
   std::mutex mu;
@@ -236,26 +239,49 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
   };
 
   absl::Time last_activity = absl::Now();  // guarded by mu
+  // Settles one acknowledged message. Called with `mu`.
+  auto settle = [&](const v1::FederationAck& ack) {
+    auto it = pending.find(ack.sequence());
+    if (it == pending.end() || it->second.settled) return;
+    Pending& p = it->second;
+    p.settled = true;
+    if (ack.code() == 0) {
+      p.delivered = true;
+      return;
+    }
+    // Refused for good by the partner: audited, not resent.
+    p.record.set_type(v1::DELIVERY_REFUSED);
+    p.record.set_reason(absl::StrCat(
+        absl::StatusCodeToString(static_cast<absl::StatusCode>(ack.code())),
+        ": ", ack.message()));
+    log::Warn("delivery_refused", {{"partner", options_.partner},
+                                   {"sequence", ack.sequence()},
+                                   {"reason", ack.message()}});
+  };
+  // The largest batch the partner takes, in bytes; 0 until it announced
+  // batches (its initial metadata, which the reader waits for).
+  std::atomic<int> peer_batch_bytes{0};
   std::thread reader([&] {
+    stream->WaitForInitialMetadata();
+    const auto& initial = context.GetServerInitialMetadata();
+    if (auto it = initial.find(kBatchKey); it != initial.end()) {
+      int peer_max = 0;
+      if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                           &peer_max) &&
+          peer_max > 0) {
+        // Room for the framing of the batch around its entries.
+        peer_batch_bytes = std::max(
+            1, std::min(options_.batch_max_bytes, peer_max - (peer_max / 16)));
+      }
+    }
     v1::FederationAck ack;
     while (stream->Read(&ack)) {
       std::lock_guard<std::mutex> lock(mu);
       last_activity = absl::Now();
-      auto it = pending.find(ack.sequence());
-      if (it == pending.end() || it->second.settled) continue;
-      Pending& p = it->second;
-      p.settled = true;
-      if (ack.code() == 0) {
-        p.delivered = true;
+      if (ack.batch_size() > 0) {
+        for (const v1::FederationAck& entry : ack.batch()) settle(entry);
       } else {
-        // Refused for good by the partner: audited, not resent.
-        p.record.set_type(v1::DELIVERY_REFUSED);
-        p.record.set_reason(absl::StrCat(
-            absl::StatusCodeToString(static_cast<absl::StatusCode>(ack.code())),
-            ": ", ack.message()));
-        log::Warn("delivery_refused", {{"partner", options_.partner},
-                                       {"sequence", ack.sequence()},
-                                       {"reason", ack.message()}});
+        settle(ack);
       }
       advance();
     }
@@ -298,8 +324,32 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       continue;
     }
     bool write_failed = false;
+    // What is ready goes out now, several entries per message when the
+    // partner takes batches: a batch is flushed when it is full, when the
+    // window is, and when the records read are all in it.
+    message.Clear();
+    size_t batch_bytes = 0;
+    auto flush = [&]() {
+      if (message.batch_size() == 0 && message.payload_case() ==
+                                           v1::FederationMessage::PAYLOAD_NOT_SET) {
+        return true;
+      }
+      bool written = stream->Write(message);
+      message.Clear();
+      batch_bytes = 0;
+      return written;
+    };
     for (store::OutboxRecord& record : *records) {
       std::unique_lock<std::mutex> lock(mu);
+      if (static_cast<int>(pending.size()) >= options_.window &&
+          message.batch_size() > 0) {
+        lock.unlock();
+        if (!flush()) {
+          write_failed = true;
+          break;
+        }
+        lock.lock();
+      }
       cv.wait(lock, [&] {
         return broken || stopping_ ||
                static_cast<int>(pending.size()) < options_.window;
@@ -323,23 +373,16 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
         advance();
         continue;
       }
-      // The wire message: what the store says this partner is sent.
-      message.Clear();
-      message.set_sequence(record.sequence);
-      if (record.item.has_value()) {
-        message.mutable_item()->Swap(&*record.item);
-      } else {
-        message.mutable_retraction()->Swap(&*record.retraction);
-      }
       Pending& p = pending[record.sequence];
       p.enqueued_at = record.enqueued_at;
+      const bool retraction = !record.item.has_value();
       p.record = audit::MakeAuditRecord(
           v1::ITEM_DELIVERED, options_.gateway_spiffe_id,
-          message.has_item() ? &message.item() : nullptr);
+          retraction ? nullptr : &*record.item);
       p.record.set_partner(options_.partner);
-      if (message.has_retraction()) {
-        p.record.mutable_item()->set_origin(message.retraction().origin());
-        p.record.mutable_item()->set_item_id(message.retraction().item_id());
+      if (retraction) {
+        p.record.mutable_item()->set_origin(record.retraction->origin());
+        p.record.mutable_item()->set_item_id(record.retraction->item_id());
         p.record.set_detail("retraction");
       }
       if (record.expires_at != absl::InfinitePast() &&
@@ -352,11 +395,33 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       }
       last_activity = absl::Now();
       lock.unlock();
-      if (!stream->Write(message)) {
+      // The wire entry: what the store says this partner is sent.
+      const int batch_limit = peer_batch_bytes;
+      const size_t entry_bytes =
+          retraction ? record.retraction->ByteSizeLong() : record.item->ByteSizeLong();
+      if (batch_limit > 0 && message.batch_size() > 0 &&
+          (message.batch_size() >= options_.batch_max_entries ||
+           batch_bytes + entry_bytes > static_cast<size_t>(batch_limit))) {
+        if (!flush()) {
+          write_failed = true;
+          break;
+        }
+      }
+      v1::FederationMessage* entry =
+          batch_limit > 0 ? message.add_batch() : &message;
+      entry->set_sequence(record.sequence);
+      if (retraction) {
+        entry->mutable_retraction()->Swap(&*record.retraction);
+      } else {
+        entry->mutable_item()->Swap(&*record.item);
+      }
+      batch_bytes += entry_bytes + 16;
+      if (batch_limit == 0 && !flush()) {
         write_failed = true;
         break;
       }
     }
+    if (!write_failed && !flush()) write_failed = true;
     if (write_failed) break;
   }
   // The status the peer ended the stream with says why it broke: read it

@@ -3,7 +3,9 @@
 // partner's durable outbox in order (the store says what the partner is
 // sent; the link builds the wire message), with a window of unacknowledged
 // messages; acknowledged messages leave the outbox (and are audited as
-// delivered, or refused). On any failure it reconnects with capped
+// delivered, or refused). A partner that announces batches (wire_batch.h)
+// is sent what is ready several entries to a message and answers several
+// to a message; nothing waits to fill a batch. On any failure it reconnects with capped
 // exponential backoff and full jitter and resends everything not yet
 // acknowledged — the receiver deduplicates. Messages past their expiry are
 // dropped and audited instead of sent.
@@ -57,6 +59,16 @@ struct PeerLinkOptions {
   // The longest wait after a break for which RetrySoon(reason) holds.
   absl::Duration answering_max_backoff = absl::Seconds(2);
   int max_message_bytes = 4 << 20;
+  // Bounds of one batch (several outbox entries in one message, once the
+  // partner announced it takes them). Nothing waits to fill a batch: it
+  // holds what is ready to send, so batches grow only under load. An entry
+  // larger than `batch_max_bytes` goes alone.
+  int batch_max_entries = 128;
+  int batch_max_bytes = 256 << 10;
+  // false: batches are not announced, so one entry goes per message and
+  // each is answered alone (as links did before batches; the federation
+  // benchmark compares the two).
+  bool batches = true;
 };
 
 // What the link reports, for metrics and health.

@@ -120,11 +120,21 @@ absl::StatusOr<CallerLimits::CallSlot> CallerLimits::StartCall(
   return CallSlot(this, std::string(caller));
 }
 
+void CallerLimits::SetLimits(const CallerLimitsOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Field by field: `now` is read without the lock.
+  options_.calls_per_second = options.calls_per_second;
+  options_.call_burst = options.call_burst;
+  options_.items_per_second = options.items_per_second;
+  options_.item_burst = options.item_burst;
+  options_.max_concurrent_calls = options.max_concurrent_calls;
+}
+
 absl::Status CallerLimits::TakeItem(absl::string_view caller,
                                     absl::Duration* retry_after) {
-  if (options_.items_per_second == 0) return absl::OkStatus();
   const absl::Time now = options_.now();
   std::lock_guard<std::mutex> lock(mu_);
+  if (options_.items_per_second == 0) return absl::OkStatus();
   Entry& entry = Lookup(caller, now);
   Refill(entry.items, options_.items_per_second, options_.item_burst, now);
   if (entry.items.tokens >= 1.0) {

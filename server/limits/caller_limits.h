@@ -80,7 +80,9 @@ class CallerLimits {
   // Every CallSlot must be gone first.
   ~CallerLimits() = default;
 
-  const CallerLimitsOptions& options() const { return options_; }
+  // New limits from now on (a configuration reload), for every caller;
+  // the clock stays. Callers keep their tokens and open calls.
+  void SetLimits(const CallerLimitsOptions& options);
 
   // Admits a new call of `caller`: takes one call token and a place among
   // its open calls. RESOURCE_EXHAUSTED (and nothing taken) if either limit
@@ -123,7 +125,8 @@ class CallerLimits {
   void MaybeSweep(absl::Time now);
   void EndCall(const std::string& caller);
 
-  const CallerLimitsOptions options_;
+  // Guarded by mu_, except `now`, which never changes.
+  CallerLimitsOptions options_;
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
   // ThreadSanitizer.
   std::mutex mu_;

@@ -209,3 +209,35 @@ TEST_F(CallerLimitsTest, ConcurrentCallersNeverExceedTheirLimits) {
 
 }  // namespace
 }  // namespace havengate::limits
+
+namespace havengate::limits {
+namespace {
+
+// A configuration reload: new rates apply to the next call and item of
+// every caller, with the same clock.
+TEST(CallerLimitsReloadTest, NewLimitsApplyToTheNextCallAndItem) {
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  CallerLimitsOptions options;
+  options.now = [&now] { return now; };
+  options.items_per_second = 0;  // off
+  options.max_concurrent_calls = 0;
+  CallerLimits limits(options);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(limits.TakeItem("anna").ok()) << i;
+  CallerLimitsOptions lower;
+  lower.items_per_second = 1;
+  lower.item_burst = 1;
+  lower.max_concurrent_calls = 1;
+  limits.SetLimits(lower);
+  EXPECT_TRUE(limits.TakeItem("anna").ok());
+  absl::Status refused = limits.TakeItem("anna");
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.message(), ::testing::HasSubstr("1 items per second"));
+  now += absl::Seconds(1);  // the test's clock, not the default one
+  EXPECT_TRUE(limits.TakeItem("anna").ok());
+  auto slot = limits.StartCall("anna");
+  ASSERT_TRUE(slot.ok());
+  EXPECT_EQ(limits.StartCall("anna").status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace havengate::limits

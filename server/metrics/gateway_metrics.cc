@@ -127,7 +127,14 @@ GatewayMetrics::GatewayMetrics(Registry& r,
       peer_crl_stale_(r.AddGauge("havengate_peer_crl_stale",
                                  "1 while the partner's CRL copy is past its "
                                  "nextUpdate.",
-                                 {"partner"})) {
+                                 {"partner"})),
+      config_reloads_(r.AddCounter("havengate_config_reload_total",
+                                   "Reloads of the configuration file (SIGHUP): "
+                                   "applied, or refused as a whole (the running "
+                                   "configuration stays).",
+                                   {"result"})) {
+  config_reloads_.WithLabels({"applied"});
+  config_reloads_.WithLabels({"refused"});
   ingested_total_ = &ingested_.Get();
   audit_last_sequence_ = &audit_sequence_.Get();
   store_healthy_.Get().Set(1);
@@ -140,18 +147,28 @@ GatewayMetrics::GatewayMetrics(Registry& r,
     records_by_type_[static_cast<size_t>(value->number())] =
         &audit_records_.WithLabels({value->name()});
   }
+  AddPartners(partners);
+}
+
+void GatewayMetrics::AddPartners(const std::vector<std::string>& partners) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const std::string& p : partners) {
-    partners_.insert(p);
-    received_.WithLabels({p});
-    decisions_.WithLabels({p, "released"});
-    decisions_.WithLabels({p, "not_released"});
-    deliveries_.WithLabels({p, "delivered"});
-    outbox_depth_.WithLabels({p});
-    outbox_age_.WithLabels({p});
-    peer_connected_.WithLabels({p});
-    latency_.WithLabels({p});
-  }
+  for (const std::string& p : partners) ShowPartner(p);
+}
+
+void GatewayMetrics::ShowPartner(const std::string& p) {
+  partners_.insert(p);
+  received_.WithLabels({p});
+  decisions_.WithLabels({p, "released"});
+  decisions_.WithLabels({p, "not_released"});
+  deliveries_.WithLabels({p, "delivered"});
+  outbox_depth_.WithLabels({p});
+  outbox_age_.WithLabels({p});
+  peer_connected_.WithLabels({p});
+  latency_.WithLabels({p});
+}
+
+void GatewayMetrics::ConfigReload(bool applied) {
+  config_reloads_.WithLabels({applied ? "applied" : "refused"}).Increment();
 }
 
 void GatewayMetrics::OnAuditCommitted(const v1::AuditRecord& record) {

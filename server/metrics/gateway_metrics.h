@@ -64,6 +64,11 @@ class GatewayMetrics {
   // Whether the policy file on disk is valid (0: an edit left it invalid;
   // the last good policy stays active and the next start would refuse it).
   void SetPolicyFileValid(bool valid);
+  // Partners added by a configuration reload, shown at zero from now on
+  // (a removed partner's series stay: its outbox is kept).
+  void AddPartners(const std::vector<std::string>& partners);
+  // A configuration reload (SIGHUP): applied, or refused as a whole.
+  void ConfigReload(bool applied);
 
  private:
   Family<Counter>& ingested_;
@@ -85,10 +90,14 @@ class GatewayMetrics {
   Family<Gauge>& policy_file_valid_;
   Family<Gauge>& peer_crl_next_update_;
   Family<Gauge>& peer_crl_stale_;
+  Family<Counter>& config_reloads_;
   // Series the store's writer thread updates per record, looked up once.
   Counter* ingested_total_;
   Gauge* audit_last_sequence_;
   std::vector<Counter*> records_by_type_;  // indexed by AuditEventType
+
+  // Shows `partner`'s series at zero; requires mu_.
+  void ShowPartner(const std::string& partner);
 
   std::mutex mu_;
   std::set<std::string> partners_;          // guarded by mu_

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -69,9 +71,69 @@ int VerifyScraper(int preverify_ok, X509_STORE_CTX* store) {
   return 1;
 }
 
+// The certificate chain and key this listener presents, replaced as a
+// whole by ReloadIdentity; read once per handshake. Thread-safe.
+class ServedIdentity {
+ public:
+  struct Pair {
+    std::vector<pki::Certificate> chain;  // leaf first
+    pki::PrivateKey key;
+  };
+
+  // Reads and checks the files: the key matches the leaf, which is valid now.
+  static absl::StatusOr<std::shared_ptr<const Pair>> Read(const MetricsServerOptions& o) {
+    absl::StatusOr<std::vector<pki::Certificate>> chain =
+        pki::ReadCertificatesFile(o.certificate_file);
+    if (!chain.ok()) return chain.status();
+    absl::StatusOr<pki::PrivateKey> key = pki::PrivateKey::ReadFile(o.private_key_file);
+    if (!key.ok()) return key.status();
+    const pki::Certificate& leaf = chain->front();
+    if (!key->Matches(leaf)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          o.private_key_file, ": not the private key of ", o.certificate_file));
+    }
+    const absl::Time now = absl::Now();
+    if (now < leaf.not_before() || now > leaf.not_after()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(o.certificate_file, ": the certificate is not valid now"));
+    }
+    return std::make_shared<const Pair>(Pair{*std::move(chain), *std::move(key)});
+  }
+
+  std::shared_ptr<const Pair> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  void Replace(std::shared_ptr<const Pair> pair) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(pair);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Pair> current_;  // guarded by mu_
+};
+
+// OpenSSL's certificate callback, at each handshake: presents the identity
+// in force (SSL_use_cert_and_key takes its own references).
+int PresentIdentity(SSL* ssl, void* arg) {
+  std::shared_ptr<const ServedIdentity::Pair> pair =
+      static_cast<const ServedIdentity*>(arg)->Get();
+  if (pair == nullptr) return 1;  // the context's own, set up at start
+  STACK_OF(X509)* chain = sk_X509_new_null();
+  if (chain == nullptr) return 0;
+  for (size_t i = 1; i < pair->chain.size(); ++i) {
+    sk_X509_push(chain, pair->chain[i].native());
+  }
+  int ok = SSL_use_cert_and_key(ssl, pair->chain.front().native(), pair->key.native(),
+                                chain, /*override=*/1);
+  sk_X509_free(chain);  // the entries belong to `pair`
+  return ok == 1 ? 1 : 0;
+}
+
 // Sets up the server context; on failure says what, naming the file.
 bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o, pki::TrustAnchorFiles* anchor,
-                  std::string* problem) {
+                  ServedIdentity* identity, std::string* problem) {
   SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -89,6 +151,7 @@ bool SetUpContext(SSL_CTX& ctx, const MetricsServerOptions& o, pki::TrustAnchorF
                             OpenSslReason(), ")");
     return false;
   }
+  SSL_CTX_set_cert_cb(&ctx, PresentIdentity, identity);
   // Trust exactly the organisation's CA, for client certificates.
   if (SSL_CTX_load_verify_locations(&ctx, o.client_ca_file.c_str(), nullptr) != 1) {
     *problem = absl::StrCat(o.client_ca_file, ": not a usable CA certificate (",
@@ -114,9 +177,11 @@ class MetricsServerImpl final : public MetricsServer {
  public:
   MetricsServerImpl(const MetricsServerOptions& options,
                     std::unique_ptr<pki::TrustAnchorFiles> anchor, std::string* problem)
-      : anchor_(std::move(anchor)),
-        server_([&options, anchor = anchor_.get(), problem](SSL_CTX& ctx) {
-          return SetUpContext(ctx, options, anchor, problem);
+      : options_(options),
+        anchor_(std::move(anchor)),
+        server_([&options, anchor = anchor_.get(), identity = &identity_,
+                 problem](SSL_CTX& ctx) {
+          return SetUpContext(ctx, options, anchor, identity, problem);
         }) {}
   ~MetricsServerImpl() override { Stop(); }
 
@@ -185,6 +250,17 @@ class MetricsServerImpl final : public MetricsServer {
 
   int port() const override { return port_; }
 
+  absl::Status ReloadIdentity() override {
+    absl::StatusOr<std::shared_ptr<const ServedIdentity::Pair>> pair =
+        ServedIdentity::Read(options_);
+    if (!pair.ok()) {
+      return absl::Status(pair.status().code(),
+                          absl::StrCat("metrics: ", pair.status().message()));
+    }
+    identity_.Replace(*std::move(pair));
+    return absl::OkStatus();
+  }
+
   void Stop() override {
     if (stopped_.exchange(true)) return;
     if (thread_.joinable()) {
@@ -196,7 +272,10 @@ class MetricsServerImpl final : public MetricsServer {
   bool valid() const { return server_.is_valid(); }
 
  private:
-  std::unique_ptr<pki::TrustAnchorFiles> anchor_;  // before server_: it uses it
+  const MetricsServerOptions options_;
+  // Both before server_: its context uses them.
+  std::unique_ptr<pki::TrustAnchorFiles> anchor_;
+  ServedIdentity identity_;
   httplib::SSLServer server_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};

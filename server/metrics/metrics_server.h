@@ -11,7 +11,7 @@
 //
 // The CA and CRL are re-read when they change on disk (a revocation takes
 // effect at the next handshake); the served certificate and key are read
-// at start — restart the gateway to rotate them for this listener.
+// at start and again by ReloadIdentity (the gateway's SIGHUP).
 //
 // Thread-safe. Serves on two threads of its own; `render` is called on
 // them, concurrently with everything else.
@@ -50,6 +50,10 @@ class MetricsServer {
 
   virtual ~MetricsServer() = default;
   virtual int port() const = 0;
+  // Reads the certificate and key files again: if they are a matching pair
+  // and the certificate is valid now, the next handshakes present them;
+  // otherwise why not (the identity served stays).
+  [[nodiscard]] virtual absl::Status ReloadIdentity() = 0;
   // Stops listening and waits for the serving threads. Idempotent.
   virtual void Stop() = 0;
 };

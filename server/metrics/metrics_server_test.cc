@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "certs/ca.h"
+#include "certs/x509.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -246,6 +247,76 @@ TEST_F(MetricsServerTest, StartFailsOnABusyPort) {
   auto second = MetricsServer::Start(options, [] { return std::string(); });
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace havengate::metrics
+
+namespace havengate::metrics {
+namespace {
+
+// The serial (hex, as pki::Certificate::SerialHex) of the certificate a new
+// TLS connection to `port` is shown, presenting `client`; "" on failure.
+std::string ServedSerial(int port, const Files& client) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_use_certificate_chain_file(ctx, client.cert.c_str());
+  SSL_CTX_use_PrivateKey_file(ctx, client.key.c_str(), SSL_FILETYPE_PEM);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string serial;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      X509* served = SSL_get1_peer_certificate(ssl);
+      if (served != nullptr) {
+        serial = pki::Certificate::FromX509(pki::X509Ptr(served)).SerialHex();
+      }
+      SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+  }
+  close(fd);
+  SSL_CTX_free(ctx);
+  return serial;
+}
+
+// SIGHUP's rotation of the served certificate: a valid new pair is
+// presented from the next handshake; a mismatched pair is refused, naming
+// the key file, and the identity served stays.
+TEST_F(MetricsServerTest, ReloadIdentityPresentsARotatedCertificate) {
+  StartServer();
+  auto original = pki::ReadCertificateFile(gateway_.cert);
+  ASSERT_TRUE(original.ok());
+  EXPECT_EQ(ServedSerial(server_->port(), prometheus_), original->SerialHex());
+  EXPECT_TRUE(server_->ReloadIdentity().ok()) << "the same files again";
+
+  auto police = pki::CertificateAuthority::Open((dir_ / "police" / "ca").string());
+  ASSERT_TRUE(police.ok()) << police.status();
+  std::filesystem::create_directories(dir_ / "rotated");
+  Files rotated = Issue(*police, pki::Role::kGateway, "gateway", "rotated");
+  auto next = pki::ReadCertificateFile(rotated.cert);
+  ASSERT_TRUE(next.ok());
+  ASSERT_NE(next->SerialHex(), original->SerialHex());
+
+  // The new certificate with the old key: refused, nothing changes.
+  std::filesystem::copy_file(rotated.cert, gateway_.cert,
+                             std::filesystem::copy_options::overwrite_existing);
+  absl::Status mismatched = server_->ReloadIdentity();
+  EXPECT_FALSE(mismatched.ok());
+  EXPECT_THAT(std::string(mismatched.message()), HasSubstr(gateway_.key));
+  EXPECT_EQ(ServedSerial(server_->port(), prometheus_), original->SerialHex());
+
+  std::filesystem::copy_file(rotated.key, gateway_.key,
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_TRUE(server_->ReloadIdentity().ok());
+  EXPECT_EQ(ServedSerial(server_->port(), prometheus_), next->SerialHex());
+  httplib::Result res = Get(&prometheus_);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
 }
 
 }  // namespace

@@ -21,23 +21,45 @@ TEST(RegistryTest, ExposesCountersAndGaugesWithHelpTypeAndSortedSeries) {
   calls.WithLabels({"List", "OK"}).Increment();
   calls.WithLabels({"List", "OK"}).Increment(-5);  // ignored
   r.AddGauge("hg_depth", "Depth.").Get().Set(3.5);
+  // Labels by name, series by label values, families as registered.
   EXPECT_EQ(r.Expose(),
             "# HELP hg_calls_total Calls.\n"
             "# TYPE hg_calls_total counter\n"
-            "hg_calls_total{method=\"List\",code=\"OK\"} 1\n"
-            "hg_calls_total{method=\"Push\",code=\"OK\"} 3\n"
+            "hg_calls_total{code=\"OK\",method=\"List\"} 1\n"
+            "hg_calls_total{code=\"OK\",method=\"Push\"} 3\n"
             "# HELP hg_depth Depth.\n"
             "# TYPE hg_depth gauge\n"
             "hg_depth 3.5\n");
 }
 
-TEST(RegistryTest, EscapesLabelValuesAndHelp) {
+TEST(RegistryTest, FamiliesKeepRegistrationOrderAcrossTypes) {
   Registry r;
-  r.AddCounter("hg_odd_total", "Back\\slash and\nnewline.", {"v"})
+  r.AddGauge("hg_b", "B.").Get().Set(1);
+  r.AddHistogram("hg_a", "A.", {}, {1}).Get().Observe(0.5);
+  r.AddCounter("hg_c_total", "C.").Get().Increment();
+  const std::string text = r.Expose();
+  EXPECT_LT(text.find("# TYPE hg_b gauge"), text.find("# TYPE hg_a histogram"));
+  EXPECT_LT(text.find("# TYPE hg_a histogram"), text.find("# TYPE hg_c_total counter"));
+}
+
+TEST(RegistryTest, AnnouncesFamiliesWithoutSeries) {
+  Registry r;
+  r.AddHistogram("hg_latency_seconds", "Latency.", {"partner"}, {1});
+  r.AddCounter("hg_none_total", "None yet.", {"partner"});
+  auto parsed = ParseExposition(r.Expose());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->types.at("hg_latency_seconds"), "histogram");
+  EXPECT_EQ(parsed->types.at("hg_none_total"), "counter");
+  EXPECT_EQ(parsed->help.at("hg_none_total"), "None yet.");
+  EXPECT_TRUE(parsed->samples.empty());
+}
+
+TEST(RegistryTest, EscapesLabelValues) {
+  Registry r;
+  r.AddCounter("hg_odd_total", "Odd.", {"v"})
       .WithLabels({"a\"quote\" a\\back a\nnewline"})
       .Increment();
   std::string text = r.Expose();
-  EXPECT_THAT(text, HasSubstr("# HELP hg_odd_total Back\\\\slash and\\nnewline.\n"));
   EXPECT_THAT(text, HasSubstr(
                         "hg_odd_total{v=\"a\\\"quote\\\" a\\\\back a\\nnewline\"} 1\n"));
   // And it reads back to the original value.
@@ -45,7 +67,7 @@ TEST(RegistryTest, EscapesLabelValuesAndHelp) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->Find("hg_odd_total", {{"v", "a\"quote\" a\\back a\nnewline"}}),
             1.0);
-  EXPECT_EQ(parsed->help.at("hg_odd_total"), "Back\\slash and\nnewline.");
+  EXPECT_EQ(parsed->help.at("hg_odd_total"), "Odd.");
 }
 
 TEST(RegistryTest, HistogramHasCumulativeBucketsSumAndCount) {
@@ -57,28 +79,40 @@ TEST(RegistryTest, HistogramHasCumulativeBucketsSumAndCount) {
   customs.Observe(0.1);  // le is inclusive
   customs.Observe(0.7);
   customs.Observe(30);
-  EXPECT_EQ(r.Expose(),
-            "# HELP hg_latency_seconds Latency.\n"
-            "# TYPE hg_latency_seconds histogram\n"
-            "hg_latency_seconds_bucket{partner=\"customs-nl\",le=\"0.1\"} 2\n"
-            "hg_latency_seconds_bucket{partner=\"customs-nl\",le=\"1\"} 3\n"
-            "hg_latency_seconds_bucket{partner=\"customs-nl\",le=\"2.5\"} 3\n"
-            "hg_latency_seconds_bucket{partner=\"customs-nl\",le=\"+Inf\"} 4\n"
-            "hg_latency_seconds_sum{partner=\"customs-nl\"} 30.85\n"
-            "hg_latency_seconds_count{partner=\"customs-nl\"} 4\n");
-  EXPECT_TRUE(ParseExposition(r.Expose()).ok());
+  auto parsed = ParseExposition(r.Expose());
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->types.at("hg_latency_seconds"), "histogram");
+  auto bucket = [&](const std::string& le) {
+    return parsed->Find("hg_latency_seconds_bucket", {{"partner", "customs-nl"}, {"le", le}});
+  };
+  EXPECT_EQ(bucket("0.1"), 2);
+  EXPECT_EQ(bucket("1"), 3);
+  EXPECT_EQ(bucket("2.5"), 3);
+  EXPECT_EQ(bucket("+Inf"), 4);
+  EXPECT_EQ(parsed->Find("hg_latency_seconds_sum", {{"partner", "customs-nl"}}), 30.85);
+  EXPECT_EQ(parsed->Find("hg_latency_seconds_count", {{"partner", "customs-nl"}}), 4);
 }
 
-TEST(RegistryTest, FormatsValues) {
-  EXPECT_EQ(FormatValue(0), "0");
-  EXPECT_EQ(FormatValue(42), "42");
-  EXPECT_EQ(FormatValue(-7), "-7");
-  EXPECT_EQ(FormatValue(0.1), "0.1");
-  EXPECT_EQ(FormatValue(1.0 / 3), "0.3333333333333333");
-  EXPECT_EQ(FormatValue(1e20), "1e+20");
-  EXPECT_EQ(FormatValue(INFINITY), "+Inf");
-  EXPECT_EQ(FormatValue(-INFINITY), "-Inf");
-  EXPECT_EQ(FormatValue(NAN), "NaN");
+TEST(RegistryTest, FormatsValuesAsPrometheusReadsThem) {
+  Registry r;
+  auto& g = r.AddGauge("hg_v", "V.", {"v"});
+  const std::vector<std::pair<std::string, double>> values = {
+      {"zero", 0}, {"int", 42}, {"negative", -7}, {"tenth", 0.1},
+      {"third", 1.0 / 3}, {"big", 1e20}, {"inf", INFINITY}, {"minus_inf", -INFINITY},
+      {"time", 1733554800}};
+  for (const auto& [label, value] : values) g.WithLabels({label}).Set(value);
+  g.WithLabels({"nan"}).Set(NAN);
+  const std::string text = r.Expose();
+  EXPECT_THAT(text, HasSubstr("hg_v{v=\"int\"} 42\n"));
+  EXPECT_THAT(text, HasSubstr("hg_v{v=\"time\"} 1733554800\n"));
+  EXPECT_THAT(text, HasSubstr("hg_v{v=\"inf\"} +Inf\n"));
+  auto parsed = ParseExposition(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  for (const auto& [label, value] : values) {
+    EXPECT_EQ(parsed->Find("hg_v", {{"v", label}}), value) << label;
+  }
+  ASSERT_TRUE(parsed->Find("hg_v", {{"v", "nan"}}).has_value());
+  EXPECT_TRUE(std::isnan(*parsed->Find("hg_v", {{"v", "nan"}})));
 }
 
 TEST(RegistryTest, ConcurrentUpdatesAreAllCounted) {
@@ -108,9 +142,15 @@ TEST(RegistryTest, CapsSeriesPerFamily) {
   for (size_t i = 0; i < kMaxSeriesPerFamily + 50; ++i) {
     c.WithLabels({std::to_string(i)}).Increment();
   }
+  // Past the cap, new label sets go to a detached series: counted, never
+  // exposed; the first ones keep counting.
+  c.WithLabels({"0"}).Increment();
   auto parsed = ParseExposition(r.Expose());
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->samples.size(), kMaxSeriesPerFamily);
+  EXPECT_EQ(parsed->Find("hg_many_total", {{"id", "0"}}), 2);
+  EXPECT_FALSE(parsed->Find("hg_many_total", {{"id", std::to_string(kMaxSeriesPerFamily)}})
+                   .has_value());
 }
 
 TEST(RegistryDeathTest, InvalidNamesAndLabelCountsAreBugs) {
@@ -132,6 +172,8 @@ TEST(RegistryDeathTest, InvalidNamesAndLabelCountsAreBugs) {
         r.AddGauge("c", "x");
       },
       "registered twice");
+  EXPECT_DEATH(Registry().AddCounter("c", "two\nlines"), "help text must be one line");
+  EXPECT_DEATH(Registry().AddHistogram("h", "x", {}, {2, 1}), "finite and increasing");
 }
 
 TEST(ExpositionParserTest, RefusesMalformedText) {

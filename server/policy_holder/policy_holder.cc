@@ -71,7 +71,13 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 }  // namespace
 
 PolicyHolder::PolicyHolder(PolicyHolderOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)), peers_(options_.peers) {}
+
+void PolicyHolder::SetPeers(std::set<std::string> peers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_ = std::move(peers);
+  last_bad_text_.clear();
+}
 
 absl::StatusOr<std::unique_ptr<PolicyHolder>> PolicyHolder::Load(
     PolicyHolderOptions options) {
@@ -102,8 +108,13 @@ std::vector<std::string> PolicyHolder::CandidateProblems(
                                     ", but this gateway belongs to ",
                                     options_.organisation));
   }
+  std::set<std::string> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers = peers_;
+  }
   for (const std::string& partner : candidate.partners()) {
-    if (options_.peers.count(partner) == 0) {
+    if (peers.count(partner) == 0) {
       problems.push_back(absl::StrCat(
           "partners: ", partner,
           " is not a peer in the gateway configuration (add it under peers, "

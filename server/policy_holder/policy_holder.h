@@ -75,6 +75,11 @@ class PolicyHolder {
   // bad content is reported once, not at every call).
   [[nodiscard]] absl::StatusOr<bool> ReloadIfChanged();
 
+  // The configured peers from now on (a configuration reload). The active
+  // policy stays; a file refused before (e.g. for naming a peer only now
+  // added) is checked again by the next ReloadIfChanged.
+  void SetPeers(std::set<std::string> peers);
+
   // The text of the active policy as it is in the file.
   std::string current_text() const;
   const std::string& path() const { return options_.path; }
@@ -93,8 +98,9 @@ class PolicyHolder {
   void Swap(std::shared_ptr<const policy::CompiledPolicy> policy,
             std::string text);
 
-  const PolicyHolderOptions options_;
+  const PolicyHolderOptions options_;  // options_.peers: see peers_
   mutable std::mutex mu_;  // guards the fields below
+  std::set<std::string> peers_;
   std::shared_ptr<const policy::CompiledPolicy> current_;
   std::string current_text_;
   std::string last_bad_text_;

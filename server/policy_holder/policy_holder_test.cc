@@ -156,3 +156,35 @@ TEST(PolicyHolderTest, ReadersSeeWholePoliciesDuringSwaps) {
 
 }  // namespace
 }  // namespace havengate::server
+
+namespace havengate::server {
+namespace {
+
+// A configuration reload adds a peer: a file refused for naming it is
+// checked again and taken into use; removing the peer refuses such a file.
+TEST(PolicyHolderReloadTest, NewPeersApplyToTheNextCheckOfTheFile) {
+  TempDir dir;
+  std::string path = CopyDeployPolicy("port-rtm", dir);
+  auto holder = PolicyHolder::Load(PortOptions(path));
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  // The same policy with a new partner, police-be.
+  std::string text = ReadFileOrDie(path);
+  std::string with_belgium = absl::StrReplaceAll(
+      text, {{"2026-11-15.1", "2026-12-07.1"}, {"partners:", "partners:\n  - {id: police-be}"}});
+  ASSERT_NE(with_belgium, text);
+  WriteText(path, with_belgium);
+  absl::StatusOr<bool> refused = (*holder)->ReloadIfChanged();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("police-be is not a peer"));
+  EXPECT_EQ((*holder)->current()->version(), "2026-11-15.1");
+  (*holder)->SetPeers({"police-nl", "customs-nl", "police-be"});
+  absl::StatusOr<bool> taken = (*holder)->ReloadIfChanged();
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_TRUE(*taken);
+  EXPECT_EQ((*holder)->current()->version(), "2026-12-07.1");
+  (*holder)->SetPeers({"police-nl", "customs-nl"});
+  EXPECT_FALSE((*holder)->Activate(with_belgium).ok());
+}
+
+}  // namespace
+}  // namespace havengate::server

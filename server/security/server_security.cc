@@ -29,7 +29,7 @@ absl::string_view View(grpc::string_ref s) {
 // gRPC processes any HTTP/2 frame from the client. Synchronous.
 class ClientCertificateVerifier final : public ExternalCertificateVerifier {
  public:
-  ClientCertificateVerifier(std::shared_ptr<TrustStore> trust,
+  ClientCertificateVerifier(std::shared_ptr<CurrentTrust> trust,
                             std::shared_ptr<HandshakeListener> listener)
       : trust_(std::move(trust)), listener_(std::move(listener)) {}
 
@@ -38,7 +38,7 @@ class ClientCertificateVerifier final : public ExternalCertificateVerifier {
               grpc::Status* sync_status) override {
     std::string claimed;
     absl::StatusOr<PeerIdentity> peer =
-        trust_->VerifyClient(View(request->peer_cert()),
+        trust_->Get()->VerifyClient(View(request->peer_cert()),
                              View(request->peer_cert_full_chain()),
                              absl::Now(), &claimed);
     if (peer.ok()) {
@@ -61,7 +61,7 @@ class ClientCertificateVerifier final : public ExternalCertificateVerifier {
   void Cancel(TlsCustomVerificationCheckRequest* /*request*/) override {}
 
  private:
-  const std::shared_ptr<TrustStore> trust_;
+  const std::shared_ptr<CurrentTrust> trust_;
   const std::shared_ptr<HandshakeListener> listener_;
 };
 
@@ -109,13 +109,14 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> MakeServerCredentials(
   if (listener != nullptr) {
     on_problem = [listener](const absl::Status& s) { listener->OnReloadProblem(s); };
   }
-  HG_ASSIGN_OR_RETURN(security->trust_,
+  HG_ASSIGN_OR_RETURN(std::shared_ptr<TrustStore> trust,
                       TrustStore::Create(own, peers, std::move(on_problem)));
+  security->trust_ = std::make_shared<CurrentTrust>(std::move(trust));
   {
     // Reports a stale CRL right away (the daemon starts; that domain is
     // refused until a fresh CRL arrives).
     std::lock_guard<std::mutex> lock(security->reload_mu_);
-    security->trust_->RefreshAll(absl::Now());
+    security->trust_->Get()->RefreshAll(absl::Now());
   }
 
   HG_ASSIGN_OR_RETURN(pki::SpiffeId own_id,
@@ -125,10 +126,10 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> MakeServerCredentials(
       security->identity_,
       IdentityStage::Create(options.certificate_file, options.private_key_file,
                             pki::JoinPath(options.state_dir, kIdentityDir),
-                            own_id, security->trust_->own_anchor()));
+                            own_id, security->trust_->Get()->own_anchor()));
   {
     std::lock_guard<std::mutex> lock(security->reload_mu_);
-    security->written_bundle_ = security->trust_->CaBundlePem();
+    security->written_bundle_ = security->trust_->Get()->CaBundlePem();
     HG_RETURN_IF_ERROR(pki::WriteFileAtomically(
         security->trust_bundle_file(), security->written_bundle_, 0644));
   }
@@ -182,10 +183,35 @@ void ServerSecurity::ReloadLoop() {
 
 void ServerSecurity::ReloadNow() {
   std::lock_guard<std::mutex> lock(reload_mu_);
-  trust_->RefreshAll(absl::Now());
+  ReloadLocked();
+}
+
+absl::StatusOr<std::shared_ptr<TrustStore>> ServerSecurity::PreparePeers(
+    const std::vector<PeerTrustOptions>& peers) {
+  std::vector<TrustDomainConfig> domains;
+  for (const PeerTrustOptions& p : peers) {
+    if (p.ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CA file of peer ", p.organisation_id, " is required"));
+    }
+    domains.push_back({p.organisation_id, p.trust_domain, p.ca_file, p.crl_file});
+  }
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  return trust_->Get()->WithPeers(domains);
+}
+
+void ServerSecurity::InstallPeers(std::shared_ptr<TrustStore> trust) {
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  trust_->Replace(std::move(trust));
+  ReloadLocked();  // the trust bundle follows
+}
+
+void ServerSecurity::ReloadLocked() {
+  std::shared_ptr<TrustStore> trust = trust_->Get();
+  trust->RefreshAll(absl::Now());
   // Handshakes refresh CA files too, so compare contents rather than relying
   // on having seen the change here.
-  std::string bundle = trust_->CaBundlePem();
+  std::string bundle = trust->CaBundlePem();
   if (bundle != written_bundle_) {
     absl::Status written =
         pki::WriteFileAtomically(trust_bundle_file(), bundle, 0644);
@@ -245,7 +271,7 @@ absl::StatusOr<PeerIdentity> ServerSecurity::AuthenticatedPeer(
   }
   absl::StatusOr<pki::SpiffeId> id = cert->GetSpiffeId();
   if (!id.ok()) return id.status();
-  return trust_->IdentityOf(*id, cert->SerialHex());
+  return trust_->Get()->IdentityOf(*id, cert->SerialHex());
 }
 
 }  // namespace havengate::security

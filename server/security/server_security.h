@@ -21,6 +21,11 @@
 // `reload_interval_seconds`; CA and CRL files are additionally re-checked at
 // every handshake, so a new CRL applies to the very next connection.
 //
+// Peers added or removed by a configuration reload: the whole trust is
+// replaced in one step (CurrentTrust), read once per handshake and once per
+// call; a removed peer's handshakes are refused and its calls on a
+// connection opened before are refused with PERMISSION_DENIED.
+//
 // Thread-safety: ServerSecurity is thread-safe. Destroying it stops the
 // reload thread; credentials already handed to a grpc::Server stay valid
 // (verification keeps working, the gateway's own certificate and the trust
@@ -46,6 +51,7 @@
 
 namespace havengate::security {
 
+class CurrentTrust;
 class IdentityStage;
 class TrustStore;
 
@@ -119,6 +125,16 @@ class ServerSecurity {
   // Runs one reload pass now (also what the background thread does).
   void ReloadNow();
 
+  // The trust `peers` would put in force instead of the configured peers
+  // (their CA and CRL files loaded and checked; see TrustStore::WithPeers).
+  // Changes nothing; errors name the peer and the file.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<TrustStore>> PreparePeers(
+      const std::vector<PeerTrustOptions>& peers);
+  // Puts `trust` (from PreparePeers) in force in one step: the next
+  // handshake and the next call are checked against it; the trust bundle
+  // follows.
+  void InstallPeers(std::shared_ptr<TrustStore> trust);
+
   // Serial of the gateway certificate currently presented.
   std::string current_certificate_serial() const;
   // The generated bundle of all trusted CA certificates.
@@ -129,10 +145,13 @@ class ServerSecurity {
       const ServerSecurityOptions&, std::shared_ptr<HandshakeListener>);
   ServerSecurity() = default;
   void ReloadLoop();
+  // One reload pass; requires reload_mu_.
+  void ReloadLocked();
 
   ServerSecurityOptions options_;
   std::shared_ptr<HandshakeListener> listener_;
-  std::shared_ptr<TrustStore> trust_;
+  // Read once per handshake (the verifier holds it too) and per call.
+  std::shared_ptr<CurrentTrust> trust_;
   std::unique_ptr<IdentityStage> identity_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 

@@ -287,15 +287,24 @@ class ServerSecurityTest : public ::testing::Test {
     return ex::TlsCredentials(options);
   }
 
-  // One call on a brand-new connection.
-  CallResult Call(const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+  // A channel with a connection of its own.
+  std::shared_ptr<grpc::Channel> NewChannel(
+      const std::shared_ptr<grpc::ChannelCredentials>& creds) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     // SNI only: identity is checked by SPIFFE id, never by host name. (gRPC
     // logs an error on the server for SNI "127.0.0.1", not in any SAN.)
     args.SetSslTargetNameOverride("localhost");
-    auto channel = grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", port_), creds, args);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_), creds, args);
+  }
+
+  // One call on a brand-new connection.
+  CallResult Call(const std::shared_ptr<grpc::ChannelCredentials>& creds) {
+    return CallOn(NewChannel(creds));
+  }
+
+  // One call on `channel` (its connection, once it has one, is reused).
+  CallResult CallOn(const std::shared_ptr<grpc::Channel>& channel) {
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
@@ -673,6 +682,85 @@ TEST_F(ServerSecurityTest, ReplacedPeerCaIsTrustedWithoutRestart) {
   }
   EXPECT_NE(ReadAll(security_->trust_bundle_file()).find(ReadAll(new_customs.cert_file())),
             std::string::npos);
+}
+
+// A configuration reload replaces the peers: a new peer's gateway is
+// accepted at its next handshake; a removed one's is refused in the
+// handshake, and its calls on a connection opened before are refused with
+// PERMISSION_DENIED. Preparing changes nothing.
+TEST_F(ServerSecurityTest, PeersReplacedByAReloadApplyToTheNextHandshakeAndCall) {
+  CertificateAuthority belgium_ca = MakeCa("police-be", "police.be.example", "be-ca");
+  IssuedCertificate belgium_gw = Issue(belgium_ca, Role::kGateway, "gateway", "be-gw");
+  IssuedCertificate customs_gw = Issue(*customs_ca_, Role::kGateway, "gateway", "customs-gw");
+  auto customs_channel =
+      NewChannel(ClientCredentials(customs_gw, kPoliceGateway, police_ca_->cert_file()));
+  ASSERT_TRUE(CallOn(customs_channel).status.ok());
+  const PeerTrustOptions belgium{"police-be", "police.be.example", belgium_ca.cert_file(), ""};
+
+  // A peer whose CA cannot be read: refused, naming it; nothing changes.
+  absl::StatusOr<std::shared_ptr<TrustStore>> bad =
+      security_->PreparePeers({{"police-be", "police.be.example", Path("missing.crt"), ""}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("peer police-be"));
+  absl::StatusOr<std::shared_ptr<TrustStore>> next = security_->PreparePeers({belgium});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(CallOn(customs_channel).status.ok()) << "prepared, not yet in force";
+  ExpectRefused(ClientCredentials(belgium_gw, kPoliceGateway, police_ca_->cert_file()),
+                RejectReason::kUnknownTrustDomain, "spiffe://police.be.example/gateway");
+
+  security_->InstallPeers(*next);
+  CallResult belgian = Call(ClientCredentials(belgium_gw, kPoliceGateway,
+                                              police_ca_->cert_file()));
+  ASSERT_TRUE(belgian.status.ok()) << belgian.status.error_message();
+  EXPECT_EQ(belgian.reply, "spiffe://police.be.example/gateway");
+  ExpectRefused(ClientCredentials(customs_gw, kPoliceGateway, police_ca_->cert_file()),
+                RejectReason::kUnknownTrustDomain, "spiffe://customs.nl.example/gateway");
+  // The connection customs-nl opened before: its calls reach the service,
+  // which is told the caller is no longer a peer.
+  const int calls_before = service_->calls();
+  EXPECT_FALSE(CallOn(customs_channel).status.ok());
+  EXPECT_EQ(service_->calls(), calls_before + 1) << "the same connection";
+  absl::StatusOr<PeerIdentity> peer = service_->last_peer();
+  EXPECT_TRUE(absl::IsPermissionDenied(peer.status())) << peer.status();
+  EXPECT_THAT(std::string(peer.status().message()),
+              ::testing::HasSubstr("customs-nl (trust domain customs.nl.example) is no "
+                                   "longer a peer"));
+  // Own clients are unaffected throughout.
+  EXPECT_TRUE(Call(ClientCredentials(*client_, kPoliceGateway, police_ca_->cert_file()))
+                  .status.ok());
+  // The trust bundle follows: the new peer's CA, not the removed one's.
+  const std::string bundle = ReadAll(security_->trust_bundle_file());
+  EXPECT_THAT(bundle, ::testing::HasSubstr(ReadAll(belgium_ca.cert_file())));
+  EXPECT_THAT(bundle, ::testing::Not(::testing::HasSubstr(ReadAll(customs_ca_->cert_file()))));
+
+  // Added back: accepted again.
+  absl::StatusOr<std::shared_ptr<TrustStore>> again = security_->PreparePeers(
+      {belgium, {"customs-nl", "customs.nl.example", customs_ca_->cert_file(), ""}});
+  ASSERT_TRUE(again.ok()) << again.status();
+  security_->InstallPeers(*again);
+  EXPECT_TRUE(CallOn(customs_channel).status.ok());
+  EXPECT_TRUE(service_->last_peer().ok());
+}
+
+// A reload that changes a peer's CA file: certificates of the new CA are
+// accepted from the next handshake, those of the old one refused.
+TEST_F(ServerSecurityTest, AChangedPeerCaAppliesAtTheNextHandshake) {
+  CertificateAuthority new_customs_ca =
+      MakeCa("customs-nl", "customs.nl.example", "customs-ca-2026");
+  IssuedCertificate old_gw = Issue(*customs_ca_, Role::kGateway, "gateway", "customs-gw");
+  IssuedCertificate new_gw = Issue(new_customs_ca, Role::kGateway, "gateway", "customs-gw-2");
+  auto old_creds = ClientCredentials(old_gw, kPoliceGateway, police_ca_->cert_file());
+  auto new_creds = ClientCredentials(new_gw, kPoliceGateway, police_ca_->cert_file());
+  ASSERT_TRUE(Call(old_creds).status.ok());
+  EXPECT_FALSE(Call(new_creds).status.ok());
+  absl::StatusOr<std::shared_ptr<TrustStore>> next = security_->PreparePeers(
+      {{"customs-nl", "customs.nl.example", new_customs_ca.cert_file(), ""}});
+  ASSERT_TRUE(next.ok()) << next.status();
+  security_->InstallPeers(*next);
+  CallResult accepted = Call(new_creds);
+  ASSERT_TRUE(accepted.status.ok()) << accepted.status.error_message();
+  EXPECT_EQ(accepted.reply, "spiffe://customs.nl.example/gateway");
+  EXPECT_FALSE(Call(old_creds).status.ok());
 }
 
 TEST_F(ServerSecurityTest, DiallerRefusesServerWithUnexpectedIdentity) {

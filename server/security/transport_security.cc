@@ -26,6 +26,14 @@ class CertificateAuthenticator final : public Authenticator {
   const ServerSecurity& security_;
 };
 
+std::vector<PeerTrustOptions> PeerTrust(const config::GatewayConfig& config) {
+  std::vector<PeerTrustOptions> peers;
+  for (const config::PeerConfig& peer : config.peers) {
+    peers.push_back({peer.id, peer.domain, peer.ca, peer.crl});
+  }
+  return peers;
+}
+
 class TransportSecurityImpl final : public TransportSecurity {
  public:
   explicit TransportSecurityImpl(std::unique_ptr<ServerSecurity> security)
@@ -35,6 +43,13 @@ class TransportSecurityImpl final : public TransportSecurity {
     return security_->credentials();
   }
   const Authenticator& authenticator() const override { return authenticator_; }
+  absl::StatusOr<std::shared_ptr<TrustStore>> PreparePeers(
+      const config::GatewayConfig& config) override {
+    return security_->PreparePeers(PeerTrust(config));
+  }
+  void InstallPeers(std::shared_ptr<TrustStore> trust) override {
+    security_->InstallPeers(std::move(trust));
+  }
 
  private:
   std::unique_ptr<ServerSecurity> security_;
@@ -53,9 +68,7 @@ absl::StatusOr<std::unique_ptr<TransportSecurity>> TransportSecurity::Create(
   options.crl_file = config.tls.crl;
   options.certificate_file = config.tls.certificate;
   options.private_key_file = config.tls.private_key;
-  for (const config::PeerConfig& peer : config.peers) {
-    options.peers.push_back({peer.id, peer.domain, peer.ca, peer.crl});
-  }
+  options.peers = PeerTrust(config);
   options.reload_interval_seconds = static_cast<unsigned>(
       std::max<int64_t>(1, absl::ToInt64Seconds(config.tls.reload_interval)));
   // Generated files (staged identity, trust bundle): tls.state_dir.

@@ -31,6 +31,14 @@ class TransportSecurity {
   virtual ~TransportSecurity() = default;
   virtual std::shared_ptr<grpc::ServerCredentials> server_credentials() = 0;
   virtual const Authenticator& authenticator() const = 0;
+
+  // A configuration reload: the trust `config.peers` would put in force
+  // (see ServerSecurity::PreparePeers); changes nothing. Errors name the
+  // peer and the file.
+  [[nodiscard]] virtual absl::StatusOr<std::shared_ptr<TrustStore>> PreparePeers(
+      const config::GatewayConfig& config) = 0;
+  // Puts it in force for the next handshake and the next call.
+  virtual void InstallPeers(std::shared_ptr<TrustStore> trust) = 0;
 };
 
 }  // namespace havengate::security

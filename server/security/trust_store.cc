@@ -1,6 +1,5 @@
 #include "server/security/trust_store.h"
 
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,55 +12,86 @@ using pki::Certificate;
 using pki::RejectionError;
 using pki::RejectReason;
 
+absl::Status TrustStore::AddDomain(const TrustDomainConfig& config, bool own,
+                                   const Domain* reuse) {
+  const std::string what = own ? std::string("own organisation")
+                               : absl::StrCat("peer ", config.organisation_id);
+  absl::Status id_ok = ValidateOrganisationId(config.organisation_id);
+  if (!id_ok.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": organisation id: ", id_ok.message()));
+  }
+  absl::Status domain_ok = pki::SpiffeId::ValidateTrustDomain(config.trust_domain);
+  if (!domain_ok.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", domain_ok.message()));
+  }
+  for (const auto& [name, domain] : domains_) {
+    if (domain.organisation_id == config.organisation_id) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "organisation ", config.organisation_id, " is configured twice"));
+    }
+  }
+  if (domains_.count(config.trust_domain) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trust domain ", config.trust_domain,
+        " is configured twice; each organisation needs its own"));
+  }
+  Domain domain;
+  domain.config = config;
+  domain.organisation_id = config.organisation_id;
+  domain.own = own;
+  if (reuse != nullptr) {
+    domain.files = reuse->files;
+    domain.crl_unusable = reuse->crl_unusable;
+  } else {
+    absl::StatusOr<std::unique_ptr<pki::TrustAnchorFiles>> files =
+        pki::TrustAnchorFiles::Load(config.trust_domain, config.ca_file,
+                                    config.crl_file);
+    if (!files.ok()) {
+      return absl::Status(files.status().code(),
+                          absl::StrCat(what, " (trust domain ", config.trust_domain,
+                                       "): ", files.status().message()));
+    }
+    domain.files = std::shared_ptr<pki::TrustAnchorFiles>(*std::move(files));
+  }
+  domains_.emplace(config.trust_domain, std::move(domain));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<TrustStore>> TrustStore::Create(
     const TrustDomainConfig& own, const std::vector<TrustDomainConfig>& peers,
     std::function<void(const absl::Status&)> on_problem) {
   std::shared_ptr<TrustStore> store(new TrustStore());
   store->own_domain_ = own.trust_domain;
   store->on_problem_ = std::move(on_problem);
-  std::set<std::string> organisations;
-  auto add = [&](const TrustDomainConfig& config, bool is_own) -> absl::Status {
-    const std::string what =
-        is_own ? std::string("own organisation")
-               : absl::StrCat("peer ", config.organisation_id);
-    absl::Status id_ok = ValidateOrganisationId(config.organisation_id);
-    if (!id_ok.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": organisation id: ", id_ok.message()));
-    }
-    absl::Status domain_ok = pki::SpiffeId::ValidateTrustDomain(config.trust_domain);
-    if (!domain_ok.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": ", domain_ok.message()));
-    }
-    if (!organisations.insert(config.organisation_id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "organisation ", config.organisation_id, " is configured twice"));
-    }
-    if (store->domains_.count(config.trust_domain) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trust domain ", config.trust_domain,
-          " is configured twice; each organisation needs its own"));
-    }
-    absl::StatusOr<std::unique_ptr<pki::TrustAnchorFiles>> files =
-        pki::TrustAnchorFiles::Load(config.trust_domain, config.ca_file,
-                                    config.crl_file);
-    if (!files.ok()) {
-      return absl::Status(files.status().code(),
-                          absl::StrCat(what, " (trust domain ",
-                                       config.trust_domain,
-                                       "): ", files.status().message()));
-    }
-    Domain domain;
-    domain.organisation_id = config.organisation_id;
-    domain.own = is_own;
-    domain.files = std::shared_ptr<pki::TrustAnchorFiles>(*std::move(files));
-    store->domains_.emplace(config.trust_domain, std::move(domain));
-    return absl::OkStatus();
-  };
-  HG_RETURN_IF_ERROR(add(own, true));
-  for (const TrustDomainConfig& peer : peers) HG_RETURN_IF_ERROR(add(peer, false));
+  HG_RETURN_IF_ERROR(store->AddDomain(own, true, nullptr));
+  for (const TrustDomainConfig& peer : peers) {
+    HG_RETURN_IF_ERROR(store->AddDomain(peer, false, nullptr));
+  }
   return store;
+}
+
+absl::StatusOr<std::shared_ptr<TrustStore>> TrustStore::WithPeers(
+    const std::vector<TrustDomainConfig>& peers) const {
+  std::shared_ptr<TrustStore> next(new TrustStore());
+  next->own_domain_ = own_domain_;
+  next->on_problem_ = on_problem_;
+  const Domain& own = domains_.at(own_domain_);
+  HG_RETURN_IF_ERROR(next->AddDomain(own.config, true, &own));
+  for (const TrustDomainConfig& peer : peers) {
+    auto it = domains_.find(peer.trust_domain);
+    const bool same = it != domains_.end() && !it->second.own &&
+                      it->second.config.organisation_id == peer.organisation_id &&
+                      it->second.config.ca_file == peer.ca_file &&
+                      it->second.config.crl_file == peer.crl_file;
+    HG_RETURN_IF_ERROR(next->AddDomain(peer, false, same ? &it->second : nullptr));
+  }
+  next->retired_ = retired_;
+  for (const auto& [name, domain] : domains_) {
+    if (!domain.own) next->retired_[name] = domain.organisation_id;
+  }
+  for (const auto& [name, domain] : next->domains_) next->retired_.erase(name);
+  return next;
 }
 
 void TrustStore::Report(const absl::Status& problem) const {
@@ -88,8 +118,10 @@ absl::StatusOr<PeerIdentity> TrustStore::VerifyClient(
     return RejectionError(
         RejectReason::kUnknownTrustDomain,
         absl::StrCat("trust domain ", id->trust_domain(),
-                     " is neither this organisation's nor a configured "
-                     "peer's"));
+                     retired_.count(id->trust_domain()) > 0
+                         ? " belonged to a peer removed from the configuration"
+                         : " is neither this organisation's nor a configured "
+                           "peer's"));
   }
   const Domain& domain = it->second;
   Report(domain.files->Refresh());
@@ -129,6 +161,12 @@ absl::StatusOr<PeerIdentity> TrustStore::VerifyClient(
 absl::StatusOr<PeerIdentity> TrustStore::IdentityOf(
     const pki::SpiffeId& id, std::string certificate_serial) const {
   auto it = domains_.find(id.trust_domain());
+  if (auto retired = retired_.find(id.trust_domain()); it == domains_.end() &&
+                                                       retired != retired_.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "organisation ", retired->second, " (trust domain ", id.trust_domain(),
+        ") is no longer a peer of this gateway: it was removed from the configuration"));
+  }
   if (it == domains_.end()) {
     return RejectionError(RejectReason::kUnknownTrustDomain,
                           absl::StrCat("trust domain ", id.trust_domain(),

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,17 @@ class TrustStore {
       const TrustDomainConfig& own, const std::vector<TrustDomainConfig>& peers,
       std::function<void(const absl::Status&)> on_problem = nullptr);
 
+  // The trust of the same own domain with `peers` instead of this store's
+  // (a configuration reload): a peer whose id, domain, CA and CRL files are
+  // unchanged keeps its loaded files; new or changed ones are loaded and
+  // checked as in Create. A peer domain this store has and `peers` lacks
+  // becomes retired: refused in handshakes like any unknown domain, and a
+  // call on a connection it opened earlier is refused with
+  // PERMISSION_DENIED (IdentityOf). Changes nothing in this store; call
+  // serialised with RefreshAll.
+  [[nodiscard]] absl::StatusOr<std::shared_ptr<TrustStore>> WithPeers(
+      const std::vector<TrustDomainConfig>& peers) const;
+
   // Verifies a client certificate presented in a handshake (PEM leaf and the
   // peer's PEM chain, which may be empty) at `now`. On success the caller's
   // identity; otherwise a pki::RejectionError. `claimed_id` (optional)
@@ -61,7 +73,8 @@ class TrustStore {
 
   // Identity of an already verified certificate: trust domain -> organisation
   // and the role policy. UNAUTHENTICATED if the domain is not configured or
-  // the role may not connect from it.
+  // the role may not connect from it; PERMISSION_DENIED if it belonged to a
+  // peer removed by a reload.
   [[nodiscard]] absl::StatusOr<PeerIdentity> IdentityOf(
       const pki::SpiffeId& id, std::string certificate_serial) const;
 
@@ -80,6 +93,7 @@ class TrustStore {
 
  private:
   struct Domain {
+    TrustDomainConfig config;
     std::string organisation_id;
     bool own = false;
     std::shared_ptr<pki::TrustAnchorFiles> files;
@@ -90,11 +104,39 @@ class TrustStore {
 
   TrustStore() = default;
   void Report(const absl::Status& problem) const;
+  // Adds `config`'s domain, reusing `reuse` (loaded for the same settings)
+  // if given. Errors name the organisation and file.
+  absl::Status AddDomain(const TrustDomainConfig& config, bool own,
+                         const Domain* reuse);
 
   std::string own_domain_;
   std::function<void(const absl::Status&)> on_problem_;
   // Keyed by trust domain; immutable after Create.
   std::map<std::string, Domain> domains_;
+  // Trust domain -> organisation of peers removed by reloads (and not
+  // configured again); immutable after WithPeers.
+  std::map<std::string, std::string> retired_;
+};
+
+// The TrustStore in force, replaced as a whole when the peers change (a
+// configuration reload). Each handshake and each call reads it once, so
+// either sees the old trust or the new one, never a mix, and never none.
+// Thread-safe.
+class CurrentTrust {
+ public:
+  explicit CurrentTrust(std::shared_ptr<TrustStore> store) : store_(std::move(store)) {}
+  std::shared_ptr<TrustStore> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_;
+  }
+  void Replace(std::shared_ptr<TrustStore> store) {
+    std::lock_guard<std::mutex> lock(mu_);
+    store_ = std::move(store);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<TrustStore> store_;  // guarded by mu_; never null
 };
 
 }  // namespace havengate::security

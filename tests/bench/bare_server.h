@@ -7,6 +7,17 @@
 // It runs in its own process (the benchmark binary re-executed with
 // --serve-bare), so that, like the gateway, it has its own gRPC runtime and
 // its costs are not mixed with the client's.
+//
+// The same child also plays the two parts of the bare relay, the
+// federation benchmark's second ceiling (transport alone in the topology
+// A -> {B, C}, nothing stored, decided or audited):
+// - a relay (BareMode::kRelay): serves Ingest.PushStream, answers each item
+//   at once and forwards it on one Federation.Exchange stream to each of
+//   `forward_to` (mutual TLS, as a gateway's peer link), reading their
+//   acknowledgements;
+// - a receiver (BareMode::kReceiver): serves Federation.Exchange,
+//   acknowledging each message at once, and Inbox.Subscribe, streaming
+//   every item received to its subscribers as an inbox entry.
 #ifndef HAVENGATE_TESTS_BENCH_BARE_SERVER_H_
 #define HAVENGATE_TESTS_BENCH_BARE_SERVER_H_
 
@@ -15,12 +26,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace havengate::bench {
 
+enum class BareMode { kIngest, kRelay, kReceiver };
+
 struct BareServerOptions {
+  BareMode mode = BareMode::kIngest;
+  // kRelay: the receivers' ports on 127.0.0.1 and the identity their
+  // certificate carries (the relay presents `certificate` as its own).
+  std::vector<int> forward_to;
+  std::string receiver_id;
   std::string certificate;  // PEM file of the server certificate
   std::string private_key;  // its key
   std::string ca;           // CA that client certificates must chain to

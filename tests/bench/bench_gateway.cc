@@ -16,23 +16,28 @@ namespace {
 
 constexpr char kServeGateway[] = "--serve-gateway";
 constexpr char kDiscardAudit[] = "--discard-audit";
+constexpr char kUnbatched[] = "--unbatched";
 
 }  // namespace
 
-std::vector<std::string> BenchGatewayLauncher(bool discard_audit) {
+std::vector<std::string> BenchGatewayLauncher(bool discard_audit, bool unbatched) {
   std::vector<std::string> command = {SelfPath(), kServeGateway};
   if (discard_audit) command.push_back(kDiscardAudit);
+  if (unbatched) command.push_back(kUnbatched);
   return command;
 }
 
 std::optional<int> RunBenchGatewayIfAsked(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != kServeGateway) return std::nullopt;
   bool discard_audit = false;
+  bool unbatched = false;
   std::string config_path;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == kDiscardAudit) {
       discard_audit = true;
+    } else if (arg == kUnbatched) {
+      unbatched = true;
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else {
@@ -55,6 +60,7 @@ std::optional<int> RunBenchGatewayIfAsked(int argc, char** argv) {
     return 2;
   }
   config->discard_audit_for_benchmark = discard_audit;
+  config->unbatched_links_for_benchmark = unbatched;
   log::Configure(config->log_format == "json" ? log::Format::kJson
                                               : log::Format::kText);
   auto gateway = server::Gateway::Start(*config);

@@ -4,7 +4,7 @@
 // havengate binary must never offer: running without the audit
 // (GatewayConfig::discard_audit_for_benchmark, which no config file can
 // set), so that the audit benchmark can compare the same gateway with and
-// without it.
+// without it; likewise peer links without batches.
 #ifndef HAVENGATE_TESTS_BENCH_BENCH_GATEWAY_H_
 #define HAVENGATE_TESTS_BENCH_BENCH_GATEWAY_H_
 
@@ -15,8 +15,9 @@
 namespace havengate::bench {
 
 // The command that runs this binary as a gateway (the harness appends
-// `--config FILE`). `discard_audit`: no audit record is kept.
-std::vector<std::string> BenchGatewayLauncher(bool discard_audit);
+// `--config FILE`). `discard_audit`: no audit record is kept. `unbatched`:
+// the peer links send one entry per message (no batches).
+std::vector<std::string> BenchGatewayLauncher(bool discard_audit, bool unbatched = false);
 
 // For the benchmark's main(), before it parses its own flags: if `argv`
 // is a BenchGatewayLauncher command line, runs the gateway until SIGTERM

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "absl/strings/numbers.h"
@@ -101,6 +102,24 @@ void CommonFlags::ApplyQuick() {
   rounds = 1;
   items = 500;
   latency_seconds = 1;
+}
+
+int ParseAndRun(CLI::App& app, int argc, char** argv, const std::string& name,
+                const std::function<void()>& prepare,
+                const std::function<absl::Status()>& run) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  prepare();
+  LocateBuildTree();
+  absl::Status status = run();
+  if (!status.ok()) {
+    std::cerr << name << ": " << status << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace havengate::bench

@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace havengate::bench {
@@ -56,7 +58,15 @@ void LocateBuildTree();
 // The path of the running binary (to re-execute it in a child mode).
 std::string SelfPath();
 
-// The options both benchmarks take.
+// A benchmark's main() after its child modes: parses `argv` into `app`,
+// then calls `prepare` (e.g. to apply --quick), finds the build tree and
+// runs `run`. Returns the process exit code: 0, 2 for bad flags, 1 if
+// `run` failed (its status on stderr after "`name`: ").
+int ParseAndRun(CLI::App& app, int argc, char** argv, const std::string& name,
+                const std::function<void()>& prepare,
+                const std::function<absl::Status()>& run);
+
+// The options the benchmarks of one or three gateways take.
 struct CommonFlags {
   explicit CommonFlags(int default_items) : items(default_items) {}
   // Adds --quick, --rounds, --items, --window, --rate, --latency-seconds,

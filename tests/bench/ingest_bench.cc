@@ -284,18 +284,7 @@ int main(int argc, char** argv) {
   bench::Flags flags;
   flags.AddTo(app, "Push this item (proto3 JSON, e.g. deploy/samples/*.json) "
                  "instead of the built-in 40-field alert");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-
-  flags.ApplyQuick();
-  bench::LocateBuildTree();
-  absl::Status status = bench::Run(flags);
-  if (!status.ok()) {
-    std::cerr << "ingest_bench: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return bench::ParseAndRun(
+      app, argc, argv, "ingest_bench", [&] { flags.ApplyQuick(); },
+      [&] { return bench::Run(flags); });
 }

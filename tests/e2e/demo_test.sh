@@ -34,17 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-FAILURES=0
-check() {  # check DESCRIPTION COMMAND...
-  local what="$1"
-  shift
-  if "$@"; then
-    echo "ok:   $what"
-  else
-    echo "FAIL: $what"
-    FAILURES=$((FAILURES + 1))
-  fi
-}
+# shellcheck source=tests/testing/checks.sh
+source "$SOURCE_DIR/tests/testing/checks.sh"
 # has_line FILE REGEX: some line of FILE matches the extended regex.
 has_line() { grep -Eq -- "$2" "$1"; }
 # section FILE ORG: the inbox listing of ORG in the demo output.

@@ -36,7 +36,11 @@ using ::testing::HasSubstr;
 // What one Exchange call from the test got back.
 struct ExchangeOutcome {
   grpc::Status status;
+  // One per entry answered (the entries of batched answers, in order).
   std::vector<v1::FederationAck> acks;
+  // Answer messages read, and the receiver's havengate-batch announcement.
+  size_t ack_messages = 0;
+  std::string batch_announced;
 };
 
 class FederationTrustTest : public ::testing::Test {
@@ -57,9 +61,12 @@ class FederationTrustTest : public ::testing::Test {
   // Calls `to`'s Federation.Exchange presenting `cert`/`key`, trusting
   // `to`'s CA for `to`'s gateway id; sends `messages`, then reads until
   // every one is answered or the stream ends.
+  // With `batch`, announces batches (havengate-batch: 1) and sends all
+  // `messages` as the entries of one batch.
   ExchangeOutcome Exchange(const std::string& to, const std::string& cert,
                            const std::string& key,
-                           const std::vector<v1::FederationMessage>& messages) {
+                           const std::vector<v1::FederationMessage>& messages,
+                           bool batch = false) {
     ExchangeOutcome outcome;
     pki::ChannelCredentialsOptions tls;
     tls.certificate_file = cert;
@@ -77,16 +84,29 @@ class FederationTrustTest : public ::testing::Test {
     auto stub = v1::Federation::NewStub(channel);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    if (batch) context.AddMetadata("havengate-batch", "1");
     auto stream = stub->Exchange(&context);
-    for (const v1::FederationMessage& m : messages) {
-      if (!stream->Write(m)) break;
+    if (batch) {
+      v1::FederationMessage all;
+      for (const v1::FederationMessage& m : messages) *all.add_batch() = m;
+      stream->Write(all);
+    } else {
+      for (const v1::FederationMessage& m : messages) {
+        if (!stream->Write(m)) break;
+      }
     }
     stream->WritesDone();
     v1::FederationAck ack;
     while (outcome.acks.size() < messages.size() && stream->Read(&ack)) {
-      outcome.acks.push_back(ack);
+      ++outcome.ack_messages;
+      if (ack.batch_size() == 0) outcome.acks.push_back(ack);
+      for (const v1::FederationAck& entry : ack.batch()) outcome.acks.push_back(entry);
     }
     outcome.status = stream->Finish();
+    const auto& initial = context.GetServerInitialMetadata();
+    if (auto it = initial.find("havengate-batch"); it != initial.end()) {
+      outcome.batch_announced.assign(it->second.data(), it->second.size());
+    }
     return outcome;
   }
 
@@ -172,6 +192,48 @@ TEST_F(FederationTrustTest, AnotherPartnersCaMintingAThirdPartnersGatewayIdIsRef
   ASSERT_EQ(genuine.acks.size(), 1u);
   EXPECT_EQ(genuine.acks[0].code(), 0) << genuine.acks[0].message();
   EXPECT_TRUE(f_.AwaitItem("port-rtm", "genuine-1").ok());
+}
+
+TEST_F(FederationTrustTest, ABatchIsJudgedEntryByEntryAndAnsweredInOrder) {
+  // Customs' genuine gateway sends police-nl one batch: two honest items
+  // between two refused ones.
+  ExchangeOutcome outcome = Exchange(
+      "police-nl", f_.org("customs-nl").gateway_cert, f_.org("customs-nl").gateway_key,
+      {ItemMessage(7, "spoof-b1", "port-rtm", {{"customs-nl", "police-nl"}}),
+       ItemMessage(8, "honest-b2", "customs-nl", {{"customs-nl", "police-nl"}}),
+       ItemMessage(9, "honest-b3", "customs-nl", {{"customs-nl", "police-nl"}}),
+       ItemMessage(10, "spoof-b4", "port-rtm", {})},
+      /*batch=*/true);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  // The receiver announced batches with the largest message it reads.
+  EXPECT_EQ(outcome.batch_announced, absl::StrCat(4 << 20));
+  ASSERT_EQ(outcome.acks.size(), 4u);
+  EXPECT_LE(outcome.ack_messages, 4u);
+  const std::vector<std::pair<uint64_t, grpc::StatusCode>> expected = {
+      {7, grpc::StatusCode::PERMISSION_DENIED}, {8, grpc::StatusCode::OK},
+      {9, grpc::StatusCode::OK}, {10, grpc::StatusCode::INVALID_ARGUMENT}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(outcome.acks[i].sequence(), expected[i].first);
+    EXPECT_EQ(outcome.acks[i].code(), expected[i].second)
+        << "sequence " << expected[i].first << ": " << outcome.acks[i].message();
+  }
+  EXPECT_TRUE(f_.AwaitItem("police-nl", "honest-b2").ok());
+  EXPECT_TRUE(f_.AwaitItem("police-nl", "honest-b3").ok());
+  EXPECT_TRUE(f_.Shown("police-nl", "spoof-b1", true).empty());
+  EXPECT_TRUE(f_.Shown("police-nl", "spoof-b4", true).empty());
+
+  // A sender that does not announce batches gets one answer per message
+  // and no announcement.
+  ExchangeOutcome single = Exchange(
+      "police-nl", f_.org("customs-nl").gateway_cert, f_.org("customs-nl").gateway_key,
+      {ItemMessage(11, "honest-b5", "customs-nl", {{"customs-nl", "police-nl"}}),
+       ItemMessage(12, "honest-b6", "customs-nl", {{"customs-nl", "police-nl"}})});
+  EXPECT_TRUE(single.status.ok()) << single.status.error_message();
+  EXPECT_EQ(single.batch_announced, "");
+  EXPECT_EQ(single.ack_messages, 2u);
+  ASSERT_EQ(single.acks.size(), 2u);
+  EXPECT_EQ(single.acks[0].sequence(), 11u);
+  EXPECT_EQ(single.acks[1].sequence(), 12u);
 }
 
 TEST_F(FederationTrustTest, AGatewayOfAnOrganisationThatIsNotAPeerIsRefusedAndRecorded) {

@@ -15,7 +15,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <set>
 #include <string>
@@ -24,9 +27,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "havengate/v1/federation.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
-#include "server/metrics/exposition_parser.h"
+#include "server/metrics/scrape.h"
 #include "tests/e2e/federation_fixture.h"
 #include "tests/testing/harness.h"
 
@@ -126,15 +130,8 @@ class LinkBreaksTest : public ::testing::Test {
   // havengate_peer_link_breaks_total for customs-nl and `reason`.
   double Breaks(const std::string& reason) {
     const TestOrg& police = f_.org("police-nl");
-    auto cli = std::make_unique<httplib::SSLClient>(
-        "localhost", metrics_port_, police.client_cert, police.client_key);
-    cli->set_hostname_addr_map({{"localhost", "127.0.0.1"}});
-    cli->set_ca_cert_path(police.ca_file);
-    cli->enable_server_certificate_verification(true);
-    cli->set_connection_timeout(5, 0);
-    httplib::Result res = cli->Get("/metrics");
-    if (!res || res->status != 200) return -1;
-    auto parsed = metrics::ParseExposition(res->body);
+    auto parsed = metrics::ScrapeMetrics(
+        {metrics_port_, police.ca_file, police.client_cert, police.client_key});
     if (!parsed.ok()) return -1;
     return parsed->Find("havengate_peer_link_breaks_total",
                         {{"partner", "customs-nl"}, {"reason", reason}})
@@ -182,6 +179,76 @@ TEST_F(LinkBreaksTest, APeerThatDoesNotTrustTheSenderRefusesTheHandshake) {
                                     Field("reason", "peer_unreachable")}),
             0)
       << SenderLog();
+}
+
+// A stand-in for customs-nl's gateway: it completes mutual TLS as that
+// gateway (its certificate; police-nl's CA for callers) and refuses every
+// Exchange with PERMISSION_DENIED, as a partner's gateway does that no
+// longer authorises this organisation. A real havengate refuses an
+// organisation it does not federate with already at the handshake (the
+// test above), so a refusal after the handshake needs this stand-in.
+class RefusingPeer final : public v1::Federation::Service {
+ public:
+  grpc::Status Exchange(
+      grpc::ServerContext* /*context*/,
+      grpc::ServerReaderWriter<v1::FederationAck, v1::FederationMessage>* /*stream*/) override {
+    ++calls_;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "this organisation is not a configured peer of this gateway");
+  }
+  int calls() const { return calls_.load(); }
+
+ private:
+  std::atomic<int> calls_{0};
+};
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(LinkBreaksTest, APeerThatRefusesTheCallAfterTheHandshakeIsRefusedByPeer) {
+  StartSender();
+  const TestOrg& police = f_.org("police-nl");
+  const TestOrg& customs = f_.org("customs-nl");
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = ReadText(police.ca_file);
+  tls.pem_key_cert_pairs.push_back({ReadText(customs.gateway_key), ReadText(customs.gateway_cert)});
+  RefusingPeer stand_in;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", f_.port("customs-nl")),
+                           grpc::SslServerCredentials(tls));
+  builder.RegisterService(&stand_in);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+
+  ASSERT_TRUE(f_.Push("police-nl", MakeAlert("refused-by-peer")).ok());
+  ExpectBreak("refused_by_peer");
+  EXPECT_GE(stand_in.calls(), 1) << "the handshake passed and the call was refused";
+  EXPECT_EQ(LinesWith(SenderLog(), {Field("event", "peer_link_broken"),
+                                    Field("reason", "handshake_refused")}),
+            0)
+      << SenderLog();
+  // `havenctl health` names the reason too.
+  EXPECT_TRUE(WaitFor([&] {
+    CommandResult health = RunCommand(
+        {HavenctlBinary(), "health", "--json", "--address",
+         absl::StrCat("localhost:", f_.port("police-nl")), "--cert", police.client_cert, "--key",
+         police.client_key, "--ca", police.ca_file, "--gateway-id", police.gateway_id()});
+    return absl::StrContains(health.out, "\"link_break_reason\":\"refused_by_peer\"");
+  })) << SenderLog();
+
+  // The partner's real gateway takes its place: the item is delivered.
+  server->Shutdown();
+  StartReceiver();
+  ASSERT_TRUE(f_.AwaitItem("customs-nl", "refused-by-peer", 1, absl::Seconds(45)).ok())
+      << f_.Logs();
+  EXPECT_TRUE(WaitFor([&] {
+    return LinesWith(SenderLog(), {Field("event", "peer_link_recovered"),
+                                   Field("reason", "refused_by_peer")}) == 1;
+  })) << SenderLog();
 }
 
 // The receiver's disk is held full by a filler file, not by items: the

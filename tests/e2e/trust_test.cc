@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -35,7 +36,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "certs/ca.h"
 #include "havengate/v1/federation.grpc.pb.h"
+#include "havengate/v1/gateway_status.grpc.pb.h"
+#include "server/metrics/scrape.h"
 #include "tests/testing/harness.h"
 
 namespace havengate::testing {
@@ -191,11 +195,13 @@ class TrustTest : public ::testing::Test {
   }
 
   // `crl_refresh_seconds` > 0: police fetches customs' CRL that often.
-  void StartPolice(bool with_peer_policy = false, int crl_refresh_seconds = 0) {
+  void StartPolice(bool with_peer_policy = false, int crl_refresh_seconds = 0,
+                   const std::string& extra_yaml = "") {
     GatewaySpec spec;
     spec.org = &police_etc_;
     spec.port = police_port_;
     spec.peers = {{&customs_at_police_, customs_port_, crl_refresh_seconds}};
+    spec.extra_yaml = extra_yaml;
     if (with_peer_policy) spec.policy_file = WriteOpenPolicy(police_, customs_);
     auto gateway = GatewayProcess::Start(spec);
     ASSERT_TRUE(gateway.ok()) << gateway.status();
@@ -630,6 +636,106 @@ TEST_F(TrustTest, PeerCrlIsFetchedFromThePeerAndAppliedWithoutCopyingFiles) {
   ExpectNoRestart();
 }
 
+// What `havenctl health --json` says of customs-nl's CRL copy at police
+// ("fresh", "stale", "never_fetched"), with the copy's CRL number; "" if
+// health did not answer with a status for customs-nl.
+struct CrlHealth {
+  std::string state;
+  int64_t number = -2;
+};
+CrlHealth PoliceHealthOfCustomsCrl(const TestOrg& police, int port) {
+  CommandResult r = RunCommand(
+      {HavenctlBinary(), "health", "--json", "--address", absl::StrCat("localhost:", port),
+       "--cert", police.client_cert, "--key", police.client_key, "--ca", police.ca_file,
+       "--gateway-id", police.gateway_id()});
+  CrlHealth health;
+  const std::string entry = "{\"partner\":\"customs-nl\",";
+  const size_t at = r.out.find(entry);
+  if (at == std::string::npos) return health;
+  const std::string peer = r.out.substr(at, r.out.find('}', at) - at);
+  for (std::string state : {"fresh", "stale", "never_fetched", "not_configured"}) {
+    if (absl::StrContains(peer, absl::StrCat("\"crl\":\"", state, "\""))) health.state = state;
+  }
+  const size_t number = peer.find("\"crl_number\":");
+  if (number != std::string::npos) {
+    health.number = std::strtoll(peer.c_str() + number + 13, nullptr, 10);
+  }
+  return health;
+}
+
+// A partner's CRL that goes past its nextUpdate shows as stale in
+// `havenctl health --json` and the metric; a fetched replacement is audited
+// (PEER_CRL_UPDATED with the CRL number and nextUpdate) and fresh again.
+TEST_F(TrustTest, PeerCrlPastItsNextUpdateIsStaleInHealthAndMetrics) {
+  const int metrics_port = PickUnusedPort();
+  // Customs is not up yet: police has never fetched its CRL.
+  StartPolice(/*with_peer_policy=*/true, /*crl_refresh_seconds=*/1,
+              absl::StrCat("metrics: {listen: 127.0.0.1:", metrics_port, "}\n"));
+  EXPECT_TRUE(WaitFor([&] {
+    return PoliceHealthOfCustomsCrl(police_, police_gw_->port()).state == "never_fetched";
+  }, absl::Seconds(15)));
+
+  // Customs publishes a CRL that is valid for a few seconds only (signed
+  // with the certs library, as `havenctl pki crl` does with a long one).
+  auto ca = pki::CertificateAuthority::Open(customs_.ca_dir);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto short_lived = ca->WriteCrl(absl::Seconds(6), customs_etc_.crl_file);
+  ASSERT_TRUE(short_lived.ok()) << short_lived.status();
+  const int64_t number = short_lived->crl_number();
+  StartCustoms();
+  EXPECT_TRUE(WaitFor([&] {
+    CrlHealth health = PoliceHealthOfCustomsCrl(police_, police_gw_->port());
+    return health.state == "fresh" && health.number == number;
+  }, absl::Seconds(15))) << police_gw_->ReadLog();
+  const metrics::ScrapeTarget scrape{metrics_port, police_.ca_file, police_.client_cert,
+                                     police_.client_key};
+  auto stale_metric = [&]() -> double {
+    auto page = metrics::ScrapeMetrics(scrape);
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->Find("havengate_peer_crl_stale", {{"partner", "customs-nl"}})
+                           .value_or(-1)
+                     : -1;
+  };
+  EXPECT_EQ(stale_metric(), 0);
+
+  // Past its nextUpdate, with no newer CRL from customs: stale.
+  EXPECT_TRUE(WaitFor([&] {
+    return PoliceHealthOfCustomsCrl(police_, police_gw_->port()).state == "stale";
+  }, absl::Seconds(20))) << police_gw_->ReadLog();
+  EXPECT_TRUE(WaitFor([&] { return stale_metric() == 1; }, absl::Seconds(5)));
+  EXPECT_THAT(police_gw_->ReadLog(), HasSubstr("peer_crl_stale peer=customs-nl"));
+  // Exit status unchanged: a stale copy is reported, not a reason to stop.
+  CommandResult text = RunCommand(
+      {HavenctlBinary(), "health", "--address", absl::StrCat("localhost:", police_gw_->port()),
+       "--cert", police_.client_cert, "--key", police_.client_key, "--ca", police_.ca_file,
+       "--gateway-id", police_.gateway_id()});
+  EXPECT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_THAT(text.out, HasSubstr(absl::StrCat("crl stale (number ", number, ", next update ",
+                                               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                                                short_lived->next_update(),
+                                                                absl::UTCTimeZone()))));
+
+  // Customs re-signs: police fetches it, audits the update, fresh again.
+  Havenctl({"pki", "crl", "--ca-dir", customs_.ca_dir, "--out", customs_etc_.crl_file});
+  EXPECT_TRUE(WaitFor([&] {
+    CrlHealth health = PoliceHealthOfCustomsCrl(police_, police_gw_->port());
+    return health.state == "fresh" && health.number == number + 1;
+  }, absl::Seconds(15))) << police_gw_->ReadLog();
+  EXPECT_TRUE(WaitFor([&] { return stale_metric() == 0; }, absl::Seconds(5)));
+
+  CommandResult audit = Havenctl({"audit", "export", "--store", police_gw_->store_file(),
+                                  "--format", "jsonl"});
+  std::vector<std::string> updates;
+  for (absl::string_view line : absl::StrSplit(audit.out, '\n')) {
+    if (absl::StrContains(line, "\"PEER_CRL_UPDATED\"")) updates.emplace_back(line);
+  }
+  ASSERT_EQ(updates.size(), 2u) << audit.out;
+  EXPECT_THAT(updates[0], HasSubstr("\"partner\":\"customs-nl\""));
+  EXPECT_THAT(updates[0], HasSubstr(absl::StrCat("crl_number=", number, " next_update=")));
+  EXPECT_THAT(updates[1], HasSubstr(absl::StrCat("crl_number=", number + 1, " next_update=")));
+  EXPECT_THAT(updates[0], Not(HasSubstr("BEGIN"))) << "the CRL itself is not in the audit";
+}
+
 TEST_F(TrustTest, PeerCrlNotSignedByThePinnedCaIsNotWritten) {
   auto other = CreateTestOrg(dir_.path(), "port-rtm", "portofrotterdam.example");
   ASSERT_TRUE(other.ok()) << other.status();
@@ -645,29 +751,74 @@ TEST_F(TrustTest, PeerCrlNotSignedByThePinnedCaIsNotWritten) {
   EXPECT_EQ(ReadFile(customs_at_police_.crl_file), copy_before);
 }
 
+// A channel to the police gateway presenting `cert`, trusting `ca` for it.
+std::shared_ptr<grpc::Channel> ChannelToPolice(const TestOrg& police, int port,
+                                               const std::string& cert,
+                                               const std::string& key,
+                                               const std::string& ca) {
+  pki::ChannelCredentialsOptions tls;
+  tls.certificate_file = cert;
+  tls.private_key_file = key;
+  tls.ca_file = ca;
+  tls.expected_server_id = police.gateway_id();
+  auto credentials = pki::MakeChannelCredentials(tls);
+  EXPECT_TRUE(credentials.ok()) << credentials.status();
+  return credentials.ok()
+             ? grpc::CreateChannel(absl::StrCat("localhost:", port), *credentials)
+             : nullptr;
+}
+
+// Makes one call (10 s deadline) and expects it refused with
+// PERMISSION_DENIED and the police gateway to log `logged`.
+void ExpectRefusedAndLogged(const std::function<grpc::Status(grpc::ClientContext&)>& call,
+                            const GatewayProcess& police, const std::string& logged) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status status = call(context);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << status.error_message();
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(police.ReadLog(), logged); }))
+      << police.ReadLog();
+}
+
 // GetCrl answers configured peers' gateways only: police's own client
 // passes the handshake and is refused by the call (and audited).
 TEST_F(TrustTest, GetCrlIsRefusedToAnyoneButAConfiguredPeerGateway) {
   StartPolice();
-  pki::ChannelCredentialsOptions tls;
-  tls.certificate_file = police_.client_cert;
-  tls.private_key_file = police_.client_key;
-  tls.ca_file = police_.ca_file;
-  tls.expected_server_id = police_.gateway_id();
-  auto credentials = pki::MakeChannelCredentials(tls);
-  ASSERT_TRUE(credentials.ok()) << credentials.status();
-  auto stub = v1::Federation::NewStub(
-      grpc::CreateChannel(absl::StrCat("localhost:", police_gw_->port()), *credentials));
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto channel = ChannelToPolice(police_, police_gw_->port(), police_.client_cert,
+                                 police_.client_key, police_.ca_file);
+  ASSERT_NE(channel, nullptr);
+  auto stub = v1::Federation::NewStub(channel);
   v1::GetCrlResponse response;
-  grpc::Status status = stub->GetCrl(&context, v1::GetCrlRequest(), &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
-      << status.error_message();
+  ExpectRefusedAndLogged(
+      [&](grpc::ClientContext& context) {
+        return stub->GetCrl(&context, v1::GetCrlRequest(), &response);
+      },
+      *police_gw_, "call_rejected method=GetCrl");
   EXPECT_TRUE(response.pem().empty());
+}
+
+// GatewayStatus (what `havenctl health` shows of the partners) is for this
+// organisation's clients and officers: a partner's gateway, which passes
+// the handshake, learns nothing about the other partners.
+TEST_F(TrustTest, GatewayStatusIsRefusedToPartnersGateways) {
+  StartPolice();
+  auto channel = ChannelToPolice(police_, police_gw_->port(), customs_.gateway_cert,
+                                 customs_.gateway_key, police_.ca_file);
+  ASSERT_NE(channel, nullptr);
+  auto stub = v1::GatewayStatus::NewStub(channel);
+  v1::GetStatusResponse response;
+  ExpectRefusedAndLogged(
+      [&](grpc::ClientContext& context) {
+        return stub->GetStatus(&context, v1::GetStatusRequest(), &response);
+      },
+      *police_gw_, "service=GatewayStatus");
+  EXPECT_EQ(response.peers_size(), 0);
   EXPECT_TRUE(WaitFor([&] {
-    return absl::StrContains(police_gw_->ReadLog(), "call_rejected method=GetCrl");
-  })) << police_gw_->ReadLog();
+    CommandResult audit = Havenctl({"audit", "export", "--store", police_gw_->store_file(),
+                                    "--format", "jsonl"});
+    return absl::StrContains(audit.out, "GetStatus: PERMISSION_DENIED");
+  })) << "the refusal is audited (CALL_REJECTED)";
 }
 
 }  // namespace

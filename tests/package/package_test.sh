@@ -56,7 +56,7 @@ echo "package: $DEB"
 VERSION="$(dpkg-deb -f "$DEB" Version)"
 DEPENDS="$(dpkg-deb -f "$DEB" Depends)"
 echo "depends: $DEPENDS"
-for lib in 'libgrpc++1.51' 'libprotobuf32' 'libssl3' 'libsqlite3-0' 'libyaml-cpp0.7' 'libc6' 'adduser'; do
+for lib in 'libgrpc++1.51' 'libprotobuf32' 'libprometheus-cpp-core1.0' 'libssl3' 'libsqlite3-0' 'libyaml-cpp0.7' 'libc6' 'adduser'; do
   check "Depends names $lib" grep -q -- "$lib" <<<"$DEPENDS"
 done
 dpkg -i "$DEB" >"$WORK/dpkg-i.log" 2>&1 || { cat "$WORK/dpkg-i.log" >&2; echo "FAIL: dpkg -i" >&2; exit 1; }

@@ -26,17 +26,8 @@ BUILD_DIR="${2:-${HAVENGATE_BINARY_DIR:-$SOURCE_DIR/build}}"
 # shellcheck source=tests/tls/tls_gateway.sh
 source "$SOURCE_DIR/tests/tls/tls_gateway.sh"
 
-FAILURES=0
-check() {  # check DESCRIPTION COMMAND...
-  local what="$1"
-  shift
-  if "$@"; then
-    echo "ok:   $what"
-  else
-    echo "FAIL: $what"
-    FAILURES=$((FAILURES + 1))
-  fi
-}
+# shellcheck source=tests/testing/checks.sh
+source "$SOURCE_DIR/tests/testing/checks.sh"
 
 tls_make_pki
 tls_make_bad_certs
