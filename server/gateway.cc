@@ -79,6 +79,17 @@ ItemLimits ItemLimitsOf(const config::LimitsConfig& limits) {
   return item_limits;
 }
 
+// Hit/no-hit questions one partner gateway may ask: a call rate only (its
+// open calls are bounded by limits.per_caller already).
+limits::CallerLimitsOptions HitQuestionLimits(const config::LimitsConfig& limits) {
+  limits::CallerLimitsOptions options;
+  options.calls_per_second = limits.hit_questions_per_second;
+  options.call_burst = limits.hit_question_burst;
+  options.calls_setting = "limits.hit_questions_per_second";
+  options.max_concurrent_calls = 0;
+  return options;
+}
+
 // Writes `port` to `path` atomically, so a reader never sees half a number.
 absl::Status WritePortFile(const std::string& path, int port) {
   std::string tmp = absl::StrCat(path, ".tmp");
@@ -176,6 +187,8 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<Sharing> sharing_;
   // Per-caller limits shared by the client services (Ingest, Inbox).
   std::unique_ptr<limits::CallerLimits> caller_limits_;
+  // Hit/no-hit questions per partner gateway (limits.hit_questions_*).
+  std::unique_ptr<limits::CallerLimits> question_limits_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
   std::unique_ptr<HitsService> hits_;
@@ -333,6 +346,9 @@ absl::Status GatewayImpl::Init() {
   cooperation_options.organisation = config_.organisation_id;
   cooperation_options.peers = federation_options.peers;
   cooperation_options.caller_limits = caller_limits_.get();
+  question_limits_ =
+      std::make_unique<limits::CallerLimits>(HitQuestionLimits(config_.limits));
+  cooperation_options.question_limits = question_limits_.get();
   cooperation_ = std::make_unique<CooperationService>(
       cooperation_options, security_->authenticator(), *policies_, *store_);
 
@@ -560,6 +576,7 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
     ingest_->SetOptions(ingest_options);
     federation_->SetLimits(ingest_options.limits, next.limits.stream_window);
     caller_limits_->SetLimits(next.limits.per_caller);
+    question_limits_->SetLimits(HitQuestionLimits(next.limits));
   }
   // Links: a removed or changed peer's link stops (its outbox stays) before
   // a changed one starts again, so one outbox never has two senders.

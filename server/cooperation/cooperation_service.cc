@@ -100,15 +100,21 @@ grpc::Status CooperationService::AskHit(grpc::ServerContext* context,
       authenticator_, [this](const std::string& org) { return IsPeer(org); }, store_,
       *context, "Cooperation.AskHit");
   if (!peer.ok()) return security::ToGrpcStatus(peer.status());
-  std::optional<limits::CallerLimits::CallSlot> slot;
-  if (options_.caller_limits != nullptr) {
+  std::optional<limits::CallerLimits::CallSlot> slots[2];
+  limits::CallerLimits* const limits[2] = {options_.caller_limits,
+                                           options_.question_limits};
+  for (int i = 0; i < 2; ++i) {
+    if (limits[i] == nullptr) continue;
     absl::StatusOr<limits::CallerLimits::CallSlot> admitted =
-        options_.caller_limits->StartCall(peer->spiffe_id);
+        limits[i]->StartCall(peer->spiffe_id);
     if (!admitted.ok()) {
-      options_.caller_limits->NoteRefusal(peer->spiffe_id);
+      if (limits[i]->NoteRefusal(peer->spiffe_id) > 0) {
+        log::Warn("hit_question_limited", {{"partner", peer->organisation_id},
+                                           {"reason", admitted.status().message()}});
+      }
       return security::ToGrpcStatus(admitted.status());
     }
-    slot.emplace(std::move(*admitted));
+    slots[i].emplace(std::move(*admitted));
   }
   if (absl::Status valid = ValidateHitQuestion(*request); !valid.ok()) {
     v1::AuditRecord record = audit::MakeAuditRecord(v1::CALL_REJECTED, peer->spiffe_id);

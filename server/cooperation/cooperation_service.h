@@ -30,6 +30,9 @@ struct CooperationServiceOptions {
   std::set<std::string> peers;
   // Must outlive the service; null: no limits.
   limits::CallerLimits* caller_limits = nullptr;
+  // Questions per partner gateway (limits.hit_questions_per_second), on top
+  // of caller_limits. Must outlive the service; null: no limit.
+  limits::CallerLimits* question_limits = nullptr;
 };
 
 // At most this many item references in one answer.

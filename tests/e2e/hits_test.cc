@@ -13,6 +13,13 @@
 //   customs-nl (hit with references and contact point, no contents; no-hit
 //   for an unknown container) and refuses vessel questions; port-rtm
 //   answers nothing (default). Both sides audit every question.
+// - police-nl answers at most hit_question_burst questions of a partner at
+//   once (limits.hit_questions_per_second); beyond that the asker gets
+//   UNANSWERED naming the limit. A partner that does not answer within the
+//   question's deadline (its process stopped) is UNANSWERED while the
+//   others' answers still come back, and the asker audits it.
+#include <signal.h>
+
 #include <set>
 #include <string>
 #include <vector>
@@ -170,7 +177,11 @@ class HitsTest : public ::testing::Test {
     ASSERT_TRUE(f_->WritePolicy("police-nl", PolicePolicy(shared)).ok());
     ASSERT_TRUE(f_->WritePolicy("customs-nl", kCustomsPolicy).ok());
     ASSERT_TRUE(f_->Start("port-rtm", {"police-nl", "customs-nl"}).ok()) << f_->Logs();
-    ASSERT_TRUE(f_->Start("police-nl", {"port-rtm", "customs-nl"}).ok()) << f_->Logs();
+    ASSERT_TRUE(f_->Start("police-nl", {"port-rtm", "customs-nl"},
+                          "limits:\n  hit_questions_per_second: 1\n"
+                          "  hit_question_burst: 4\n")
+                    .ok())
+        << f_->Logs();
     ASSERT_TRUE(f_->Start("customs-nl", {"port-rtm", "police-nl"}).ok()) << f_->Logs();
     ASSERT_TRUE(f_->Push("port-rtm", PortAlert()).ok());
     ASSERT_TRUE(f_->Push("police-nl", PoliceReport()).ok());
@@ -364,6 +375,70 @@ TEST_F(HitsTest, PersonalValuesInClearAreRefusedWithoutBeingRepeated) {
   EXPECT_TRUE(absl::StartsWith(records[0].match_key(), "ps:"));
   for (const auto& r : f_->Audit("police-nl")) ExpectNoWithheldValue(r);
   for (const auto& r : f_->Audit("customs-nl")) ExpectNoWithheldValue(r);
+}
+
+TEST_F(HitsTest, QuestionsBeyondAPartnersRateAreUnansweredNamingTheLimit) {
+  v1::AskHitsRequest ask;
+  ask.set_key_type(v1::CONTAINER_NUMBER);
+  ask.set_value(kContainer);
+  ask.add_partners("police-nl");
+  int answered = 0;
+  int limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto answers = f_->ClientOf("customs-nl").AskHits(ask);
+    ASSERT_TRUE(answers.ok()) << answers.status();
+    ASSERT_EQ(answers->answers_size(), 1);
+    const v1::PartnerAnswer& a = answers->answers(0);
+    ExpectNoWithheldValue(a);
+    if (a.outcome() == v1::PartnerAnswer::HIT) {
+      ++answered;
+    } else {
+      EXPECT_EQ(a.outcome(), v1::PartnerAnswer::UNANSWERED);
+      EXPECT_THAT(a.message(), HasSubstr("limits.hit_questions_per_second"));
+      EXPECT_EQ(a.references_size(), 0);
+      EXPECT_TRUE(a.contact().empty());
+      ++limited;
+    }
+  }
+  // A burst of 4 at 1 per second: 8 questions asked back to back cannot
+  // all be answered, and the first ones are.
+  EXPECT_GE(answered, 4);
+  EXPECT_GE(limited, 1);
+  auto asked = f_->AuditWhere("customs-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_ASKED &&
+           absl::StartsWith(r.reason(), "unanswered: ");
+  });
+  EXPECT_EQ(static_cast<int>(asked.size()), limited);
+}
+
+TEST_F(HitsTest, APartnerThatDoesNotAnswerInTimeIsUnansweredAndTheOthersStillAnswer) {
+  // Stopped, police-nl's gateway still accepts connections (the kernel
+  // does) but never answers: only the deadline ends the question.
+  const pid_t police = f_->gateway("police-nl").pid();
+  ASSERT_EQ(kill(police, SIGSTOP), 0);
+  v1::AskHitsRequest ask;
+  ask.set_key_type(v1::CONTAINER_NUMBER);
+  ask.set_value(kContainer);
+  ask.set_timeout_ms(1000);
+  auto answers = f_->ClientOf("customs-nl").AskHits(ask);
+  ASSERT_EQ(kill(police, SIGCONT), 0);
+  ASSERT_TRUE(answers.ok()) << answers.status();
+  ASSERT_EQ(answers->answers_size(), 2);
+  for (const v1::PartnerAnswer& a : answers->answers()) {
+    if (a.partner() == "police-nl") {
+      EXPECT_EQ(a.outcome(), v1::PartnerAnswer::UNANSWERED);
+      EXPECT_EQ(a.message(), "no answer within the deadline");
+      EXPECT_EQ(a.references_size(), 0);
+    } else {
+      EXPECT_EQ(a.outcome(), v1::PartnerAnswer::REFUSED) << a.message();
+    }
+  }
+  auto asked = f_->AuditWhere("customs-nl", [&](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_QUESTION_ASKED &&
+           r.question_id() == answers->question_id() && r.partner() == "police-nl";
+  });
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].reason(), "unanswered: no answer within the deadline");
 }
 
 }  // namespace
