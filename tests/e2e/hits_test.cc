@@ -18,14 +18,20 @@
 //   UNANSWERED naming the limit. A partner that does not answer within the
 //   question's deadline (its process stopped) is UNANSWERED while the
 //   others' answers still come back, and the asker audits it.
+// - Every key type, across origins (KeyTypeHitsTest): org-b indexes all
+//   nine; org-a sends it an alert with personal values pseudonymised under
+//   the key both hold; org-b's own alert holds the same values in clear.
+//   One hit per key type, personal ones on codes only.
 #include <signal.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -439,6 +445,104 @@ TEST_F(HitsTest, APartnerThatDoesNotAnswerInTimeIsUnansweredAndTheOthersStillAns
   });
   ASSERT_EQ(asked.size(), 1u);
   EXPECT_EQ(asked[0].reason(), "unanswered: no answer within the deadline");
+}
+
+constexpr char kAllTypesReceiver[] = R"yaml(
+organisation: org-b
+version: "all-types"
+partners:
+  - {id: org-a, kind: PORT_OPERATOR, country: NL}
+keys:
+  - {name: shared, file: %s}
+inbound:
+  accept:
+    - {from: [org-a], kinds: [ALERT]}
+matching:
+  index: [container_number, seal_number, vessel_imo, vessel_mmsi, person_name,
+          badge_id, document_number, company_name, company_eori]
+  key: shared
+)yaml";
+
+constexpr char kAllTypesSender[] = R"yaml(
+organisation: org-a
+version: "all-types"
+partners:
+  - {id: org-b, kind: CUSTOMS, country: NL}
+keys:
+  - {name: shared, file: %s}
+rules:
+  - name: everything-personal-as-codes
+    to: [org-b]
+    kinds: [ALERT]
+    share: [category, severity, title, containers, vessels, persons, companies]
+    transform:
+      persons.name: {pseudonymise: {key: shared}}
+      persons.badge_id: {pseudonymise: {key: shared}}
+      persons.document_number: {pseudonymise: {key: shared}}
+)yaml";
+
+v1::Item AllTypesAlert(const std::string& id) {
+  v1::Item item = MakeAlert(id, "Same container, vessel, person and company");
+  v1::Alert* alert = item.mutable_alert();
+  alert->mutable_containers(0)->set_seal_number("SEAL-55120");
+  alert->mutable_persons(0)->set_document_number("NW8812345");
+  v1::Vessel* vessel = alert->add_vessels();
+  vessel->set_imo("IMO9365128");
+  vessel->set_mmsi("255806187");
+  v1::Company* company = alert->add_companies();
+  company->set_name("Van Wijk Tropical Trading B.V.");
+  company->set_eori("NL861204937");
+  return item;
+}
+
+TEST(KeyTypeHitsTest, EachIndexedKeyTypeHitsAcrossOriginsPersonalOnesOnCodesOnly) {
+  Federation f;
+  for (const char* org : {"org-a", "org-b"}) ASSERT_TRUE(f.AddOrg(org).ok());
+  const std::string shared = f.root() + "/shared/all-types.key";
+  ASSERT_TRUE(f.WritePolicy("org-b", absl::StrFormat(kAllTypesReceiver, shared)).ok());
+  ASSERT_TRUE(f.WritePolicy("org-a", absl::StrFormat(kAllTypesSender, shared)).ok());
+  ASSERT_TRUE(f.Start("org-b", {"org-a"}).ok()) << f.Logs();
+  ASSERT_TRUE(f.Start("org-a", {"org-b"}).ok()) << f.Logs();
+  ASSERT_TRUE(f.Push("org-b", AllTypesAlert("own-1")).ok());
+  ASSERT_TRUE(f.Push("org-a", AllTypesAlert("sent-1")).ok());
+  ASSERT_TRUE(f.AwaitItem("org-b", "sent-1").ok()) << f.Logs();
+
+  auto page = f.ClientOf("org-b").ListHits({});
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::map<std::string, std::string> key_by_type;
+  for (const v1::Hit& hit : page->hits()) {
+    EXPECT_EQ(hit.item().origin() + "/" + hit.item().item_id(), "org-a/sent-1");
+    EXPECT_EQ(hit.other().origin() + "/" + hit.other().item_id(), "org-b/own-1");
+    EXPECT_EQ(hit.item().received_from(), "org-a");
+    key_by_type[v1::MatchKeyType_Name(hit.key_type())] = hit.key();
+  }
+  EXPECT_EQ(page->hits_size(), 9);
+  EXPECT_EQ(key_by_type,
+            (std::map<std::string, std::string>{
+                {"CONTAINER_NUMBER", "CSQU3054383"},
+                {"SEAL_NUMBER", "SEAL-55120"},
+                {"VESSEL_IMO", "IMO9365128"},
+                {"VESSEL_MMSI", "255806187"},
+                {"COMPANY_NAME", "VAN WIJK TROPICAL TRADING B.V."},
+                {"COMPANY_EORI", "NL861204937"},
+                {"PERSON_NAME", key_by_type["PERSON_NAME"]},
+                {"BADGE_ID", key_by_type["BADGE_ID"]},
+                {"DOCUMENT_NUMBER", key_by_type["DOCUMENT_NUMBER"]}}));
+  for (const char* personal : {"PERSON_NAME", "BADGE_ID", "DOCUMENT_NUMBER"}) {
+    EXPECT_TRUE(absl::StartsWith(key_by_type[personal], "ps:")) << personal;
+  }
+  // Nowhere in org-b's audit chain is a personal value in clear, though
+  // its own item holds them all.
+  auto recorded = f.AuditWhere("org-b", [](const v1::AuditRecord& r) {
+    return r.type() == v1::HIT_RECORDED;
+  });
+  EXPECT_EQ(recorded.size(), 9u);
+  for (const v1::AuditRecord& r : f.Audit("org-b")) {
+    const std::string text = r.DebugString();
+    for (const char* clear : {"Jan de Vries", "RTM-48213", "NW8812345"}) {
+      EXPECT_THAT(text, ::testing::Not(HasSubstr(clear))) << text;
+    }
+  }
 }
 
 }  // namespace
