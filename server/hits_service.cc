@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "policy/policy.h"
+#include "server/cooperation/cooperation_service.h"
 #include "server/inbox_service.h"
 #include "server/security/grpc_status.h"
 
@@ -63,10 +64,6 @@ grpc::Status HitQuestionsService::Ask(grpc::ServerContext* context,
     return security::ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("timeout_ms: 0 to ", kMaxTimeoutMs)));
   }
-  if (request->case_reference().size() > 128) {
-    return security::ToGrpcStatus(
-        absl::InvalidArgumentError("case_reference: at most 128 characters"));
-  }
   std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current();
   if (policy == nullptr) {
     return security::ToGrpcStatus(absl::FailedPreconditionError(
@@ -75,6 +72,16 @@ grpc::Status HitQuestionsService::Ask(grpc::ServerContext* context,
   absl::StatusOr<v1::MatchKey> key = policy->MatchKeyFor(
       static_cast<v1::MatchKeyType>(request->key_type()), request->value());
   if (!key.ok()) return security::ToGrpcStatus(key.status());
+  {
+    // Refused here, clearly, rather than by every partner as UNANSWERED.
+    v1::HitQuestion probe;
+    probe.set_question_id("q-check");
+    *probe.mutable_key() = *key;
+    probe.set_case_reference(request->case_reference());
+    if (absl::Status valid = ValidateHitQuestion(probe); !valid.ok()) {
+      return security::ToGrpcStatus(valid);
+    }
+  }
   HitQuestionRequest question;
   question.key = *std::move(key);
   question.partners.assign(request->partners().begin(), request->partners().end());

@@ -334,6 +334,14 @@ TEST_F(HitsTest, HitQuestionsAreAnsweredAsEachPartnersPolicySaysAndAuditedOnBoth
   auto vessel = f_->ClientOf("customs-nl").AskHits(ask);
   ASSERT_TRUE(vessel.ok());
   EXPECT_EQ(vessel->answers(0).outcome(), v1::PartnerAnswer::REFUSED);
+  // A case reference no partner would take is refused before anyone is
+  // asked (and so not audited as a question).
+  v1::AskHitsRequest bad = ask;
+  bad.set_case_reference("CASE\n2026");
+  auto refused_here = f_->ClientOf("customs-nl").AskHits(bad);
+  ASSERT_FALSE(refused_here.ok());
+  EXPECT_EQ(refused_here.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused_here.status().message(), HasSubstr("case_reference"));
 
   // Audited at the asker, one record per partner and question...
   auto asked = f_->AuditWhere("customs-nl", [](const v1::AuditRecord& r) {
