@@ -114,6 +114,8 @@ Client::Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel
       channel_(std::move(channel)),
       ingest_(v1::Ingest::NewStub(channel_)),
       inbox_(v1::Inbox::NewStub(channel_)),
+      hits_(v1::Hits::NewStub(channel_)),
+      hit_questions_(v1::HitQuestions::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
@@ -207,6 +209,27 @@ absl::StatusOr<v1::ListResponse> Client::List(const v1::ListRequest& request) {
   context.set_deadline(Deadline(options_.timeout));
   v1::ListResponse response;
   HG_RETURN_IF_ERROR(FromGrpcStatus(inbox_->List(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::ListHitsResponse> Client::ListHits(
+    const v1::ListHitsRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::ListHitsResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(hits_->List(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::AskHitsResponse> Client::AskHits(
+    const v1::AskHitsRequest& request) {
+  grpc::ClientContext context;
+  const absl::Duration partners = absl::Milliseconds(
+      request.timeout_ms() > 0 ? request.timeout_ms() : 5000);
+  context.set_deadline(Deadline(partners + options_.timeout));
+  v1::AskHitsResponse response;
+  HG_RETURN_IF_ERROR(
+      FromGrpcStatus(hit_questions_->Ask(&context, request, &response)));
   return response;
 }
 

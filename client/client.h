@@ -23,6 +23,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "havengate/v1/cooperation.grpc.pb.h"
+#include "havengate/v1/hits.grpc.pb.h"
 #include "havengate/v1/gateway_status.grpc.pb.h"
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "havengate/v1/ingest.grpc.pb.h"
@@ -94,6 +96,17 @@ class Client {
       const v1::SubscribeRequest& request,
       const std::function<bool(const v1::InboxEvent&)>& on_event);
 
+  // One page of the hits the gateway recorded (oldest first). Follow new
+  // ones with Subscribe and `include_hits` or `hits_only`.
+  [[nodiscard]] absl::StatusOr<v1::ListHitsResponse> ListHits(
+      const v1::ListHitsRequest& request);
+
+  // Asks the partners whether they hold anything under a key (hit/no-hit,
+  // cooperation.proto): one answer per partner, never contents. The call's
+  // deadline covers the partners' (request.timeout_ms) and a margin.
+  [[nodiscard]] absl::StatusOr<v1::AskHitsResponse> AskHits(
+      const v1::AskHitsRequest& request);
+
   // The gateway's health (grpc.health.v1 Check) for `service`: "" for the
   // gateway as a whole (its store), "havengate.v1.Federation" for its
   // partners' links. Any client, gateway or officer certificate of the
@@ -117,6 +130,8 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Ingest::Stub> ingest_;
   std::unique_ptr<v1::Inbox::Stub> inbox_;
+  std::unique_ptr<v1::Hits::Stub> hits_;
+  std::unique_ptr<v1::HitQuestions::Stub> hit_questions_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

@@ -63,6 +63,7 @@ class PolicyCompiler {
     CompileKeys();
     CompileRules();
     CompileInbound();
+    CompileMatching();
     if (errors_ == 0) Analyse();
     for (const Diagnostic& d : diagnostics_) out_->push_back(d);
     if (errors_ > 0) {
@@ -462,6 +463,86 @@ class PolicyCompiler {
                 "categories apply to alerts only, and this rule accepts no alerts");
       }
     }
+  }
+
+  // The `matching` section: key types indexed for hits, and the key that
+  // turns personal values held in clear into pseudonym codes.
+  void CompileMatching() {
+    const v1::Matching& m = policy_.matching();
+    std::vector<v1::MatchKeyType> index;
+    int first_personal = -1;
+    for (int i = 0; i < m.index_size(); ++i) {
+      const auto type = static_cast<v1::MatchKeyType>(m.index(i));
+      const std::string path = absl::StrCat("matching.index[", i, "]");
+      if (type == v1::MATCH_KEY_TYPE_UNSPECIFIED) {
+        Error(path, "MATCH_KEY_TYPE_UNSPECIFIED is not a key type");
+        continue;
+      }
+      if (std::find(index.begin(), index.end(), type) != index.end()) {
+        Warning(path, absl::StrCat("key type ", v1::MatchKeyType_Name(type),
+                                   " is listed twice"));
+        continue;
+      }
+      if (IsPersonalMatchKeyType(type) && first_personal < 0) first_personal = i;
+      index.push_back(type);
+    }
+    if (m.index().empty()) index = DefaultMatchKeyTypes();
+    plan_->match_index = index;
+    for (int i = 0; i < m.answer_size(); ++i) {
+      const v1::HitAnswerRule& rule = m.answer(i);
+      const std::string path = absl::StrCat("matching.answer[", i, "]");
+      if (rule.to().empty()) {
+        Error(path, "an answer rule needs `to:` (the partners whose hit "
+                    "questions it answers)");
+      }
+      for (int j = 0; j < rule.to_size(); ++j) {
+        if (!plan_->partner_index.contains(rule.to(j)) && !Unreliable("partners")) {
+          Error(absl::StrCat(path, ".to[", j, "]"),
+                absl::StrCat(Quote(rule.to(j)), " is not a partner in this policy",
+                             DidYouMean(rule.to(j), partner_names_)));
+        }
+      }
+      if (rule.key_types().empty()) {
+        Error(path, "an answer rule needs `key_types:` (which questions it answers)");
+      }
+      for (int j = 0; j < rule.key_types_size(); ++j) {
+        const auto type = static_cast<v1::MatchKeyType>(rule.key_types(j));
+        if (std::find(index.begin(), index.end(), type) == index.end()) {
+          Error(absl::StrCat(path, ".key_types[", j, "]"),
+                absl::StrCat(v1::MatchKeyType_Name(type),
+                             " is not indexed (`matching.index`), so every "
+                             "answer would be no-hit"));
+        }
+      }
+    }
+    if (m.key().empty()) {
+      if (first_personal >= 0) {
+        Error(absl::StrCat("matching.index[", first_personal, "]"),
+              absl::StrCat("indexing ",
+                           v1::MatchKeyType_Name(m.index(first_personal)),
+                           " (personal data) needs `matching.key`: the key "
+                           "under `keys:` that turns values held in clear "
+                           "into pseudonym codes, so no personal value is "
+                           "indexed in clear"));
+      }
+      return;
+    }
+    auto it = key_index_.find(m.key());
+    if (it == key_index_.end()) {
+      if (!Unreliable("keys")) {
+        Error("matching.key", absl::StrCat("key ", Quote(m.key()),
+                                           " is not defined under `keys:`",
+                                           DidYouMean(m.key(), key_names_)));
+      }
+      return;
+    }
+    used_keys_.insert(m.key());
+    if (first_personal < 0) {
+      Warning("matching.key",
+              "`matching.key` is used for personal key types only (PERSON_NAME, "
+              "BADGE_ID, DOCUMENT_NUMBER), and none is indexed");
+    }
+    if (it->second >= 0) plan_->match_pseudonymiser = plan_->keys[it->second].get();
   }
 
   // Warnings about rules that cannot have any effect.

@@ -7,7 +7,10 @@
 // produces for that partner: not in the projected item (binary or JSON).
 // No canary at all may appear in what is audited or logged about the
 // decision: the field lists and matched rules of PartnerDecision, the
-// reason text, the explanation, the policy's diagnostics.
+// reason text, the explanation, the policy's diagnostics. A partner that
+// indexes every match key of what it received records hits holding only
+// released values, personal ones only as pseudonym codes, and a refusal to
+// make a key of a personal value in clear does not repeat it.
 //
 // Every body string field can hold a canary; a policy is compiled once and
 // decides kItemsPerPolicy items. Deterministic: trial t uses the seed
@@ -38,6 +41,7 @@
 #include "openssl/evp.h"
 #include "openssl/hmac.h"
 #include "policy/leak_testing.h"
+#include "policy/matching.h"
 #include "policy/policy.h"
 #include "policy/policy_testing.h"
 #include "proto/item_validation.h"
@@ -650,6 +654,7 @@ struct Stats {
   int64_t explained = 0;
   int64_t withheld_checks = 0;  // (canary, partner) pairs that must not leak
   int64_t protected_checks = 0;  // values under a matching rule's protections
+  int64_t hit_keys = 0;  // match keys a receiver indexed, each checked as a hit
   int failures = 0;
 };
 
@@ -661,6 +666,7 @@ class LeakRun {
       testing::WriteKeyFile(path, 40 + k);
       keys_[absl::StrCat("k", k)] = testing::ReadFileOrDie(path);
     }
+    receiver_ = ReceiverPolicy();
   }
 
   const Stats& stats() const { return stats_; }
@@ -771,6 +777,7 @@ class LeakRun {
     };
     check_received(bytes, "binary");
     if (d.released) check_received(json, "JSON");
+    if (d.released) CheckHitsAtReceiver(d, allowed, rerun);
 
     // What is audited and logged about the decision: no value at all.
     std::string audit = absl::StrCat(
@@ -783,6 +790,74 @@ class LeakRun {
       ++stats_.explained;
       ExpectNoCanary(d.explanation->ToString(), "the explanation", rerun);
     }
+  }
+
+  // A partner that indexes every key type of what it received: the hits it
+  // records (and a hit notification, a hit answer's key) hold released
+  // values only, and personal ones only as codes. A refusal to make a key
+  // of a personal value in clear does not repeat the value.
+  std::shared_ptr<const CompiledPolicy> ReceiverPolicy() {
+    v1::SharingPolicy p;
+    p.set_organisation("org-a");
+    p.set_version("receiver");
+    v1::PseudonymKey* key = p.add_keys();
+    key->set_name("m");
+    key->set_file("k1.key");
+    for (int t = 1; t <= v1::MatchKeyType_MAX; ++t) {
+      if (v1::MatchKeyType_IsValid(t)) p.mutable_matching()->add_index(static_cast<v1::MatchKeyType>(t));
+    }
+    p.mutable_matching()->set_key("m");
+    std::vector<Diagnostic> diagnostics;
+    auto compiled = CompilePolicy(p, "receiver", dir_.path(), &diagnostics);
+    EXPECT_TRUE(compiled.ok()) << FormatDiagnostics(diagnostics);
+    return compiled.ok() ? *compiled : nullptr;
+  }
+
+  void CheckHitsAtReceiver(const PartnerDecision& d,
+                           const absl::flat_hash_set<absl::string_view>& allowed,
+                           const std::string& rerun) {
+    if (receiver_ == nullptr) return;
+    for (const v1::MatchKey& key : receiver_->MatchKeys(d.projected)) {
+      ++stats_.hit_keys;
+      v1::Hit hit;
+      hit.set_key_type(key.type());
+      hit.set_key(key.key());
+      // Item references are envelope identifiers (generated with canaries
+      // too), not body values: fixed ones here, so only the key is checked.
+      hit.mutable_item()->set_origin("org-self");
+      hit.mutable_item()->set_item_id("item");
+      *hit.mutable_other() = hit.item();
+      const std::string text = absl::StrCat(hit.SerializeAsString(), "\n",
+                                            ToJson(hit, {.pretty = false}));
+      if (IsPersonalMatchKeyType(key.type())) {
+        ExpectNoCanary(text, "a hit on a personal key", rerun);
+        continue;
+      }
+      for (absl::string_view canary : testing::FindCanaries(text)) {
+        if (allowed.contains(canary)) continue;
+        ADD_FAILURE() << rerun << ": withheld value " << canary << " in a hit at " << d.partner;
+        ++stats_.failures;
+      }
+    }
+    for (const v1::Person& person : d.projected.has_alert() ? d.projected.alert().persons()
+                                                            : d.projected.report().persons()) {
+      absl::StatusOr<v1::MatchKey> none = NoKeyPolicy()->MatchKeyFor(v1::PERSON_NAME, person.name());
+      if (!none.ok()) ExpectNoCanary(none.status().message(), "a refusal", rerun);
+    }
+  }
+
+  // A policy without a matching key: personal values in clear are refused.
+  const CompiledPolicy* NoKeyPolicy() {
+    if (no_key_ == nullptr) {
+      v1::SharingPolicy p;
+      p.set_organisation("org-b");
+      p.set_version("no-key");
+      std::vector<Diagnostic> diagnostics;
+      auto compiled = CompilePolicy(p, "no-key", dir_.path(), &diagnostics);
+      EXPECT_TRUE(compiled.ok());
+      if (compiled.ok()) no_key_ = *compiled;
+    }
+    return no_key_.get();
   }
 
   // See Protections: independent of the reference model, so a mistake
@@ -822,6 +897,8 @@ class LeakRun {
 
   testing::TempDir dir_;
   std::map<std::string, std::string> keys_;
+  std::shared_ptr<const CompiledPolicy> receiver_;
+  std::shared_ptr<const CompiledPolicy> no_key_;
   Stats stats_;
 };
 
@@ -843,11 +920,13 @@ TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
   const Stats& s = run.stats();
   std::printf("leak test: %lld cases (seed %u), %lld partner decisions, %lld released, "
               "%lld explained, %lld withheld canaries checked, %lld values under a "
-              "matching rule's protections checked, %d failures, %.1f s\n",
+              "matching rule's protections checked, %lld hit keys checked, %d failures, "
+              "%.1f s\n",
               static_cast<long long>(s.cases), flags.seed,
               static_cast<long long>(s.partner_decisions), static_cast<long long>(s.released),
               static_cast<long long>(s.explained), static_cast<long long>(s.withheld_checks),
-              static_cast<long long>(s.protected_checks), s.failures, seconds);
+              static_cast<long long>(s.protected_checks),
+              static_cast<long long>(s.hit_keys), s.failures, seconds);
   EXPECT_EQ(s.failures, 0);
   if (flags.trial < 0) {
     EXPECT_EQ(s.cases, flags.cases);
@@ -855,6 +934,7 @@ TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
     EXPECT_GT(s.released, s.partner_decisions / 8);
     EXPECT_GT(s.withheld_checks, s.partner_decisions);
     EXPECT_GT(s.protected_checks, s.partner_decisions / 4);
+    EXPECT_GT(s.hit_keys, s.released / 2);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "policy/condition.h"
+#include "policy/matching.h"
 #include "policy/policy.h"
 #include "policy/pseudonymiser.h"
 #include "policy/schema.h"
@@ -75,6 +76,11 @@ struct CompiledPolicy::Plan {
   std::vector<int> kind_position[2];
   int kind_rule_count[2] = {0, 0};
   std::vector<std::unique_ptr<const Pseudonymiser>> keys;
+  // The `matching` section: key types indexed (defaults filled in) and the
+  // key for personal values held in clear (null if none is named; one of
+  // `keys`).
+  std::vector<v1::MatchKeyType> match_index;
+  const Pseudonymiser* match_pseudonymiser = nullptr;
 };
 
 // Compiles a policy whose values came from text described by `sources`

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "havengate/v1/hits.pb.h"
 #include "havengate/v1/item.pb.h"
 #include "havengate/v1/policy.pb.h"
 #include "policy/diagnostic.h"
@@ -173,6 +174,21 @@ class CompiledPolicy : public std::enable_shared_from_this<CompiledPolicy> {
   // PERMISSION_DENIED with the reason in words (no values).
   [[nodiscard]] absl::Status AcceptInbound(const std::string& from_partner,
                                            const v1::Item& item) const;
+
+  // The match keys of `item` under the `matching` section (matching.h):
+  // the indexed key types' values as held, personal ones as pseudonym
+  // codes only; each (type, key) once.
+  [[nodiscard]] std::vector<v1::MatchKey> MatchKeys(const v1::Item& item) const;
+  // The key for one value given by an officer (a hit question): the value
+  // as MatchKeys would index it. INVALID_ARGUMENT if it gives no key
+  // (message names the type, never the value).
+  [[nodiscard]] absl::StatusOr<v1::MatchKey> MatchKeyFor(
+      v1::MatchKeyType type, absl::string_view value) const;
+  // Whether the `matching` section indexes `type`.
+  bool IndexesMatchKeyType(v1::MatchKeyType type) const;
+  // Whether `matching.answer` lets `partner` ask hit questions on `type`
+  // (default: no).
+  bool AnswersHitQuestion(absl::string_view partner, v1::MatchKeyType type) const;
 
   struct Plan;  // The compiled rules; see plan.h.
 

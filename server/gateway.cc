@@ -30,6 +30,9 @@
 #include "server/federation/federation_service.h"
 #include "server/evidence_service.h"
 #include "server/policy_admin_service.h"
+#include "server/cooperation/cooperation_service.h"
+#include "server/cooperation/hit_asker.h"
+#include "server/hits_service.h"
 #include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
 #include "server/ingest_service.h"
@@ -80,6 +83,17 @@ ItemLimits ItemLimitsOf(const config::LimitsConfig& limits) {
   ItemLimits item_limits;
   item_limits.max_item_bytes = static_cast<size_t>(limits.max_item_bytes);
   return item_limits;
+}
+
+// Hit/no-hit questions one partner gateway may ask: a call rate only (its
+// open calls are bounded by limits.per_caller already).
+limits::CallerLimitsOptions HitQuestionLimits(const config::LimitsConfig& limits) {
+  limits::CallerLimitsOptions options;
+  options.calls_per_second = limits.hit_questions_per_second;
+  options.call_burst = limits.hit_question_burst;
+  options.calls_setting = "limits.hit_questions_per_second";
+  options.max_concurrent_calls = 0;
+  return options;
 }
 
 // Writes `port` to `path` atomically, so a reader never sees half a number.
@@ -179,8 +193,14 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<Sharing> sharing_;
   // Per-caller limits shared by the client services (Ingest, Inbox).
   std::unique_ptr<limits::CallerLimits> caller_limits_;
+  // Hit/no-hit questions per partner gateway (limits.hit_questions_*).
+  std::unique_ptr<limits::CallerLimits> question_limits_;
   std::unique_ptr<IngestService> ingest_;
   std::unique_ptr<InboxService> inbox_;
+  std::unique_ptr<HitsService> hits_;
+  std::unique_ptr<HitAsker> hit_asker_;
+  std::unique_ptr<HitQuestionsService> hit_questions_;
+  std::unique_ptr<CooperationService> cooperation_;
   std::unique_ptr<FederationService> federation_;
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
@@ -342,6 +362,8 @@ absl::Status GatewayImpl::Init() {
                                             *caller_limits_, *sharing_, *store_);
   inbox_ = std::make_unique<InboxService>(security_->authenticator(),
                                           *caller_limits_, *store_);
+  hits_ = std::make_unique<HitsService>(security_->authenticator(),
+                                        *caller_limits_, *store_);
   FederationServiceOptions federation_options;
   federation_options.organisation = config_.organisation_id;
   federation_options.peers = PeerIds(config_.peers);
@@ -353,6 +375,18 @@ absl::Status GatewayImpl::Init() {
   federation_options.own_crl_file = config_.tls.crl;
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
+  hit_asker_ = std::make_unique<HitAsker>(*store_);
+  hit_questions_ = std::make_unique<HitQuestionsService>(
+      security_->authenticator(), *caller_limits_, *policies_, *hit_asker_);
+  CooperationServiceOptions cooperation_options;
+  cooperation_options.organisation = config_.organisation_id;
+  cooperation_options.peers = federation_options.peers;
+  cooperation_options.caller_limits = caller_limits_.get();
+  question_limits_ =
+      std::make_unique<limits::CallerLimits>(HitQuestionLimits(config_.limits));
+  cooperation_options.question_limits = question_limits_.get();
+  cooperation_ = std::make_unique<CooperationService>(
+      cooperation_options, security_->authenticator(), *policies_, *store_);
 
   policy_admin_ = std::make_unique<PolicyAdminService>(
       config_.organisation_id, security_->authenticator(), *caller_limits_,
@@ -387,6 +421,9 @@ absl::Status GatewayImpl::Init() {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(ingest_.get());
   builder.RegisterService(inbox_.get());
+  builder.RegisterService(hits_.get());
+  builder.RegisterService(hit_questions_.get());
+  builder.RegisterService(cooperation_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
   builder.RegisterService(evidence_.get());
@@ -503,6 +540,7 @@ void GatewayImpl::StartPeer(const config::PeerConfig& peer,
   auto link = std::make_unique<PeerLink>(options, credentials, *store_, PeerMetrics());
   link->Start();
   peer_links_[peer.id] = std::move(link);
+  hit_asker_->AddPeer(peer.id, peer.address, credentials);
   if (peer.crl.empty()) return;
   CrlFetcherOptions fetch;
   fetch.partner = peer.id;
@@ -596,6 +634,8 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
   lifecycle_->PickUpEditedFile();
   if (trust != nullptr) security_->InstallPeers(std::move(trust));
   federation_->SetPeers(peer_ids);
+  cooperation_->SetPeers(peer_ids);
+  for (const std::string& id : diff.removed) hit_asker_->RemovePeer(id);
   if (diff.limits_changed) {
     IngestOptions ingest_options;
     ingest_options.limits = ItemLimitsOf(next.limits);
@@ -603,6 +643,7 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
     ingest_->SetOptions(ingest_options);
     federation_->SetLimits(ingest_options.limits, next.limits.stream_window);
     caller_limits_->SetLimits(next.limits.per_caller);
+    question_limits_->SetLimits(HitQuestionLimits(next.limits));
   }
   // Links: a removed or changed peer's link stops (its outbox stays) before
   // a changed one starts again, so one outbox never has two senders.

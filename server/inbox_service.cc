@@ -1,5 +1,8 @@
 #include "server/inbox_service.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/identifiers.h"
@@ -50,27 +53,33 @@ InboxService::InboxService(const security::Authenticator& authenticator,
                            limits::CallerLimits& limits, store::Store& store)
     : authenticator_(authenticator), limits_(limits), store_(store) {}
 
-absl::StatusOr<limits::CallerLimits::CallSlot> InboxService::Authorise(
-    const grpc::ServerContext& context) {
-  HG_ASSIGN_OR_RETURN(security::PeerIdentity caller, authenticator_.Identify(context));
+absl::StatusOr<limits::CallerLimits::CallSlot> AdmitOwnClient(
+    const security::Authenticator& authenticator, limits::CallerLimits& limits,
+    const grpc::ServerContext& context, const char* service) {
+  HG_ASSIGN_OR_RETURN(security::PeerIdentity caller, authenticator.Identify(context));
   absl::Status allowed = security::RequireOwnClient(caller);
   if (!allowed.ok()) {
-    log::Warn("call_rejected", {{"service", "Inbox"},
+    log::Warn("call_rejected", {{"service", service},
                                 {"caller", caller.spiffe_id},
                                 {"reason", allowed.message()}});
     return allowed;
   }
   absl::StatusOr<limits::CallerLimits::CallSlot> slot =
-      limits_.StartCall(caller.spiffe_id);
+      limits.StartCall(caller.spiffe_id);
   if (!slot.ok()) {
-    if (int64_t refused = limits_.NoteRefusal(caller.spiffe_id); refused > 0) {
-      log::Warn("call_rejected", {{"service", "Inbox"},
+    if (int64_t refused = limits.NoteRefusal(caller.spiffe_id); refused > 0) {
+      log::Warn("call_rejected", {{"service", service},
                                   {"caller", caller.spiffe_id},
                                   {"reason", slot.status().message()},
                                   {"refused_since_last_report", refused}});
     }
   }
   return slot;
+}
+
+absl::StatusOr<limits::CallerLimits::CallSlot> InboxService::Authorise(
+    const grpc::ServerContext& context) {
+  return AdmitOwnClient(authenticator_, limits_, context, "Inbox");
 }
 
 grpc::Status InboxService::List(grpc::ServerContext* context,
@@ -102,19 +111,46 @@ grpc::Status InboxService::Subscribe(
   absl::Status status = ValidateFilter(request->filter());
   if (!status.ok()) return security::ToGrpcStatus(status);
   uint64_t cursor = request->from_now() ? store_.LastCursor() : request->after_cursor();
+  const bool items = !request->hits_only();
+  const bool hits = request->include_hits() || request->hits_only();
   while (!context->IsCancelled() && !stopping_) {
-    // Everything committed up to `last` is visible to the read below, so
-    // once a read comes back short the stream has caught up to `last`, even
+    // Everything committed up to `last` is visible to the reads below, so
+    // once they come back short the stream has caught up to `last`, even
     // if no event matched the filter.
     const uint64_t last = store_.LastCursor();
     absl::StatusOr<std::vector<v1::InboxEvent>> events =
-        store_.ReadEvents(cursor, request->filter(), kEventsPerRead);
+        items ? store_.ReadEvents(cursor, request->filter(), kEventsPerRead)
+              : std::vector<v1::InboxEvent>{};
     if (!events.ok()) return security::ToGrpcStatus(events.status());
-    for (const v1::InboxEvent& event : *events) {
-      if (!writer->Write(event)) return grpc::Status::OK;  // client left
-      cursor = event.cursor();
+    absl::StatusOr<std::vector<v1::Hit>> found =
+        hits ? store_.ReadHits(cursor, kEventsPerRead) : std::vector<v1::Hit>{};
+    if (!found.ok()) return security::ToGrpcStatus(found.status());
+    // Merged in cursor order, up to where both reads are complete.
+    const bool events_full = static_cast<int>(events->size()) == kEventsPerRead;
+    const bool hits_full = static_cast<int>(found->size()) == kEventsPerRead;
+    uint64_t upto = UINT64_MAX;
+    if (events_full) upto = events->back().cursor();
+    if (hits_full) upto = std::min(upto, found->back().cursor());
+    size_t e = 0, h = 0;
+    for (;;) {
+      const bool take_event =
+          e < events->size() && (*events)[e].cursor() <= upto &&
+          (h >= found->size() || (*events)[e].cursor() < (*found)[h].cursor());
+      const bool take_hit = !take_event && h < found->size() &&
+                            (*found)[h].cursor() <= upto;
+      if (!take_event && !take_hit) break;
+      v1::InboxEvent hit_event;
+      const v1::InboxEvent* event = &hit_event;
+      if (take_event) {
+        event = &(*events)[e++];
+      } else {
+        hit_event.set_cursor((*found)[h].cursor());
+        *hit_event.mutable_hit() = std::move((*found)[h++]);
+      }
+      if (!writer->Write(*event)) return grpc::Status::OK;  // client left
+      cursor = event->cursor();
     }
-    if (static_cast<int>(events->size()) == kEventsPerRead) continue;
+    if (events_full || hits_full) continue;
     cursor = std::max(cursor, last);
     store_.WaitForEvents(cursor, absl::Now() + kIdlePoll);
   }

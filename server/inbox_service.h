@@ -51,6 +51,13 @@ class InboxService final : public v1::Inbox::Service {
   std::atomic<bool> stopping_{false};
 };
 
+// Checks that the caller is an integration client of this organisation and
+// admits the call under its limits for as long as the slot lives (refusals
+// are logged under `service`). Shared by the client-facing services.
+[[nodiscard]] absl::StatusOr<limits::CallerLimits::CallSlot> AdmitOwnClient(
+    const security::Authenticator& authenticator, limits::CallerLimits& limits,
+    const grpc::ServerContext& context, const char* service);
+
 // Checks a filter sent by a client. INVALID_ARGUMENT names the field.
 [[nodiscard]] absl::Status ValidateFilter(const v1::ItemFilter& filter);
 

@@ -16,6 +16,8 @@ using CommandRunner = std::function<int()>;
 
 // `havenctl items ...`: push, list, watch, retract (talks to a gateway).
 void RegisterItemsCommands(CLI::App& app, CommandRunner& run);
+// `havenctl hits list|watch`: hits the gateway recorded.
+void RegisterHitsCommands(CLI::App& app, CommandRunner& run);
 // `havenctl policy ...`: check, validate, preview, test, diff (offline, or
 // at the gateway with --remote), and the officers' commands at the gateway
 // (RegisterPolicyAdminCommands).

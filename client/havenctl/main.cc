@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   havengate::havenctl::CommandRunner run;
   havengate::havenctl::RegisterItemsCommands(app, run);
+  havengate::havenctl::RegisterHitsCommands(app, run);
   havengate::havenctl::RegisterPolicyCommands(app, run);
   havengate::havenctl::RegisterPkiCommands(app, run);
   havengate::havenctl::RegisterAuditCommands(app, run);

@@ -368,6 +368,13 @@ pick_ports
 
 step "Creating five organisations in $DEMO_DIR: a CA each, gateway/client/officer certificates, policy and keys"
 for org in "${ORGS[@]}"; do make_org "$org"; done
+# The port and the police agreed on one pseudonymisation key for badges
+# (README, "Hits and questions"): the port generated it, the police install
+# the same file under the same name. Each keeps it secret from everyone else.
+cp -p "$DEMO_DIR/port-rtm/policy/keys/partner-correlation-2026.key" \
+  "$DEMO_DIR/police-nl/policy/keys/partner-correlation-2026.key" ||
+  fail "cannot hand the shared key partner-correlation-2026 to police-nl"
+info "port-rtm and police-nl share the key partner-correlation-2026 (same file under the same name in both policies)"
 for org in "${ORGS[@]}"; do
   write_config "$org"
   info "$(printf '%-10s %-38s %-24s port %-5s peers: %s' "$org" "${TITLE[$org]}" "${DOMAIN[$org]}" "${PORT[$org]}" "${PEERS[$org]// /, }")"
@@ -486,6 +493,43 @@ step "Summary"
 "$PYTHON" "$DEMO_LIB/demo.py" summary --havenctl "$HAVENCTL" --dir "$DEMO_DIR" \
   --pushed "${#SAMPLES[@]}" "${ORGS[@]}" || fail "cannot summarise"
 info "demo took $((SECONDS - START_SECONDS))s; files, logs and stores: $DEMO_DIR"
+
+# --- hits and questions -------------------------------------------------------
+
+act_file="$ROOT/deploy/demo/acts/insider_report_rwg.json"
+act_id="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["item_id"])' "$act_file")" ||
+  fail "cannot read $act_file"
+step "Hits: police-nl reports the badge holder of port-rtm's out-of-hours alert; the two items meet without the name leaving police-nl"
+echo "    \$ havenctl items push deploy/demo/acts/insider_report_rwg.json   (police-nl, names Kevin Brouwer, badge RWG-20931)"
+ctl police-nl push "$act_file" | sed 's/^/    /' || fail "police-nl could not push its insider report" police-nl
+deadline=$((SECONDS + DEMO_TIMEOUT))
+while :; do
+  held="$(ctl customs-nl list --item "$act_id" --json)" || fail "cannot read the inbox of customs-nl" customs-nl
+  [[ -n $held ]] && break
+  ((SECONDS < deadline)) || fail "the insider report did not reach customs-nl within ${DEMO_TIMEOUT}s" police-nl customs-nl
+  sleep 0.2
+done
+[[ $held != *"Kevin Brouwer"* && $held != *"RWG-20931"* ]] ||
+  fail "customs-nl holds the badge holder's name or badge in clear"
+info "customs-nl's copy holds the name and the badge only as pseudonyms (ps:...): no name, no badge in clear"
+for org in customs-nl police-nl; do
+  echo "    \$ havenctl hits list   ($org; the hits on the report)"
+  "$HAVENCTL" hits list --connection "$DEMO_DIR/$org/havenctl.yaml" > "$DEMO_DIR/view/$org.hits" ||
+    fail "cannot list the hits of $org" "$org"
+  head -n 1 "$DEMO_DIR/view/$org.hits" | sed 's/^/    /'
+  grep -F "$act_id" "$DEMO_DIR/view/$org.hits" | sed 's/^/    /' ||
+    fail "no hit on the insider report at $org" police-nl "$org"
+done
+
+step "Hit/no-hit: customs-nl asks its partners whether they hold anything on container SUDU5529172"
+echo "    \$ havenctl hits ask --container SUDU5529172 --case HARC-2026-311   (customs-nl)"
+"$HAVENCTL" hits ask --container SUDU5529172 --case HARC-2026-311 \
+  --connection "$DEMO_DIR/customs-nl/havenctl.yaml" | sed 's/^/    /' ||
+  fail "customs-nl could not ask its partners" customs-nl police-nl port-rtm police-be
+echo "    \$ havenctl audit export --store police-nl/data/gateway.db   (the question, as police-nl audited it)"
+"$HAVENCTL" audit export --store "$DEMO_DIR/police-nl/data/gateway.db" |
+  grep -F '"HIT_QUESTION_ANSWERED"' | tail -n 1 | sed 's/^/    /' | "$PYTHON" "$DEMO_LIB/demo.py" wrap ||
+  fail "police-nl did not audit the question"
 
 if ((KEEP_RUNNING)); then
   step "The federation keeps running"

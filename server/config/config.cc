@@ -348,7 +348,8 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
     r.CheckKeys(limits, "limits",
                 {"max_item_bytes", "max_message_bytes",
                  "max_concurrent_streams", "max_connection_age_seconds",
-                 "stream_window", "per_caller"});
+                 "stream_window", "per_caller", "hit_questions_per_second",
+                 "hit_question_burst"});
     LimitsConfig& l = c.limits;
     r.Int(limits, "limits", "max_item_bytes", 1024, 64 << 20, &l.max_item_bytes);
     r.Int(limits, "limits", "max_message_bytes", 4096, 64 << 20,
@@ -366,6 +367,10 @@ void ReadConfig(Reader& r, const YAML::Node& root, GatewayConfig& c) {
                 "must be at least limits.max_item_bytes", &limits);
     }
     ReadPerCallerLimits(r, limits["per_caller"], l.per_caller);
+    r.Int(limits, "limits", "hit_questions_per_second", 0, 100'000,
+          &l.hit_questions_per_second);
+    r.Int(limits, "limits", "hit_question_burst", 1, 1'000'000,
+          &l.hit_question_burst);
   }
 }
 

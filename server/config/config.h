@@ -90,6 +90,12 @@ struct LimitsConfig {
   // items of a stream are paced by its window); see
   // server/limits/caller_limits.h.
   limits::CallerLimitsOptions per_caller;
+  // Hit/no-hit questions (cooperation.proto) one partner may put to this
+  // gateway, per second sustained and at once after a quiet period; on top
+  // of per_caller, so that a partner cannot sweep the index with guesses.
+  // 0 per second: no limit.
+  int64_t hit_questions_per_second = 2;
+  int64_t hit_question_burst = 30;
 };
 
 // Signed checkpoints of the audit log (see server/audit/checkpointer.h).

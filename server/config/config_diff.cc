@@ -16,7 +16,8 @@ auto PeerSettings(const PeerConfig& p) {
 auto LiveLimits(const LimitsConfig& l) {
   const limits::CallerLimitsOptions& c = l.per_caller;
   return std::tie(l.max_item_bytes, l.stream_window, c.calls_per_second, c.call_burst,
-                  c.items_per_second, c.item_burst, c.max_concurrent_calls);
+                  c.items_per_second, c.item_burst, c.max_concurrent_calls,
+                  l.hit_questions_per_second, l.hit_question_burst);
 }
 
 // Every setting that only a restart applies, by the key that names it.

@@ -86,6 +86,9 @@ TEST(ConfigDiffTest, ItemAndCallLimitsChangeLive) {
   next.limits.per_caller.items_per_second = 3;
   EXPECT_TRUE(DiffConfigs(Running(), next).limits_changed);
   next = Running();
+  next.limits.hit_question_burst = 3;
+  EXPECT_TRUE(DiffConfigs(Running(), next).limits_changed);
+  next = Running();
   next.limits.stream_window = 8;
   ConfigDiff diff = DiffConfigs(Running(), next);
   EXPECT_TRUE(diff.limits_changed);

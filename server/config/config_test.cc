@@ -273,6 +273,23 @@ TEST_F(ConfigTest, BadPerCallerLimitsAreReportedWithTheirKeys) {
               HasSubstr("limits.per_caller: must be a mapping"));
 }
 
+TEST_F(ConfigTest, HitQuestionLimitsHaveDefaultsAndBadValuesAreNamed) {
+  auto c = Parse(kValid);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits.hit_questions_per_second, 2);
+  EXPECT_EQ(c->limits.hit_question_burst, 30);
+  c = Parse(WithLimits("limits: {hit_questions_per_second: 0, hit_question_burst: 5}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits.hit_questions_per_second, 0);
+  EXPECT_EQ(c->limits.hit_question_burst, 5);
+  c = Parse(WithLimits("limits: {hit_questions_per_second: -1, hit_question_burst: 0}\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("limits.hit_questions_per_second: must be between 0 and"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("limits.hit_question_burst: must be between 1 and"));
+}
+
 TEST_F(ConfigTest, UnknownKeysAreErrorsNotIgnored) {
   std::string yaml = std::string(kValid) + "plaintext_port: 8080\n";
   auto c = Parse(yaml);

@@ -212,16 +212,13 @@ void FederationService::Close(grpc::ServerContext* context) {
   open_.erase(context);
 }
 
-absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
+absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
+    const security::Authenticator& authenticator,
+    absl::FunctionRef<bool(const std::string&)> is_peer, store::Store& store,
     grpc::ServerContext& context, absl::string_view method) {
-  absl::StatusOr<security::PeerIdentity> peer = authenticator_.Identify(context);
+  absl::StatusOr<security::PeerIdentity> peer = authenticator.Identify(context);
   absl::Status allowed = peer.ok() ? security::RequirePeerGateway(*peer) : peer.status();
-  bool configured = false;
-  if (allowed.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    configured = options_.peers.count(peer->organisation_id) > 0;
-  }
-  if (allowed.ok() && !configured) {
+  if (allowed.ok() && !is_peer(peer->organisation_id)) {
     allowed = absl::PermissionDeniedError(
         "this organisation is not a configured peer of this gateway");
   }
@@ -233,8 +230,19 @@ absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
   log::Warn("call_rejected", {{"method", std::string(method)},
                               {"caller", peer.ok() ? peer->spiffe_id : ""},
                               {"reason", allowed.message()}});
-  (void)store_.AppendAudit({std::move(record)});
+  (void)store.AppendAudit({std::move(record)});
   return allowed;
+}
+
+absl::StatusOr<security::PeerIdentity> FederationService::AuthorisePeer(
+    grpc::ServerContext& context, absl::string_view method) {
+  return AuthoriseConfiguredPeer(
+      authenticator_,
+      [this](const std::string& organisation) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return options_.peers.count(organisation) > 0;
+      },
+      store_, context, method);
 }
 
 grpc::Status FederationService::GetCrl(grpc::ServerContext* context,

@@ -31,6 +31,7 @@
 #include <set>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "havengate/v1/federation.grpc.pb.h"
 #include "proto/item_validation.h"
 #include "server/security/authenticator.h"
@@ -57,6 +58,14 @@ struct FederationServiceOptions {
   // the service.
   limits::CallerLimits* caller_limits = nullptr;
 };
+
+// The caller if it is the gateway of an organisation `is_peer` accepts;
+// otherwise the refusal, already logged and audited as CALL_REJECTED for
+// `method`. For every service peer gateways call.
+[[nodiscard]] absl::StatusOr<security::PeerIdentity> AuthoriseConfiguredPeer(
+    const security::Authenticator& authenticator,
+    absl::FunctionRef<bool(const std::string&)> is_peer, store::Store& store,
+    grpc::ServerContext& context, absl::string_view method);
 
 class FederationService final : public v1::Federation::Service {
  public:

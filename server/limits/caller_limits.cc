@@ -111,7 +111,7 @@ absl::StatusOr<CallerLimits::CallSlot> CallerLimits::StartCall(
       return absl::ResourceExhaustedError(absl::StrCat(
           "rate limit: ", caller, " may start ", options_.calls_per_second,
           " calls per second (burst ", options_.call_burst,
-          "; limits.per_caller.calls_per_second); retry in ",
+          "; ", options_.calls_setting, "); retry in ",
           Seconds(TimeToToken(entry.calls.tokens, options_.calls_per_second))));
     }
     entry.calls.tokens -= 1.0;

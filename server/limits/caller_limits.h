@@ -39,6 +39,9 @@ struct CallerLimitsOptions {
   int64_t calls_per_second = 200;
   // ... and at once after a quiet period (the bucket's size).
   int64_t call_burst = 1000;
+  // The setting a call-rate refusal names (another instance limits one
+  // kind of call under a setting of its own).
+  std::string calls_setting = "limits.per_caller.calls_per_second";
   // Items one caller may push per second (a Push call, or one item of a
   // PushStream), sustained ... (the gateway refuses a Push beyond it, and
   // slows a PushStream down instead: it stops reading until a token is

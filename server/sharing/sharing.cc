@@ -97,6 +97,7 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareOwnItem(
                                                client.spiffe_id, &write.item));
   if (std::shared_ptr<const policy::CompiledPolicy> policy = policies_.current()) {
     DecideForPartners(*policy, /*received_from_partner=*/false, write);
+    write.match_keys = policy->MatchKeys(write.item);
   }
   return write;
 }
@@ -121,6 +122,8 @@ absl::StatusOr<store::ItemWrite> Sharing::PrepareReceivedItem(
   }
   write.audit.push_back(std::move(record));
   DecideForPartners(*policy, /*received_from_partner=*/true, write);
+  // As received: only what the sender released, codes as codes.
+  write.match_keys = policy->MatchKeys(write.item);
   return write;
 }
 

@@ -48,6 +48,14 @@ enum class EventType : int {
   // A version that arrived after a higher one: stored, not an event
   // subscribers see.
   kSuperseded = 3,
+  // A hit (PutHit holds it): read by ReadHits, not by ReadEvents.
+  kHit = 4,
+};
+
+// An item indexed under a match key.
+struct MatchHolder {
+  std::string origin;
+  std::string item_id;
 };
 
 struct EventRow {
@@ -179,7 +187,22 @@ class Backend {
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> SharedWith(
       const std::string& origin, const std::string& item_id) = 0;
 
+  // The match keys indexed for the item (ReplaceMatchKeys).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::MatchKey>> MatchKeysOf(
+      const std::string& origin, const std::string& item_id) = 0;
+  // Items indexed under (type, key), at most `limit`, in a stable order.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<MatchHolder>>
+  FindMatchKeyHolders(const v1::MatchKey& key, int limit) = 0;
+
   // --- Writer: changes ---
+
+  // Sets the item's indexed match keys to `keys` (none: removes them).
+  [[nodiscard]] virtual absl::Status ReplaceMatchKeys(
+      const std::string& origin, const std::string& item_id,
+      const std::vector<v1::MatchKey>& keys) = 0;
+  // Stores a hit's bytes under the cursor of its kHit event.
+  [[nodiscard]] virtual absl::Status PutHit(uint64_t cursor,
+                                            const std::string& bytes) = 0;
 
   // Appends an event; returns its cursor.
   [[nodiscard]] virtual absl::StatusOr<uint64_t> AddEvent(
@@ -247,6 +270,13 @@ class Backend {
   // Audit record bytes with sequence > `after_sequence`, in order.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> ReadAudit(
       uint64_t after_sequence, int limit) = 0;
+  // Hit bytes with cursor > `after_cursor`, in cursor order.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> ReadHits(
+      uint64_t after_cursor, int limit) = 0;
+  // As FindMatchKeyHolders, on committed data, with each holder's current
+  // version's row (holders without one are left out).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<EntryRow>>
+  ReadMatchKeyHolders(const v1::MatchKey& key, int limit) = 0;
 
   // --- Replicas: several gateway processes writing to one database ---
 

@@ -106,6 +106,10 @@ class DomainStore final : public Store {
                                      const std::string& page_token) override;
   absl::StatusOr<std::vector<v1::InboxEvent>> ReadEvents(
       uint64_t after_cursor, const v1::ItemFilter& filter, int max) override;
+  absl::StatusOr<std::vector<v1::Hit>> ReadHits(uint64_t after_cursor,
+                                                int max) override;
+  absl::StatusOr<std::vector<v1::HitItemRef>> FindMatchKey(
+      const v1::MatchKey& key, int max) override;
   uint64_t LastCursor() override;
   bool WaitForEvents(uint64_t after_cursor, absl::Time deadline) override;
   absl::StatusOr<std::vector<OutboxRecord>> ReadOutbox(
@@ -128,6 +132,11 @@ class DomainStore final : public Store {
   absl::Status ApplyRetraction(RetractionRequest& request, AuditHead& head,
                                absl::Time now);
   absl::Status ApplyAck(AckRequest& request, AuditHead& head, absl::Time now);
+  // Indexes the newest version's match keys and records a hit (event and
+  // audit record, appended to `audit`) for each key new to the item that
+  // another held item holds.
+  absl::Status IndexMatchKeys(const ItemWrite& write, absl::Time now,
+                              std::vector<v1::AuditRecord>& audit);
   absl::Status AppendAuditRecords(std::vector<v1::AuditRecord>& records,
                                   AuditHead& head, absl::Time now);
   // The chain head as stored (sequence 0 and a zero hash if empty).
@@ -495,6 +504,9 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
           origin, item_id, request.withdrawal_bytes, partners, now));
     }
   }
+  if (is_current) {
+    HG_RETURN_IF_ERROR(IndexMatchKeys(request.write, now, request.write.audit));
+  }
   for (v1::AuditRecord& record : request.write.audit) {
     if (record.digest().empty()) record.set_digest(request.digest);
   }
@@ -509,6 +521,79 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
   *receipt.mutable_accepted_at() = ToTimestamp(now);
   receipt.set_digest(request.digest);
   return result;
+}
+
+absl::Status DomainStore::IndexMatchKeys(const ItemWrite& write,
+                                        absl::Time now,
+                                        std::vector<v1::AuditRecord>& audit) {
+  const v1::Item& item = write.item;
+  HG_ASSIGN_OR_RETURN(std::vector<v1::MatchKey> held,
+                      backend_->MatchKeysOf(item.origin(), item.item_id()));
+  auto same = [](const v1::MatchKey& a, const v1::MatchKey& b) {
+    return a.type() == b.type() && a.key() == b.key();
+  };
+  v1::HitItemRef self;
+  self.set_origin(item.origin());
+  self.set_item_id(item.item_id());
+  self.set_version(item.version());
+  self.set_received_from(write.received_from);
+  for (const v1::MatchKey& key : write.match_keys) {
+    // A key the item already held found its hits when it was indexed.
+    if (std::any_of(held.begin(), held.end(),
+                    [&](const v1::MatchKey& h) { return same(h, key); })) {
+      continue;
+    }
+    HG_ASSIGN_OR_RETURN(std::vector<MatchHolder> holders,
+                        backend_->FindMatchKeyHolders(key, kMaxHitsPerKey + 1));
+    for (const MatchHolder& holder : holders) {
+      if (holder.origin == item.origin() && holder.item_id == item.item_id()) {
+        continue;
+      }
+      HG_ASSIGN_OR_RETURN(uint32_t version,
+                          backend_->CurrentVersion(holder.origin, holder.item_id));
+      HG_ASSIGN_OR_RETURN(
+          std::optional<StoredVersion> other,
+          backend_->FindVersion(holder.origin, holder.item_id, version));
+      if (!other.has_value()) continue;
+      v1::Hit hit;
+      *hit.mutable_recorded_at() = ToTimestamp(now);
+      hit.set_key_type(key.type());
+      hit.set_key(key.key());
+      *hit.mutable_item() = self;
+      v1::HitItemRef* other_ref = hit.mutable_other();
+      other_ref->set_origin(holder.origin);
+      other_ref->set_item_id(holder.item_id);
+      other_ref->set_version(version);
+      other_ref->set_received_from(other->received_from);
+
+      EventRow event;
+      event.type = EventType::kHit;
+      event.origin = item.origin();
+      event.item_id = item.item_id();
+      event.version = item.version();
+      event.received_at = now;
+      event.received_from = write.received_from;
+      HG_ASSIGN_OR_RETURN(const uint64_t cursor, backend_->AddEvent(event));
+      applied_cursor_ = std::max(applied_cursor_, cursor);
+      hit.set_cursor(cursor);
+      HG_RETURN_IF_ERROR(backend_->PutHit(cursor, hit.SerializeAsString()));
+
+      v1::AuditRecord& record = audit.emplace_back();
+      record.set_type(v1::HIT_RECORDED);
+      v1::ItemRef* ref = record.mutable_item();
+      ref->set_origin(item.origin());
+      ref->set_item_id(item.item_id());
+      ref->set_version(item.version());
+      v1::ItemRef* other_item = record.mutable_other_item();
+      other_item->set_origin(holder.origin);
+      other_item->set_item_id(holder.item_id);
+      other_item->set_version(version);
+      record.set_match_key_type(v1::MatchKeyType_Name(key.type()));
+      record.set_match_key(key.key());
+    }
+  }
+  return backend_->ReplaceMatchKeys(item.origin(), item.item_id(),
+                                    write.match_keys);
 }
 
 absl::Status DomainStore::QueueToPartnersOfItem(
@@ -556,6 +641,8 @@ absl::Status DomainStore::ApplyRetraction(RetractionRequest& request,
   applied_cursor_ = cursor;
   HG_RETURN_IF_ERROR(backend_->PutRetraction(r.origin(), r.item_id(), cursor,
                                              request.bytes, by_origin));
+  // A withdrawn item is no longer held for matching.
+  HG_RETURN_IF_ERROR(backend_->ReplaceMatchKeys(r.origin(), r.item_id(), {}));
   if (!request.onward_bytes.empty()) {
     HG_RETURN_IF_ERROR(QueueToPartnersOfItem(r.origin(), r.item_id(),
                                              request.onward_bytes, {}, now));
@@ -684,6 +771,40 @@ absl::StatusOr<std::vector<v1::InboxEvent>> DomainStore::ReadEvents(
     }
   }
   return events;
+}
+
+absl::StatusOr<std::vector<v1::Hit>> DomainStore::ReadHits(
+    uint64_t after_cursor, int max) {
+  HG_ASSIGN_OR_RETURN(std::vector<std::string> rows,
+                      backend_->ReadHits(after_cursor, max));
+  std::vector<v1::Hit> hits(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!hits[i].ParseFromString(rows[i])) {
+      return absl::DataLossError("a stored hit cannot be read");
+    }
+  }
+  return hits;
+}
+
+absl::StatusOr<std::vector<v1::HitItemRef>> DomainStore::FindMatchKey(
+    const v1::MatchKey& key, int max) {
+  HG_ASSIGN_OR_RETURN(std::vector<EntryRow> rows,
+                      backend_->ReadMatchKeyHolders(key, max));
+  std::vector<v1::HitItemRef> refs;
+  v1::Item item;
+  for (const EntryRow& row : rows) {
+    if (row.retraction.has_value()) continue;
+    if (!item.ParseFromString(row.item)) {
+      return absl::DataLossError(absl::StrCat(
+          "stored item at cursor ", row.cursor, " is unreadable"));
+    }
+    v1::HitItemRef& ref = refs.emplace_back();
+    ref.set_origin(item.origin());
+    ref.set_item_id(item.item_id());
+    ref.set_version(item.version());
+    ref.set_received_from(row.received_from);
+  }
+  return refs;
 }
 
 uint64_t DomainStore::LastCursor() {

@@ -79,6 +79,18 @@ CREATE TABLE IF NOT EXISTS outbox_sequence(
 CREATE TABLE IF NOT EXISTS audit(
   sequence INTEGER PRIMARY KEY,
   record BLOB NOT NULL);
+-- Match keys of held items, for hits (never a personal value in clear:
+-- the writer hands pseudonym codes).
+CREATE TABLE IF NOT EXISTS match_keys(
+  key_type INTEGER NOT NULL,
+  match_key TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  PRIMARY KEY(key_type, match_key, origin, item_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS match_keys_by_item ON match_keys(origin, item_id);
+CREATE TABLE IF NOT EXISTS hits(
+  cursor INTEGER PRIMARY KEY,
+  payload BLOB NOT NULL);
 )sql";
 
 // Times are stored as Unix microseconds; 0 is "never" (InfinitePast).
@@ -215,6 +227,19 @@ class SqliteBackend final : public Backend {
   absl::StatusOr<std::vector<std::string>> SharedWith(
       const std::string& origin, const std::string& item_id) override;
 
+  absl::StatusOr<std::vector<v1::MatchKey>> MatchKeysOf(
+      const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<std::vector<MatchHolder>> FindMatchKeyHolders(
+      const v1::MatchKey& key, int limit) override;
+  absl::Status ReplaceMatchKeys(const std::string& origin,
+                                const std::string& item_id,
+                                const std::vector<v1::MatchKey>& keys) override;
+  absl::Status PutHit(uint64_t cursor, const std::string& bytes) override {
+    return writer_.insert_hit.Bind(1, static_cast<int64_t>(cursor))
+        .BindBlob(2, bytes)
+        .Run();
+  }
+
   absl::StatusOr<uint64_t> AddEvent(const EventRow& event) override;
   absl::Status AddVersion(const std::string& origin, const std::string& item_id,
                           uint32_t version, uint64_t cursor,
@@ -277,9 +302,19 @@ class SqliteBackend final : public Backend {
   absl::StatusOr<std::vector<OutboxStats>> OutboxStatistics() override;
   absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t after_sequence,
                                                      int limit) override;
+  absl::StatusOr<std::vector<std::string>> ReadHits(uint64_t after_cursor,
+                                                    int limit) override;
+  absl::StatusOr<std::vector<EntryRow>> ReadMatchKeyHolders(
+      const v1::MatchKey& key, int limit) override;
   void Close() override;
 
  private:
+  // The first column (a blob) of `sql`'s rows, on a reader; `sql` takes the
+  // cursor or sequence to start after and a limit.
+  absl::StatusOr<std::vector<std::string>> ReadBlobsAfter(const char* sql,
+                                                          uint64_t after,
+                                                          int limit);
+
   // Writer state: the connection and its prepared statements (used by the
   // store's writer thread only, and before it starts).
   struct Writer {
@@ -289,7 +324,8 @@ class SqliteBackend final : public Backend {
         next_outbox_seq, set_outbox_seq, insert_outbox, insert_share,
         shared_partners, delete_outbox, insert_audit, current_kind,
         delete_retraction, savepoint, release_savepoint,
-        rollback_to_savepoint;
+        rollback_to_savepoint, match_keys_of, match_key_holders,
+        delete_match_keys, insert_match_key, insert_hit;
   };
 
   sqlite3* db() { return writer_.db.get(); }
@@ -428,6 +464,18 @@ absl::Status SqliteBackend::PrepareWriter() {
        "e.cursor=i.cursor WHERE i.origin=? AND i.item_id=? AND +i.latest=1"},
       // Marks are savepoints: prepared once, not parsed by sqlite3_exec
       // each time.
+      {&writer_.match_keys_of,
+       "SELECT key_type, match_key FROM match_keys WHERE origin=? AND "
+       "item_id=? ORDER BY key_type, match_key"},
+      {&writer_.match_key_holders,
+       "SELECT origin, item_id FROM match_keys WHERE key_type=? AND "
+       "match_key=? ORDER BY origin, item_id LIMIT ?"},
+      {&writer_.delete_match_keys,
+       "DELETE FROM match_keys WHERE origin=? AND item_id=?"},
+      {&writer_.insert_match_key,
+       "INSERT OR IGNORE INTO match_keys(key_type, match_key, origin, "
+       "item_id) VALUES(?,?,?,?)"},
+      {&writer_.insert_hit, "INSERT INTO hits(cursor, payload) VALUES(?,?)"},
       {&writer_.savepoint, "SAVEPOINT w"},
       {&writer_.release_savepoint, "RELEASE w"},
       {&writer_.rollback_to_savepoint, "ROLLBACK TO w"},
@@ -509,6 +557,52 @@ absl::StatusOr<std::vector<std::string>> SqliteBackend::SharedWith(
     partners.push_back(s.Text(0));
   }
   return partners;
+}
+
+absl::StatusOr<std::vector<v1::MatchKey>> SqliteBackend::MatchKeysOf(
+    const std::string& origin, const std::string& item_id) {
+  Statement& s = writer_.match_keys_of;
+  StepScope scope(s);
+  s.Bind(1, origin).Bind(2, item_id);
+  std::vector<v1::MatchKey> keys;
+  for (;;) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    v1::MatchKey& key = keys.emplace_back();
+    key.set_type(static_cast<v1::MatchKeyType>(s.Int(0)));
+    key.set_key(s.Text(1));
+  }
+  return keys;
+}
+
+absl::StatusOr<std::vector<MatchHolder>> SqliteBackend::FindMatchKeyHolders(
+    const v1::MatchKey& key, int limit) {
+  Statement& s = writer_.match_key_holders;
+  StepScope scope(s);
+  s.Bind(1, static_cast<int64_t>(key.type())).Bind(2, key.key()).Bind(3, limit);
+  std::vector<MatchHolder> holders;
+  for (;;) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    holders.push_back(MatchHolder{s.Text(0), s.Text(1)});
+  }
+  return holders;
+}
+
+absl::Status SqliteBackend::ReplaceMatchKeys(
+    const std::string& origin, const std::string& item_id,
+    const std::vector<v1::MatchKey>& keys) {
+  HG_RETURN_IF_ERROR(
+      writer_.delete_match_keys.Bind(1, origin).Bind(2, item_id).Run());
+  for (const v1::MatchKey& key : keys) {
+    HG_RETURN_IF_ERROR(writer_.insert_match_key
+                           .Bind(1, static_cast<int64_t>(key.type()))
+                           .Bind(2, key.key())
+                           .Bind(3, origin)
+                           .Bind(4, item_id)
+                           .Run());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> SqliteBackend::AddEvent(const EventRow& event) {
@@ -692,6 +786,38 @@ absl::StatusOr<std::vector<EventReadRow>> SqliteBackend::ReadEvents(
   return rows;
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadHits(
+    uint64_t after_cursor, int limit) {
+  return ReadBlobsAfter(
+      "SELECT payload FROM hits WHERE cursor>? ORDER BY cursor LIMIT ?",
+      after_cursor, limit);
+}
+
+absl::StatusOr<std::vector<EntryRow>> SqliteBackend::ReadMatchKeyHolders(
+    const v1::MatchKey& key, int limit) {
+  HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
+  ReaderLease lease(*this, std::move(db));
+  HG_ASSIGN_OR_RETURN(
+      auto s,
+      Statement::Prepare(
+          lease.get(),
+          absl::StrCat("SELECT ", kEntryColumns,
+                       " FROM match_keys m JOIN items i ON i.origin=m.origin "
+                       "AND i.item_id=m.item_id AND +i.latest=1 "
+                       "JOIN events e ON e.cursor=i.cursor "
+                       "LEFT JOIN retractions r ON r.origin=i.origin AND "
+                       "r.item_id=i.item_id WHERE m.key_type=? AND "
+                       "m.match_key=? ORDER BY m.origin, m.item_id LIMIT ?")));
+  s.Bind(1, static_cast<int64_t>(key.type())).Bind(2, key.key()).Bind(3, limit);
+  std::vector<EntryRow> rows;
+  for (;;) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    rows.push_back(EntryFromRow(s));
+  }
+  return rows;
+}
+
 absl::StatusOr<std::vector<OutboxRow>> SqliteBackend::ReadOutbox(
     const std::string& partner, uint64_t after_sequence, int limit) {
   HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
@@ -740,20 +866,24 @@ absl::StatusOr<std::vector<OutboxStats>> SqliteBackend::OutboxStatistics() {
 
 absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadAudit(
     uint64_t after_sequence, int limit) {
+  return ReadBlobsAfter(
+      "SELECT record FROM audit WHERE sequence>? ORDER BY sequence LIMIT ?",
+      after_sequence, limit);
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadBlobsAfter(
+    const char* sql, uint64_t after, int limit) {
   HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
   ReaderLease lease(*this, std::move(db));
-  HG_ASSIGN_OR_RETURN(
-      auto s, Statement::Prepare(lease.get(),
-                                 "SELECT record FROM audit WHERE sequence>? "
-                                 "ORDER BY sequence LIMIT ?"));
-  s.Bind(1, static_cast<int64_t>(after_sequence)).Bind(2, limit);
-  std::vector<std::string> records;
+  HG_ASSIGN_OR_RETURN(auto s, Statement::Prepare(lease.get(), sql));
+  s.Bind(1, static_cast<int64_t>(after)).Bind(2, limit);
+  std::vector<std::string> blobs;
   for (;;) {
     HG_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    records.emplace_back(s.Blob(0));
+    blobs.emplace_back(s.Blob(0));
   }
-  return records;
+  return blobs;
 }
 
 void SqliteBackend::Close() {

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "havengate/v1/audit.pb.h"
+#include "havengate/v1/hits.pb.h"
 #include "havengate/v1/inbox.pb.h"
 #include "havengate/v1/ingest.pb.h"
 #include "havengate/v1/item.pb.h"
@@ -68,7 +69,16 @@ struct ItemWrite {
   // `previous_hash` and `hash` are assigned by the store; an empty
   // `digest` becomes the stored item's.
   std::vector<v1::AuditRecord> audit;
+  // The item's match keys (CompiledPolicy::MatchKeys; never a personal
+  // value in clear). If this is the newest version they replace the keys
+  // indexed for the item, and each key the item did not hold before that
+  // another held item holds is recorded as a hit, in the same transaction:
+  // an inbox event (Store::ReadHits) and a HIT_RECORDED audit record. At
+  // most kMaxHitsPerKey other items are recorded per key and write.
+  std::vector<v1::MatchKey> match_keys;
 };
+
+inline constexpr int kMaxHitsPerKey = 100;
 
 struct ItemWriteResult {
   v1::Receipt receipt;
@@ -191,6 +201,17 @@ class Store {
   // newer version, or replaced by the origin's retraction) is left out.
   [[nodiscard]] virtual absl::StatusOr<std::vector<v1::InboxEvent>> ReadEvents(
       uint64_t after_cursor, const v1::ItemFilter& filter, int max) = 0;
+
+  // Hits (see ItemWrite::match_keys) with cursor > `after_cursor`, in
+  // cursor order, at most `max`. Hits share the cursor sequence of inbox
+  // events, so WaitForEvents wakes for them too.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::Hit>> ReadHits(
+      uint64_t after_cursor, int max) = 0;
+
+  // The held items (current versions, not retracted) indexed under `key`,
+  // at most `max`: for answering hit questions.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::HitItemRef>>
+  FindMatchKey(const v1::MatchKey& key, int max) = 0;
 
   // Highest committed event cursor (0 if none).
   virtual uint64_t LastCursor() = 0;

@@ -840,6 +840,118 @@ TEST_P(StoreTest, AWithdrawalReachesOnlyPartnersThatHeldAnEarlierVersion) {
   EXPECT_THAT(Outbox("port-rtm"), ElementsAre("v2", "false"));
 }
 
+// --- Match keys and hits ---------------------------------------------------
+
+v1::MatchKey Key(v1::MatchKeyType type, const std::string& key) {
+  v1::MatchKey k;
+  k.set_type(type);
+  k.set_key(key);
+  return k;
+}
+
+TEST_P(StoreTest, AnItemSharingAKeyWithAHeldItemRecordsOneHitWithEventAndAudit) {
+  ItemWrite first = Write(MakeItem("a1", 1));
+  first.match_keys = {Key(v1::CONTAINER_NUMBER, "MSCU4812360"),
+                      Key(v1::VESSEL_IMO, "IMO9319466")};
+  ASSERT_TRUE(store_->WriteItem(std::move(first)).ok());
+  ItemWrite second(MakeItem("r7", 1), "customs-nl");
+  second.item.set_origin("customs-nl");
+  second.match_keys = {Key(v1::CONTAINER_NUMBER, "MSCU4812360"),
+                       Key(v1::VESSEL_IMO, "IMO9999999")};
+  auto receipt = store_->WriteItem(std::move(second));
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+
+  auto hits = store_->ReadHits(0, 10);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 1u);
+  const v1::Hit& hit = (*hits)[0];
+  EXPECT_EQ(hit.key_type(), v1::CONTAINER_NUMBER);
+  EXPECT_EQ(hit.key(), "MSCU4812360");
+  EXPECT_EQ(hit.item().origin(), "customs-nl");
+  EXPECT_EQ(hit.item().item_id(), "r7");
+  EXPECT_EQ(hit.item().received_from(), "customs-nl");
+  EXPECT_EQ(hit.other().origin(), "police-nl");
+  EXPECT_EQ(hit.other().item_id(), "a1");
+  EXPECT_EQ(hit.other().version(), 1u);
+  // Hits take a cursor after the item's, and wake waiters.
+  EXPECT_GT(hit.cursor(), receipt->receipt.cursor());
+  EXPECT_EQ(store_->LastCursor(), hit.cursor());
+  // ReadEvents (what Subscribe streams by default) does not return them.
+  auto events = store_->ReadEvents(0, {}, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u);
+
+  auto audit = store_->ReadAudit(0, 100);
+  ASSERT_TRUE(audit.ok());
+  int recorded = 0;
+  for (const v1::AuditRecord& r : *audit) {
+    if (r.type() != v1::HIT_RECORDED) continue;
+    ++recorded;
+    EXPECT_EQ(r.item().item_id(), "r7");
+    EXPECT_EQ(r.other_item().item_id(), "a1");
+    EXPECT_EQ(r.match_key_type(), "CONTAINER_NUMBER");
+    EXPECT_EQ(r.match_key(), "MSCU4812360");
+  }
+  EXPECT_EQ(recorded, 1);
+
+  // Both items are found under the key; a new version with the same key
+  // records no second hit.
+  auto holders = store_->FindMatchKey(Key(v1::CONTAINER_NUMBER, "MSCU4812360"), 10);
+  ASSERT_TRUE(holders.ok());
+  EXPECT_EQ(holders->size(), 2u);
+  ItemWrite again = Write(MakeItem("a1", 2));
+  again.match_keys = {Key(v1::CONTAINER_NUMBER, "MSCU4812360")};
+  ASSERT_TRUE(store_->WriteItem(std::move(again)).ok());
+  EXPECT_EQ(store_->ReadHits(0, 10)->size(), 1u);
+  // The key the new version dropped is no longer indexed.
+  EXPECT_TRUE(store_->FindMatchKey(Key(v1::VESSEL_IMO, "IMO9319466"), 10)->empty());
+}
+
+TEST_P(StoreTest, KeysOfOtherTypesOrValuesAndOfRetractedItemsNeverHit) {
+  ItemWrite first = Write(MakeItem("a1", 1));
+  first.match_keys = {Key(v1::BADGE_ID, "ps:00112233445566778899aabbccddeeff")};
+  ASSERT_TRUE(store_->WriteItem(std::move(first)).ok());
+  ItemWrite other_type = Write(MakeItem("a2", 1));
+  other_type.match_keys = {Key(v1::PERSON_NAME, "ps:00112233445566778899aabbccddeeff")};
+  ASSERT_TRUE(store_->WriteItem(std::move(other_type)).ok());
+  ItemWrite other_value = Write(MakeItem("a3", 1));
+  other_value.match_keys = {Key(v1::BADGE_ID, "ps:ffffffffffffffffffffffffffffffff")};
+  ASSERT_TRUE(store_->WriteItem(std::move(other_value)).ok());
+  EXPECT_TRUE(store_->ReadHits(0, 10)->empty());
+
+  RetractionWrite r;
+  r.retraction.set_origin("police-nl");
+  r.retraction.set_item_id("a1");
+  r.received_from = "police-nl";
+  ASSERT_TRUE(store_->WriteRetraction(r).ok());
+  ItemWrite late = Write(MakeItem("a4", 1));
+  late.match_keys = {Key(v1::BADGE_ID, "ps:00112233445566778899aabbccddeeff")};
+  ASSERT_TRUE(store_->WriteItem(std::move(late)).ok());
+  EXPECT_TRUE(store_->ReadHits(0, 10)->empty());
+  auto holders = store_->FindMatchKey(
+      Key(v1::BADGE_ID, "ps:00112233445566778899aabbccddeeff"), 10);
+  ASSERT_TRUE(holders.ok());
+  ASSERT_EQ(holders->size(), 1u);
+  EXPECT_EQ((*holders)[0].item_id(), "a4");
+}
+
+TEST_P(StoreTest, HitsSurviveReopenAndPageByCursor) {
+  for (int i = 0; i < 3; ++i) {
+    ItemWrite w = Write(MakeItem(absl::StrCat("c", i), 1));
+    w.match_keys = {Key(v1::CONTAINER_NUMBER, "CSQU3054383")};
+    ASSERT_TRUE(store_->WriteItem(std::move(w)).ok());
+  }
+  // c1 hits c0; c2 hits c0 and c1.
+  Reopen();
+  auto hits = store_->ReadHits(0, 10);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 3u);
+  auto rest = store_->ReadHits((*hits)[0].cursor(), 10);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].item().item_id(), "c2");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(kBackends),
                          BackendName);
 

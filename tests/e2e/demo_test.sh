@@ -59,6 +59,8 @@ no_gateways_under() { [[ -z "$(gateways_under "$1")" ]]; }
 
 PIN=01JDQ8Z6V3K4M5N6P7Q8R9S0T1
 REPORT=01JDQE5Q0S3V6X8Z1B4D7F9H2K
+BADGE_ALERT=01JDQC7H2K9P4S6V8X1Z3B5D7G
+HITS_REPORT=01JDR2HITS0INSIDER0RWG20931
 
 # --- 1. a normal run ---------------------------------------------------------
 OUT="$WORK/demo.out"
@@ -68,7 +70,7 @@ cat "$OUT"
 echo "--- checks"
 check "the demo exits 0" [ "$status" -eq 0 ]
 check "five gateways listen" [ "$(grep -c 'listening on 127.0.0.1:' "$OUT")" -eq 5 ]
-check "seven sample items pushed and accepted" [ "$(grep -c ' accepted 01' "$OUT")" -eq 7 ]
+check "seven sample items pushed and accepted" [ "$(grep ' accepted 01' "$OUT" | grep -vc 'acts/')" -eq 7 ]
 check "deliveries settle" has_line "$OUT" '^    settled after '
 check "the table has a column per partner, police-ec included" \
   has_line "$OUT" '^ +police-nl \(sent\) +customs-nl +port-rtm +police-be +police-ec *$'
@@ -105,6 +107,19 @@ for org in police-nl port-rtm police-be; do
 done
 check "the retraction was delivered (audit)" [ "$(grep -c 'ITEM_DELIVERED .* retraction delivered' "$OUT")" -eq 3 ]
 check "summary" has_line "$OUT" '^    7 items pushed by integration clients$'
+check "hits act: customs-nl's copy of the insider report holds no name or badge in clear" \
+  has_line "$OUT" "^    customs-nl's copy holds the name and the badge only as pseudonyms"
+for org in customs-nl police-nl; do
+  check "hits act: $org meets the report and the port's badge alert on the pseudonymised badge" \
+    has_line "$OUT" "^    [0-9]+ +BADGE_ID +ps:[0-9a-f]{32} +police-nl/$HITS_REPORT v1 .*port-rtm/$BADGE_ALERT v1"
+done
+check "hits act: customs-nl meets them on the container" \
+  has_line "$OUT" "^    [0-9]+ +CONTAINER_NUMBER +SUDU5529172 +police-nl/$HITS_REPORT v1 .*port-rtm/$BADGE_ALERT v1"
+check "hits act: police-nl answers the container question with references and its contact" \
+  has_line "$OUT" "^      police-nl +HIT .*police-nl/$HITS_REPORT.*contact: Seaport Police Rotterdam"
+check "hits act: port-rtm answers no questions (its policy has no answer rules)" \
+  has_line "$OUT" "^      port-rtm +REFUSED .*does not answer container_number questions from customs-nl"
+check "hits act: police-nl audited the question" has_line "$OUT" 'HIT_QUESTION_ANSWERED'
 check "the demo stopped its gateways" has_line "$OUT" 'all stopped'
 check "no havengate of the demo is left running" no_gateways_under "$WORK/demo"
 check "no pid files left" [ -z "$(find "$WORK/demo" -name gateway.pid)" ]
