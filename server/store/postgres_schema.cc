@@ -83,6 +83,18 @@ CREATE TABLE IF NOT EXISTS policies(
   activated_by TEXT NOT NULL DEFAULT '',
   activated_at BIGINT NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS policies_by_version ON policies(version);
+-- Match keys of held items, for hits (never a personal value in clear:
+-- the writer hands pseudonym codes).
+CREATE TABLE IF NOT EXISTS match_keys(
+  key_type BIGINT NOT NULL,
+  match_key TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  item_id TEXT NOT NULL,
+  PRIMARY KEY(key_type, match_key, origin, item_id));
+CREATE INDEX IF NOT EXISTS match_keys_by_item ON match_keys(origin, item_id);
+CREATE TABLE IF NOT EXISTS hits(
+  cursor BIGINT PRIMARY KEY,
+  payload BYTEA NOT NULL);
 -- Who delivers each partner's outbox (server/federation's outbox lease).
 CREATE TABLE IF NOT EXISTS outbox_leases(
   partner TEXT PRIMARY KEY,

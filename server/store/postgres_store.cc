@@ -117,6 +117,22 @@ const pg::Statement kCurrentKind = {
     "e.cursor = i.cursor WHERE i.origin = $1 AND i.item_id = $2 AND "
     "i.latest = 1"};
 const pg::Statement kNotify = {"notify", "SELECT pg_notify($1, $2)"};
+const pg::Statement kMatchKeysOf = {
+    "match_keys_of",
+    "SELECT key_type, match_key FROM match_keys WHERE origin = $1 AND "
+    "item_id = $2 ORDER BY key_type, match_key"};
+const pg::Statement kMatchKeyHolders = {
+    "match_key_holders",
+    "SELECT origin, item_id FROM match_keys WHERE key_type = $1 AND "
+    "match_key = $2 ORDER BY origin, item_id LIMIT $3"};
+const pg::Statement kDeleteMatchKeys = {
+    "delete_match_keys", "DELETE FROM match_keys WHERE origin = $1 AND item_id = $2"};
+const pg::Statement kInsertMatchKey = {
+    "insert_match_key",
+    "INSERT INTO match_keys(key_type, match_key, origin, item_id) "
+    "VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING"};
+const pg::Statement kInsertHit = {
+    "insert_hit", "INSERT INTO hits(cursor, payload) VALUES($1,$2)"};
 // FindRetraction, FindVersion and CurrentVersion in one round trip.
 const pg::Statement kLookUpItem = {
     "look_up_item",
@@ -224,6 +240,17 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<ItemLookup> LookUpItem(const std::string& origin,
                                         const std::string& item_id,
                                         uint32_t version) override;
+  absl::StatusOr<std::vector<v1::MatchKey>> MatchKeysOf(
+      const std::string& origin, const std::string& item_id) override;
+  absl::StatusOr<std::vector<MatchHolder>> FindMatchKeyHolders(
+      const v1::MatchKey& key, int limit) override;
+  absl::Status ReplaceMatchKeys(const std::string& origin,
+                                const std::string& item_id,
+                                const std::vector<v1::MatchKey>& keys) override;
+  absl::Status PutHit(uint64_t cursor, const std::string& bytes) override {
+    writer_->Defer(kInsertHit, {Int(static_cast<int64_t>(cursor)), Bytes(bytes)});
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<uint64_t> AddEvent(const EventRow& event) override;
   absl::Status AddVersion(const std::string& origin, const std::string& item_id,
@@ -289,6 +316,10 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<std::vector<OutboxStats>> OutboxStatistics() override;
   absl::StatusOr<std::vector<std::string>> ReadAudit(uint64_t after_sequence,
                                                      int limit) override;
+  absl::StatusOr<std::vector<std::string>> ReadHits(uint64_t after_cursor,
+                                                    int limit) override;
+  absl::StatusOr<std::vector<EntryRow>> ReadMatchKeyHolders(
+      const v1::MatchKey& key, int limit) override;
 
   bool SharedByReplicas() const override { return true; }
   void WatchOtherCommits(std::function<void(uint64_t)> on_commit) override;
@@ -460,6 +491,43 @@ absl::StatusOr<std::vector<std::string>> PostgresBackend::SharedWith(
   std::vector<std::string> partners;
   for (int i = 0; i < r.rows(); ++i) partners.push_back(r.Bytes(i, 0));
   return partners;
+}
+
+absl::StatusOr<std::vector<v1::MatchKey>> PostgresBackend::MatchKeysOf(
+    const std::string& origin, const std::string& item_id) {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      writer_->Run(kMatchKeysOf, {Text(origin), Text(item_id)}));
+  std::vector<v1::MatchKey> keys;
+  for (int i = 0; i < r.rows(); ++i) {
+    v1::MatchKey& key = keys.emplace_back();
+    key.set_type(static_cast<v1::MatchKeyType>(r.Int(i, 0)));
+    key.set_key(r.Bytes(i, 1));
+  }
+  return keys;
+}
+
+absl::StatusOr<std::vector<MatchHolder>> PostgresBackend::FindMatchKeyHolders(
+    const v1::MatchKey& key, int limit) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      writer_->Run(kMatchKeyHolders,
+                   {Int(static_cast<int64_t>(key.type())), Text(key.key()), Int(limit)}));
+  std::vector<MatchHolder> holders;
+  for (int i = 0; i < r.rows(); ++i) {
+    holders.push_back(MatchHolder{r.Bytes(i, 0), r.Bytes(i, 1)});
+  }
+  return holders;
+}
+
+absl::Status PostgresBackend::ReplaceMatchKeys(const std::string& origin,
+                                               const std::string& item_id,
+                                               const std::vector<v1::MatchKey>& keys) {
+  writer_->Defer(kDeleteMatchKeys, {Text(origin), Text(item_id)});
+  for (const v1::MatchKey& key : keys) {
+    writer_->Defer(kInsertMatchKey, {Int(static_cast<int64_t>(key.type())),
+                                     Text(key.key()), Text(origin), Text(item_id)});
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ItemLookup> PostgresBackend::LookUpItem(
@@ -680,6 +748,34 @@ absl::StatusOr<std::vector<std::string>> PostgresBackend::ReadAudit(
   std::vector<std::string> records;
   for (int i = 0; i < r.rows(); ++i) records.push_back(r.Bytes(i, 0));
   return records;
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresBackend::ReadHits(
+    uint64_t after_cursor, int limit) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT payload FROM hits WHERE cursor > $1 ORDER BY cursor LIMIT $2",
+           {Int(static_cast<int64_t>(after_cursor)), Int(limit)}));
+  std::vector<std::string> hits;
+  for (int i = 0; i < r.rows(); ++i) hits.push_back(r.Bytes(i, 0));
+  return hits;
+}
+
+absl::StatusOr<std::vector<EntryRow>> PostgresBackend::ReadMatchKeyHolders(
+    const v1::MatchKey& key, int limit) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read(absl::StrCat("SELECT ", kEntryColumns,
+                        " FROM match_keys m JOIN items i ON i.origin = m.origin "
+                        "AND i.item_id = m.item_id AND i.latest = 1 "
+                        "JOIN events e ON e.cursor = i.cursor "
+                        "LEFT JOIN retractions r ON r.origin = i.origin AND "
+                        "r.item_id = i.item_id WHERE m.key_type = $1 AND "
+                        "m.match_key = $2 ORDER BY m.origin, m.item_id LIMIT $3"),
+           {Int(static_cast<int64_t>(key.type())), Text(key.key()), Int(limit)}));
+  std::vector<EntryRow> rows;
+  for (int i = 0; i < r.rows(); ++i) rows.push_back(EntryFromRow(r, i));
+  return rows;
 }
 
 // --- Other replicas' commits -------------------------------------------
