@@ -3,6 +3,8 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -348,12 +350,25 @@ grpc::Status FederationService::Exchange(
     }
   });
 
+  // The store writes of the message being read: all entries of a batch
+  // are stored in one transaction, each answered after its commit.
+  std::vector<store::Store::GroupedWrite> group;
+  auto store_group = [&] {
+    if (!group.empty()) store_.WriteTogetherAsync(std::exchange(group, {}));
+  };
+
   // Handles one entry read; `received` holds it until its answer is done
   // (a refusal is audited with the item it refused).
   auto handle = [&](std::shared_ptr<const v1::FederationMessage> received,
                     const v1::FederationMessage& message) {
+    if (message.has_retraction()) {
+      // Whether it may be retracted is read from the store: what came
+      // before it must be there first.
+      store_group();
+      answers.AwaitAllCompleted();
+    }
     uint64_t index;
-    if (!answers.Reserve(&index)) return false;
+    if (!answers.Reserve(&index, store_group)) return false;
     const uint64_t sequence = message.sequence();
     const v1::FederationMessage* entry = &message;  // held by `received`
     auto complete = [this, &answers, &transient_failure, &transient_mu,
@@ -392,7 +407,7 @@ grpc::Status FederationService::Exchange(
         complete(write.status());
         return true;
       }
-      store_.WriteItemAsync(
+      group.push_back(store::Store::ItemEntry{
           std::move(*write),
           [this, complete, peer = *peer](
               absl::StatusOr<store::ItemWriteResult> result) {
@@ -408,7 +423,7 @@ grpc::Status FederationService::Exchange(
               }
             }
             complete(result.status());
-          });
+          }});
     } else if (message.has_retraction()) {
       absl::Status allowed_retraction =
           CheckRetraction(message.retraction(), *peer);
@@ -420,20 +435,19 @@ grpc::Status FederationService::Exchange(
         complete(allowed_retraction);
         return true;
       }
-      store_.WriteRetractionAsync(
+      group.push_back(store::Store::RetractionEntry{
           sharing_.PrepareReceivedRetraction(message.retraction(), *peer),
           [complete](absl::Status s) {
-        // A retraction of an item never held here needs nothing.
-        complete(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
-      });
+            // A retraction of an item never held here needs nothing.
+            complete(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus()
+                                                             : s);
+          }});
     } else {
       complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
     }
     return true;
   };
 
-  // The entries of a batch are handed to the store one after another, so
-  // its group commit stores them in one transaction.
   for (;;) {
     auto message = std::make_shared<v1::FederationMessage>();
     if (transient_failure || !stream->Read(message.get())) break;
@@ -445,6 +459,7 @@ grpc::Status FederationService::Exchange(
     } else {
       go_on = handle(message, *message);
     }
+    store_group();
     if (!go_on) break;
   }
   answers.ReadingDone();

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -28,12 +29,22 @@ class OrderedAnswers {
   explicit OrderedAnswers(int window) : window_(window) {}
 
   // Reserves the next slot, blocking while `window` answers are pending.
-  // Returns false if the stream was abandoned.
-  bool Reserve(uint64_t* index) {
+  // Returns false if the stream was abandoned. `before_waiting`, if set,
+  // runs (without the lock) before it blocks: a reader holding requests
+  // back to hand them on together must hand them on then, or the answers
+  // it waits for might be among them.
+  bool Reserve(uint64_t* index,
+               const std::function<void()>& before_waiting = nullptr) {
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] {
+    auto has_space = [&] {
       return abandoned_ || static_cast<int>(slots_.size()) < window_;
-    });
+    };
+    if (!has_space() && before_waiting) {
+      lock.unlock();
+      before_waiting();
+      lock.lock();
+    }
+    space_cv_.wait(lock, has_space);
     if (abandoned_) return false;
     *index = next_index_++;
     slots_.emplace_back();

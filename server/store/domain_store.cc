@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -90,6 +91,7 @@ class DomainStore final : public Store {
 
   void WriteItemAsync(ItemWrite write, ItemCallback done) override;
   void WriteRetractionAsync(RetractionWrite write, DoneCallback done) override;
+  void WriteTogetherAsync(std::vector<GroupedWrite> writes) override;
   void AppendAuditAsync(std::vector<v1::AuditRecord> records,
                         DoneCallback done) override;
   void AckOutboxAsync(const std::string& partner, uint64_t sequence,
@@ -122,6 +124,14 @@ class DomainStore final : public Store {
 
  private:
   void Enqueue(Request request);
+  // Queues `requests` as one group, which the writer thread never splits
+  // between transactions.
+  void EnqueueTogether(std::vector<Request> requests);
+  // The request for a write, encoded on the caller's thread; nullopt if
+  // the write was refused at once (`done` has run).
+  static std::optional<Request> ItemRequestFor(ItemWrite write,
+                                               ItemCallback done);
+  static Request RetractionRequestFor(RetractionWrite write, DoneCallback done);
   void WriterLoop();
   void CommitBatch(std::vector<Request>& batch);
   // `changed` is set before the first change to the batch: a refusal
@@ -157,7 +167,12 @@ class DomainStore final : public Store {
   std::mutex mu_;
   std::condition_variable queue_cv_;
   std::condition_variable events_cv_;
-  std::deque<Request> queue_;  // guarded by mu_
+  // A queued request, and how many requests after it belong to its group.
+  struct Queued {
+    Request request;
+    size_t rest_of_group = 0;
+  };
+  std::deque<Queued> queue_;  // guarded by mu_
   bool closing_ = false;       // guarded by mu_
   bool closed_ = false;        // guarded by mu_
   bool healthy_ = true;        // guarded by mu_
@@ -206,7 +221,7 @@ void DomainStore::Enqueue(Request request) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (!closing_) {
-      queue_.push_back(std::move(request));
+      queue_.push_back(Queued{std::move(request)});
       queue_cv_.notify_one();
       return;
     }
@@ -215,11 +230,30 @@ void DomainStore::Enqueue(Request request) {
   std::visit([&](auto& r) { r.done(closed); }, request);
 }
 
-void DomainStore::WriteItemAsync(ItemWrite write, ItemCallback done) {
+void DomainStore::EnqueueTogether(std::vector<Request> requests) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!closing_) {
+      for (size_t i = 0; i < requests.size(); ++i) {
+        queue_.push_back(
+            Queued{std::move(requests[i]), requests.size() - i - 1});
+      }
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  absl::Status closed = absl::UnavailableError("store is closed");
+  for (Request& request : requests) {
+    std::visit([&](auto& r) { r.done(closed); }, request);
+  }
+}
+
+std::optional<Request> DomainStore::ItemRequestFor(ItemWrite write,
+                                                   ItemCallback done) {
   if (write.item.version() == 0) {
     done(absl::InvalidArgumentError(
         "version: 0 reached the store; an ItemWrite reads it as 1"));
-    return;
+    return std::nullopt;
   }
   std::string bytes = DeterministicBytes(write.item);
   std::string digest = Sha256Hex(bytes);
@@ -232,18 +266,46 @@ void DomainStore::WriteItemAsync(ItemWrite write, ItemCallback done) {
   if (write.withdrawal.has_value()) {
     withdrawal_bytes = OutboxBytes(*write.withdrawal);
   }
-  Enqueue(ItemRequest{std::move(write), std::move(bytes), std::move(digest),
-                      std::move(copy_bytes), std::move(withdrawal_bytes),
-                      std::move(done)});
+  return ItemRequest{std::move(write), std::move(bytes), std::move(digest),
+                     std::move(copy_bytes), std::move(withdrawal_bytes),
+                     std::move(done)};
+}
+
+Request DomainStore::RetractionRequestFor(RetractionWrite write,
+                                          DoneCallback done) {
+  std::string bytes = DeterministicBytes(write.retraction);
+  std::string onward =
+      write.onward.has_value() ? OutboxBytes(*write.onward) : std::string();
+  return RetractionRequest{std::move(write), std::move(bytes),
+                           std::move(onward), std::move(done)};
+}
+
+void DomainStore::WriteItemAsync(ItemWrite write, ItemCallback done) {
+  std::optional<Request> request =
+      ItemRequestFor(std::move(write), std::move(done));
+  if (request.has_value()) Enqueue(*std::move(request));
 }
 
 void DomainStore::WriteRetractionAsync(RetractionWrite write,
                                        DoneCallback done) {
-  std::string bytes = DeterministicBytes(write.retraction);
-  std::string onward =
-      write.onward.has_value() ? OutboxBytes(*write.onward) : std::string();
-  Enqueue(RetractionRequest{std::move(write), std::move(bytes),
-                            std::move(onward), std::move(done)});
+  Enqueue(RetractionRequestFor(std::move(write), std::move(done)));
+}
+
+void DomainStore::WriteTogetherAsync(std::vector<GroupedWrite> writes) {
+  std::vector<Request> requests;
+  requests.reserve(writes.size());
+  for (GroupedWrite& grouped : writes) {
+    if (auto* item = std::get_if<ItemEntry>(&grouped)) {
+      std::optional<Request> request =
+          ItemRequestFor(std::move(item->write), std::move(item->done));
+      if (request.has_value()) requests.push_back(*std::move(request));
+    } else {
+      auto& retraction = std::get<RetractionEntry>(grouped);
+      requests.push_back(RetractionRequestFor(std::move(retraction.write),
+                                              std::move(retraction.done)));
+    }
+  }
+  if (!requests.empty()) EnqueueTogether(std::move(requests));
 }
 
 void DomainStore::AppendAuditAsync(std::vector<v1::AuditRecord> records,
@@ -264,9 +326,13 @@ void DomainStore::WriterLoop() {
       std::unique_lock<std::mutex> lock(mu_);
       queue_cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing and drained
+      // A group is taken whole, even past max_batch.
+      bool inside_group = false;
       while (!queue_.empty() &&
-             static_cast<int>(batch.size()) < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
+             (inside_group ||
+              static_cast<int>(batch.size()) < options_.max_batch)) {
+        inside_group = queue_.front().rest_of_group > 0;
+        batch.push_back(std::move(queue_.front().request));
         queue_.pop_front();
       }
     }

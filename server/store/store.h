@@ -21,6 +21,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -160,6 +161,26 @@ class Store {
   virtual void WriteRetractionAsync(RetractionWrite write,
                                     DoneCallback done) = 0;
   [[nodiscard]] absl::Status WriteRetraction(RetractionWrite write);
+
+  // Writes handed over together (WriteTogetherAsync).
+  struct ItemEntry {
+    ItemWrite write;
+    ItemCallback done;
+  };
+  struct RetractionEntry {
+    RetractionWrite write;
+    DoneCallback done;
+  };
+  using GroupedWrite = std::variant<ItemEntry, RetractionEntry>;
+
+  // Queues `writes` so that they commit in one transaction, in this order
+  // (other writes may share it; a group is never split, whatever
+  // StoreOptions::max_batch says). Each has its own outcome, as
+  // WriteItemAsync and WriteRetractionAsync describe: a refused one leaves
+  // nothing behind and does not undo the others. Every `done` runs once
+  // the transaction is durable, or failed. What a federation batch of
+  // received entries is stored with.
+  virtual void WriteTogetherAsync(std::vector<GroupedWrite> writes) = 0;
 
   // Appends records to the audit chain (with no item write).
   virtual void AppendAuditAsync(std::vector<v1::AuditRecord> records,

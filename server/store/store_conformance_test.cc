@@ -689,6 +689,69 @@ TEST_P(StoreTest, RefusalsInsideABatchDoNotDisturbTheRestOfIt) {
   }
 }
 
+// Writes handed over together commit in one transaction even past
+// max_batch (the clock, read once per transaction, stamps them all alike),
+// in order, and a refused one sinks none of the others.
+TEST_P(StoreTest, WritesHandedOverTogetherCommitInOneTransactionEachWithItsOutcome) {
+  std::atomic<int64_t> tick{0};
+  StoreOptions options;
+  options.max_batch = 2;
+  options.now = [&] { return absl::FromUnixSeconds(1'800'000'000 + tick++); };
+  Reopen(0, options);
+  ASSERT_TRUE(store_->WriteItem(Write(MakeItem("a1", 1))).ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> outcomes(5);
+  std::vector<int64_t> received_at(5, -1);
+  int done = 0;
+  auto item_done = [&](int i) {
+    return [&, i](absl::StatusOr<ItemWriteResult> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      outcomes[i] = absl::StatusCodeToString(r.status().code());
+      if (r.ok()) received_at[i] = r->receipt.accepted_at().seconds();
+      ++done;
+      cv.notify_all();
+    };
+  };
+  RetractionWrite retraction;
+  retraction.retraction.set_origin("police-nl");
+  retraction.retraction.set_item_id("b1");
+  retraction.retraction.set_kind(v1::Retraction::RETRACTED_BY_ORIGIN);
+  std::vector<Store::GroupedWrite> writes;
+  writes.push_back(Store::ItemEntry{Write(MakeItem("b1", 1)), item_done(0)});
+  writes.push_back(
+      Store::ItemEntry{Write(MakeItem("a1", 1, "different")), item_done(1)});
+  writes.push_back(Store::ItemEntry{Write(MakeItem("c1", 1)), item_done(2)});
+  // Retracts b1, written earlier in the same transaction.
+  writes.push_back(Store::RetractionEntry{retraction, [&](absl::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    outcomes[3] = absl::StatusCodeToString(s.code());
+    ++done;
+    cv.notify_all();
+  }});
+  writes.push_back(Store::ItemEntry{Write(MakeItem("d1", 1)), item_done(4)});
+  store_->WriteTogetherAsync(std::move(writes));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30),
+                            [&] { return done == 5; }));
+  }
+  EXPECT_THAT(outcomes, ElementsAre("OK", "ALREADY_EXISTS", "OK", "OK", "OK"));
+  EXPECT_EQ(received_at[0], received_at[2]);
+  EXPECT_EQ(received_at[0], received_at[4]);
+  EXPECT_THAT(ListIds(), ElementsAre("d1@1", "c1@1", "a1@1"));
+
+  // Written one by one instead, the same max_batch splits them.
+  std::vector<int64_t> apart;
+  for (const char* id : {"e1", "f1", "g1"}) {
+    auto r = store_->WriteItem(Write(MakeItem(id, 1)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    apart.push_back(r->receipt.accepted_at().seconds());
+  }
+  EXPECT_LT(apart[0], apart[2]);
+}
+
 TEST_P(StoreTest, ConcurrentWritersAllGetDistinctDurableReceipts) {
   constexpr int kThreads = 8, kPerThread = 250;
   std::vector<std::thread> threads;
