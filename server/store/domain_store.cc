@@ -292,6 +292,16 @@ void DomainStore::CommitBatch(std::vector<Request>& batch) {
     // chain from the head as BeginBatch locked it.
     batch_status = ReadAuditHead(head);
   }
+  if (batch_status.ok() && batch.size() > 1) {
+    std::vector<ItemKey> keys;
+    for (const Request& request : batch) {
+      if (const auto* r = std::get_if<ItemRequest>(&request)) {
+        const v1::Item& item = r->write.item;
+        keys.push_back(ItemKey{item.origin(), item.item_id(), item.version()});
+      }
+    }
+    if (keys.size() > 1) batch_status = backend_->PrefetchItems(keys);
+  }
   if (batch_status.ok()) {
     for (Request& request : batch) {
       // One refused write (a conflict) must not undo the others in the

@@ -144,6 +144,52 @@ const pg::Statement kLookUpItem = {
     "i.origin = $1 AND i.item_id = $2 AND i.version = $3::BIGINT "
     "LEFT JOIN events e ON e.cursor = i.cursor"};
 
+// LookUpItem for many items at once ($1 origins, $2 item ids, $3 versions;
+// row n answers the n-th).
+const pg::Statement kPrefetchItems = {
+    "prefetch_items",
+    "SELECT k.n, (SELECT by_origin FROM retractions WHERE origin = k.origin "
+    "AND item_id = k.item_id), (SELECT version FROM items WHERE origin = "
+    "k.origin AND item_id = k.item_id AND latest = 1), i.cursor, i.digest, "
+    "e.received_from, e.received_at_us FROM unnest($1::TEXT[], $2::TEXT[], "
+    "$3::BIGINT[]) WITH ORDINALITY AS k(origin, item_id, version, n) "
+    "LEFT JOIN items i ON i.origin = k.origin AND i.item_id = k.item_id AND "
+    "i.version = k.version LEFT JOIN events e ON e.cursor = i.cursor"};
+
+// A PostgreSQL array literal of `values` (each quoted, quotes and
+// backslashes escaped), for a TEXT[] or BIGINT[] parameter.
+template <typename T, typename F>
+std::string ArrayLiteral(const std::vector<T>& values, F element) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : element(values[i])) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return literal;
+}
+
+// The answer of kLookUpItem from column `first` of `row` on.
+ItemLookup LookupFromRow(const pg::Result& r, int row, int first) {
+  ItemLookup lookup;
+  if (!r.IsNull(row, first)) lookup.retraction = r.Int(row, first) != 0;
+  // 0 if NULL
+  lookup.current_version = static_cast<uint32_t>(r.Int(row, first + 1));
+  if (!r.IsNull(row, first + 2)) {
+    StoredVersion& stored = lookup.stored.emplace();
+    stored.cursor = static_cast<uint64_t>(r.Int(row, first + 2));
+    stored.digest = r.Bytes(row, first + 3);
+    stored.received_from = r.Bytes(row, first + 4);
+    stored.received_at = absl::FromUnixMicros(r.Int(row, first + 5));
+  }
+  return lookup;
+}
+
 // The WHERE clause of a filter over `events e`, parameters from $first on.
 struct FilterSql {
   std::string where;
@@ -295,6 +341,7 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<ItemLookup> LookUpItem(const std::string& origin,
                                         const std::string& item_id,
                                         uint32_t version) override;
+  absl::Status PrefetchItems(const std::vector<ItemKey>& keys) override;
   absl::StatusOr<std::vector<v1::MatchKey>> MatchKeysOf(
       const std::string& origin, const std::string& item_id) override;
   absl::StatusOr<std::vector<MatchHolder>> FindMatchKeyHolders(
@@ -314,6 +361,7 @@ class PostgresBackend final : public Backend {
                           bool current) override;
   absl::Status ClearCurrent(const std::string& origin,
                             const std::string& item_id) override {
+    Touch(origin, item_id);
     Defer(kClearLatest, {Text(origin), Text(item_id)});
     return absl::OkStatus();
   }
@@ -322,6 +370,7 @@ class PostgresBackend final : public Backend {
                              const std::string& bytes, bool by_origin) override;
   absl::Status DeleteRetraction(const std::string& origin,
                                 const std::string& item_id) override {
+    Touch(origin, item_id);
     Defer(kDeleteRetraction, {Text(origin), Text(item_id)});
     return absl::OkStatus();
   }
@@ -439,6 +488,13 @@ class PostgresBackend final : public Backend {
   std::map<std::string, RowBuffer> outbox_;                // by partner
   std::set<std::pair<std::string, std::string>> rows_of_;  // (origin, item_id)
   bool rows_pending_ = false;
+  // PrefetchItems' answers by (origin, item_id) and version, dropped for an
+  // item as soon as the batch writes anything LookUpItem reads of it.
+  std::map<std::pair<std::string, std::string>, std::map<uint32_t, ItemLookup>>
+      prefetched_;
+  void Touch(const std::string& origin, const std::string& item_id) {
+    if (!prefetched_.empty()) prefetched_.erase({origin, item_id});
+  }
   uint64_t batch_cursor_ = 0;
   // The cursor the batch's next event takes.
   uint64_t next_cursor_ = 0;
@@ -518,6 +574,7 @@ void PostgresBackend::ClearRows() {
   outbox_.clear();
   rows_of_.clear();
   rows_pending_ = false;
+  prefetched_.clear();
 }
 
 absl::Status PostgresBackend::BeginBatch() {
@@ -656,25 +713,43 @@ absl::StatusOr<ItemLookup> PostgresBackend::LookUpItem(
   // It reads only rows of this item: the batch's other gathered rows may
   // wait.
   if (rows_of_.count({origin, item_id}) > 0) SendRows();
+  // Prefetched and not written since: still the answer.
+  if (auto found = prefetched_.find({origin, item_id});
+      found != prefetched_.end()) {
+    if (auto v = found->second.find(version); v != found->second.end()) {
+      return v->second;
+    }
+  }
   HG_ASSIGN_OR_RETURN(
       pg::Result r,
       writer_->Run(kLookUpItem, {Text(origin), Text(item_id), Int(version)}));
-  ItemLookup lookup;
-  if (!r.IsNull(0, 0)) lookup.retraction = r.Int(0, 0) != 0;
-  lookup.current_version = static_cast<uint32_t>(r.Int(0, 1));  // 0 if NULL
-  if (!r.IsNull(0, 2)) {
-    StoredVersion& stored = lookup.stored.emplace();
-    stored.cursor = static_cast<uint64_t>(r.Int(0, 2));
-    stored.digest = r.Bytes(0, 3);
-    stored.received_from = r.Bytes(0, 4);
-    stored.received_at = absl::FromUnixMicros(r.Int(0, 5));
+  return LookupFromRow(r, 0, 0);
+}
+
+absl::Status PostgresBackend::PrefetchItems(const std::vector<ItemKey>& keys) {
+  prefetched_.clear();
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Run(kPrefetchItems,
+          {Text(ArrayLiteral(keys, [](const ItemKey& k) { return k.origin; })),
+           Text(ArrayLiteral(keys, [](const ItemKey& k) { return k.item_id; })),
+           Text(ArrayLiteral(keys, [](const ItemKey& k) {
+             return absl::StrCat(k.version);
+           }))}));
+  for (int row = 0; row < r.rows(); ++row) {
+    const int64_t n = r.Int(row, 0);
+    if (n < 1 || n > static_cast<int64_t>(keys.size())) continue;
+    const ItemKey& key = keys[n - 1];
+    prefetched_[{key.origin, key.item_id}][key.version] =
+        LookupFromRow(r, row, 1);
   }
-  return lookup;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> PostgresBackend::AddEvent(const EventRow& event) {
   const uint64_t cursor = next_cursor_++;
   rows_of_.emplace(event.origin, event.item_id);
+  Touch(event.origin, event.item_id);
   rows_pending_ = true;
   events_.Add({Int(static_cast<int64_t>(cursor)),
                Int(static_cast<int64_t>(event.type)), Text(event.origin),
@@ -693,6 +768,7 @@ absl::Status PostgresBackend::AddVersion(const std::string& origin,
                                          bool current) {
   pending_bytes_ += static_cast<int64_t>(bytes.size());
   rows_of_.emplace(origin, item_id);
+  Touch(origin, item_id);
   rows_pending_ = true;
   items_.Add({Text(origin), Text(item_id), Int(version),
               Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
@@ -705,6 +781,7 @@ absl::Status PostgresBackend::PutRetraction(const std::string& origin,
                                             uint64_t cursor,
                                             const std::string& bytes,
                                             bool by_origin) {
+  Touch(origin, item_id);
   Defer(kPutRetraction,
         {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
          Bytes(bytes), Int(by_origin ? 1 : 0)});
