@@ -109,6 +109,12 @@ struct EventReadRow {
 
 // What an item write must know before it changes anything (see
 // Backend::LookUpItem).
+struct ItemKey {
+  std::string origin;
+  std::string item_id;
+  uint32_t version = 0;
+};
+
 struct ItemLookup {
   // FindRetraction: the item's retraction record, whether by its origin.
   std::optional<bool> retraction;
@@ -182,6 +188,15 @@ class Backend {
     if (!current.ok()) return current.status();
     lookup.current_version = *current;
     return lookup;
+  }
+  // Told, after BeginBatch, the items the batch will look up (origin,
+  // item_id, version), so that a backend whose every call is a round trip
+  // may look them all up at once; LookUpItem must still answer as if
+  // asked then (after the batch's own writes). Nothing by default.
+  [[nodiscard]] virtual absl::Status PrefetchItems(
+      const std::vector<ItemKey>& keys) {
+    (void)keys;
+    return absl::OkStatus();
   }
   // Partners recorded with AddShare for the item, sorted.
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>> SharedWith(

@@ -144,8 +144,10 @@ class DomainStore final : public Store {
   absl::Status ApplyAck(AckRequest& request, AuditHead& head, absl::Time now);
   // Indexes the newest version's match keys and records a hit (event and
   // audit record, appended to `audit`) for each key new to the item that
-  // another held item holds.
+  // another held item holds. `may_hold_keys` false: the item is known to
+  // hold none (no version of it was current before).
   absl::Status IndexMatchKeys(const ItemWrite& write, absl::Time now,
+                              bool may_hold_keys,
                               std::vector<v1::AuditRecord>& audit);
   absl::Status AppendAuditRecords(std::vector<v1::AuditRecord>& records,
                                   AuditHead& head, absl::Time now);
@@ -355,6 +357,16 @@ void DomainStore::CommitBatch(std::vector<Request>& batch) {
     // Another replica may have appended since our last batch: extend the
     // chain from the head as BeginBatch locked it.
     batch_status = ReadAuditHead(head);
+  }
+  if (batch_status.ok() && batch.size() > 1) {
+    std::vector<ItemKey> keys;
+    for (const Request& request : batch) {
+      if (const auto* r = std::get_if<ItemRequest>(&request)) {
+        const v1::Item& item = r->write.item;
+        keys.push_back(ItemKey{item.origin(), item.item_id(), item.version()});
+      }
+    }
+    if (keys.size() > 1) batch_status = backend_->PrefetchItems(keys);
   }
   if (batch_status.ok()) {
     for (Request& request : batch) {
@@ -571,7 +583,11 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
     }
   }
   if (is_current) {
-    HG_RETURN_IF_ERROR(IndexMatchKeys(request.write, now, request.write.audit));
+    // With no version current before this one, the item holds no match
+    // keys yet (they are indexed for current versions only): no look-up.
+    HG_RETURN_IF_ERROR(IndexMatchKeys(request.write, now,
+                                      /*may_hold_keys=*/current_version > 0,
+                                      request.write.audit));
   }
   for (v1::AuditRecord& record : request.write.audit) {
     if (record.digest().empty()) record.set_digest(request.digest);
@@ -589,12 +605,18 @@ absl::StatusOr<ItemWriteResult> DomainStore::ApplyItem(ItemRequest& request,
   return result;
 }
 
-absl::Status DomainStore::IndexMatchKeys(const ItemWrite& write,
-                                        absl::Time now,
-                                        std::vector<v1::AuditRecord>& audit) {
+absl::Status DomainStore::IndexMatchKeys(const ItemWrite& write, absl::Time now,
+                                         bool may_hold_keys,
+                                         std::vector<v1::AuditRecord>& audit) {
   const v1::Item& item = write.item;
-  HG_ASSIGN_OR_RETURN(std::vector<v1::MatchKey> held,
-                      backend_->MatchKeysOf(item.origin(), item.item_id()));
+  // Nothing held and nothing to index: not a statement (on PostgreSQL a
+  // look-up is a round trip per item).
+  if (!may_hold_keys && write.match_keys.empty()) return absl::OkStatus();
+  std::vector<v1::MatchKey> held;
+  if (may_hold_keys) {
+    HG_ASSIGN_OR_RETURN(held,
+                        backend_->MatchKeysOf(item.origin(), item.item_id()));
+  }
   auto same = [](const v1::MatchKey& a, const v1::MatchKey& b) {
     return a.type() == b.type() && a.key() == b.key();
   };

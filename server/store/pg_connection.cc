@@ -168,18 +168,39 @@ absl::StatusOr<Result> Connection::Exec(absl::string_view sql,
   return result;
 }
 
+bool Connection::EnterPipeline() {
+  if (pipeline_) return true;
+  if (PQenterPipelineMode(conn_) != 1) {
+    if (send_error_.ok()) {
+      send_error_ = absl::UnavailableError(
+          absl::StrCat("the database connection is lost: ",
+                       FirstLine(PQerrorMessage(conn_))));
+    }
+    return false;
+  }
+  pipeline_ = true;
+  return true;
+}
+
+void Connection::DeferSql(const std::string& sql,
+                          const std::vector<Param>& params) {
+  if (!EnterPipeline()) return;
+  ParamArrays a(params);
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()),
+                        nullptr, a.values.data(), a.lengths.data(),
+                        a.formats.data(), /*resultFormat=*/1) != 1) {
+    if (send_error_.ok()) {
+      send_error_ = absl::UnavailableError(absl::StrCat(
+          "cannot send to the database: ", FirstLine(PQerrorMessage(conn_))));
+    }
+    return;
+  }
+  ++sent_;
+}
+
 void Connection::Send(const Statement& statement,
                       const std::vector<Param>& params) {
-  if (!pipeline_) {
-    if (PQenterPipelineMode(conn_) != 1) {
-      if (send_error_.ok()) {
-        send_error_ = absl::UnavailableError(absl::StrCat(
-            "the database connection is lost: ", FirstLine(PQerrorMessage(conn_))));
-      }
-      return;
-    }
-    pipeline_ = true;
-  }
+  if (!EnterPipeline()) return;
   if (prepared_.count(statement.name) == 0) {
     if (PQsendPrepare(conn_, statement.name, statement.sql, 0, nullptr) != 1) {
       if (send_error_.ok()) {

@@ -92,6 +92,9 @@ class Connection {
   // that waits (Run, Exec, ExecScript), which fails with its error if it
   // failed. Saves a round trip per write.
   void Defer(const Statement& statement, const std::vector<Param>& params);
+  // The same for a statement not worth preparing (its text varies, e.g. a
+  // multi-row insert whose row count is the batch's).
+  void DeferSql(const std::string& sql, const std::vector<Param>& params);
 
   // Whether the connection is up as far as libpq knows.
   bool ok() const;
@@ -111,6 +114,8 @@ class Connection {
   Connection(pg_conn* conn, std::string dsn)
       : conn_(conn), dsn_(std::move(dsn)) {}
   absl::Status Check(pg_result* result, absl::string_view what);
+  // Enters pipeline mode if not in it; false (send_error_ set) if it cannot.
+  bool EnterPipeline();
   // Queues `statement` in the pipeline (prepared there first if needed).
   void Send(const Statement& statement, const std::vector<Param>& params);
   // Ends the pipeline: waits for every command sent, returns the first

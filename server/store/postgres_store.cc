@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -48,18 +50,32 @@ const pg::Statement kFindItem = {
     "SELECT i.cursor, i.digest, e.received_from, e.received_at_us FROM items i "
     "JOIN events e ON e.cursor = i.cursor WHERE i.origin = $1 AND "
     "i.item_id = $2 AND i.version = $3"};
-// The cursor is the writer's (see BeginBatch), so the insert needs no
-// answer and travels with the next statement that waits.
-const pg::Statement kInsertEvent = {
-    "insert_event",
-    "INSERT INTO events(cursor, type, origin, item_id, version, kind, category, "
-    "received_at_us, received_from) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)"};
 const pg::Statement kLastEventCursor = {
     "last_event_cursor", "SELECT COALESCE(MAX(cursor), 0) FROM events"};
-const pg::Statement kInsertItem = {
-    "insert_item",
+// The multi-row inserts of the batch's rows (RowBuffer). The event's
+// cursor is the writer's (see BeginBatch), so no insert needs an answer.
+constexpr const char* kEventsHead =
+    "INSERT INTO events(cursor, type, origin, item_id, version, kind, "
+    "category, received_at_us, received_from) VALUES";
+constexpr const char* kItemsHead =
     "INSERT INTO items(origin, item_id, version, cursor, digest, payload, "
-    "latest) VALUES($1,$2,$3,$4,$5,$6,$7)"};
+    "latest) VALUES";
+constexpr const char* kSharesHead =
+    "INSERT INTO shares(origin, item_id, partner) VALUES";
+constexpr const char* kAuditHead = "INSERT INTO audit(sequence, record) VALUES";
+// One partner's messages: the partner's sequence advanced by their count
+// ($2) and the messages numbered after the old one, in the order appended
+// (n counts the partner's messages of the batch from 1; $3 is the number
+// before this statement's first).
+constexpr const char* kOutboxHead =
+    "WITH next AS (INSERT INTO outbox_sequence(partner, last_sequence) "
+    "VALUES($1::TEXT, $2::BIGINT) ON CONFLICT(partner) DO UPDATE SET "
+    "last_sequence = outbox_sequence.last_sequence + $2::BIGINT "
+    "RETURNING last_sequence) "
+    "INSERT INTO outbox(partner, sequence, payload, expires_at_us, "
+    "enqueued_at_us) SELECT $1::TEXT, next.last_sequence - $2::BIGINT + "
+    "v.n - $3::BIGINT, v.payload, v.expires, v.enqueued FROM next, (VALUES";
+constexpr const char* kOutboxTail = ") AS v(n, payload, expires, enqueued)";
 const pg::Statement kFindLatest = {
     "find_latest",
     "SELECT version FROM items WHERE origin = $1 AND item_id = $2 AND "
@@ -84,23 +100,10 @@ const pg::Statement kInsertOtherCopy = {
     "insert_other_copy",
     "INSERT INTO other_copies(origin, item_id, sender) VALUES($1,$2,$3) "
     "ON CONFLICT DO NOTHING"};
-const pg::Statement kInsertShare = {
-    "insert_share",
-    "INSERT INTO shares(origin, item_id, partner) VALUES($1,$2,$3) "
-    "ON CONFLICT DO NOTHING"};
 const pg::Statement kSharedPartners = {
     "shared_partners",
     "SELECT partner FROM shares WHERE origin = $1 AND item_id = $2 "
     "ORDER BY partner"};
-// The partner's next sequence and the message, in one round trip.
-const pg::Statement kAppendOutbox = {
-    "append_outbox",
-    "WITH next AS (INSERT INTO outbox_sequence(partner, last_sequence) "
-    "VALUES($1::TEXT, 1) ON CONFLICT(partner) DO UPDATE SET "
-    "last_sequence = outbox_sequence.last_sequence + 1 RETURNING last_sequence) "
-    "INSERT INTO outbox(partner, sequence, payload, expires_at_us, "
-    "enqueued_at_us) SELECT $1::TEXT, last_sequence, $2::BYTEA, $3::BIGINT, "
-    "$4::BIGINT FROM next"};
 // Bounded below by what this process knows is gone already: deleted rows
 // stay in the index until a vacuum, and a scan from the partner's first
 // sequence walked all of them on every acknowledgement (the outbox of a
@@ -109,8 +112,6 @@ const pg::Statement kDeleteOutbox = {
     "delete_outbox",
     "DELETE FROM outbox WHERE partner = $1 AND sequence > $3 AND "
     "sequence <= $2"};
-const pg::Statement kInsertAudit = {
-    "insert_audit", "INSERT INTO audit(sequence, record) VALUES($1,$2)"};
 const pg::Statement kCurrentKind = {
     "current_kind",
     "SELECT e.kind, e.category FROM items i JOIN events e ON "
@@ -142,6 +143,52 @@ const pg::Statement kLookUpItem = {
     "e.received_at_us FROM (SELECT 1) AS one LEFT JOIN items i ON "
     "i.origin = $1 AND i.item_id = $2 AND i.version = $3::BIGINT "
     "LEFT JOIN events e ON e.cursor = i.cursor"};
+
+// LookUpItem for many items at once ($1 origins, $2 item ids, $3 versions;
+// row n answers the n-th).
+const pg::Statement kPrefetchItems = {
+    "prefetch_items",
+    "SELECT k.n, (SELECT by_origin FROM retractions WHERE origin = k.origin "
+    "AND item_id = k.item_id), (SELECT version FROM items WHERE origin = "
+    "k.origin AND item_id = k.item_id AND latest = 1), i.cursor, i.digest, "
+    "e.received_from, e.received_at_us FROM unnest($1::TEXT[], $2::TEXT[], "
+    "$3::BIGINT[]) WITH ORDINALITY AS k(origin, item_id, version, n) "
+    "LEFT JOIN items i ON i.origin = k.origin AND i.item_id = k.item_id AND "
+    "i.version = k.version LEFT JOIN events e ON e.cursor = i.cursor"};
+
+// A PostgreSQL array literal of `values` (each quoted, quotes and
+// backslashes escaped), for a TEXT[] or BIGINT[] parameter.
+template <typename T, typename F>
+std::string ArrayLiteral(const std::vector<T>& values, F element) {
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : element(values[i])) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return literal;
+}
+
+// The answer of kLookUpItem from column `first` of `row` on.
+ItemLookup LookupFromRow(const pg::Result& r, int row, int first) {
+  ItemLookup lookup;
+  if (!r.IsNull(row, first)) lookup.retraction = r.Int(row, first) != 0;
+  // 0 if NULL
+  lookup.current_version = static_cast<uint32_t>(r.Int(row, first + 1));
+  if (!r.IsNull(row, first + 2)) {
+    StoredVersion& stored = lookup.stored.emplace();
+    stored.cursor = static_cast<uint64_t>(r.Int(row, first + 2));
+    stored.digest = r.Bytes(row, first + 3);
+    stored.received_from = r.Bytes(row, first + 4);
+    stored.received_at = absl::FromUnixMicros(r.Int(row, first + 5));
+  }
+  return lookup;
+}
 
 // The WHERE clause of a filter over `events e`, parameters from $first on.
 struct FilterSql {
@@ -200,6 +247,62 @@ EntryRow EntryFromRow(const pg::Result& r, int row) {
   return entry;
 }
 
+// Rows of one table gathered across a batch's items and sent as multi-row
+// INSERTs (one statement per table and batch, not one per row): on a
+// server that competes with the gateway for the same cores, each statement
+// costs more than its row.
+class RowBuffer {
+ public:
+  // `head` is "INSERT INTO t(a, b, ...) VALUES"; `row` the casts of one
+  // row's parameters, e.g. {"BIGINT", "TEXT", "BYTEA"}; `tail` follows the
+  // VALUES list (e.g. " ON CONFLICT DO NOTHING").
+  RowBuffer(const char* head, std::vector<const char*> row, const char* tail)
+      : head_(head), row_(std::move(row)), tail_(tail) {}
+
+  void Add(std::vector<Param> row) {
+    for (Param& p : row) params_.push_back(std::move(p));
+  }
+  bool empty() const { return params_.empty(); }
+  size_t rows() const { return params_.size() / row_.size(); }
+  void Clear() { params_.clear(); }
+  // Queues the rows on `writer`'s pipeline and forgets them. `leading`
+  // gives the parameters $1.. that `head` and `tail` use in a statement of
+  // `rows` rows from the `first` (0-based); the rows' own follow them.
+  void Send(pg::Connection& writer,
+            const std::function<std::vector<Param>(size_t first, size_t rows)>&
+                leading = nullptr) {
+    const size_t width = row_.size();
+    const size_t rows = params_.size() / width;
+    for (size_t first = 0; first < rows; first += kRowsPerStatement) {
+      const size_t count = std::min(kRowsPerStatement, rows - first);
+      std::string sql = head_;
+      std::vector<Param> params;
+      if (leading) params = leading(first, count);
+      params.reserve(params.size() + count * width);
+      for (size_t r = 0; r < count; ++r) {
+        absl::StrAppend(&sql, r == 0 ? " (" : ", (");
+        for (size_t c = 0; c < width; ++c) {
+          params.push_back(std::move(params_[(first + r) * width + c]));
+          absl::StrAppend(&sql, c == 0 ? "$" : ", $", params.size(),
+                          "::", row_[c]);
+        }
+        absl::StrAppend(&sql, ")");
+      }
+      absl::StrAppend(&sql, tail_);
+      writer.DeferSql(sql, params);
+    }
+    params_.clear();
+  }
+
+ private:
+  // Well under PostgreSQL's 65,535 parameters per statement.
+  static constexpr size_t kRowsPerStatement = 1000;
+  const char* head_;
+  std::vector<const char*> row_;
+  const char* tail_;
+  std::vector<Param> params_;
+};
+
 class PostgresBackend final : public Backend {
  public:
   explicit PostgresBackend(PostgresOptions options)
@@ -216,15 +319,13 @@ class PostgresBackend final : public Backend {
   void RollbackBatch() override;
   absl::Status BeginMark() override {
     removed_at_mark_ = removed_in_batch_;
-    return writer_->ExecScript("SAVEPOINT w");
+    return ExecScript("SAVEPOINT w");
   }
   absl::Status RollbackToMark() override {
     removed_in_batch_ = removed_at_mark_;
-    return writer_->ExecScript("ROLLBACK TO SAVEPOINT w");
+    return ExecScript("ROLLBACK TO SAVEPOINT w");
   }
-  absl::Status EndMark() override {
-    return writer_->ExecScript("RELEASE SAVEPOINT w");
-  }
+  absl::Status EndMark() override { return ExecScript("RELEASE SAVEPOINT w"); }
 
   absl::StatusOr<std::optional<StoredVersion>> FindVersion(
       const std::string& origin, const std::string& item_id,
@@ -240,6 +341,7 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<ItemLookup> LookUpItem(const std::string& origin,
                                         const std::string& item_id,
                                         uint32_t version) override;
+  absl::Status PrefetchItems(const std::vector<ItemKey>& keys) override;
   absl::StatusOr<std::vector<v1::MatchKey>> MatchKeysOf(
       const std::string& origin, const std::string& item_id) override;
   absl::StatusOr<std::vector<MatchHolder>> FindMatchKeyHolders(
@@ -248,7 +350,7 @@ class PostgresBackend final : public Backend {
                                 const std::string& item_id,
                                 const std::vector<v1::MatchKey>& keys) override;
   absl::Status PutHit(uint64_t cursor, const std::string& bytes) override {
-    writer_->Defer(kInsertHit, {Int(static_cast<int64_t>(cursor)), Bytes(bytes)});
+    Defer(kInsertHit, {Int(static_cast<int64_t>(cursor)), Bytes(bytes)});
     return absl::OkStatus();
   }
 
@@ -259,7 +361,8 @@ class PostgresBackend final : public Backend {
                           bool current) override;
   absl::Status ClearCurrent(const std::string& origin,
                             const std::string& item_id) override {
-    writer_->Defer(kClearLatest, {Text(origin), Text(item_id)});
+    Touch(origin, item_id);
+    Defer(kClearLatest, {Text(origin), Text(item_id)});
     return absl::OkStatus();
   }
   absl::Status PutRetraction(const std::string& origin,
@@ -267,18 +370,20 @@ class PostgresBackend final : public Backend {
                              const std::string& bytes, bool by_origin) override;
   absl::Status DeleteRetraction(const std::string& origin,
                                 const std::string& item_id) override {
-    writer_->Defer(kDeleteRetraction, {Text(origin), Text(item_id)});
+    Touch(origin, item_id);
+    Defer(kDeleteRetraction, {Text(origin), Text(item_id)});
     return absl::OkStatus();
   }
   absl::Status AddOtherCopy(const std::string& origin,
                             const std::string& item_id,
                             const std::string& sender) override {
-    writer_->Defer(kInsertOtherCopy, {Text(origin), Text(item_id), Text(sender)});
+    Defer(kInsertOtherCopy, {Text(origin), Text(item_id), Text(sender)});
     return absl::OkStatus();
   }
   absl::Status AddShare(const std::string& origin, const std::string& item_id,
                         const std::string& partner) override {
-    writer_->Defer(kInsertShare, {Text(origin), Text(item_id), Text(partner)});
+    rows_pending_ = true;
+    shares_.Add({Text(origin), Text(item_id), Text(partner)});
     return absl::OkStatus();
   }
   absl::Status AppendOutbox(const std::string& partner,
@@ -288,15 +393,15 @@ class PostgresBackend final : public Backend {
                             uint64_t sequence) override {
     uint64_t& gone = removed_in_batch_[partner];
     if (gone == 0) gone = removed_up_to_[partner];
-    writer_->Defer(kDeleteOutbox,
-                   {Text(partner), Int(static_cast<int64_t>(sequence)),
-                    Int(static_cast<int64_t>(gone))});
+    Defer(kDeleteOutbox, {Text(partner), Int(static_cast<int64_t>(sequence)),
+                          Int(static_cast<int64_t>(gone))});
     gone = std::max(gone, sequence);
     return absl::OkStatus();
   }
   absl::Status AppendAudit(uint64_t sequence, const std::string& bytes) override {
     pending_bytes_ += static_cast<int64_t>(bytes.size());
-    writer_->Defer(kInsertAudit, {Int(static_cast<int64_t>(sequence)), Bytes(bytes)});
+    rows_pending_ = true;
+    audit_.Add({Int(static_cast<int64_t>(sequence)), Bytes(bytes)});
     return absl::OkStatus();
   }
 
@@ -343,9 +448,53 @@ class PostgresBackend final : public Backend {
     return status;
   }
 
+  // Queues the batch's gathered rows on the writer's pipeline, ahead of a
+  // statement that may read or change them (the order of writes stays the
+  // order they were made in).
+  void SendRows();
+  // The writer's statements that may touch the gathered rows: sent after
+  // them.
+  void Defer(const pg::Statement& statement, const std::vector<Param>& params) {
+    SendRows();
+    writer_->Defer(statement, params);
+  }
+  absl::StatusOr<pg::Result> Run(const pg::Statement& statement,
+                                 const std::vector<Param>& params = {}) {
+    SendRows();
+    return writer_->Run(statement, params);
+  }
+  absl::Status ExecScript(const char* sql) {
+    SendRows();
+    return writer_->ExecScript(sql);
+  }
+  void ClearRows();
+
   PostgresOptions options_;
   // Writer thread only (and Open, before it starts).
   std::unique_ptr<pg::Connection> writer_;
+  // The batch's rows not yet sent (SendRows), in the order SendRows sends
+  // them, and the items they are of.
+  RowBuffer events_{kEventsHead,
+                    {"BIGINT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT",
+                     "BIGINT", "BIGINT", "TEXT"},
+                    ""};
+  RowBuffer items_{
+      kItemsHead,
+      {"TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT", "BYTEA", "BIGINT"},
+      ""};
+  RowBuffer shares_{
+      kSharesHead, {"TEXT", "TEXT", "TEXT"}, " ON CONFLICT DO NOTHING"};
+  RowBuffer audit_{kAuditHead, {"BIGINT", "BYTEA"}, ""};
+  std::map<std::string, RowBuffer> outbox_;                // by partner
+  std::set<std::pair<std::string, std::string>> rows_of_;  // (origin, item_id)
+  bool rows_pending_ = false;
+  // PrefetchItems' answers by (origin, item_id) and version, dropped for an
+  // item as soon as the batch writes anything LookUpItem reads of it.
+  std::map<std::pair<std::string, std::string>, std::map<uint32_t, ItemLookup>>
+      prefetched_;
+  void Touch(const std::string& origin, const std::string& item_id) {
+    if (!prefetched_.empty()) prefetched_.erase({origin, item_id});
+  }
   uint64_t batch_cursor_ = 0;
   // The cursor the batch's next event takes.
   uint64_t next_cursor_ = 0;
@@ -400,7 +549,36 @@ absl::StatusOr<std::optional<std::string>> PostgresBackend::LastAuditRecord() {
   return r.Bytes(0, 0);
 }
 
+void PostgresBackend::SendRows() {
+  if (!rows_pending_) return;
+  events_.Send(*writer_);
+  items_.Send(*writer_);
+  shares_.Send(*writer_);
+  for (auto& [partner, rows] : outbox_) {
+    rows.Send(*writer_, [&](size_t first, size_t count) {
+      return std::vector<Param>{Text(partner), Int(static_cast<int64_t>(count)),
+                                Int(static_cast<int64_t>(first))};
+    });
+  }
+  outbox_.clear();
+  audit_.Send(*writer_);
+  rows_of_.clear();
+  rows_pending_ = false;
+}
+
+void PostgresBackend::ClearRows() {
+  events_.Clear();
+  items_.Clear();
+  shares_.Clear();
+  audit_.Clear();
+  outbox_.clear();
+  rows_of_.clear();
+  rows_pending_ = false;
+  prefetched_.clear();
+}
+
 absl::Status PostgresBackend::BeginBatch() {
+  ClearRows();
   batch_cursor_ = 0;
   pending_bytes_ = 0;
   removed_in_batch_.clear();
@@ -433,7 +611,7 @@ absl::Status PostgresBackend::CommitBatch() {
                             Text(absl::StrCat(batch_cursor_))})
             .status()));
   }
-  HG_RETURN_IF_ERROR(Track(writer_->ExecScript("COMMIT")));
+  HG_RETURN_IF_ERROR(Track(ExecScript("COMMIT")));
   stored_bytes_ += pending_bytes_;
   for (const auto& [partner, gone] : removed_in_batch_) {
     removed_up_to_[partner] = std::max(removed_up_to_[partner], gone);
@@ -442,15 +620,15 @@ absl::Status PostgresBackend::CommitBatch() {
 }
 
 void PostgresBackend::RollbackBatch() {
+  ClearRows();
   if (writer_->ok()) (void)writer_->ExecScript("ROLLBACK");
   writer_up_ = writer_->ok();
 }
 
 absl::StatusOr<std::optional<StoredVersion>> PostgresBackend::FindVersion(
     const std::string& origin, const std::string& item_id, uint32_t version) {
-  HG_ASSIGN_OR_RETURN(
-      pg::Result r,
-      writer_->Run(kFindItem, {Text(origin), Text(item_id), Int(version)}));
+  HG_ASSIGN_OR_RETURN(pg::Result r, Run(kFindItem, {Text(origin), Text(item_id),
+                                                    Int(version)}));
   if (r.rows() == 0) return std::nullopt;
   StoredVersion stored;
   stored.cursor = static_cast<uint64_t>(r.Int(0, 0));
@@ -463,14 +641,14 @@ absl::StatusOr<std::optional<StoredVersion>> PostgresBackend::FindVersion(
 absl::StatusOr<uint32_t> PostgresBackend::CurrentVersion(
     const std::string& origin, const std::string& item_id) {
   HG_ASSIGN_OR_RETURN(pg::Result r,
-                      writer_->Run(kFindLatest, {Text(origin), Text(item_id)}));
+                      Run(kFindLatest, {Text(origin), Text(item_id)}));
   return r.rows() == 0 ? 0 : static_cast<uint32_t>(r.Int(0, 0));
 }
 
 absl::StatusOr<std::optional<CurrentKind>> PostgresBackend::FindCurrentKind(
     const std::string& origin, const std::string& item_id) {
   HG_ASSIGN_OR_RETURN(pg::Result r,
-                      writer_->Run(kCurrentKind, {Text(origin), Text(item_id)}));
+                      Run(kCurrentKind, {Text(origin), Text(item_id)}));
   if (r.rows() == 0) return std::nullopt;
   return CurrentKind{static_cast<int>(r.Int(0, 0)),
                      static_cast<int>(r.Int(0, 1))};
@@ -478,16 +656,16 @@ absl::StatusOr<std::optional<CurrentKind>> PostgresBackend::FindCurrentKind(
 
 absl::StatusOr<std::optional<bool>> PostgresBackend::FindRetraction(
     const std::string& origin, const std::string& item_id) {
-  HG_ASSIGN_OR_RETURN(
-      pg::Result r, writer_->Run(kFindRetraction, {Text(origin), Text(item_id)}));
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      Run(kFindRetraction, {Text(origin), Text(item_id)}));
   if (r.rows() == 0) return std::nullopt;
   return r.Int(0, 0) != 0;
 }
 
 absl::StatusOr<std::vector<std::string>> PostgresBackend::SharedWith(
     const std::string& origin, const std::string& item_id) {
-  HG_ASSIGN_OR_RETURN(
-      pg::Result r, writer_->Run(kSharedPartners, {Text(origin), Text(item_id)}));
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      Run(kSharedPartners, {Text(origin), Text(item_id)}));
   std::vector<std::string> partners;
   for (int i = 0; i < r.rows(); ++i) partners.push_back(r.Bytes(i, 0));
   return partners;
@@ -532,30 +710,52 @@ absl::Status PostgresBackend::ReplaceMatchKeys(const std::string& origin,
 
 absl::StatusOr<ItemLookup> PostgresBackend::LookUpItem(
     const std::string& origin, const std::string& item_id, uint32_t version) {
+  // It reads only rows of this item: the batch's other gathered rows may
+  // wait.
+  if (rows_of_.count({origin, item_id}) > 0) SendRows();
+  // Prefetched and not written since: still the answer.
+  if (auto found = prefetched_.find({origin, item_id});
+      found != prefetched_.end()) {
+    if (auto v = found->second.find(version); v != found->second.end()) {
+      return v->second;
+    }
+  }
   HG_ASSIGN_OR_RETURN(
       pg::Result r,
       writer_->Run(kLookUpItem, {Text(origin), Text(item_id), Int(version)}));
-  ItemLookup lookup;
-  if (!r.IsNull(0, 0)) lookup.retraction = r.Int(0, 0) != 0;
-  lookup.current_version = static_cast<uint32_t>(r.Int(0, 1));  // 0 if NULL
-  if (!r.IsNull(0, 2)) {
-    StoredVersion& stored = lookup.stored.emplace();
-    stored.cursor = static_cast<uint64_t>(r.Int(0, 2));
-    stored.digest = r.Bytes(0, 3);
-    stored.received_from = r.Bytes(0, 4);
-    stored.received_at = absl::FromUnixMicros(r.Int(0, 5));
+  return LookupFromRow(r, 0, 0);
+}
+
+absl::Status PostgresBackend::PrefetchItems(const std::vector<ItemKey>& keys) {
+  prefetched_.clear();
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Run(kPrefetchItems,
+          {Text(ArrayLiteral(keys, [](const ItemKey& k) { return k.origin; })),
+           Text(ArrayLiteral(keys, [](const ItemKey& k) { return k.item_id; })),
+           Text(ArrayLiteral(keys, [](const ItemKey& k) {
+             return absl::StrCat(k.version);
+           }))}));
+  for (int row = 0; row < r.rows(); ++row) {
+    const int64_t n = r.Int(row, 0);
+    if (n < 1 || n > static_cast<int64_t>(keys.size())) continue;
+    const ItemKey& key = keys[n - 1];
+    prefetched_[{key.origin, key.item_id}][key.version] =
+        LookupFromRow(r, row, 1);
   }
-  return lookup;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> PostgresBackend::AddEvent(const EventRow& event) {
   const uint64_t cursor = next_cursor_++;
-  writer_->Defer(kInsertEvent,
-                 {Int(static_cast<int64_t>(cursor)),
-                  Int(static_cast<int64_t>(event.type)), Text(event.origin),
-                  Text(event.item_id), Int(event.version), Int(event.kind),
-                  Int(event.category), Int(absl::ToUnixMicros(event.received_at)),
-                  Text(event.received_from)});
+  rows_of_.emplace(event.origin, event.item_id);
+  Touch(event.origin, event.item_id);
+  rows_pending_ = true;
+  events_.Add({Int(static_cast<int64_t>(cursor)),
+               Int(static_cast<int64_t>(event.type)), Text(event.origin),
+               Text(event.item_id), Int(event.version), Int(event.kind),
+               Int(event.category), Int(absl::ToUnixMicros(event.received_at)),
+               Text(event.received_from)});
   batch_cursor_ = std::max(batch_cursor_, cursor);
   return cursor;
 }
@@ -567,10 +767,12 @@ absl::Status PostgresBackend::AddVersion(const std::string& origin,
                                          const std::string& bytes,
                                          bool current) {
   pending_bytes_ += static_cast<int64_t>(bytes.size());
-  writer_->Defer(kInsertItem,
-                 {Text(origin), Text(item_id), Int(version),
-                  Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
-                  Int(current ? 1 : 0)});
+  rows_of_.emplace(origin, item_id);
+  Touch(origin, item_id);
+  rows_pending_ = true;
+  items_.Add({Text(origin), Text(item_id), Int(version),
+              Int(static_cast<int64_t>(cursor)), Text(digest), Bytes(bytes),
+              Int(current ? 1 : 0)});
   return absl::OkStatus();
 }
 
@@ -579,9 +781,10 @@ absl::Status PostgresBackend::PutRetraction(const std::string& origin,
                                             uint64_t cursor,
                                             const std::string& bytes,
                                             bool by_origin) {
-  writer_->Defer(kPutRetraction,
-                 {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
-                  Bytes(bytes), Int(by_origin ? 1 : 0)});
+  Touch(origin, item_id);
+  Defer(kPutRetraction,
+        {Text(origin), Text(item_id), Int(static_cast<int64_t>(cursor)),
+         Bytes(bytes), Int(by_origin ? 1 : 0)});
   return absl::OkStatus();
 }
 
@@ -590,9 +793,16 @@ absl::Status PostgresBackend::AppendOutbox(const std::string& partner,
                                            absl::Time expires_at,
                                            absl::Time enqueued_at) {
   pending_bytes_ += static_cast<int64_t>(message.size());
-  writer_->Defer(kAppendOutbox,
-                 {Text(partner), Bytes(message), Int(ToMicros(expires_at)),
-                  Int(absl::ToUnixMicros(enqueued_at))});
+  RowBuffer& rows = outbox_
+                        .try_emplace(partner, kOutboxHead,
+                                     std::vector<const char*>{
+                                         "BIGINT", "BYTEA", "BIGINT", "BIGINT"},
+                                     kOutboxTail)
+                        .first->second;
+  // Its place among the partner's messages of the batch (see SendRows).
+  rows_pending_ = true;
+  rows.Add({Int(static_cast<int64_t>(rows.rows()) + 1), Bytes(message),
+            Int(ToMicros(expires_at)), Int(absl::ToUnixMicros(enqueued_at))});
   return absl::OkStatus();
 }
 
