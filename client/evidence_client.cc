@@ -41,4 +41,9 @@ absl::StatusOr<v1::FindItemsResponse> EvidenceClient::FindItems(
   return UnaryCall(*stub_, &v1::Evidence::Stub::FindItems, request, timeout_);
 }
 
+absl::StatusOr<v1::RecentHitsResponse> EvidenceClient::RecentHits(
+    const v1::RecentHitsRequest& request) {
+  return UnaryCall(*stub_, &v1::Evidence::Stub::RecentHits, request, timeout_);
+}
+
 }  // namespace havengate::client

@@ -32,6 +32,8 @@ class EvidenceClient {
       const v1::ActivityRequest& request);
   [[nodiscard]] absl::StatusOr<v1::FindItemsResponse> FindItems(
       const v1::FindItemsRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::RecentHitsResponse> RecentHits(
+      const v1::RecentHitsRequest& request);
 
  private:
   absl::Duration timeout_;

@@ -50,14 +50,60 @@ bool TimeRange::Contains(const google::protobuf::Timestamp& t) const {
   return at >= since && at < until;
 }
 
+namespace {
+
+// The stored item versions shared (decided) with `partner` at any time that
+// hold the person `test` looks for under the deciding policy version.
+absl::StatusOr<std::set<ItemVersion>> ItemsWithPerson(AuditStore& store,
+                                                      const std::string& partner,
+                                                      const PersonPseudonymTest& test) {
+  std::map<ItemVersion, std::set<std::string>> deciding_versions;
+  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+    if (r.type() == v1::SHARE_DECIDED && r.partner() == partner) {
+      deciding_versions[{r.item().origin(), r.item().item_id(), r.item().version()}].insert(
+          r.policy_version());
+    }
+    return true;
+  }));
+  std::set<ItemVersion> out;
+  absl::Status failed;
+  HG_RETURN_IF_ERROR(store.ForEachItem([&](const ItemVersion& version, const v1::Item& item) {
+    auto decided = deciding_versions.find(version);
+    if (decided == deciding_versions.end()) return true;
+    for (const std::string& policy_version : decided->second) {
+      absl::StatusOr<bool> holds = test(policy_version, item);
+      if (!holds.ok()) {
+        failed = holds.status();
+        return false;
+      }
+      if (*holds) {
+        out.insert(version);
+        break;
+      }
+    }
+    return true;
+  }));
+  HG_RETURN_IF_ERROR(failed);
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
     AuditStore& store, const SharedQuery& query) {
-  int subjects = !query.container.empty() + !query.vessel.empty() + !query.item_id.empty();
+  int subjects = !query.container.empty() + !query.vessel.empty() + !query.item_id.empty() +
+                 !query.person_pseudonym.empty();
   if (subjects > 1) {
     return absl::InvalidArgumentError(
-        "ask about one container, one vessel or one item at a time");
+        "ask about one container, one vessel, one person pseudonym or one item at a time");
   }
-  const bool about_stored = !query.container.empty() || !query.vessel.empty();
+  if (!query.person_pseudonym.empty() && !query.person_test) {
+    return absl::FailedPreconditionError(
+        "a person pseudonym can only be looked up by the gateway that holds the policy "
+        "keys (ask it with --remote)");
+  }
+  const bool about_stored =
+      !query.container.empty() || !query.vessel.empty() || !query.person_pseudonym.empty();
   std::set<ItemVersion> versions;
   std::set<std::pair<std::string, std::string>> items;
   if (!query.container.empty()) {
@@ -65,6 +111,8 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
                         store.ItemsMentioningContainer(query.container));
   } else if (!query.vessel.empty()) {
     HG_ASSIGN_OR_RETURN(versions, store.ItemsMentioningVessel(query.vessel));
+  } else if (!query.person_pseudonym.empty()) {
+    HG_ASSIGN_OR_RETURN(versions, ItemsWithPerson(store, query.partner, query.person_test));
   }
   for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
   std::vector<v1::AuditRecord> out;

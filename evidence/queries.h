@@ -13,6 +13,7 @@
 #define HAVENGATE_EVIDENCE_QUERIES_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <set>
@@ -35,13 +36,24 @@ struct TimeRange {
   bool Contains(const google::protobuf::Timestamp& t) const;
 };
 
+// Whether a stored item version holds a person that the policy version
+// named (the one that decided a share) pseudonymises to the code asked
+// about. Only the gateway can answer (it holds the policy history and the
+// keys); an error stops the query.
+using PersonPseudonymTest = std::function<absl::StatusOr<bool>(
+    const std::string& policy_version, const v1::Item& item)>;
+
 struct SharedQuery {
   std::string partner;
   // Optional, at most one: only items whose stored version lists this
-  // container, or this vessel (IMO number or name), or this item id.
+  // container, or this vessel (IMO number or name), or this item id, or
+  // holds a person the partner received as `person_pseudonym` (a `ps:`
+  // code; needs `person_test`).
   std::string container;
   std::string vessel;
   std::string item_id;
+  std::string person_pseudonym;
+  PersonPseudonymTest person_test;
   TimeRange range;
 };
 

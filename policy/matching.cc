@@ -114,6 +114,36 @@ void CollectKeys(const Body& body, v1::MatchKeyType type,
 
 }  // namespace
 
+namespace {
+
+template <typename Body>
+bool AnyPersonValueIs(const Body& body, const std::vector<std::unique_ptr<const Pseudonymiser>>& keys,
+                      absl::string_view code) {
+  std::string made;
+  for (const v1::Person& person : body.persons()) {
+    for (const std::string* value :
+         {&person.name(), &person.date_of_birth(), &person.nationality(),
+          &person.document_number(), &person.employer(), &person.badge_id()}) {
+      if (value->empty()) continue;
+      for (const auto& key : keys) {
+        key->PseudonymiseTo(*value, &made);
+        if (made == code) return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool CompiledPolicy::HasPersonPseudonymisedTo(const v1::Item& item,
+                                              absl::string_view code) const {
+  if (!IsPseudonymCode(code)) return false;
+  if (item.has_alert()) return AnyPersonValueIs(item.alert(), plan_->keys, code);
+  if (item.has_report()) return AnyPersonValueIs(item.report(), plan_->keys, code);
+  return false;
+}
+
 std::vector<v1::MatchKey> CompiledPolicy::MatchKeys(const v1::Item& item) const {
   std::vector<v1::MatchKey> keys;
   for (v1::MatchKeyType type : plan_->match_index) {

@@ -184,6 +184,13 @@ class CompiledPolicy : public std::enable_shared_from_this<CompiledPolicy> {
   // (message names the type, never the value).
   [[nodiscard]] absl::StatusOr<v1::MatchKey> MatchKeyFor(
       v1::MatchKeyType type, absl::string_view value) const;
+  // Whether some person in `item` holds a text value (name, date of birth,
+  // nationality, document number, employer, badge id) that one of this
+  // policy's keys pseudonymises to `code`: whether a partner that received
+  // `code` under this policy may have received it for this item. Only
+  // codes are compared; no value leaves.
+  [[nodiscard]] bool HasPersonPseudonymisedTo(const v1::Item& item,
+                                              absl::string_view code) const;
   // Whether the `matching` section indexes `type`.
   bool IndexesMatchKeyType(v1::MatchKeyType type) const;
   // Whether `matching.answer` lets `partner` ask hit questions on `type`

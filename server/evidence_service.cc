@@ -1,6 +1,9 @@
 #include "server/evidence_service.h"
 
+#include <deque>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -9,6 +12,7 @@
 #include "evidence/checkpoint_file.h"
 #include "evidence/evidence_proto.h"
 #include "evidence/verify.h"
+#include "policy/matching.h"
 #include "proto/status_macros.h"
 #include "server/audit/audit_record.h"
 
@@ -20,6 +24,9 @@ constexpr uint32_t kMaxExtractRecords = 100'000;
 constexpr size_t kMaxProblems = 100;
 constexpr uint32_t kDefaultFoundItems = 50;
 constexpr uint32_t kMaxFoundItems = 500;
+constexpr uint32_t kDefaultRecentHits = 50;
+constexpr uint32_t kMaxRecentHits = 500;
+constexpr int kHitsPage = 1000;
 
 absl::Status RequirePartner(const std::string& partner) {
   if (partner.empty()) return absl::InvalidArgumentError("partner: required");
@@ -38,9 +45,10 @@ std::string DescribePeriod(const v1::EvidencePeriod& period) {
 
 EvidenceService::EvidenceService(EvidenceServiceOptions options,
                                  const security::Authenticator& authenticator,
-                                 limits::CallerLimits& limits, ProposalStore& proposals,
-                                 store::Store& store)
+                                 limits::CallerLimits& limits, const PolicyHolder& policies,
+                                 ProposalStore& proposals, store::Store& store)
     : options_(std::move(options)),
+      policies_(policies),
       proposals_(proposals),
       store_(store),
       officers_("Evidence", authenticator, limits, store) {}
@@ -68,8 +76,21 @@ grpc::Status EvidenceService::Shared(grpc::ServerContext* context,
     query.container = request->container();
     query.vessel = request->vessel();
     query.item_id = request->item_id();
+    if (!request->person_pseudonym().empty()) {
+      // Never echo what was given: it may be a clear name typed by mistake.
+      if (!policy::IsPseudonymCode(request->person_pseudonym())) {
+        return absl::InvalidArgumentError(
+            "person_pseudonym: expected `ps:` and 32 lower-case hex characters, the code as "
+            "the partner received it");
+      }
+      query.person_pseudonym = request->person_pseudonym();
+      query.person_test = PersonTest(query.person_pseudonym);
+    }
     HG_ASSIGN_OR_RETURN(query.range, evidence::RangeFromProto(request->period()));
     std::string question = absl::StrCat("Shared partner=", query.partner);
+    if (!query.person_pseudonym.empty()) {
+      absl::StrAppend(&question, " person_pseudonym=", query.person_pseudonym);
+    }
     if (!query.container.empty()) absl::StrAppend(&question, " container=", query.container);
     if (!query.vessel.empty()) absl::StrAppend(&question, " vessel=", query.vessel);
     if (!query.item_id.empty()) absl::StrAppend(&question, " item=", query.item_id);
@@ -80,6 +101,45 @@ grpc::Status EvidenceService::Shared(grpc::ServerContext* context,
     response->mutable_records()->Add(records.begin(), records.end());
     return absl::OkStatus();
   });
+}
+
+evidence::PersonPseudonymTest EvidenceService::PersonTest(const std::string& code) const {
+  auto compiled =
+      std::make_shared<std::map<std::string, std::shared_ptr<const policy::CompiledPolicy>>>();
+  return [this, code, compiled](const std::string& version,
+                                const v1::Item& item) -> absl::StatusOr<bool> {
+    auto it = compiled->find(version);
+    if (it == compiled->end()) {
+      HG_ASSIGN_OR_RETURN(std::shared_ptr<const policy::CompiledPolicy> policy,
+                          CompileVersion(version));
+      it = compiled->emplace(version, std::move(policy)).first;
+    }
+    return it->second->HasPersonPseudonymisedTo(item, code);
+  };
+}
+
+absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> EvidenceService::CompileVersion(
+    const std::string& version) const {
+  std::shared_ptr<const policy::CompiledPolicy> active = policies_.current();
+  if (active != nullptr && active->version() == version) return active;
+  absl::StatusOr<v1::PolicyProposal> entry = proposals_.FindVersion(version, true);
+  if (!entry.ok()) {
+    // Fail closed: without that version's keys the answer could miss shares.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "policy version ", version,
+        " decided shares but is not in the policy history; its pseudonyms cannot be "
+        "recomputed"));
+  }
+  const std::string base_dir = std::filesystem::path(policies_.path()).parent_path().string();
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> compiled =
+      policy::LoadPolicyText(entry->policy_text(), absl::StrCat("policy version ", version),
+                             base_dir, nullptr);
+  if (!compiled.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "policy version ", version, " from the history no longer compiles (",
+        compiled.status().message(), "); its pseudonyms cannot be recomputed"));
+  }
+  return *std::move(compiled);
 }
 
 grpc::Status EvidenceService::Received(grpc::ServerContext* context,
@@ -237,6 +297,35 @@ grpc::Status EvidenceService::FindItems(grpc::ServerContext* context,
                         evidence::FindStoredItems(*audit, query, &truncated));
     response->mutable_items()->Add(items.begin(), items.end());
     response->set_truncated(truncated);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status EvidenceService::RecentHits(grpc::ServerContext* context,
+                                         const v1::RecentHitsRequest* request,
+                                         v1::RecentHitsResponse* response) {
+  return officers_.Serve(*context, "RecentHits", [&](const security::PeerIdentity& who) {
+    if (request->max_hits() > kMaxRecentHits) {
+      return absl::InvalidArgumentError(absl::StrCat("max_hits: at most ", kMaxRecentHits));
+    }
+    const size_t limit = request->max_hits() == 0 ? kDefaultRecentHits : request->max_hits();
+    HG_RETURN_IF_ERROR(Record(who, absl::StrCat("RecentHits max=", limit)));
+    // Hits are read oldest first by cursor; keep the newest `limit`. A
+    // linear pass, as the console asks rarely.
+    std::deque<v1::Hit> newest;
+    uint64_t after = 0;
+    while (true) {
+      HG_ASSIGN_OR_RETURN(std::vector<v1::Hit> page, store_.ReadHits(after, kHitsPage));
+      for (v1::Hit& hit : page) {
+        after = hit.cursor();
+        newest.push_back(std::move(hit));
+        if (newest.size() > limit) newest.pop_front();
+      }
+      if (page.size() < static_cast<size_t>(kHitsPage)) break;
+    }
+    for (auto it = newest.rbegin(); it != newest.rend(); ++it) {
+      *response->add_hits() = std::move(*it);
+    }
     return absl::OkStatus();
   });
 }

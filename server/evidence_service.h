@@ -1,7 +1,7 @@
 // EvidenceService: the gRPC Evidence service (evidence.proto) — the
 // oversight questions asked of the running gateway by its own policy
-// officers: what was shared with a partner (about a container, vessel or
-// item), what a partner received, which rule and whose proposal and
+// officers: what was shared with a partner (about a container, vessel,
+// person pseudonym or item), what a partner received, which rule and whose proposal and
 // approval released a field, the chain's state, and a signed extract.
 //
 // It answers with the same queries `havenctl audit` runs offline
@@ -22,7 +22,10 @@
 #include "evidence/audit_store.h"
 #include "havengate/v1/evidence.grpc.pb.h"
 #include "server/officer_calls.h"
+#include "evidence/queries.h"
+#include "policy/policy.h"
 #include "server/policy_admin/proposal_store.h"
+#include "server/policy_holder/policy_holder.h"
 
 namespace havengate::server {
 
@@ -39,8 +42,8 @@ class EvidenceService final : public v1::Evidence::Service {
  public:
   EvidenceService(EvidenceServiceOptions options,
                   const security::Authenticator& authenticator,
-                  limits::CallerLimits& limits, ProposalStore& proposals,
-                  store::Store& store);
+                  limits::CallerLimits& limits, const PolicyHolder& policies,
+                  ProposalStore& proposals, store::Store& store);
 
   grpc::Status Shared(grpc::ServerContext* context, const v1::SharedRequest* request,
                       v1::EvidenceRecords* response) override;
@@ -58,6 +61,8 @@ class EvidenceService final : public v1::Evidence::Service {
                         v1::ActivityResponse* response) override;
   grpc::Status FindItems(grpc::ServerContext* context, const v1::FindItemsRequest* request,
                          v1::FindItemsResponse* response) override;
+  grpc::Status RecentHits(grpc::ServerContext* context, const v1::RecentHitsRequest* request,
+                          v1::RecentHitsResponse* response) override;
 
  private:
   // Records the officer's question (EVIDENCE_QUERIED), synchronously.
@@ -65,11 +70,20 @@ class EvidenceService final : public v1::Evidence::Service {
   // Records the officer's question, then opens the store read-only.
   absl::StatusOr<std::unique_ptr<evidence::AuditStore>> Open(
       const security::PeerIdentity& officer, const std::string& question);
+  // Tells whether a stored item holds a person that the deciding policy
+  // version pseudonymises to `code`; each version is compiled once per call.
+  evidence::PersonPseudonymTest PersonTest(const std::string& code) const;
+  // The policy version `version` with its keys: the active policy if it is
+  // that version, else its text from the history compiled afresh (key
+  // files resolve beside the policy file, as for the active one).
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> CompileVersion(
+      const std::string& version) const;
   absl::Status DoChainStatus(v1::ChainStatusResponse* response) const;
   absl::Status DoExtract(evidence::AuditStore& audit, const v1::ExtractRequest& request,
                          v1::ExtractResponse* response) const;
 
   const EvidenceServiceOptions options_;
+  const PolicyHolder& policies_;
   ProposalStore& proposals_;
   store::Store& store_;
   const OfficerCalls officers_;

@@ -397,7 +397,7 @@ absl::Status GatewayImpl::Init() {
   evidence_options.gateway_certificate = config_.tls.certificate;
   evidence_ = std::make_unique<EvidenceService>(std::move(evidence_options),
                                                 security_->authenticator(), *caller_limits_,
-                                                *proposals_, *store_);
+                                                *policies_, *proposals_, *store_);
 
   status_ = std::make_unique<GatewayStatusService>(
       security_->authenticator(), *caller_limits_, *store_, [this] {

@@ -201,6 +201,9 @@ class ConsoleServerImpl final : public ConsoleServer {
     server_.Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
       Html(res, "Reports", "/reports", ReportsPage(gateway_, ParamsOf(req), absl::Now()));
     });
+    server_.Get("/hits", [this](const httplib::Request&, httplib::Response& res) {
+      Html(res, "Hits", "/hits", HitsPage(gateway_));
+    });
     server_.Get("/evidence", [this](const httplib::Request& req, httplib::Response& res) {
       Html(res, "Evidence", "/evidence", EvidencePage(gateway_, ParamsOf(req)));
     });

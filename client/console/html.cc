@@ -25,7 +25,7 @@ const std::vector<std::pair<std::string, std::string>>& NavEntries() {
   static const auto* entries = new std::vector<std::pair<std::string, std::string>>{
       {"/", "Overview"},       {"/policy", "Policy"},     {"/proposals", "Proposals"},
       {"/preview", "Preview"}, {"/impact", "Impact"},         {"/evidence", "Evidence"},
-      {"/reports", "Reports"},
+      {"/reports", "Reports"}, {"/hits", "Hits"},
   };
   return *entries;
 }

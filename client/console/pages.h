@@ -64,6 +64,10 @@ std::string ImpactPage(Gateway& gateway, const Params& params);
 // fields withheld; drawn as SVG bars, printable.
 std::string ReportsPage(Gateway& gateway, const Params& params, absl::Time now);
 
+// Hits: the newest hits the gateway recorded (key type, key — personal
+// keys only as pseudonym codes —, the two items, when).
+std::string HitsPage(Gateway& gateway);
+
 // Evidence: the oversight questions (shared, received, rule, chain status)
 // and links to their CSV and the signed extract.
 std::string EvidencePage(Gateway& gateway, const Params& params);

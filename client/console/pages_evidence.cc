@@ -1,6 +1,6 @@
 // The Evidence page: the questions an oversight body asks, put to the
 // gateway's Evidence service — what was shared with a partner (about a
-// container, vessel or item), what a partner received, which rule and whose
+// container, vessel, person pseudonym or item), what a partner received, which rule and whose
 // proposal and approval released a field, the audit chain's state — with
 // the answer as CSV and the signed extract to hand over.
 #include <vector>
@@ -42,6 +42,8 @@ absl::StatusOr<v1::SharedRequest> SharedRequestOf(const Params& params) {
       request.set_vessel(value);
     } else if (subject == "item") {
       request.set_item_id(value);
+    } else if (subject == "person") {
+      request.set_person_pseudonym(value);
     } else {
       request.set_container(value);
     }
@@ -123,7 +125,8 @@ std::string Forms(const Params& params) {
       "partner?</h2>",
       input("partner", "Partner"), "<label>About <select name=\"subject\">",
       option("container", "container"), option("vessel", "vessel (IMO or name)"),
-      option("item", "item id"), "</select></label>", input("value", "Number / name / id"),
+      option("item", "item id"), option("person", "person pseudonym (ps:...)"),
+      "</select></label>", input("value", "Number / name / id / code"),
       input("since", "Since"), input("until", "Until"),
       "<button type=\"submit\" id=\"ask-shared\">Ask</button></form>"
       "<form method=\"get\" action=\"/evidence\"><input type=\"hidden\" name=\"q\" "

@@ -301,6 +301,7 @@ struct SharedFlags {
   std::string container;
   std::string vessel;
   std::string item_id;
+  std::string person_pseudonym;
   RangeFlags range;
   bool json = false;
 };
@@ -313,6 +314,7 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(const SharedFlags& f,
     request.set_container(query.container);
     request.set_vessel(query.vessel);
     request.set_item_id(query.item_id);
+    request.set_person_pseudonym(query.person_pseudonym);
     *request.mutable_period() = evidence::RangeToProto(query.range);
     std::vector<v1::AuditRecord> out;
     HG_RETURN_IF_ERROR(AskGateway(f.source, [&](client::EvidenceClient& evidence) {
@@ -336,6 +338,8 @@ int RunShared(const SharedFlags& f) {
   query.container = f.container;
   query.vessel = f.vessel;
   query.item_id = f.item_id;
+  // Offline, evidence::FindShared refuses it: only the gateway holds the keys.
+  query.person_pseudonym = f.person_pseudonym;
   query.range = *range;
   absl::StatusOr<std::vector<v1::AuditRecord>> records = FindShared(f, query);
   if (!records.ok()) return Fail("shared", records.status());
@@ -400,6 +404,9 @@ int RunShared(const SharedFlags& f) {
                                     : absl::StrCat(" about container ", f.container))
             << (f.vessel.empty() ? "" : absl::StrCat(" about vessel ", f.vessel))
             << (f.item_id.empty() ? "" : absl::StrCat(" about item ", f.item_id))
+            << (f.person_pseudonym.empty()
+                    ? ""
+                    : absl::StrCat(" about person ", f.person_pseudonym))
             << " " << f.range.Describe(*range) << ": " << decided
             << " decisions (" << released << " released), " << delivered
             << " delivered, " << refused << " refused, " << expired
@@ -723,7 +730,7 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
     auto* cmd = audit_cmd->add_subcommand(
         "shared",
         "what this gateway shared with a partner (decisions and deliveries), "
-        "optionally only about one container, vessel or item");
+        "optionally only about one container, vessel, person pseudonym or item");
     auto f = std::make_shared<SharedFlags>();
     f->source.AddTo(*cmd);
     cmd->add_option("--partner", f->partner, "partner organisation id")->required();
@@ -732,8 +739,13 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
     auto* vessel = cmd->add_option("--vessel", f->vessel,
                                    "only items that list this vessel (IMO number or name)");
     auto* item = cmd->add_option("--item", f->item_id, "only this item id");
-    container->excludes(vessel)->excludes(item);
-    vessel->excludes(item);
+    auto* person = cmd->add_option(
+        "--pseudonym", f->person_pseudonym,
+        "only items holding a person the partner received as this code (ps:...); "
+        "with --remote only: the gateway recomputes the codes with its policy keys");
+    container->excludes(vessel)->excludes(item)->excludes(person);
+    vessel->excludes(item)->excludes(person);
+    item->excludes(person);
     f->range.AddTo(*cmd);
     cmd->add_flag("--json", f->json, "the audit records as JSON lines");
     cmd->callback([&run, f] { run = [f] { return RunShared(*f); }; });

@@ -404,6 +404,19 @@ def test_officers_change_approve_and_account_for_sharing(world):
     assert by_kind == {"PIN_CODE_FRAUD": ["2", "0"], "TLP:AMBER": ["2", "0"]}, by_kind
     shot(d1, "reports")
 
+    # Hits: the second alert names the first one's container, so police-nl
+    # recorded a hit between them; personal keys show only as codes.
+    d1.get(officer1.origin + "/hits")
+    hits = [[c.text for c in r.find_elements(By.TAG_NAME, "td")]
+            for r in d1.find_elements(By.CSS_SELECTOR, "table.hits tbody tr")]
+    assert ["CONTAINER_NUMBER", CONTAINER, "police-nl/01JDQCONSOLE0000000000002@1",
+            "police-nl/01JDQCONSOLE0000000000001@1"] in [h[1:5] for h in hits], hits
+    for h in hits:
+        if h[1] in ("PERSON_NAME", "BADGE_ID", "DOCUMENT_NUMBER"):
+            assert h[2].startswith("ps:"), h
+    assert "Jan de Vries" not in d1.find_element(By.TAG_NAME, "body").text
+    shot(d1, "hits")
+
     # Overview: per partner the link, its queue and the CRL copy. port-rtm
     # is up with nothing waiting; customs-nl has no gateway running, so the
     # alerts for it wait, the oldest since the first push.

@@ -7,6 +7,7 @@
 // `havenctl audit ... --remote`. Integration-client and gateway
 // certificates are refused (and the refusal audited); every answered
 // question is audited as the officer.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,96 @@ TEST_F(EvidenceTest, OfficerAsksWhatWasSharedAboutAContainer) {
   ASSERT_EQ(queried.size(), 6u);
   EXPECT_EQ(queried[0].actor(), kOfficer);
   EXPECT_THAT(queried[0].detail(), HasSubstr("Shared partner=port-rtm container=mscu 4812360"));
+}
+
+// police-be receives suspects' names pseudonymised (deploy policy,
+// cross-border-alerts-to-antwerp); given only the code police-be holds, the
+// officer finds what was shared about that person.
+TEST_F(EvidenceTest, OfficerAsksWhatWasSharedAboutAPersonPseudonym) {
+  v1::Item third = MakeAlertAt("01JDQEV0000000000000000003", "NLRTM");
+  third.mutable_alert()->mutable_persons(0)->set_name("Piet Jansen");
+  ASSERT_TRUE(f_.Push("police-nl", third).ok());
+  ASSERT_TRUE(f_.AwaitAudit("police-nl", [](const v1::AuditRecord& r) {
+                  return r.type() == v1::SHARE_DECIDED && r.partner() == "police-be" &&
+                         r.item().item_id() == "01JDQEV0000000000000000003";
+                }).ok());
+  // The codes exactly as police-be receives them: the projection under the
+  // installed policy and its keys.
+  auto compiled = f_.LoadPolicy("police-nl");
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto code_sent_for = [&](const v1::Item& item) {
+    auto decision = (*compiled)->DecideFor("police-be", item);
+    EXPECT_TRUE(decision.ok() && decision->released) << item.item_id();
+    return decision->projected.alert().persons(0).name();
+  };
+  const std::string jan = code_sent_for(MakeAlertAt("01JDQEV0000000000000000001", "NLRTM"));
+  const std::string piet = code_sent_for(third);
+  ASSERT_THAT(jan, ::testing::StartsWith("ps:"));
+  ASSERT_NE(jan, piet);
+
+  const TestOrg& police = f_.org("police-nl");
+  auto officer = Connect(police.officer_cert, police.officer_key);
+  client::EvidenceClient evidence(*officer);
+  auto items_about = [&](const std::string& code) {
+    v1::SharedRequest request;
+    request.set_partner("police-be");
+    request.set_person_pseudonym(code);
+    auto shared = evidence.Shared(request);
+    EXPECT_TRUE(shared.ok()) << shared.status();
+    std::set<std::string> items;
+    if (!shared.ok()) return items;
+    for (const v1::AuditRecord& r : shared->records()) {
+      EXPECT_EQ(r.partner(), "police-be");
+      EXPECT_EQ(r.type(), v1::SHARE_DECIDED);  // police-be's gateway is not running
+      EXPECT_TRUE(r.released());
+      EXPECT_THAT(r.transformed_fields(), ::testing::Contains("persons.name: pseudonymise"));
+      items.insert(r.item().item_id());
+    }
+    return items;
+  };
+  // Jan de Vries is in the two alerts of SetUp, Piet Jansen only in the third.
+  EXPECT_THAT(items_about(jan), UnorderedElementsAre("01JDQEV0000000000000000001",
+                                                     "01JDQEV0000000000000000002"));
+  EXPECT_THAT(items_about(piet), UnorderedElementsAre("01JDQEV0000000000000000003"));
+  // A well-formed code nobody was sent finds nothing.
+  EXPECT_TRUE(items_about("ps:0123456789abcdef0123456789abcdef").empty());
+
+  // A clear name instead of a code is refused without being repeated.
+  v1::SharedRequest clear;
+  clear.set_partner("police-be");
+  clear.set_person_pseudonym("Jan de Vries");
+  auto refused = evidence.Shared(clear);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("person_pseudonym"));
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::Not(HasSubstr("Jan")));
+
+  // havenctl asks the same; offline it cannot (no keys) and says so.
+  CommandResult remote =
+      Havenctl({"audit", "shared", "--remote", "--partner", "police-be", "--pseudonym", piet});
+  ASSERT_EQ(remote.exit_code, 0) << remote.out << remote.err;
+  EXPECT_THAT(remote.out, HasSubstr("01JDQEV0000000000000000003"));
+  EXPECT_THAT(remote.out, ::testing::Not(HasSubstr("01JDQEV0000000000000000001")));
+  EXPECT_THAT(remote.out, HasSubstr(absl::StrCat("about person ", piet)));
+  EXPECT_THAT(remote.out, ::testing::Not(HasSubstr("Piet")));
+  CommandResult offline = RunCommand(
+      {HavenctlBinary(), "audit", "shared", "--store", f_.gateway("police-nl").store_file(),
+       "--partner", "police-be", "--pseudonym", piet});
+  EXPECT_NE(offline.exit_code, 0);
+  EXPECT_THAT(offline.err, HasSubstr("--remote"));
+
+  // The questions are audited with the code, never a clear value.
+  auto queried = f_.AuditWhere("police-nl", [](const v1::AuditRecord& r) {
+    return r.type() == v1::EVIDENCE_QUERIED && absl::StrContains(r.detail(), "person_pseudonym");
+  });
+  ASSERT_EQ(queried.size(), 4u);
+  EXPECT_THAT(queried[0].detail(),
+              HasSubstr(absl::StrCat("Shared partner=police-be person_pseudonym=", jan)));
+  for (const v1::AuditRecord& r : queried) {
+    EXPECT_EQ(r.actor(), kOfficer);
+    EXPECT_THAT(r.detail(), ::testing::Not(HasSubstr("Jan")));
+    EXPECT_THAT(r.detail(), ::testing::Not(HasSubstr("Piet")));
+  }
+  EXPECT_THAT(f_.Logs(), ::testing::Not(HasSubstr("Piet Jansen")));
 }
 
 TEST_F(EvidenceTest, WhichRuleReleasedAFieldAndWhoApprovedIt) {
