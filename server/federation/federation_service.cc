@@ -131,6 +131,10 @@ void FederationService::AuditRefusal(const security::PeerIdentity& peer,
   v1::AuditRecord record = audit::MakeAuditRecord(
       v1::RECEIPT_REFUSED, peer.spiffe_id,
       message.has_item() ? &message.item() : nullptr);
+  if (message.has_request_outcome()) {
+    record.set_request_id(message.request_outcome().request_id());
+    record.set_detail("outcome of a field request");
+  }
   if (message.has_retraction()) {
     // Which item a refused retraction (or withdrawal) was about.
     record.mutable_item()->set_origin(message.retraction().origin());
@@ -442,6 +446,14 @@ grpc::Status FederationService::Exchange(
             complete(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus()
                                                              : s);
           }});
+    } else if (message.has_request_outcome()) {
+      // Decided on the store as it is after everything before it.
+      store_group();
+      answers.AwaitAllCompleted();
+      complete(options_.on_request_outcome
+                   ? options_.on_request_outcome(message.request_outcome(), *peer)
+                   : absl::FailedPreconditionError(
+                         "this gateway takes no outcomes of field requests"));
     } else {
       complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
     }
