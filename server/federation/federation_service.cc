@@ -365,9 +365,9 @@ grpc::Status FederationService::Exchange(
   // (a refusal is audited with the item it refused).
   auto handle = [&](std::shared_ptr<const v1::FederationMessage> received,
                     const v1::FederationMessage& message) {
-    if (message.has_retraction()) {
-      // Whether it may be retracted is read from the store: what came
-      // before it must be there first.
+    if (message.has_retraction() || message.has_request_outcome()) {
+      // Whether it may be retracted (or the outcome taken) is read from
+      // the store: what came before it must be there first.
       store_group();
       answers.AwaitAllCompleted();
     }
@@ -447,9 +447,6 @@ grpc::Status FederationService::Exchange(
                                                              : s);
           }});
     } else if (message.has_request_outcome()) {
-      // Decided on the store as it is after everything before it.
-      store_group();
-      answers.AwaitAllCompleted();
       complete(options_.on_request_outcome
                    ? options_.on_request_outcome(message.request_outcome(), *peer)
                    : absl::FailedPreconditionError(
