@@ -83,43 +83,45 @@ v1::Item KeepOnlyFields(const v1::Item& item, const std::vector<std::string>& fi
 
 absl::StatusOr<FieldRequestTerms> CompiledPolicy::FieldRequestTermsFor(
     absl::string_view partner, const std::vector<std::string>& fields) const {
-  std::string first_missing;
-  bool partner_named = false;
+  std::vector<const v1::FieldRequestRule*> rules;
   for (const v1::FieldRequestRule& rule : source_.requests()) {
-    if (std::find(rule.from().begin(), rule.from().end(), partner) == rule.from().end()) {
-      continue;
+    if (std::find(rule.from().begin(), rule.from().end(), partner) != rule.from().end()) {
+      rules.push_back(&rule);
     }
-    partner_named = true;
-    std::string missing;
-    for (const std::string& field : fields) {
-      const bool covered =
-          std::any_of(rule.fields().begin(), rule.fields().end(),
-                      [&](const std::string& a) { return FieldPathCovers(a, field); });
-      if (!covered) {
-        missing = field;
-        break;
-      }
-    }
-    if (!missing.empty()) {
-      if (first_missing.empty()) first_missing = missing;
+  }
+  auto covers = [](const v1::FieldRequestRule& rule, const std::string& field) {
+    return std::any_of(rule.fields().begin(), rule.fields().end(),
+                       [&](const std::string& a) { return FieldPathCovers(a, field); });
+  };
+  for (const v1::FieldRequestRule* rule : rules) {
+    if (!std::all_of(fields.begin(), fields.end(),
+                     [&](const std::string& f) { return covers(*rule, f); })) {
       continue;
     }
     FieldRequestTerms terms;
     terms.approvals_needed =
-        rule.approvers() == 0 ? kDefaultRequestApprovers : rule.approvers();
-    absl::StatusOr<absl::Duration> expiry = ParseRequestExpiry(rule.expires_after());
+        rule->approvers() == 0 ? kDefaultRequestApprovers : rule->approvers();
+    absl::StatusOr<absl::Duration> expiry = ParseRequestExpiry(rule->expires_after());
     if (expiry.ok()) terms.expires_after = *expiry;  // checked when compiled
-    terms.may_reshare = rule.may_reshare();
+    terms.may_reshare = rule->may_reshare();
     return terms;
   }
-  if (!partner_named) {
+  const std::string prefix =
+      absl::StrCat("the policy (version ", version(), ") of ", organisation());
+  if (rules.empty()) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "the policy (version ", version(), ") of ", organisation(),
-        " lets ", partner, " ask for no fields (`requests` section)"));
+        prefix, " lets ", partner, " ask for no fields (`requests` section)"));
+  }
+  for (const std::string& field : fields) {
+    if (std::none_of(rules.begin(), rules.end(),
+                     [&](const v1::FieldRequestRule* r) { return covers(*r, field); })) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          prefix, " does not let ", partner, " ask for `", field, "` (`requests` section)"));
+    }
   }
   return absl::PermissionDeniedError(absl::StrCat(
-      "the policy (version ", version(), ") of ", organisation(), " does not let ",
-      partner, " ask for `", first_missing, "` (`requests` section)"));
+      prefix, " lets ", partner, " ask for these fields under different terms, not "
+      "together: ask for them in separate requests"));
 }
 
 }  // namespace havengate::policy
