@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "client/havenctl/commands.h"
 #include "client/havenctl/connection_flags.h"
+#include "evidence/audit_store.h"
 #include "proto/json.h"
 #include "proto/timestamp.h"
 
@@ -169,7 +170,73 @@ int RunDecide(const ConnectionFlags& connection, const std::string& id, bool app
   return 0;
 }
 
+struct AuditFlags {
+  std::string store, item_id, partner;
+  bool json = false;
+};
+
+bool IsRequestEvent(v1::AuditEventType type) {
+  return type >= v1::FIELD_REQUEST_SENT && type <= v1::FIELD_RELEASED_ON_REQUEST;
+}
+
+int RunAuditRequests(const AuditFlags& f) {
+  absl::StatusOr<std::unique_ptr<evidence::AuditStore>> store =
+      evidence::AuditStore::Open(f.store);
+  if (!store.ok()) return Fail(store.status());
+  std::vector<v1::AuditRecord> records;
+  absl::Status read = (*store)->ForEachRecord([&](const v1::AuditRecord& r) {
+    if (IsRequestEvent(r.type()) && (f.item_id.empty() || r.item().item_id() == f.item_id) &&
+        (f.partner.empty() || r.partner() == f.partner)) {
+      records.push_back(r);
+    }
+    return true;
+  });
+  if (!read.ok()) return Fail(read);
+  if (f.json) {
+    for (const v1::AuditRecord& r : records) std::cout << ToJson(r, {.pretty = false}) << "\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat("%-20s %-6s %-26s %-28s %-28s %-12s %s\n", "TIME (UTC)", "SEQ",
+                               "EVENT", "REQUEST", "ITEM", "PARTNER", "WHO / WHAT");
+  int released = 0;
+  for (const v1::AuditRecord& r : records) {
+    std::string what = r.actor().empty() ? "the gateway" : r.actor();
+    if (r.withheld_fields_size() > 0) {
+      absl::StrAppend(&what, "; asked: ", absl::StrJoin(r.withheld_fields(), ","));
+    }
+    if (r.released_fields_size() > 0) {
+      absl::StrAppend(&what, "; released: ", absl::StrJoin(r.released_fields(), ","));
+    }
+    if (!r.detail().empty()) absl::StrAppend(&what, "; ", r.detail());
+    if (!r.reason().empty()) absl::StrAppend(&what, "; ", r.reason());
+    if (r.type() == v1::FIELD_RELEASED_ON_REQUEST) ++released;
+    std::cout << absl::StrFormat("%-20s %-6d %-26s %-28s %-28s %-12s %s\n",
+                                 When(r.recorded_at()), r.sequence(),
+                                 v1::AuditEventType_Name(r.type()), r.request_id(),
+                                 absl::StrCat(r.item().origin(), "/", r.item().item_id()),
+                                 r.partner(), what);
+  }
+  std::cout << "\n" << records.size() << " record(s) about requests for withheld fields; "
+            << released << " release(s) outside the policy\n";
+  return 0;
+}
+
 }  // namespace
+
+void RegisterAuditRequestsCommand(CLI::App& audit, CommandRunner& run) {
+  auto* cmd = audit.add_subcommand(
+      "requests",
+      "requests for withheld fields in the audit log (offline, on the store file): "
+      "who asked what about which item, who approved or refused, and which fields "
+      "were released outside the policy");
+  auto f = std::make_shared<AuditFlags>();
+  cmd->add_option("--store", f->store, "the gateway's store file (a copy will do)")
+      ->required();
+  cmd->add_option("--item", f->item_id, "only requests about this item id");
+  cmd->add_option("--partner", f->partner, "only requests to or from this partner");
+  cmd->add_flag("--json", f->json, "the audit records as JSON lines");
+  cmd->callback([&run, f] { run = [f] { return RunAuditRequests(*f); }; });
+}
 
 void RegisterItemsRequestCommand(CLI::App& items, CommandRunner& run) {
   auto* cmd = items.add_subcommand(

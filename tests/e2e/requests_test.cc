@@ -37,6 +37,7 @@
 namespace havengate::testing {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
@@ -335,6 +336,22 @@ TEST_F(RequestsTest, TwoOfficersApproveAndOnlyTheRequesterGetsExactlyTheFields) 
     EXPECT_THAT(police[3].detail(), HasSubstr("officer/bob"));
     EXPECT_EQ(police[3].item().item_id(), "rq-report-1");
   }
+
+  // `havenctl audit requests` answers who asked what and which fields left
+  // outside the policy on whose approval (offline, on the store file).
+  CommandResult audit = RunCommand({HavenctlBinary(), "audit", "requests", "--store",
+                                    f_.gateway("police-nl").store_file(), "--item",
+                                    "rq-report-1"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_THAT(audit.out, AllOf(HasSubstr("FIELD_REQUEST_RECEIVED"), HasSubstr(id),
+                               HasSubstr("asked: persons.name,persons.document_number"),
+                               HasSubstr("officer/bob"),
+                               HasSubstr("1 release(s) outside the policy")));
+  CommandResult other = RunCommand({HavenctlBinary(), "audit", "requests", "--store",
+                                    f_.gateway("police-nl").store_file(), "--partner",
+                                    "port-rtm", "--json"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_EQ(other.out, "");
 
   // A later version is decided under the policy again: no names.
   PushReport("rq-report-1", 2);
