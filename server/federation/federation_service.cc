@@ -122,6 +122,15 @@ absl::Status FederationService::CheckItem(const v1::Item& item,
                                           const security::PeerIdentity& peer,
                                           const ItemLimits& limits) const {
   HG_RETURN_IF_ERROR(ValidateReceivedItem(item, limits));
+  for (const v1::ProvenanceHop& hop : item.provenance()) {
+    // A release on request is the outcome of a request, kept with it and
+    // never shared onwards: as an item it would be stored and re-shared.
+    if (!hop.released_on_request().empty()) {
+      return absl::InvalidArgumentError(
+          "provenance: a hop released on request travels only as the outcome of "
+          "that request, never as an item");
+    }
+  }
   return CheckProvenance(item, peer.organisation_id, options_.organisation);
 }
 
