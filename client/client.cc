@@ -116,6 +116,7 @@ Client::Client(ConnectionOptions options, std::shared_ptr<grpc::Channel> channel
       inbox_(v1::Inbox::NewStub(channel_)),
       hits_(v1::Hits::NewStub(channel_)),
       hit_questions_(v1::HitQuestions::NewStub(channel_)),
+      field_requests_(v1::FieldRequests::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
@@ -230,6 +231,56 @@ absl::StatusOr<v1::AskHitsResponse> Client::AskHits(
   v1::AskHitsResponse response;
   HG_RETURN_IF_ERROR(
       FromGrpcStatus(hit_questions_->Ask(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::FieldRequest> Client::RequestFields(const v1::NewFieldRequest& request) {
+  grpc::ClientContext context;
+  // The gateway waits up to 10 s for the origin's first answer.
+  context.set_deadline(Deadline(absl::Seconds(10) + options_.timeout));
+  v1::FieldRequest response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(field_requests_->Request(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::ListFieldRequestsResponse> Client::ListFieldRequests(
+    const v1::ListFieldRequestsRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::ListFieldRequestsResponse response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(field_requests_->List(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::FieldRequestView> Client::ShowFieldRequest(const std::string& request_id) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::FieldRequestId request;
+  request.set_request_id(request_id);
+  v1::FieldRequestView response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(field_requests_->Show(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::FieldRequest> Client::ApproveFieldRequest(const std::string& request_id) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::FieldRequestDecision request;
+  request.set_request_id(request_id);
+  v1::FieldRequest response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(field_requests_->Approve(&context, request, &response)));
+  return response;
+}
+
+absl::StatusOr<v1::FieldRequest> Client::RefuseFieldRequest(const std::string& request_id,
+                                                             const std::string& reason) {
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(options_.timeout));
+  v1::FieldRequestDecision request;
+  request.set_request_id(request_id);
+  request.set_reason(reason);
+  v1::FieldRequest response;
+  HG_RETURN_IF_ERROR(FromGrpcStatus(field_requests_->Refuse(&context, request, &response)));
   return response;
 }
 

@@ -25,6 +25,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "havengate/v1/cooperation.grpc.pb.h"
 #include "havengate/v1/hits.grpc.pb.h"
+#include "havengate/v1/requests.grpc.pb.h"
 #include "havengate/v1/gateway_status.grpc.pb.h"
 #include "havengate/v1/inbox.grpc.pb.h"
 #include "havengate/v1/ingest.grpc.pb.h"
@@ -107,6 +108,23 @@ class Client {
   [[nodiscard]] absl::StatusOr<v1::AskHitsResponse> AskHits(
       const v1::AskHitsRequest& request);
 
+  // Requests for withheld fields (requests.proto). An integration client
+  // asks the origin of a received item for fields (the gateway forwards
+  // the request and waits for the origin's first answer: pending, or its
+  // refusal as the status) and lists what its organisation asked
+  // (`sent`). The other calls are for policy officers (officer
+  // certificate): the requests partners sent, and their decisions.
+  [[nodiscard]] absl::StatusOr<v1::FieldRequest> RequestFields(
+      const v1::NewFieldRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::ListFieldRequestsResponse> ListFieldRequests(
+      const v1::ListFieldRequestsRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::FieldRequestView> ShowFieldRequest(
+      const std::string& request_id);
+  [[nodiscard]] absl::StatusOr<v1::FieldRequest> ApproveFieldRequest(
+      const std::string& request_id);
+  [[nodiscard]] absl::StatusOr<v1::FieldRequest> RefuseFieldRequest(
+      const std::string& request_id, const std::string& reason);
+
   // The gateway's health (grpc.health.v1 Check) for `service`: "" for the
   // gateway as a whole (its store), "havengate.v1.Federation" for its
   // partners' links. Any client, gateway or officer certificate of the
@@ -132,6 +150,7 @@ class Client {
   std::unique_ptr<v1::Inbox::Stub> inbox_;
   std::unique_ptr<v1::Hits::Stub> hits_;
   std::unique_ptr<v1::HitQuestions::Stub> hit_questions_;
+  std::unique_ptr<v1::FieldRequests::Stub> field_requests_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

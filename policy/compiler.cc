@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "policy/field_requests.h"
 #include "policy/plan.h"
 #include "policy/suggest.h"
 #include "proto/status_macros.h"
@@ -64,6 +65,7 @@ class PolicyCompiler {
     CompileRules();
     CompileInbound();
     CompileMatching();
+    CompileRequests();
     if (errors_ == 0) Analyse();
     for (const Diagnostic& d : diagnostics_) out_->push_back(d);
     if (errors_ > 0) {
@@ -543,6 +545,47 @@ class PolicyCompiler {
               "BADGE_ID, DOCUMENT_NUMBER), and none is indexed");
     }
     if (it->second >= 0) plan_->match_pseudonymiser = plan_->keys[it->second].get();
+  }
+
+  // The `requests` section: which partners may ask for which withheld
+  // fields, how many officers approve, when a request expires.
+  void CompileRequests() {
+    for (int i = 0; i < policy_.requests_size(); ++i) {
+      const v1::FieldRequestRule& rule = policy_.requests(i);
+      const std::string path = absl::StrCat("requests[", i, "]");
+      if (rule.from().empty()) {
+        Error(path, "a requests rule needs `from:` (the partners that may ask)");
+      }
+      for (int j = 0; j < rule.from_size(); ++j) {
+        if (!plan_->partner_index.contains(rule.from(j)) && !Unreliable("partners")) {
+          Error(absl::StrCat(path, ".from[", j, "]"),
+                absl::StrCat(Quote(rule.from(j)), " is not a partner in this policy",
+                             DidYouMean(rule.from(j), partner_names_)));
+        }
+      }
+      if (rule.fields().empty()) {
+        Error(path, "a requests rule needs `fields:` (the body field paths "
+                    "partners may ask for, e.g. persons.name)");
+      }
+      for (int j = 0; j < rule.fields_size(); ++j) {
+        if (absl::Status s = CheckRequestFieldPath(rule.fields(j)); !s.ok()) {
+          Error(absl::StrCat(path, ".fields[", j, "]"), std::string(s.message()));
+        }
+      }
+      if (rule.approvers() < 0 || rule.approvers() > kMaxRequestApprovers) {
+        Error(path + ".approvers",
+              absl::StrCat("approvers: 1 to ", kMaxRequestApprovers,
+                           " distinct officers (leave it out for 2, four eyes)"));
+      } else if (rule.approvers() == 1) {
+        Warning(path + ".approvers",
+                "one approver releases withheld fields without a second pair of eyes");
+      }
+      if (absl::StatusOr<absl::Duration> d = ParseRequestExpiry(rule.expires_after());
+          !d.ok()) {
+        Error(path + ".expires_after",
+              absl::StrCat("expires_after: ", d.status().message()));
+      }
+    }
   }
 
   // Warnings about rules that cannot have any effect.

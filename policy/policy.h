@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "havengate/v1/hits.pb.h"
 #include "havengate/v1/item.pb.h"
 #include "havengate/v1/policy.pb.h"
@@ -143,6 +144,13 @@ struct Decision {
   const PartnerDecision* Find(absl::string_view partner) const;
 };
 
+// The terms a `requests` rule sets for a request it allows.
+struct FieldRequestTerms {
+  int approvals_needed = 2;
+  absl::Duration expires_after = absl::Hours(72);
+  bool may_reshare = false;
+};
+
 class CompiledPolicy : public std::enable_shared_from_this<CompiledPolicy> {
  public:
   ~CompiledPolicy();
@@ -196,6 +204,12 @@ class CompiledPolicy : public std::enable_shared_from_this<CompiledPolicy> {
   // Whether `matching.answer` lets `partner` ask hit questions on `type`
   // (default: no).
   bool AnswersHitQuestion(absl::string_view partner, v1::MatchKeyType type) const;
+  // What the `requests` section says about `partner` asking for `fields`
+  // (field_requests.h): the terms of the first rule that allows the
+  // partner every field; PERMISSION_DENIED naming the first field no rule
+  // allows it (default: no partner may ask anything).
+  [[nodiscard]] absl::StatusOr<FieldRequestTerms> FieldRequestTermsFor(
+      absl::string_view partner, const std::vector<std::string>& fields) const;
 
   struct Plan;  // The compiled rules; see plan.h.
 

@@ -173,6 +173,8 @@ class GenericCheck {
     if (hop.has_released_at()) Time(path.Field("released_at"), hop.released_at());
     Text(path, "policy_version", hop.policy_version());
     Text(path, "released_to", hop.released_to());
+    Text(path, "released_on_request", hop.released_on_request());
+    Texts(path, "release_approvers", hop.release_approvers());
   }
   void Alert(const Path& path, const v1::Alert& alert) {
     Unknown(path, alert);

@@ -32,6 +32,8 @@
 #include "server/policy_admin_service.h"
 #include "server/cooperation/cooperation_service.h"
 #include "server/cooperation/hit_asker.h"
+#include "server/field_requests_service.h"
+#include "server/requests/field_request_desk.h"
 #include "server/hits_service.h"
 #include "server/gateway_status_service.h"
 #include "server/inbox_service.h"
@@ -202,6 +204,10 @@ class GatewayImpl final : public Gateway {
   std::unique_ptr<HitQuestionsService> hit_questions_;
   std::unique_ptr<CooperationService> cooperation_;
   std::unique_ptr<FederationService> federation_;
+  // Requests for withheld fields: the desk, its peer and client services.
+  std::unique_ptr<FieldRequestDesk> field_requests_;
+  std::unique_ptr<FieldRequestExchangeService> field_request_exchange_;
+  std::unique_ptr<FieldRequestsService> field_requests_service_;
   std::unique_ptr<ProposalStore> proposals_;
   std::unique_ptr<PolicyLifecycle> lifecycle_;
   std::unique_ptr<PolicyAdminService> policy_admin_;
@@ -373,8 +379,22 @@ absl::Status GatewayImpl::Init() {
       static_cast<int>(config_.limits.max_message_bytes);
   federation_options.caller_limits = caller_limits_.get();
   federation_options.own_crl_file = config_.tls.crl;
+  FieldRequestDeskOptions desk_options;
+  desk_options.organisation = config_.organisation_id;
+  desk_options.gateway_spiffe_id = sharing_options.gateway_spiffe_id;
+  field_requests_ = std::make_unique<FieldRequestDesk>(desk_options, *policies_, *store_);
+  federation_options.on_request_outcome =
+      [desk = field_requests_.get()](const v1::FieldRequestOutcome& outcome,
+                                     const security::PeerIdentity& peer) {
+        return desk->TakeOutcome(outcome, peer);
+      };
   federation_ = std::make_unique<FederationService>(
       federation_options, security_->authenticator(), *sharing_, *store_);
+  field_request_exchange_ = std::make_unique<FieldRequestExchangeService>(
+      federation_options.peers, security_->authenticator(), *caller_limits_,
+      *field_requests_, *store_);
+  field_requests_service_ = std::make_unique<FieldRequestsService>(
+      security_->authenticator(), *caller_limits_, *field_requests_, *store_);
   hit_asker_ = std::make_unique<HitAsker>(*store_);
   hit_questions_ = std::make_unique<HitQuestionsService>(
       security_->authenticator(), *caller_limits_, *policies_, *hit_asker_);
@@ -424,6 +444,8 @@ absl::Status GatewayImpl::Init() {
   builder.RegisterService(hits_.get());
   builder.RegisterService(hit_questions_.get());
   builder.RegisterService(cooperation_.get());
+  builder.RegisterService(field_request_exchange_.get());
+  builder.RegisterService(field_requests_service_.get());
   builder.RegisterService(federation_.get());
   builder.RegisterService(policy_admin_.get());
   builder.RegisterService(evidence_.get());
@@ -448,6 +470,12 @@ absl::Status GatewayImpl::Init() {
   HG_RETURN_IF_ERROR(StartPeerLinks());
   maintenance_.Add([this] { FollowStoreHealth(); });
   maintenance_.Add([this] { lifecycle_->PickUpEditedFile(); });
+  maintenance_.Add([this] {
+    if (absl::Status s = field_requests_->ExpireDue();
+        !s.ok() && !absl::IsUnimplemented(s)) {
+      log::Warn("field_request_expiry_failed", {{"reason", s.message()}});
+    }
+  });
   maintenance_.Start();
   if (SharedStore()) {
     // A policy activated through another replica is in force here within
@@ -541,6 +569,7 @@ void GatewayImpl::StartPeer(const config::PeerConfig& peer,
   link->Start();
   peer_links_[peer.id] = std::move(link);
   hit_asker_->AddPeer(peer.id, peer.address, credentials);
+  field_requests_->AddPeer(peer.id, peer.address, credentials);
   if (peer.crl.empty()) return;
   CrlFetcherOptions fetch;
   fetch.partner = peer.id;
@@ -635,7 +664,11 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
   if (trust != nullptr) security_->InstallPeers(std::move(trust));
   federation_->SetPeers(peer_ids);
   cooperation_->SetPeers(peer_ids);
-  for (const std::string& id : diff.removed) hit_asker_->RemovePeer(id);
+  field_request_exchange_->SetPeers(peer_ids);
+  for (const std::string& id : diff.removed) {
+    hit_asker_->RemovePeer(id);
+    field_requests_->RemovePeer(id);
+  }
   if (diff.limits_changed) {
     IngestOptions ingest_options;
     ingest_options.limits = ItemLimitsOf(next.limits);

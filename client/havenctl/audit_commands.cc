@@ -687,6 +687,7 @@ void RegisterAuditCommands(CLI::App& app, CommandRunner& run) {
       "verify a gateway's audit log and ask it questions (offline, on the "
       "store file, read-only; or with --remote, of the running gateway)");
   audit_cmd->require_subcommand(1);
+  RegisterAuditRequestsCommand(*audit_cmd, run);
 
   {
     auto* cmd = audit_cmd->add_subcommand(

@@ -18,6 +18,11 @@ using CommandRunner = std::function<int()>;
 void RegisterItemsCommands(CLI::App& app, CommandRunner& run);
 // `havenctl hits list|watch`: hits the gateway recorded.
 void RegisterHitsCommands(CLI::App& app, CommandRunner& run);
+// `items request` (under the `items` command) and `requests ...`.
+void RegisterItemsRequestCommand(CLI::App& items, CommandRunner& run);
+void RegisterRequestsCommands(CLI::App& app, CommandRunner& run);
+// `audit requests` (under the `audit` command).
+void RegisterAuditRequestsCommand(CLI::App& audit, CommandRunner& run);
 // `havenctl policy ...`: check, validate, preview, test, diff (offline, or
 // at the gateway with --remote), and the officers' commands at the gateway
 // (RegisterPolicyAdminCommands).

@@ -392,6 +392,7 @@ void RegisterItemsCommands(CLI::App& app, CommandRunner& run) {
   CLI::App* items = app.add_subcommand(
       "items", "push items into the gateway and read its inbox");
   items->require_subcommand(1);
+  RegisterItemsRequestCommand(*items, run);
 
   {
     auto* cmd = items->add_subcommand(

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   havengate::havenctl::CommandRunner run;
   havengate::havenctl::RegisterItemsCommands(app, run);
   havengate::havenctl::RegisterHitsCommands(app, run);
+  havengate::havenctl::RegisterRequestsCommands(app, run);
   havengate::havenctl::RegisterPolicyCommands(app, run);
   havengate::havenctl::RegisterPkiCommands(app, run);
   havengate::havenctl::RegisterAuditCommands(app, run);

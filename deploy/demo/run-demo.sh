@@ -531,6 +531,65 @@ echo "    \$ havenctl audit export --store police-nl/data/gateway.db   (the ques
   grep -F '"HIT_QUESTION_ANSWERED"' | tail -n 1 | sed 's/^/    /' | "$PYTHON" "$DEMO_LIB/demo.py" wrap ||
   fail "police-nl did not audit the question"
 
+# --- a request for a withheld field ----------------------------------------
+
+step "Requests: customs-nl asks police-nl for the suspect's date of birth, which police-nl's policy withholds from it; two police-nl officers approve"
+# A second officer of police-nl: approvals need two distinct officers.
+"$HAVENCTL" pki issue --ca-dir "$DEMO_DIR/police-nl/ca" --role officer --name deputy-officer \
+  --out "$DEMO_DIR/police-nl/officers" >>"$DEMO_DIR/police-nl/pki.log" 2>&1 ||
+  fail "cannot issue a second officer certificate for police-nl"
+for officer in duty-officer deputy-officer; do
+  cat >"$DEMO_DIR/police-nl/$officer.yaml" <<EOF
+# havenctl connection of police-nl's policy officer $officer
+address: localhost:${PORT[police-nl]}
+certificate: officers/$officer.crt
+private_key: officers/$officer.key
+ca: ca/ca.crt
+gateway_id: spiffe://${DOMAIN[police-nl]}/gateway
+EOF
+done
+echo "    \$ havenctl items request $act_id --fields persons.date_of_birth --reason \"...\" --case HARC-2026-311   (customs-nl)"
+asked="$(ctl customs-nl request "$act_id" --fields persons.date_of_birth \
+  --reason "the badge holder may be the driver named in our seizure file" \
+  --case HARC-2026-311 --json)" || fail "customs-nl could not send its request" customs-nl police-nl
+request_id="$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["request_id"])' "$asked")" ||
+  fail "cannot read the request id"
+info "request $request_id is pending at police-nl"
+echo "    \$ havenctl requests show $request_id   (police-nl, duty officer: what customs-nl asks and already has)"
+"$HAVENCTL" requests show "$request_id" --connection "$DEMO_DIR/police-nl/duty-officer.yaml" |
+  grep -v '^the item as held here' | sed 's/^/    /' || fail "police-nl's officer cannot see the request" police-nl
+for officer in duty-officer deputy-officer; do
+  echo "    \$ havenctl requests approve $request_id   (police-nl, $officer)"
+  "$HAVENCTL" requests approve "$request_id" --connection "$DEMO_DIR/police-nl/$officer.yaml" |
+    head -n 1 | sed 's/^/    /' || fail "police-nl's $officer could not approve" police-nl
+done
+deadline=$((SECONDS + DEMO_TIMEOUT))
+while :; do
+  sent="$("$HAVENCTL" requests list --sent --json --connection "$DEMO_DIR/customs-nl/havenctl.yaml")" ||
+    fail "cannot list the requests of customs-nl" customs-nl
+  [[ $sent == *'"APPROVED"'* ]] && break
+  ((SECONDS < deadline)) || fail "the release did not reach customs-nl within ${DEMO_TIMEOUT}s" police-nl customs-nl
+  sleep 0.2
+done
+echo "    \$ havenctl requests list --sent   (customs-nl: the one-off release, kept with the request, never shared onwards)"
+"$PYTHON" - "$sent" "$request_id" <<'PY' || fail "cannot read the release at customs-nl"
+import json, sys
+for line in sys.argv[1].splitlines():
+    r = json.loads(line)
+    if r["request_id"] != sys.argv[2]:
+        continue
+    release = r["release"]
+    hop = release["provenance"][-1]
+    for person in release["report"]["persons"]:
+        print(f"    customs-nl holds persons.date_of_birth = {person.get('date_of_birth', '')} "
+              f"released on request {hop['released_on_request']} by {hop['organisation']}, "
+              f"approved by {', '.join(hop['release_approvers'])}"
+              + ("; no_reshare" if release["classification"].get("no_reshare") else ""))
+PY
+echo "    \$ havenctl audit requests --store police-nl/data/gateway.db   (who asked, who approved, what left)"
+"$HAVENCTL" audit requests --store "$DEMO_DIR/police-nl/data/gateway.db" | sed 's/^/    /' ||
+  fail "cannot read police-nl's audit of the request"
+
 if ((KEEP_RUNNING)); then
   step "The federation keeps running"
   for org in "${ORGS[@]}"; do

@@ -19,13 +19,6 @@ constexpr size_t kMaxKeyLength = 128;
 constexpr size_t kMaxQuestionIdLength = 64;
 constexpr size_t kMaxCaseReferenceLength = 128;
 
-bool PrintableAscii(absl::string_view s) {
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
-
 v1::AuditRecord QuestionRecord(v1::AuditEventType type,
                                const security::PeerIdentity& peer,
                                const v1::HitQuestion& question) {
@@ -39,6 +32,13 @@ v1::AuditRecord QuestionRecord(v1::AuditEventType type,
 }
 
 }  // namespace
+
+bool PrintableAscii(absl::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
 
 absl::Status ValidateHitQuestion(const v1::HitQuestion& question) {
   const v1::MatchKey& key = question.key();

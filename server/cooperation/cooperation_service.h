@@ -60,6 +60,9 @@ class CooperationService final : public v1::Cooperation::Service {
   store::Store& store_;
 };
 
+// Whether `s` holds printable ASCII only (ids, case references).
+bool PrintableAscii(absl::string_view s);
+
 // Checks a question's fields. INVALID_ARGUMENT names the field, never the
 // key's value. A personal key type must carry a pseudonym code.
 [[nodiscard]] absl::Status ValidateHitQuestion(const v1::HitQuestion& question);

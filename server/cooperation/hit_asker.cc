@@ -11,20 +11,6 @@
 namespace havengate::server {
 namespace {
 
-std::string NewQuestionId() {
-  unsigned char bytes[12];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    return absl::StrCat("q-", absl::ToUnixNanos(absl::Now()));
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "q-";
-  for (unsigned char b : bytes) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
-  return id;
-}
-
 v1::PartnerAnswer AskOne(const std::string& partner,
                          const std::shared_ptr<grpc::Channel>& channel,
                          const v1::HitQuestion& question, absl::Duration timeout) {
@@ -68,6 +54,20 @@ std::string OutcomeText(const v1::PartnerAnswer& answer) {
 
 }  // namespace
 
+std::string NewRandomId(absl::string_view prefix) {
+  unsigned char bytes[12];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    return absl::StrCat(prefix, absl::ToUnixNanos(absl::Now()));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 15]);
+  }
+  return id;
+}
+
 HitAsker::HitAsker(store::Store& store) : store_(store) {}
 
 void HitAsker::AddPeer(const std::string& partner, const std::string& address,
@@ -106,7 +106,7 @@ absl::StatusOr<v1::AskHitsResponse> HitAsker::Ask(const HitQuestionRequest& requ
     }
   }
   v1::HitQuestion question;
-  question.set_question_id(NewQuestionId());
+  question.set_question_id(NewRandomId("q-"));
   *question.mutable_key() = request.key;
   question.set_case_reference(request.case_reference);
 

@@ -34,6 +34,10 @@ struct HitQuestionRequest {
   std::string actor;
 };
 
+// `prefix` and 24 random hex digits: the id a gateway gives a question
+// (`q-`) or a request (`rq-`) it sends.
+std::string NewRandomId(absl::string_view prefix);
+
 class HitAsker {
  public:
   // `store` must outlive the asker.

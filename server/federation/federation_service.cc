@@ -122,6 +122,15 @@ absl::Status FederationService::CheckItem(const v1::Item& item,
                                           const security::PeerIdentity& peer,
                                           const ItemLimits& limits) const {
   HG_RETURN_IF_ERROR(ValidateReceivedItem(item, limits));
+  for (const v1::ProvenanceHop& hop : item.provenance()) {
+    // A release on request is the outcome of a request, kept with it and
+    // never shared onwards: as an item it would be stored and re-shared.
+    if (!hop.released_on_request().empty()) {
+      return absl::InvalidArgumentError(
+          "provenance: a hop released on request travels only as the outcome of "
+          "that request, never as an item");
+    }
+  }
   return CheckProvenance(item, peer.organisation_id, options_.organisation);
 }
 
@@ -131,6 +140,10 @@ void FederationService::AuditRefusal(const security::PeerIdentity& peer,
   v1::AuditRecord record = audit::MakeAuditRecord(
       v1::RECEIPT_REFUSED, peer.spiffe_id,
       message.has_item() ? &message.item() : nullptr);
+  if (message.has_request_outcome()) {
+    record.set_request_id(message.request_outcome().request_id());
+    record.set_detail("outcome of a field request");
+  }
   if (message.has_retraction()) {
     // Which item a refused retraction (or withdrawal) was about.
     record.mutable_item()->set_origin(message.retraction().origin());
@@ -361,9 +374,9 @@ grpc::Status FederationService::Exchange(
   // (a refusal is audited with the item it refused).
   auto handle = [&](std::shared_ptr<const v1::FederationMessage> received,
                     const v1::FederationMessage& message) {
-    if (message.has_retraction()) {
-      // Whether it may be retracted is read from the store: what came
-      // before it must be there first.
+    if (message.has_retraction() || message.has_request_outcome()) {
+      // Whether it may be retracted (or the outcome taken) is read from
+      // the store: what came before it must be there first.
       store_group();
       answers.AwaitAllCompleted();
     }
@@ -442,6 +455,11 @@ grpc::Status FederationService::Exchange(
             complete(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus()
                                                              : s);
           }});
+    } else if (message.has_request_outcome()) {
+      complete(options_.on_request_outcome
+                   ? options_.on_request_outcome(message.request_outcome(), *peer)
+                   : absl::FailedPreconditionError(
+                         "this gateway takes no outcomes of field requests"));
     } else {
       complete(absl::InvalidArgumentError("message: carries neither an item nor a retraction"));
     }

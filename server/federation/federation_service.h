@@ -26,6 +26,7 @@
 #define HAVENGATE_SERVER_FEDERATION_FEDERATION_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -57,6 +58,13 @@ struct FederationServiceOptions {
   // limits (calls started per second, calls open at once). Must outlive
   // the service.
   limits::CallerLimits* caller_limits = nullptr;
+  // Takes the outcome of a request for withheld fields this organisation
+  // sent (requests.proto) from the peer that was asked: OK once it is
+  // durable (or already held); any other status refuses it as for items.
+  // Unset: such messages are refused.
+  std::function<absl::Status(const v1::FieldRequestOutcome&,
+                             const security::PeerIdentity&)>
+      on_request_outcome;
 };
 
 // The caller if it is the gateway of an organisation `is_peer` accepts;

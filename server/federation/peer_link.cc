@@ -386,15 +386,26 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       }
       Pending& p = pending[record.sequence];
       p.enqueued_at = record.enqueued_at;
-      const bool retraction = !record.item.has_value();
+      const bool outcome = record.request_outcome.has_value();
+      const bool retraction = !record.item.has_value() && !outcome;
       p.record = audit::MakeAuditRecord(
           v1::ITEM_DELIVERED, options_.gateway_spiffe_id,
-          retraction ? nullptr : &*record.item);
+          record.item.has_value() ? &*record.item : nullptr);
       p.record.set_partner(options_.partner);
       if (retraction) {
         p.record.mutable_item()->set_origin(record.retraction->origin());
         p.record.mutable_item()->set_item_id(record.retraction->item_id());
         p.record.set_detail("retraction");
+      } else if (outcome) {
+        const v1::FieldRequestOutcome& o = *record.request_outcome;
+        p.record.set_request_id(o.request_id());
+        p.record.set_detail(absl::StrCat("request outcome: ",
+                                         v1::FieldRequest::State_Name(o.state())));
+        if (o.has_release()) {
+          p.record.mutable_item()->set_origin(o.release().origin());
+          p.record.mutable_item()->set_item_id(o.release().item_id());
+          p.record.mutable_item()->set_version(o.release().version());
+        }
       }
       if (record.expires_at != absl::InfinitePast() &&
           absl::Now() >= record.expires_at) {
@@ -409,7 +420,9 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       // The wire entry: what the store says this partner is sent.
       const int batch_limit = peer_batch_bytes;
       const size_t entry_bytes =
-          retraction ? record.retraction->ByteSizeLong() : record.item->ByteSizeLong();
+          outcome      ? record.request_outcome->ByteSizeLong()
+          : retraction ? record.retraction->ByteSizeLong()
+                       : record.item->ByteSizeLong();
       if (batch_limit > 0 && message.batch_size() > 0 &&
           (message.batch_size() >= options_.batch_max_entries ||
            batch_bytes + entry_bytes > static_cast<size_t>(batch_limit))) {
@@ -421,7 +434,9 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       v1::FederationMessage* entry =
           batch_limit > 0 ? message.add_batch() : &message;
       entry->set_sequence(record.sequence);
-      if (retraction) {
+      if (outcome) {
+        entry->mutable_request_outcome()->Swap(&*record.request_outcome);
+      } else if (retraction) {
         entry->mutable_retraction()->Swap(&*record.retraction);
       } else {
         entry->mutable_item()->Swap(&*record.item);

@@ -259,7 +259,44 @@ class Backend {
   [[nodiscard]] virtual absl::Status AppendAudit(uint64_t sequence,
                                                  const std::string& bytes) = 0;
 
+  // Requests for withheld fields (Store::WriteFieldRequestAsync), stored
+  // as opaque bytes under (role, request_id). A backend that does not
+  // keep them answers UNIMPLEMENTED (the default), failing closed.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>>
+  FindFieldRequest(int role, const std::string& request_id) {
+    (void)role;
+    (void)request_id;
+    return FieldRequestsUnimplemented();
+  }
+  [[nodiscard]] virtual absl::Status PutFieldRequest(int role,
+                                                     const std::string& request_id,
+                                                     const std::string& bytes) {
+    (void)role;
+    (void)request_id;
+    (void)bytes;
+    return FieldRequestsUnimplemented();
+  }
+
   // --- Reads: any thread, committed data ---
+
+  // Committed forms of FindFieldRequest, and every request of `role` in
+  // the order first stored.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>>
+  ReadFieldRequest(int role, const std::string& request_id) {
+    (void)role;
+    (void)request_id;
+    return FieldRequestsUnimplemented();
+  }
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::string>>
+  ReadFieldRequests(int role) {
+    (void)role;
+    return FieldRequestsUnimplemented();
+  }
+  static absl::Status FieldRequestsUnimplemented() {
+    return absl::UnimplementedError(
+        "requests for withheld fields are not kept by this store backend yet "
+        "(SQLite keeps them)");
+  }
 
   // The version of the item marked current.
   [[nodiscard]] virtual absl::StatusOr<std::optional<EntryRow>> GetCurrent(

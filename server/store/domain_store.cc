@@ -36,6 +36,11 @@ std::string OutboxBytes(const v1::Retraction& retraction) {
   *message.mutable_retraction() = retraction;
   return message.SerializeAsString();
 }
+std::string OutboxBytes(const v1::FieldRequestOutcome& outcome) {
+  v1::FederationMessage message;
+  *message.mutable_request_outcome() = outcome;
+  return message.SerializeAsString();
+}
 
 // What the writer thread works on. Encoding happens on the caller's
 // thread, before the request is queued.
@@ -65,8 +70,12 @@ struct AckRequest {
   std::vector<v1::AuditRecord> audit;
   Store::DoneCallback done;
 };
-using Request =
-    std::variant<ItemRequest, RetractionRequest, AuditRequest, AckRequest>;
+struct FieldRequestRequest {
+  FieldRequestWrite write;
+  Store::DoneCallback done;
+};
+using Request = std::variant<ItemRequest, RetractionRequest, AuditRequest,
+                             AckRequest, FieldRequestRequest>;
 
 // The outcome of one request inside a batch, delivered after commit.
 using Outcome = std::variant<absl::StatusOr<ItemWriteResult>, absl::Status>;
@@ -97,6 +106,11 @@ class DomainStore final : public Store {
   void AckOutboxAsync(const std::string& partner, uint64_t sequence,
                       std::vector<v1::AuditRecord> audit,
                       DoneCallback done) override;
+  void WriteFieldRequestAsync(FieldRequestWrite write, DoneCallback done) override;
+  absl::StatusOr<std::optional<v1::FieldRequest>> GetFieldRequest(
+      v1::FieldRequest::Role role, const std::string& request_id) override;
+  absl::StatusOr<std::vector<v1::FieldRequest>> ListFieldRequests(
+      v1::FieldRequest::Role role) override;
 
   absl::StatusOr<v1::InboxEntry> GetItem(const std::string& origin,
                                          const std::string& item_id) override;
@@ -142,6 +156,8 @@ class DomainStore final : public Store {
   absl::Status ApplyRetraction(RetractionRequest& request, AuditHead& head,
                                absl::Time now);
   absl::Status ApplyAck(AckRequest& request, AuditHead& head, absl::Time now);
+  absl::Status ApplyFieldRequest(FieldRequestRequest& request, AuditHead& head,
+                                 absl::Time now);
   // Indexes the newest version's match keys and records a hit (event and
   // audit record, appended to `audit`) for each key new to the item that
   // another held item holds. `may_hold_keys` false: the item is known to
@@ -321,6 +337,11 @@ void DomainStore::AckOutboxAsync(const std::string& partner, uint64_t sequence,
   Enqueue(AckRequest{partner, sequence, std::move(audit), std::move(done)});
 }
 
+void DomainStore::WriteFieldRequestAsync(FieldRequestWrite write,
+                                         DoneCallback done) {
+  Enqueue(FieldRequestRequest{std::move(write), std::move(done)});
+}
+
 void DomainStore::WriterLoop() {
   std::vector<Request> batch;
   for (;;) {
@@ -396,8 +417,10 @@ void DomainStore::CommitBatch(std::vector<Request>& batch) {
               return ApplyRetraction(r, request_head, now);
             } else if constexpr (std::is_same_v<T, AuditRequest>) {
               return AppendAuditRecords(r.records, request_head, now);
-            } else {
+            } else if constexpr (std::is_same_v<T, AckRequest>) {
               return ApplyAck(r, request_head, now);
+            } else {
+              return ApplyFieldRequest(r, request_head, now);
             }
           },
           request);
@@ -744,6 +767,76 @@ absl::Status DomainStore::ApplyAck(AckRequest& request, AuditHead& head,
   return AppendAuditRecords(request.audit, head, now);
 }
 
+absl::Status DomainStore::ApplyFieldRequest(FieldRequestRequest& request,
+                                            AuditHead& head, absl::Time now) {
+  FieldRequestWrite& write = request.write;
+  v1::FieldRequest& r = write.request;
+  const int role = static_cast<int>(r.role());
+  HG_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                      backend_->FindFieldRequest(role, r.request_id()));
+  uint64_t stored_revision = 0;
+  if (stored.has_value()) {
+    v1::FieldRequest previous;
+    if (!previous.ParseFromString(*stored)) {
+      return absl::DataLossError(
+          absl::StrCat("stored request ", r.request_id(), " cannot be read"));
+    }
+    stored_revision = previous.revision();
+    if (write.read_revision == 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("request ", r.request_id(), " is already stored"));
+    }
+  }
+  if (stored_revision != write.read_revision) {
+    return absl::AbortedError(absl::StrCat(
+        "request ", r.request_id(), " changed meanwhile; read it again"));
+  }
+  if (!write.require_shared_with.empty()) {
+    HG_ASSIGN_OR_RETURN(std::vector<std::string> partners,
+                        backend_->SharedWith(r.origin(), r.item_id()));
+    if (std::find(partners.begin(), partners.end(), write.require_shared_with) ==
+        partners.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          r.origin(), " never released item ", r.item_id(), " to ",
+          write.require_shared_with));
+    }
+  }
+  r.set_revision(stored_revision + 1);
+  HG_RETURN_IF_ERROR(backend_->PutFieldRequest(role, r.request_id(),
+                                               r.SerializeAsString()));
+  if (write.outcome.has_value()) {
+    HG_RETURN_IF_ERROR(backend_->AppendOutbox(
+        write.outcome_partner, OutboxBytes(*write.outcome), absl::InfinitePast(), now));
+  }
+  return AppendAuditRecords(write.audit, head, now);
+}
+
+absl::StatusOr<std::optional<v1::FieldRequest>> DomainStore::GetFieldRequest(
+    v1::FieldRequest::Role role, const std::string& request_id) {
+  HG_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                      backend_->ReadFieldRequest(static_cast<int>(role), request_id));
+  if (!bytes.has_value()) return std::optional<v1::FieldRequest>();
+  v1::FieldRequest request;
+  if (!request.ParseFromString(*bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("stored request ", request_id, " cannot be read"));
+  }
+  return std::optional<v1::FieldRequest>(std::move(request));
+}
+
+absl::StatusOr<std::vector<v1::FieldRequest>> DomainStore::ListFieldRequests(
+    v1::FieldRequest::Role role) {
+  HG_ASSIGN_OR_RETURN(std::vector<std::string> rows,
+                      backend_->ReadFieldRequests(static_cast<int>(role)));
+  std::vector<v1::FieldRequest> requests(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!requests[i].ParseFromString(rows[i])) {
+      return absl::DataLossError("a stored request cannot be read");
+    }
+  }
+  return requests;
+}
+
 absl::Status DomainStore::AppendAuditRecords(
     std::vector<v1::AuditRecord>& records, AuditHead& head, absl::Time now) {
   if (options_.discard_audit_for_benchmark) return absl::OkStatus();
@@ -930,6 +1023,8 @@ absl::StatusOr<std::vector<OutboxRecord>> DomainStore::ReadOutbox(
       r.item.emplace().Swap(message.mutable_item());
     } else if (message.has_retraction()) {
       r.retraction.emplace().Swap(message.mutable_retraction());
+    } else if (message.has_request_outcome()) {
+      r.request_outcome.emplace().Swap(message.mutable_request_outcome());
     }
   }
   return records;

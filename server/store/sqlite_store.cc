@@ -91,6 +91,12 @@ CREATE INDEX IF NOT EXISTS match_keys_by_item ON match_keys(origin, item_id);
 CREATE TABLE IF NOT EXISTS hits(
   cursor INTEGER PRIMARY KEY,
   payload BLOB NOT NULL);
+-- Requests for withheld fields (requests.proto), sent and received.
+CREATE TABLE IF NOT EXISTS field_requests(
+  role INTEGER NOT NULL,
+  request_id TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY(role, request_id));
 )sql";
 
 // Times are stored as Unix microseconds; 0 is "never" (InfinitePast).
@@ -286,6 +292,26 @@ class SqliteBackend final : public Backend {
         .Run();
   }
 
+  absl::StatusOr<std::optional<std::string>> FindFieldRequest(
+      int role, const std::string& request_id) override {
+    Statement& q = writer_.find_field_request;
+    StepScope scope(q);
+    q.Bind(1, static_cast<int64_t>(role)).Bind(2, request_id);
+    HG_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(q.Blob(0)));
+  }
+  absl::Status PutFieldRequest(int role, const std::string& request_id,
+                               const std::string& bytes) override {
+    return writer_.put_field_request.Bind(1, static_cast<int64_t>(role))
+        .Bind(2, request_id)
+        .BindBlob(3, bytes)
+        .Run();
+  }
+  absl::StatusOr<std::optional<std::string>> ReadFieldRequest(
+      int role, const std::string& request_id) override;
+  absl::StatusOr<std::vector<std::string>> ReadFieldRequests(int role) override;
+
   absl::StatusOr<std::optional<EntryRow>> GetCurrent(
       const std::string& origin, const std::string& item_id) override;
   absl::StatusOr<bool> HasOtherCopy(const std::string& origin,
@@ -325,7 +351,8 @@ class SqliteBackend final : public Backend {
         shared_partners, delete_outbox, insert_audit, current_kind,
         delete_retraction, savepoint, release_savepoint,
         rollback_to_savepoint, match_keys_of, match_key_holders,
-        delete_match_keys, insert_match_key, insert_hit;
+        delete_match_keys, insert_match_key, insert_hit, find_field_request,
+        put_field_request;
   };
 
   sqlite3* db() { return writer_.db.get(); }
@@ -476,6 +503,11 @@ absl::Status SqliteBackend::PrepareWriter() {
        "INSERT OR IGNORE INTO match_keys(key_type, match_key, origin, "
        "item_id) VALUES(?,?,?,?)"},
       {&writer_.insert_hit, "INSERT INTO hits(cursor, payload) VALUES(?,?)"},
+      {&writer_.find_field_request,
+       "SELECT payload FROM field_requests WHERE role=? AND request_id=?"},
+      {&writer_.put_field_request,
+       "INSERT INTO field_requests(role, request_id, payload) VALUES(?,?,?) "
+       "ON CONFLICT(role, request_id) DO UPDATE SET payload=excluded.payload"},
       {&writer_.savepoint, "SAVEPOINT w"},
       {&writer_.release_savepoint, "RELEASE w"},
       {&writer_.rollback_to_savepoint, "ROLLBACK TO w"},
@@ -869,6 +901,35 @@ absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadAudit(
   return ReadBlobsAfter(
       "SELECT record FROM audit WHERE sequence>? ORDER BY sequence LIMIT ?",
       after_sequence, limit);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteBackend::ReadFieldRequest(
+    int role, const std::string& request_id) {
+  HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
+  ReaderLease lease(*this, std::move(db));
+  HG_ASSIGN_OR_RETURN(
+      auto s, Statement::Prepare(lease.get(), "SELECT payload FROM field_requests "
+                                              "WHERE role=? AND request_id=?"));
+  s.Bind(1, static_cast<int64_t>(role)).Bind(2, request_id);
+  HG_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(s.Blob(0)));
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadFieldRequests(int role) {
+  HG_ASSIGN_OR_RETURN(Db db, LeaseReader());
+  ReaderLease lease(*this, std::move(db));
+  HG_ASSIGN_OR_RETURN(
+      auto s, Statement::Prepare(lease.get(), "SELECT payload FROM field_requests "
+                                              "WHERE role=? ORDER BY rowid"));
+  s.Bind(1, static_cast<int64_t>(role));
+  std::vector<std::string> blobs;
+  for (;;) {
+    HG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    blobs.emplace_back(s.Blob(0));
+  }
+  return blobs;
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteBackend::ReadBlobsAfter(

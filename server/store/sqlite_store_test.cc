@@ -129,3 +129,95 @@ TEST_F(SqliteStoreTest, ThePolicyHistoryLivesBesideTheStoreFile) {
 
 }  // namespace
 }  // namespace havengate::store
+
+namespace havengate::store {
+namespace {
+
+// Requests for withheld fields: stored under (role, id) with their audit
+// records; a change only over the revision it was read at; a request
+// only about an item queued for the partner; the outcome queued in the
+// partner's outbox in the same transaction; kept across a reopen.
+TEST_F(SqliteStoreTest, FieldRequestsAreStoredOverTheirRevisionWithTheirOutcome) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  v1::Item item;
+  item.set_item_id("a1");
+  item.set_version(1);
+  item.set_origin("police-nl");
+  ItemWrite shared(item, "police-nl");
+  PartnerCopy& copy = shared.copies.emplace_back();
+  copy.partner = "customs-nl";
+  copy.item = item;
+  ASSERT_TRUE((*store)->WriteItem(std::move(shared)).ok());
+
+  v1::FieldRequest request;
+  request.set_request_id("rq-1");
+  request.set_role(v1::FieldRequest::RECEIVED);
+  request.set_state(v1::FieldRequest::PENDING);
+  request.set_origin("police-nl");
+  request.set_requester("port-rtm");
+  request.set_item_id("a1");
+  FieldRequestWrite never;
+  never.request = request;
+  never.require_shared_with = "port-rtm";
+  never.audit.emplace_back().set_type(v1::FIELD_REQUEST_RECEIVED);
+  absl::Status refused = (*store)->WriteFieldRequest(std::move(never));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("police-nl never released item a1 to port-rtm"));
+  auto none = (*store)->GetFieldRequest(v1::FieldRequest::RECEIVED, "rq-1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+
+  request.set_requester("customs-nl");
+  FieldRequestWrite first;
+  first.request = request;
+  first.require_shared_with = "customs-nl";
+  first.audit.emplace_back().set_type(v1::FIELD_REQUEST_RECEIVED);
+  ASSERT_TRUE((*store)->WriteFieldRequest(first).ok());
+  EXPECT_EQ((*store)->WriteFieldRequest(first).code(), absl::StatusCode::kAlreadyExists);
+
+  // Decided over revision 1; a second change over revision 1 is refused.
+  request.set_state(v1::FieldRequest::REFUSED);
+  request.set_outcome_reason("no");
+  FieldRequestWrite decided;
+  decided.request = request;
+  decided.read_revision = 1;
+  decided.outcome.emplace().set_request_id("rq-1");
+  decided.outcome->set_state(v1::FieldRequest::REFUSED);
+  decided.outcome_partner = "customs-nl";
+  decided.audit.emplace_back().set_type(v1::FIELD_REQUEST_REFUSED);
+  ASSERT_TRUE((*store)->WriteFieldRequest(decided).ok());
+  EXPECT_EQ((*store)->WriteFieldRequest(decided).code(), absl::StatusCode::kAborted);
+
+  auto outbox = (*store)->ReadOutbox("customs-nl", 0, 10);
+  ASSERT_TRUE(outbox.ok());
+  ASSERT_EQ(outbox->size(), 2u);  // the item, then the outcome
+  ASSERT_TRUE((*outbox)[1].request_outcome.has_value());
+  EXPECT_EQ((*outbox)[1].request_outcome->state(), v1::FieldRequest::REFUSED);
+  auto audit = (*store)->ReadAudit(0, 100);
+  ASSERT_TRUE(audit.ok());
+  int request_records = 0;
+  for (const v1::AuditRecord& r : *audit) {
+    request_records += r.type() == v1::FIELD_REQUEST_RECEIVED ||
+                       r.type() == v1::FIELD_REQUEST_REFUSED;
+  }
+  EXPECT_EQ(request_records, 2);  // the refused writes left nothing
+  (*store)->Close();
+
+  auto reopened = Open();
+  ASSERT_TRUE(reopened.ok());
+  auto held = (*reopened)->GetFieldRequest(v1::FieldRequest::RECEIVED, "rq-1");
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_EQ((*held)->state(), v1::FieldRequest::REFUSED);
+  EXPECT_EQ((*held)->revision(), 2u);
+  auto sent = (*reopened)->ListFieldRequests(v1::FieldRequest::SENT);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_TRUE(sent->empty());
+  auto received = (*reopened)->ListFieldRequests(v1::FieldRequest::RECEIVED);
+  ASSERT_TRUE(received.ok());
+  EXPECT_EQ(received->size(), 1u);
+}
+
+}  // namespace
+}  // namespace havengate::store

@@ -59,4 +59,10 @@ absl::Status Store::AckOutbox(const std::string& partner, uint64_t sequence,
   });
 }
 
+absl::Status Store::WriteFieldRequest(FieldRequestWrite write) {
+  return Await([&](DoneCallback done) {
+    WriteFieldRequestAsync(std::move(write), std::move(done));
+  });
+}
+
 }  // namespace havengate::store

@@ -32,6 +32,7 @@
 #include "havengate/v1/inbox.pb.h"
 #include "havengate/v1/ingest.pb.h"
 #include "havengate/v1/item.pb.h"
+#include "havengate/v1/requests.pb.h"
 
 namespace havengate::store {
 
@@ -98,6 +99,25 @@ struct RetractionWrite {
   std::vector<v1::AuditRecord> audit;
 };
 
+// A request for withheld fields (requests.proto) as this gateway holds
+// it, stored under (role, request_id), with what must happen atomically
+// with it.
+struct FieldRequestWrite {
+  // Its `revision` is set by the store (one more than the stored one).
+  v1::FieldRequest request;
+  // The revision the change was made from (0: the request must not be
+  // stored yet). ABORTED if the stored one differs: someone else changed
+  // it first.
+  uint64_t read_revision = 0;
+  // If not empty: FAILED_PRECONDITION unless the item (request.origin,
+  // request.item_id) was queued for this partner (it received the item).
+  std::string require_shared_with;
+  // If set: queued for `outcome_partner` over the federation link.
+  std::optional<v1::FieldRequestOutcome> outcome;
+  std::string outcome_partner;
+  std::vector<v1::AuditRecord> audit;
+};
+
 // An entry read from a partner's outbox: what to send, not how (the
 // federation link builds the wire message).
 struct OutboxRecord {
@@ -108,10 +128,13 @@ struct OutboxRecord {
   // damaged): then neither is, and the entry can never be sent.
   std::optional<v1::Item> item;
   std::optional<v1::Retraction> retraction;
+  std::optional<v1::FieldRequestOutcome> request_outcome;
   absl::Time expires_at = absl::InfinitePast();
   absl::Time enqueued_at;
 
-  bool readable() const { return item.has_value() || retraction.has_value(); }
+  bool readable() const {
+    return item.has_value() || retraction.has_value() || request_outcome.has_value();
+  }
 };
 
 struct OutboxStats {
@@ -197,7 +220,32 @@ class Store {
                                        uint64_t sequence,
                                        std::vector<v1::AuditRecord> audit);
 
+  // Stores a request for withheld fields (FieldRequestWrite). A backend
+  // that does not keep them fails closed with UNIMPLEMENTED.
+  virtual void WriteFieldRequestAsync(FieldRequestWrite write, DoneCallback done) {
+    (void)write;
+    done(absl::UnimplementedError(
+        "requests for withheld fields are not kept by this store backend"));
+  }
+  [[nodiscard]] absl::Status WriteFieldRequest(FieldRequestWrite write);
+
   // --- Reads (see committed data only) ---
+
+  // A stored request for withheld fields, if any.
+  [[nodiscard]] virtual absl::StatusOr<std::optional<v1::FieldRequest>>
+  GetFieldRequest(v1::FieldRequest::Role role, const std::string& request_id) {
+    (void)role;
+    (void)request_id;
+    return absl::UnimplementedError(
+        "requests for withheld fields are not kept by this store backend");
+  }
+  // Every stored request of `role`, oldest first.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::FieldRequest>>
+  ListFieldRequests(v1::FieldRequest::Role role) {
+    (void)role;
+    return absl::UnimplementedError(
+        "requests for withheld fields are not kept by this store backend");
+  }
 
   // The current (highest) version of an item, with its inbox metadata.
   // NOT_FOUND if absent.

@@ -120,6 +120,10 @@ check "hits act: police-nl answers the container question with references and it
 check "hits act: port-rtm answers no questions (its policy has no answer rules)" \
   has_line "$OUT" "^      port-rtm +REFUSED .*does not answer container_number questions from customs-nl"
 check "hits act: police-nl audited the question" has_line "$OUT" 'HIT_QUESTION_ANSWERED'
+check "requests act: customs-nl holds the released date of birth, marked released on request, approved by two officers, no_reshare" \
+  has_line "$OUT" '^    customs-nl holds persons\.date_of_birth = 1994-02-11 released on request rq-[0-9a-f]{24} by police-nl, approved by spiffe://[^ ]+/officer/duty-officer, spiffe://[^ ]+/officer/deputy-officer; no_reshare$'
+check "requests act: police-nl audited the release outside the policy" \
+  has_line "$OUT" 'FIELD_RELEASED_ON_REQUEST .*released: persons\.date_of_birth'
 check "the demo stopped its gateways" has_line "$OUT" 'all stopped'
 check "no havengate of the demo is left running" no_gateways_under "$WORK/demo"
 check "no pid files left" [ -z "$(find "$WORK/demo" -name gateway.pid)" ]
