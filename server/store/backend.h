@@ -294,8 +294,7 @@ class Backend {
   }
   static absl::Status FieldRequestsUnimplemented() {
     return absl::UnimplementedError(
-        "requests for withheld fields are not kept by this store backend yet "
-        "(SQLite keeps them)");
+        "requests for withheld fields are not kept by this store backend");
   }
 
   // The version of the item marked current.

@@ -95,6 +95,14 @@ CREATE INDEX IF NOT EXISTS match_keys_by_item ON match_keys(origin, item_id);
 CREATE TABLE IF NOT EXISTS hits(
   cursor BIGINT PRIMARY KEY,
   payload BYTEA NOT NULL);
+-- Requests for withheld fields (requests.proto), sent and received; `seq`
+-- keeps the order they were first stored in.
+CREATE TABLE IF NOT EXISTS field_requests(
+  seq BIGSERIAL,
+  role BIGINT NOT NULL,
+  request_id TEXT NOT NULL,
+  payload BYTEA NOT NULL,
+  PRIMARY KEY(role, request_id));
 -- Who delivers each partner's outbox (server/federation's outbox lease).
 CREATE TABLE IF NOT EXISTS outbox_leases(
   partner TEXT PRIMARY KEY,

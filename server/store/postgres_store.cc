@@ -134,6 +134,16 @@ const pg::Statement kInsertMatchKey = {
     "VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING"};
 const pg::Statement kInsertHit = {
     "insert_hit", "INSERT INTO hits(cursor, payload) VALUES($1,$2)"};
+// Locks the row: a replica deciding the same request waits for this
+// transaction and then sees its revision.
+const pg::Statement kFindFieldRequest = {
+    "find_field_request",
+    "SELECT payload FROM field_requests WHERE role = $1 AND request_id = $2 "
+    "FOR UPDATE"};
+const pg::Statement kPutFieldRequest = {
+    "put_field_request",
+    "INSERT INTO field_requests(role, request_id, payload) VALUES($1,$2,$3) "
+    "ON CONFLICT(role, request_id) DO UPDATE SET payload = excluded.payload"};
 // FindRetraction, FindVersion and CurrentVersion in one round trip.
 const pg::Statement kLookUpItem = {
     "look_up_item",
@@ -354,6 +364,14 @@ class PostgresBackend final : public Backend {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::optional<std::string>> FindFieldRequest(
+      int role, const std::string& request_id) override;
+  absl::Status PutFieldRequest(int role, const std::string& request_id,
+                               const std::string& bytes) override {
+    Defer(kPutFieldRequest, {Int(role), Text(request_id), Bytes(bytes)});
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<uint64_t> AddEvent(const EventRow& event) override;
   absl::Status AddVersion(const std::string& origin, const std::string& item_id,
                           uint32_t version, uint64_t cursor,
@@ -425,6 +443,9 @@ class PostgresBackend final : public Backend {
                                                     int limit) override;
   absl::StatusOr<std::vector<EntryRow>> ReadMatchKeyHolders(
       const v1::MatchKey& key, int limit) override;
+  absl::StatusOr<std::optional<std::string>> ReadFieldRequest(
+      int role, const std::string& request_id) override;
+  absl::StatusOr<std::vector<std::string>> ReadFieldRequests(int role) override;
 
   bool SharedByReplicas() const override { return true; }
   void WatchOtherCommits(std::function<void(uint64_t)> on_commit) override;
@@ -969,6 +990,36 @@ absl::StatusOr<std::vector<std::string>> PostgresBackend::ReadHits(
   std::vector<std::string> hits;
   for (int i = 0; i < r.rows(); ++i) hits.push_back(r.Bytes(i, 0));
   return hits;
+}
+
+absl::StatusOr<std::optional<std::string>> PostgresBackend::FindFieldRequest(
+    int role, const std::string& request_id) {
+  HG_ASSIGN_OR_RETURN(pg::Result r,
+                      Run(kFindFieldRequest, {Int(role), Text(request_id)}));
+  if (r.rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(r.Bytes(0, 0));
+}
+
+absl::StatusOr<std::optional<std::string>> PostgresBackend::ReadFieldRequest(
+    int role, const std::string& request_id) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT payload FROM field_requests WHERE role = $1 AND "
+           "request_id = $2",
+           {Int(role), Text(request_id)}));
+  if (r.rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(r.Bytes(0, 0));
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresBackend::ReadFieldRequests(
+    int role) {
+  HG_ASSIGN_OR_RETURN(
+      pg::Result r,
+      Read("SELECT payload FROM field_requests WHERE role = $1 ORDER BY seq",
+           {Int(role)}));
+  std::vector<std::string> requests;
+  for (int i = 0; i < r.rows(); ++i) requests.push_back(r.Bytes(i, 0));
+  return requests;
 }
 
 absl::StatusOr<std::vector<EntryRow>> PostgresBackend::ReadMatchKeyHolders(

@@ -181,11 +181,36 @@ class StoreTest : public ::testing::TestWithParam<BackendUnderTest> {
         labels.push_back(r.item->alert().title());
       } else if (r.retraction.has_value()) {
         labels.push_back(r.retraction->reason());
+      } else if (r.request_outcome.has_value()) {
+        labels.push_back(r.request_outcome->reason());
       } else {
         labels.push_back("<unreadable>");
       }
     }
     return labels;
+  }
+
+  // A request from customs-nl for item a1's withheld fields, as police-nl
+  // (the origin) receives it.
+  static FieldRequestWrite ReceivedRequest(const std::string& id) {
+    FieldRequestWrite w;
+    w.request.set_request_id(id);
+    w.request.set_role(v1::FieldRequest::RECEIVED);
+    w.request.set_state(v1::FieldRequest::PENDING);
+    w.request.set_origin("police-nl");
+    w.request.set_requester("customs-nl");
+    w.request.set_item_id("a1");
+    w.request.add_fields("persons.name");
+    w.require_shared_with = "customs-nl";
+    v1::AuditRecord received;
+    received.set_type(v1::FIELD_REQUEST_RECEIVED);
+    w.audit.push_back(received);
+    return w;
+  }
+  size_t AuditCount() {
+    auto records = store_->ReadAudit(0, 1000);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return records.ok() ? records->size() : 0;
   }
 
   std::filesystem::path dir_;
@@ -502,6 +527,65 @@ void ExpectValidChain(const std::vector<v1::AuditRecord>& records) {
   EXPECT_TRUE(report.ok()) << (report.problems.empty()
                                    ? std::string()
                                    : report.problems[0].ToString());
+}
+
+TEST_P(StoreTest, FieldRequestsAreKeptByRoleAndChangedOnlyFromTheRevisionRead) {
+  ItemWrite item = Write(MakeItem("a1", 1));
+  item.copies.push_back(Copy("customs-nl", "to customs"));
+  ASSERT_TRUE(store_->WriteItem(std::move(item)).ok());
+  ASSERT_TRUE(store_->WriteFieldRequest(ReceivedRequest("rq-1")).ok());
+  ASSERT_TRUE(store_->WriteFieldRequest(ReceivedRequest("rq-2")).ok());
+  // The same id again is not a new request.
+  EXPECT_EQ(store_->WriteFieldRequest(ReceivedRequest("rq-1")).code(),
+            absl::StatusCode::kAlreadyExists);
+
+  // A change made from a stale revision is refused and changes nothing.
+  FieldRequestWrite approve = ReceivedRequest("rq-1");
+  approve.require_shared_with.clear();
+  approve.read_revision = 1;
+  approve.request.set_state(v1::FieldRequest::APPROVED);
+  approve.outcome.emplace();
+  approve.outcome->set_request_id("rq-1");
+  approve.outcome->set_reason("approved rq-1");
+  approve.outcome_partner = "customs-nl";
+  FieldRequestWrite stale = approve;
+  stale.read_revision = 7;
+  EXPECT_EQ(store_->WriteFieldRequest(stale).code(), absl::StatusCode::kAborted);
+  ASSERT_TRUE(store_->WriteFieldRequest(approve).ok());
+  // The outcome is queued for the requester with the change, after the item.
+  EXPECT_THAT(Outbox("customs-nl"), ElementsAre("to customs", "approved rq-1"));
+
+  Reopen();
+  auto one = store_->GetFieldRequest(v1::FieldRequest::RECEIVED, "rq-1");
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(one->has_value());
+  EXPECT_EQ((*one)->state(), v1::FieldRequest::APPROVED);
+  EXPECT_EQ((*one)->revision(), 2u);
+  auto missing = store_->GetFieldRequest(v1::FieldRequest::SENT, "rq-1");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  auto received = store_->ListFieldRequests(v1::FieldRequest::RECEIVED);
+  ASSERT_TRUE(received.ok()) << received.status();
+  ASSERT_EQ(received->size(), 2u);
+  EXPECT_EQ((*received)[0].request_id(), "rq-1");
+  EXPECT_EQ((*received)[1].request_id(), "rq-2");
+  auto sent = store_->ListFieldRequests(v1::FieldRequest::SENT);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_TRUE(sent->empty());
+}
+
+TEST_P(StoreTest, FieldRequestAboutAnItemNeverReleasedToTheRequesterIsNotStored) {
+  ItemWrite item = Write(MakeItem("a1", 1));
+  item.copies.push_back(Copy("port-rtm", "to port"));
+  ASSERT_TRUE(store_->WriteItem(std::move(item)).ok());
+  const size_t audit_before = AuditCount();
+  EXPECT_EQ(store_->WriteFieldRequest(ReceivedRequest("rq-1")).code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto stored = store_->GetFieldRequest(v1::FieldRequest::RECEIVED, "rq-1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value());
+  EXPECT_EQ(AuditCount(), audit_before);
+  EXPECT_TRUE(Outbox("customs-nl").empty());
 }
 
 TEST_P(StoreTest, AuditRecordsFormAChainThatSurvivesReopen) {
