@@ -579,8 +579,10 @@ TEST_P(StoreTest, FieldRequestAboutAnItemNeverReleasedToTheRequesterIsNotStored)
   item.copies.push_back(Copy("port-rtm", "to port"));
   ASSERT_TRUE(store_->WriteItem(std::move(item)).ok());
   const size_t audit_before = AuditCount();
-  EXPECT_EQ(store_->WriteFieldRequest(ReceivedRequest("rq-1")).code(),
-            absl::StatusCode::kFailedPrecondition);
+  absl::Status refused = store_->WriteFieldRequest(ReceivedRequest("rq-1"));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              HasSubstr("police-nl never released item a1 to customs-nl"));
   auto stored = store_->GetFieldRequest(v1::FieldRequest::RECEIVED, "rq-1");
   ASSERT_TRUE(stored.ok());
   EXPECT_FALSE(stored->has_value());
