@@ -38,6 +38,7 @@
 #include "absl/time/clock.h"
 #include "evidence/audit_chain.h"
 #include "gtest/gtest.h"
+#include "proto/audit_views.h"
 #include "tests/e2e/federation_fixture.h"
 #include "tests/postgres/postgres_server.h"
 #include "tests/testing/harness.h"
@@ -513,12 +514,16 @@ TEST_F(ReplicasTest, APolicyActivatedThroughOneReplicaDecidesTheNextItemOnTheOth
       Query(dsn_, "SELECT record FROM audit ORDER BY sequence DESC LIMIT 20");
   bool found = false;
   for (const std::string& bytes : records) {
-    v1::AuditRecord r;
-    if (r.ParseFromString(bytes) && r.type() == v1::SHARE_DECIDED &&
-        r.item().item_id() == "after-v2" && r.partner() == "port-rtm") {
-      EXPECT_EQ(r.policy_version(), "replicas-2");
-      found = true;
-    }
+    v1::AuditRecord stored;
+    if (!stored.ParseFromString(bytes)) continue;
+    havengate::ForEachAuditEvent(stored, [&](const v1::AuditRecord& r) {
+      if (r.type() == v1::SHARE_DECIDED && r.item().item_id() == "after-v2" &&
+          r.partner() == "port-rtm") {
+        EXPECT_EQ(r.policy_version(), "replicas-2");
+        found = true;
+      }
+      return true;
+    });
   }
   EXPECT_TRUE(found) << "no release record of after-v2 for port-rtm";
 }
