@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "havengate/v1/item.pb.h"
+#include "proto/audit_views.h"
 #include "proto/status_macros.h"
 #include "sqlite/statement.h"
 
@@ -272,6 +273,14 @@ absl::Status AuditStore::ForEachRecord(
     }
     return visit(record);
   });
+}
+
+absl::Status AuditStore::ForEachEvent(
+    const std::function<bool(const v1::AuditRecord&)>& visit,
+    uint64_t* undecodable) {
+  return ForEachRecord(
+      [&](const v1::AuditRecord& record) { return ForEachAuditEvent(record, visit); },
+      undecodable);
 }
 
 absl::StatusOr<std::set<ItemVersion>> AuditStore::ItemsMentioningContainer(

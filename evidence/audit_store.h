@@ -65,6 +65,15 @@ class AuditStore {
       const std::function<bool(const v1::AuditRecord&)>& visit,
       uint64_t* undecodable = nullptr);
 
+  // The events the records stand for, in key order: a combined record
+  // (SHARES_DECIDED, ITEMS_DELIVERED) as one SHARE_DECIDED per partner or
+  // one ITEM_DELIVERED per item (proto/audit_views.h), any other record as
+  // it is. What per-partner questions read; `ForEachRecord` is the log as
+  // stored (for the chain, checkpoints and exports).
+  [[nodiscard]] absl::Status ForEachEvent(
+      const std::function<bool(const v1::AuditRecord&)>& visit,
+      uint64_t* undecodable = nullptr);
+
   // Stored item versions whose body lists container `number` (ISO 6346,
   // compared without case or spaces).
   [[nodiscard]] absl::StatusOr<std::set<ItemVersion>> ItemsMentioningContainer(

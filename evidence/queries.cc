@@ -58,7 +58,7 @@ absl::StatusOr<std::set<ItemVersion>> ItemsWithPerson(AuditStore& store,
                                                       const std::string& partner,
                                                       const PersonPseudonymTest& test) {
   std::map<ItemVersion, std::set<std::string>> deciding_versions;
-  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+  HG_RETURN_IF_ERROR(store.ForEachEvent([&](const v1::AuditRecord& r) {
     if (r.type() == v1::SHARE_DECIDED && r.partner() == partner) {
       deciding_versions[{r.item().origin(), r.item().item_id(), r.item().version()}].insert(
           r.policy_version());
@@ -116,7 +116,7 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
   }
   for (const ItemVersion& v : versions) items.emplace(v.origin, v.item_id);
   std::vector<v1::AuditRecord> out;
-  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+  HG_RETURN_IF_ERROR(store.ForEachEvent([&](const v1::AuditRecord& r) {
     switch (r.type()) {
       case v1::SHARE_DECIDED:
       case v1::ITEM_DELIVERED:
@@ -147,7 +147,7 @@ absl::StatusOr<std::vector<v1::AuditRecord>> FindShared(
 absl::StatusOr<std::vector<v1::AuditRecord>> FindReceived(
     AuditStore& store, const std::string& partner, const TimeRange& range) {
   std::vector<v1::AuditRecord> out;
-  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+  HG_RETURN_IF_ERROR(store.ForEachEvent([&](const v1::AuditRecord& r) {
     if (r.type() == v1::ITEM_DELIVERED && r.partner() == partner &&
         range.Contains(r.recorded_at())) {
       out.push_back(r);
@@ -162,7 +162,7 @@ absl::StatusOr<std::vector<FieldRelease>> FindFieldReleases(
   std::map<std::string, FieldRelease> by_version;
   std::vector<std::string> order;
   std::map<std::string, std::vector<v1::AuditRecord>> lifecycle;
-  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+  HG_RETURN_IF_ERROR(store.ForEachEvent([&](const v1::AuditRecord& r) {
     if (IsLifecycle(r.type())) {
       // Any time: the approval may predate the period asked about.
       lifecycle[r.policy_version()].push_back(r);
@@ -274,7 +274,7 @@ absl::StatusOr<std::map<std::string, v1::PartnerActivity>> FindActivity(
     CountKind(*kinds, r, by_category, by_tlp);
     return true;
   };
-  HG_RETURN_IF_ERROR(store.ForEachRecord([&](const v1::AuditRecord& r) {
+  HG_RETURN_IF_ERROR(store.ForEachEvent([&](const v1::AuditRecord& r) {
     if (!range.Contains(r.recorded_at())) return true;
     if (r.type() == v1::CALL_REJECTED) {
       if (calls_rejected != nullptr) ++*calls_rejected;

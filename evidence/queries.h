@@ -7,6 +7,11 @@
 //
 // Each query reads the log once, in chain order, through a read-only
 // AuditStore. Results hold audit records, which never carry item contents.
+// The per-partner questions read it as events (AuditStore::ForEachEvent):
+// a record for all partners' decisions on an item answers as one
+// SHARE_DECIDED per partner, a batch's deliveries as one ITEM_DELIVERED per
+// item, so old and new logs answer alike; the export gives records as
+// stored.
 //
 // Thread-compatible (as AuditStore).
 #ifndef HAVENGATE_EVIDENCE_QUERIES_H_

@@ -125,9 +125,28 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def audit_events(records):
+    """The events the exported records stand for: a SHARES_DECIDED record
+    as one SHARE_DECIDED per partner, an ITEMS_DELIVERED record as one
+    ITEM_DELIVERED per item (as proto/audit_views.h reads them)."""
+    for r in records:
+        common = {k: v for k, v in r.items()
+                  if k not in ("decisions", "deliveries", "hash",
+                               "previous_hash")}
+        if r.get("type") == "SHARES_DECIDED":
+            for d in r.get("decisions", []):
+                yield {**common, **d, "type": "SHARE_DECIDED"}
+        elif r.get("type") == "ITEMS_DELIVERED":
+            for d in r.get("deliveries", []):
+                yield {**common, **d, "type": "ITEM_DELIVERED"}
+        else:
+            yield r
+
+
 def audit_records(havenctl, demo_dir, org):
     store = f"{demo_dir}/{org}/data/gateway.db"
-    return json_lines(run([havenctl, "audit", "export", "--store", store]))
+    return list(audit_events(json_lines(
+        run([havenctl, "audit", "export", "--store", store]))))
 
 
 def inbox(havenctl, demo_dir, org):
@@ -448,8 +467,7 @@ def summary(argv):
 
 def retractions():
     """The retraction records of an audit export on standard input."""
-    for line in sys.stdin:
-        r = json.loads(line)
+    for r in audit_events(json.loads(line) for line in sys.stdin if line.strip()):
         if r.get("type") == "ITEM_RETRACTED" or r.get("detail") == "retraction":
             what = r.get("reason") or "retraction delivered"
             print(f"    seq {r['sequence']:>3}  {r['type']:<15} "

@@ -8,6 +8,7 @@
 #define HAVENGATE_SERVER_AUDIT_AUDIT_RECORD_H_
 
 #include <string>
+#include <vector>
 
 #include "havengate/v1/audit.pb.h"
 #include "havengate/v1/item.pb.h"
@@ -19,6 +20,14 @@ namespace havengate::audit {
 v1::AuditRecord MakeAuditRecord(v1::AuditEventType type,
                                 const std::string& actor,
                                 const v1::Item* item = nullptr);
+
+// Appends `record`, one outcome of a delivery to a partner, to `records`,
+// the outcomes settled together by one acknowledgement: an ITEM_DELIVERED
+// that follows another delivery to the same partner joins it in one
+// ITEMS_DELIVERED record (its entries in order), so a batch acknowledged
+// at once costs one audit record. Anything else is appended as it is, so
+// the order of outcomes is kept.
+void AddSettledRecord(v1::AuditRecord record, std::vector<v1::AuditRecord>& records);
 
 }  // namespace havengate::audit
 

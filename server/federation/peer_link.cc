@@ -228,7 +228,7 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
       if (p.delivered && observer_.on_delivered) {
         observer_.on_delivered(options_.partner, absl::Now() - p.enqueued_at);
       }
-      records.push_back(std::move(p.record));
+      audit::AddSettledRecord(std::move(p.record), records);
       watermark = pending.begin()->first;
       pending.erase(pending.begin());
     }

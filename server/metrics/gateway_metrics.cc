@@ -200,8 +200,17 @@ void GatewayMetrics::OnAuditCommitted(const v1::AuditRecord& record) {
     case v1::SHARE_DECIDED:
       ShareDecided(partner, record.released());
       break;
+    case v1::SHARES_DECIDED:  // one record, a decision per partner
+      for (const v1::PartnerShareDecision& d : record.decisions()) {
+        ShareDecided(d.partner(), d.released());
+      }
+      break;
     case v1::ITEM_DELIVERED:
       deliveries_.WithLabels({partner, "delivered"}).Increment();
+      break;
+    case v1::ITEMS_DELIVERED:  // one record, a delivery per entry
+      deliveries_.WithLabels({partner, "delivered"})
+          .Increment(static_cast<double>(record.deliveries_size()));
       break;
     case v1::DELIVERY_REFUSED:
       deliveries_.WithLabels({partner, "refused"}).Increment();

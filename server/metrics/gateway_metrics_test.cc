@@ -95,6 +95,35 @@ TEST_F(GatewayMetricsTest, CountsWhatTheAuditLogRecords) {
   EXPECT_THAT(registry_.Expose(), Not(HasSubstr("alert.title")));
 }
 
+// Issue 16: a record for all partners' decisions counts one decision per
+// partner, a batch's deliveries one delivery per item, as the old records.
+TEST_F(GatewayMetricsTest, CombinedRecordsCountPerPartnerAndPerItem) {
+  v1::AuditRecord decided = Record(v1::SHARES_DECIDED);
+  v1::PartnerShareDecision* customs = decided.add_decisions();
+  customs->set_partner("customs-nl");
+  customs->set_released(true);
+  decided.add_decisions()->set_partner("port-rtm");  // not released
+  metrics_.OnAuditCommitted(decided);
+  v1::AuditRecord delivered = Record(v1::ITEMS_DELIVERED, "customs-nl");
+  delivered.add_deliveries()->mutable_item()->set_item_id("a1");
+  delivered.add_deliveries()->mutable_item()->set_item_id("a2");
+  delivered.add_deliveries()->mutable_item()->set_item_id("a3");
+  metrics_.OnAuditCommitted(delivered);
+
+  Exposition e = Scrape();
+  EXPECT_EQ(e.Find("havengate_share_decisions_total",
+                   {{"partner", "customs-nl"}, {"decision", "released"}}),
+            1.0);
+  EXPECT_EQ(e.Find("havengate_share_decisions_total",
+                   {{"partner", "port-rtm"}, {"decision", "not_released"}}),
+            1.0);
+  EXPECT_EQ(e.Find("havengate_deliveries_total",
+                   {{"partner", "customs-nl"}, {"outcome", "delivered"}}),
+            3.0);
+  EXPECT_EQ(e.Find("havengate_audit_records_total", {{"type", "SHARES_DECIDED"}}), 1.0);
+  EXPECT_EQ(e.Find("havengate_audit_records_total", {{"type", "ITEMS_DELIVERED"}}), 1.0);
+}
+
 TEST_F(GatewayMetricsTest, HooksForLinksOutboxesPolicyAndHandshakes) {
   metrics_.PeerState("customs-nl", true);
   metrics_.Delivered("customs-nl", absl::Milliseconds(30));

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "proto/audit_views.h"
 #include "proto/timestamp.h"
 #include "server/audit/audit_record.h"
 
@@ -41,27 +42,31 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
   options.received_from_partner = received_from_partner;
   policy::Decision decision = policy.Decide(item, options);
   const google::protobuf::Timestamp now = ToTimestamp(absl::Now());
+  // One record for every partner's decision (SHARES_DECIDED); with a
+  // single partner it is written as that partner's SHARE_DECIDED, which
+  // is no larger and which older readers understand.
+  v1::AuditRecord record =
+      audit::MakeAuditRecord(v1::SHARES_DECIDED, options_.gateway_spiffe_id, &item);
+  record.set_policy_version(decision.policy_version);
   for (policy::PartnerDecision& partner : decision.partners) {
-    v1::AuditRecord record = audit::MakeAuditRecord(
-        v1::SHARE_DECIDED, options_.gateway_spiffe_id, &item);
-    record.set_partner(partner.partner);
-    record.set_policy_version(decision.policy_version);
-    CopyStrings(partner.matched_rules, record.mutable_matched_rules());
-    CopyStrings(partner.protecting_rules, record.mutable_protecting_rules());
-    CopyStrings(partner.released_fields, record.mutable_released_fields());
-    CopyStrings(partner.withheld_fields, record.mutable_withheld_fields());
+    v1::PartnerShareDecision& decided = *record.add_decisions();
+    decided.set_partner(partner.partner);
+    CopyStrings(partner.matched_rules, decided.mutable_matched_rules());
+    CopyStrings(partner.protecting_rules, decided.mutable_protecting_rules());
+    CopyStrings(partner.released_fields, decided.mutable_released_fields());
+    CopyStrings(partner.withheld_fields, decided.mutable_withheld_fields());
     for (const policy::TransformedField& field : partner.transformed_fields) {
-      record.add_transformed_fields(field.ToString());
+      decided.add_transformed_fields(field.ToString());
     }
     bool released = partner.released;
     if (released && PassedThrough(item, partner.partner)) {
       // It came from there, or through there: they hold it already.
       released = false;
-      record.set_reason("the partner already holds the item (it passed through them)");
+      decided.set_reason("the partner already holds the item (it passed through them)");
     } else {
-      record.set_reason(std::string(policy::DecisionReasonText(partner.reason)));
+      decided.set_reason(std::string(policy::DecisionReasonText(partner.reason)));
     }
-    record.set_released(released);
+    decided.set_released(released);
     if (released) {
       store::PartnerCopy& copy = write.copies.emplace_back();
       copy.partner = partner.partner;
@@ -73,8 +78,15 @@ void Sharing::DecideForPartners(const policy::CompiledPolicy& policy,
       *hop->mutable_released_at() = now;
       hop->set_policy_version(decision.policy_version);
       hop->set_released_to(partner.partner);
-      record.set_digest(store::ItemDigest(copy.item));
+      decided.set_digest(store::ItemDigest(copy.item));
     }
+  }
+  if (record.decisions_size() == 1) {
+    ForEachAuditEvent(record, [&](const v1::AuditRecord& view) {
+      write.audit.push_back(view);
+      return true;
+    });
+  } else if (record.decisions_size() > 1) {
     write.audit.push_back(std::move(record));
   }
   // A partner that was sent an earlier version but gets none of this one

@@ -13,12 +13,14 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "evidence/audit_chain.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "openssl/sha.h"
+#include "proto/audit_views.h"
 #include "server/store/policy_history.h"
 #include "server/store/sqlite_store.h"
 #ifdef HG_STORE_TEST_POSTGRES
@@ -608,6 +610,66 @@ TEST_P(StoreTest, AuditRecordsFormAChainThatSurvivesReopen) {
   EXPECT_EQ((*records)[0].digest(), ItemDigest(MakeItem("a1", 1)))
       << "the ingest record carries the stored item's digest";
   ExpectValidChain(*records);
+}
+
+// Issue 16: the sender's combined records (one for all partners' decisions
+// on an item, one for a batch's deliveries) are stored and read back whole
+// beside old-form records, in one verifiable chain, and read per partner
+// as the old ones did.
+TEST_P(StoreTest, CombinedAuditRecordsReadBackBesideOldOnesInOneChain) {
+  ItemWrite w = Write(MakeItem("a1", 1));
+  w.copies.push_back(Copy("customs-nl", "for customs"));
+  w.copies.push_back(Copy("port-rtm", "for the port"));
+  v1::AuditRecord decided;
+  decided.set_type(v1::SHARES_DECIDED);
+  decided.mutable_item()->set_origin("police-nl");
+  decided.mutable_item()->set_item_id("a1");
+  decided.mutable_item()->set_version(1);
+  decided.set_policy_version("v3");
+  v1::PartnerShareDecision* customs = decided.add_decisions();
+  customs->set_partner("customs-nl");
+  customs->set_released(true);
+  customs->add_released_fields("title");
+  customs->add_withheld_fields("persons");
+  v1::PartnerShareDecision* port = decided.add_decisions();
+  port->set_partner("port-rtm");
+  port->set_released(true);
+  port->add_transformed_fields("persons.name: pseudonymise");
+  w.audit.push_back(decided);
+  ASSERT_TRUE(store_->WriteItem(std::move(w)).ok());
+  v1::AuditRecord old_form;  // as a store written before issue 16 holds it
+  old_form.set_type(v1::SHARE_DECIDED);
+  old_form.set_partner("customs-nl");
+  old_form.add_released_fields("title");
+  v1::AuditRecord delivered;
+  delivered.set_type(v1::ITEMS_DELIVERED);
+  delivered.set_partner("customs-nl");
+  delivered.add_deliveries()->mutable_item()->set_item_id("a1");
+  delivered.add_deliveries()->mutable_item()->set_item_id("a0");
+  ASSERT_TRUE(store_->AppendAudit({old_form, delivered}).ok());
+  Reopen();
+  auto records = store_->ReadAudit(0, 100);
+  ASSERT_TRUE(records.ok()) << records.status();
+  ASSERT_EQ(records->size(), 3u);
+  ExpectValidChain(*records);
+  EXPECT_EQ((*records)[0].type(), v1::SHARES_DECIDED);
+  ASSERT_EQ((*records)[0].decisions_size(), 2);
+  EXPECT_THAT((*records)[0].decisions(0).withheld_fields(), ElementsAre("persons"));
+  std::vector<std::string> events;
+  for (const v1::AuditRecord& stored : *records) {
+    ForEachAuditEvent(stored, [&](const v1::AuditRecord& r) {
+      events.push_back(absl::StrCat(v1::AuditEventType_Name(r.type()), " ", r.partner(), " ",
+                                    r.item().item_id(), " ", absl::StrJoin(r.released_fields(), ","),
+                                    absl::StrJoin(r.transformed_fields(), ","), " #",
+                                    r.sequence()));
+      return true;
+    });
+  }
+  EXPECT_THAT(events, ElementsAre("SHARE_DECIDED customs-nl a1 title #1",
+                                  "SHARE_DECIDED port-rtm a1 persons.name: pseudonymise #1",
+                                  "SHARE_DECIDED customs-nl  title #2",
+                                  "ITEM_DELIVERED customs-nl a1  #3",
+                                  "ITEM_DELIVERED customs-nl a0  #3"));
 }
 
 TEST_P(StoreTest, CheckpointsAreSignedAtTheirPlaceAndCommitsAreReported) {

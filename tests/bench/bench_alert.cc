@@ -146,4 +146,16 @@ std::string BenchItemId(const std::string& prefix, int n) {
   return absl::StrCat(prefix, "-", n);
 }
 
+void StampBenchCopy(const std::string& prefix, int n, v1::Item& item) {
+  item.set_item_id(BenchItemId(prefix, n));
+  auto stamp = [&](google::protobuf::RepeatedPtrField<v1::Container>& containers) {
+    for (v1::Container& c : containers) {
+      if (!c.seal_number().empty()) {
+        c.set_seal_number(absl::StrCat(c.seal_number(), "/", item.item_id()));
+      }
+    }
+  };
+  if (item.has_alert()) stamp(*item.mutable_alert()->mutable_containers());
+}
+
 }  // namespace havengate::bench

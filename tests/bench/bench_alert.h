@@ -27,6 +27,13 @@ absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file);
 // A distinct, valid item id: "<prefix>-<n>".
 std::string BenchItemId(const std::string& prefix, int n);
 
+// Makes `item` the n-th copy of a stream: item id BenchItemId(prefix, n),
+// and its containers' seal numbers made its own ("<seal>/<prefix>-<n>"),
+// so that a gateway indexing seal numbers for hits finds none between the
+// copies (real alerts are about different seals; identical copies would
+// each hit up to 100 earlier ones per key and measure that instead).
+void StampBenchCopy(const std::string& prefix, int n, v1::Item& item);
+
 }  // namespace havengate::bench
 
 #endif  // HAVENGATE_TESTS_BENCH_BENCH_ALERT_H_

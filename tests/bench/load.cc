@@ -71,7 +71,7 @@ absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
       [&]() -> std::optional<v1::Item> {
         if (sent == items) return std::nullopt;
         v1::Item copy = item;
-        copy.set_item_id(BenchItemId(id_prefix, sent++));
+        StampBenchCopy(id_prefix, sent++, copy);
         return copy;
       },
       [&](const v1::PushResult& result) { tally.Add(result); }, window);
@@ -104,7 +104,7 @@ absl::StatusOr<StreamResult> StreamWithStub(
         ++in_flight;
       }
       *request.mutable_item() = item;
-      request.mutable_item()->set_item_id(BenchItemId(id_prefix, i));
+      StampBenchCopy(id_prefix, i, *request.mutable_item());
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
@@ -185,7 +185,7 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
     call->index = i;
     call->scheduled = start + i * interval;
     *call->request.mutable_item() = item;
-    call->request.mutable_item()->set_item_id(BenchItemId(id_prefix, i));
+    StampBenchCopy(id_prefix, i, *call->request.mutable_item());
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(30));
     std::this_thread::sleep_until(call->scheduled);

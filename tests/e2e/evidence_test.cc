@@ -13,13 +13,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "certs/x509.h"
 #include "client/evidence_client.h"
+#include "evidence/audit_store.h"
 #include "evidence/checkpoint_signature.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/json.h"
 #include "tests/e2e/federation_fixture.h"
 #include "tests/testing/harness.h"
 
@@ -161,6 +165,86 @@ TEST_F(EvidenceTest, OfficerAsksWhatWasSharedAboutAContainer) {
 // police-be receives suspects' names pseudonymised (deploy policy,
 // cross-border-alerts-to-antwerp); given only the code police-be holds, the
 // officer finds what was shared about that person.
+// Issue 16: police-nl writes one audit record for all its partners'
+// decisions on an item. Each partner's answer, from the running gateway
+// and from havenctl offline, is that partner's decision field by field,
+// and the chain holding the combined records verifies.
+TEST_F(EvidenceTest, OneRecordHoldsEveryPartnersDecisionAndEachAnswerIsItsOwn) {
+  const std::string id = "01JDQEV0000000000000000001";
+  const std::string store = f_.gateway("police-nl").store_file();
+  std::vector<v1::AuditRecord> combined;
+  int old_form = 0;
+  auto reader = evidence::AuditStore::Open(store);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE((*reader)
+                  ->ForEachRecord([&](const v1::AuditRecord& r) {
+                    if (r.item().item_id() != id) return true;
+                    if (r.type() == v1::SHARES_DECIDED) combined.push_back(r);
+                    if (r.type() == v1::SHARE_DECIDED) ++old_form;
+                    return true;
+                  })
+                  .ok());
+  reader->reset();
+  ASSERT_EQ(combined.size(), 1u) << "one record for every partner's decision";
+  EXPECT_EQ(old_form, 0);
+  const v1::AuditRecord& record = combined[0];
+  ASSERT_EQ(record.decisions_size(), 4);  // customs-nl, port-rtm, police-be, police-ec
+  std::set<std::string> projections;
+  for (const v1::PartnerShareDecision& d : record.decisions()) {
+    projections.insert(absl::StrJoin(d.released_fields(), ","));
+  }
+  EXPECT_GT(projections.size(), 1u) << "the partners get different projections";
+
+  const TestOrg& police = f_.org("police-nl");
+  auto officer = Connect(police.officer_cert, police.officer_key);
+  client::EvidenceClient evidence(*officer);
+  for (const v1::PartnerShareDecision& d : record.decisions()) {
+    SCOPED_TRACE(d.partner());
+    v1::SharedRequest request;
+    request.set_partner(d.partner());
+    request.set_item_id(id);
+    auto shared = evidence.Shared(request);
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    std::vector<v1::AuditRecord> decisions;
+    for (const v1::AuditRecord& r : shared->records()) {
+      EXPECT_EQ(r.partner(), d.partner());
+      if (r.type() == v1::SHARE_DECIDED) decisions.push_back(r);
+    }
+    ASSERT_EQ(decisions.size(), 1u);
+    const v1::AuditRecord& answer = decisions[0];
+    EXPECT_EQ(answer.sequence(), record.sequence());
+    EXPECT_EQ(answer.policy_version(), record.policy_version());
+    EXPECT_EQ(answer.released(), d.released());
+    EXPECT_EQ(absl::StrJoin(answer.released_fields(), ","), absl::StrJoin(d.released_fields(), ","));
+    EXPECT_EQ(absl::StrJoin(answer.withheld_fields(), ","), absl::StrJoin(d.withheld_fields(), ","));
+    EXPECT_EQ(absl::StrJoin(answer.transformed_fields(), ","),
+              absl::StrJoin(d.transformed_fields(), ","));
+    EXPECT_EQ(absl::StrJoin(answer.matched_rules(), ","), absl::StrJoin(d.matched_rules(), ","));
+    EXPECT_EQ(answer.reason(), d.reason());
+
+    // havenctl offline prints the same decision (and no other partner's).
+    CommandResult offline = RunCommand({HavenctlBinary(), "audit", "shared", "--store", store,
+                                        "--partner", d.partner(), "--item", id, "--json"});
+    ASSERT_EQ(offline.exit_code, 0) << offline.out << offline.err;
+    int decided_lines = 0;
+    for (absl::string_view line : absl::StrSplit(offline.out, '\n', absl::SkipEmpty())) {
+      v1::AuditRecord r;
+      ASSERT_TRUE(ParseJson(std::string(line), &r).ok()) << line;
+      EXPECT_EQ(r.partner(), d.partner());
+      if (r.type() != v1::SHARE_DECIDED) continue;
+      ++decided_lines;
+      EXPECT_EQ(absl::StrJoin(r.released_fields(), ","), absl::StrJoin(d.released_fields(), ","));
+      EXPECT_EQ(absl::StrJoin(r.withheld_fields(), ","), absl::StrJoin(d.withheld_fields(), ","));
+    }
+    EXPECT_EQ(decided_lines, 1);
+  }
+
+  CommandResult verify =
+      RunCommand({HavenctlBinary(), "audit", "verify", "--store", store, "--json"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("\"ok\":true"));
+}
+
 TEST_F(EvidenceTest, OfficerAsksWhatWasSharedAboutAPersonPseudonym) {
   v1::Item third = MakeAlertAt("01JDQEV0000000000000000003", "NLRTM");
   third.mutable_alert()->mutable_persons(0)->set_name("Piet Jansen");

@@ -221,7 +221,10 @@ std::vector<v1::AuditRecord> Federation::Audit(const std::string& id) {
     ADD_FAILURE() << id << ": " << store.status();
     return records;
   }
-  absl::Status read = (*store)->ForEachRecord([&](const v1::AuditRecord& r) {
+  // As events: a combined record (one for all partners' decisions on an
+  // item, one for a batch's deliveries) reads as one record per partner or
+  // item, as the oversight queries read it.
+  absl::Status read = (*store)->ForEachEvent([&](const v1::AuditRecord& r) {
     records.push_back(r);
     return true;
   });

@@ -101,7 +101,8 @@ class Federation {
   absl::StatusOr<std::vector<v1::InboxEvent>> Replay(
       const std::string& id, absl::Duration quiet = absl::Seconds(2));
 
-  // `id`'s audit records, read from its store file (the gateway may run).
+  // `id`'s audit records, read from its store file (the gateway may run),
+  // as events: a combined record reads as one record per partner or item.
   std::vector<v1::AuditRecord> Audit(const std::string& id);
   // The records of `id` matching `match`.
   std::vector<v1::AuditRecord> AuditWhere(
