@@ -10,7 +10,9 @@
 // reason text, the explanation, the policy's diagnostics. A partner that
 // indexes every match key of what it received records hits holding only
 // released values, personal ones only as pseudonym codes, and a refusal to
-// make a key of a personal value in clear does not repeat it.
+// make a key of a personal value in clear does not repeat it. A one-off
+// release on request (a third of the items, random approved paths) carries
+// every value at the approved paths and no other body value.
 //
 // Every body string field can hold a canary; a policy is compiled once and
 // decides kItemsPerPolicy items. Deterministic: trial t uses the seed
@@ -40,6 +42,7 @@
 #include "gtest/gtest.h"
 #include "openssl/evp.h"
 #include "openssl/hmac.h"
+#include "policy/field_requests.h"
 #include "policy/leak_testing.h"
 #include "policy/matching.h"
 #include "policy/policy.h"
@@ -655,6 +658,7 @@ struct Stats {
   int64_t withheld_checks = 0;  // (canary, partner) pairs that must not leak
   int64_t protected_checks = 0;  // values under a matching rule's protections
   int64_t hit_keys = 0;  // match keys a receiver indexed, each checked as a hit
+  int64_t release_checks = 0;  // one-off releases on request checked
   int failures = 0;
 };
 
@@ -712,6 +716,7 @@ class LeakRun {
       for (const PartnerDecision& d : decision.partners) {
         CheckPartner(policy, conds, item, canaries, path_of, received, d, rerun);
       }
+      if (n % 3 == 0) CheckReleaseOnRequest(g, item, path_of, rerun);
       // One partner alone decides the same as all partners together.
       if (n % 4 == 0) {
         const std::string& one = g.Pick(kPartners);
@@ -789,6 +794,57 @@ class LeakRun {
     if (d.explanation != nullptr) {
       ++stats_.explained;
       ExpectNoCanary(d.explanation->ToString(), "the explanation", rerun);
+    }
+  }
+
+  // A one-off release on request (KeepOnlyFields) carries the envelope and
+  // the values at the approved paths: every one of them, and nothing else of
+  // the body.
+  void CheckReleaseOnRequest(Gen& g, const v1::Item& item,
+                             const std::map<std::string, std::string>& path_of,
+                             const std::string& rerun) {
+    std::vector<std::string> paths;
+    for (const auto& [value, path] : path_of) {
+      if (absl::StrContains(value, testing::kCanaryMark)) paths.push_back(path);
+    }
+    if (paths.empty()) return;
+    std::vector<std::string> approved;
+    for (int k = g.Int(1, 3); k > 0; --k) {
+      std::string path = g.Pick(paths);
+      // Sometimes the enclosing message (`persons` for `persons.name`).
+      if (g.Coin(0.3) && absl::StrContains(path, '.')) path = path.substr(0, path.rfind('.'));
+      approved.push_back(std::move(path));
+    }
+    v1::Item envelope = item;
+    envelope.clear_alert();
+    envelope.clear_report();
+    const std::string envelope_bytes = envelope.SerializeAsString();
+    absl::flat_hash_set<std::string> allowed;
+    for (absl::string_view c : testing::FindCanaries(envelope_bytes)) allowed.emplace(c);
+    absl::flat_hash_set<std::string> expected;
+    for (const auto& [value, path] : path_of) {
+      if (std::none_of(approved.begin(), approved.end(),
+                       [&](const std::string& a) { return FieldPathCovers(a, path); })) {
+        continue;
+      }
+      for (absl::string_view c : testing::FindCanaries(value)) expected.emplace(c);
+    }
+    allowed.insert(expected.begin(), expected.end());
+    const std::string release = KeepOnlyFields(item, approved).SerializeAsString();
+    absl::flat_hash_set<std::string> carried;
+    for (absl::string_view c : testing::FindCanaries(release)) carried.emplace(c);
+    ++stats_.release_checks;
+    for (const std::string& c : carried) {
+      if (allowed.contains(c)) continue;
+      ADD_FAILURE() << rerun << ": value " << c << " outside the approved fields ("
+                    << absl::StrJoin(approved, ",") << ") in a release on request";
+      ++stats_.failures;
+    }
+    for (const std::string& c : expected) {
+      if (carried.contains(c)) continue;
+      ADD_FAILURE() << rerun << ": approved value " << c << " ("
+                    << absl::StrJoin(approved, ",") << ") missing from a release on request";
+      ++stats_.failures;
     }
   }
 
@@ -920,13 +976,15 @@ TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
   const Stats& s = run.stats();
   std::printf("leak test: %lld cases (seed %u), %lld partner decisions, %lld released, "
               "%lld explained, %lld withheld canaries checked, %lld values under a "
-              "matching rule's protections checked, %lld hit keys checked, %d failures, "
+              "matching rule's protections checked, %lld hit keys checked, %lld releases on "
+              "request checked, %d failures, "
               "%.1f s\n",
               static_cast<long long>(s.cases), flags.seed,
               static_cast<long long>(s.partner_decisions), static_cast<long long>(s.released),
               static_cast<long long>(s.explained), static_cast<long long>(s.withheld_checks),
               static_cast<long long>(s.protected_checks),
-              static_cast<long long>(s.hit_keys), s.failures, seconds);
+              static_cast<long long>(s.hit_keys), static_cast<long long>(s.release_checks),
+              s.failures, seconds);
   EXPECT_EQ(s.failures, 0);
   if (flags.trial < 0) {
     EXPECT_EQ(s.cases, flags.cases);
@@ -935,6 +993,7 @@ TEST(LeakTest, EngineMatchesReferenceAndNoCanaryLeaks) {
     EXPECT_GT(s.withheld_checks, s.partner_decisions);
     EXPECT_GT(s.protected_checks, s.partner_decisions / 4);
     EXPECT_GT(s.hit_keys, s.released / 2);
+    EXPECT_GT(s.release_checks, s.cases / 4);
   }
 }
 
