@@ -89,9 +89,12 @@ void CommonFlags::AddTo(CLI::App& app, const std::string& item_help) {
       ->check(CLI::PositiveNumber);
   app.add_option("--rate", rate, "Push calls per second (open loop)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--latency-seconds", latency_seconds,
+  app.add_option("--latency-seconds,--seconds", latency_seconds,
                  "Duration of each Push latency run")
       ->check(CLI::PositiveNumber);
+  app.add_flag("!--no-client-batches", client_batches,
+               "The client library's PushStream sends one item per message "
+               "(no batches): the baseline");
   app.add_option("--json-out", json_out,
                  "Also write the figures as JSON to this file");
   app.add_option("--item", item_file, item_help)->check(CLI::ExistingFile);

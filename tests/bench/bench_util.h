@@ -81,6 +81,9 @@ struct CommonFlags {
   int window = 1024;
   double rate = 1000;
   double latency_seconds = 5;
+  // --no-client-batches: the client library's PushStream sends one item
+  // per message (Client::PushStreamOptions::batches), the baseline.
+  bool client_batches = true;
   std::string json_out;
   // Proto3 JSON of the item to push instead of the built-in alert.
   std::string item_file;

@@ -63,9 +63,14 @@ struct AnswerTally {
 absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
                                               const v1::Item& item,
                                               const std::string& id_prefix,
-                                              int items, int window) {
+                                              int items, int window,
+                                              bool batches) {
   int sent = 0;
   AnswerTally tally;
+  client::Client::PushStreamOptions options;
+  options.window = window;
+  options.batches = batches;
+  client::Client::PushStreamStats stats;
   Clock::time_point start = Clock::now();
   absl::Status status = client.PushStream(
       [&]() -> std::optional<v1::Item> {
@@ -74,10 +79,12 @@ absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
         copy.set_item_id(BenchItemId(id_prefix, sent++));
         return copy;
       },
-      [&](const v1::PushResult& result) { tally.Add(result); }, window);
+      [&](const v1::PushResult& result) { tally.Add(result); }, options, &stats);
   if (!status.ok()) return status;
   if (absl::Status s = tally.Check(items); !s.ok()) return s;
-  return MakeStreamResult(items, start, tally.last_answer);
+  StreamResult result = MakeStreamResult(items, start, tally.last_answer);
+  result.messages = stats.messages_sent;
+  return result;
 }
 
 absl::StatusOr<StreamResult> StreamWithStub(
