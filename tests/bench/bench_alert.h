@@ -27,6 +27,18 @@ absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file);
 // A distinct, valid item id: "<prefix>-<n>".
 std::string BenchItemId(const std::string& prefix, int n);
 
+// --distinct-keys: every copy pushed from now on gets match keys of its
+// own (container numbers, IMO number and MMSI, all valid), so that no copy
+// matches another. Off (the default), every copy carries the template's
+// keys and each new item is a hit on up to 100 earlier ones per key
+// (store::kMaxHitsPerKey): a hit records an event, a row and an audit
+// record at every gateway whose policy indexes the key type.
+void SetDistinctKeys(bool distinct);
+
+// Makes `copy` (a copy of the template) the item pushed as number `n`
+// under `prefix`: its item_id, and its own keys if SetDistinctKeys(true).
+void MakeBenchCopy(v1::Item& copy, const std::string& prefix, int n);
+
 }  // namespace havengate::bench
 
 #endif  // HAVENGATE_TESTS_BENCH_BENCH_ALERT_H_

@@ -76,7 +76,7 @@ absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
       [&]() -> std::optional<v1::Item> {
         if (sent == items) return std::nullopt;
         v1::Item copy = item;
-        copy.set_item_id(BenchItemId(id_prefix, sent++));
+        MakeBenchCopy(copy, id_prefix, sent++);
         return copy;
       },
       [&](const v1::PushResult& result) { tally.Add(result); }, options, &stats);
@@ -111,7 +111,7 @@ absl::StatusOr<StreamResult> StreamWithStub(
         ++in_flight;
       }
       *request.mutable_item() = item;
-      request.mutable_item()->set_item_id(BenchItemId(id_prefix, i));
+      MakeBenchCopy(*request.mutable_item(), id_prefix, i);
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
@@ -192,7 +192,7 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
     call->index = i;
     call->scheduled = start + i * interval;
     *call->request.mutable_item() = item;
-    call->request.mutable_item()->set_item_id(BenchItemId(id_prefix, i));
+    MakeBenchCopy(*call->request.mutable_item(), id_prefix, i);
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(30));
     std::this_thread::sleep_until(call->scheduled);
