@@ -134,8 +134,11 @@ absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
 absl::Status Client::PushStream(
     const std::function<std::optional<v1::Item>()>& next,
     const std::function<void(const v1::PushResult&)>& on_result, int window) {
+  // One item per message, as before batches: callers opt in to batches
+  // through PushStreamOptions.
   PushStreamOptions options;
   options.window = window;
+  options.batches = false;
   return PushStream(next, on_result, options);
 }
 
@@ -154,8 +157,10 @@ absl::Status Client::PushStream(
   std::deque<v1::Item> queued;
   bool next_done = false;
   bool reader_done = false;
-  // Messages and items written; read after the threads joined.
+  // Items written and messages; read after the threads joined.
   uint64_t sent = 0, messages = 0;
+  // Items `next` handed over (queued ones may never have been sent).
+  uint64_t taken = 0;
   // The largest batch the gateway takes, in bytes; 0 until it offered
   // batches (its initial metadata, which the reader waits for).
   std::atomic<int> batch_bytes{0};
@@ -186,6 +191,7 @@ absl::Status Client::PushStream(
         std::optional<v1::Item> item = next();
         if (!item.has_value()) break;
         *request.mutable_item() = std::move(*item);
+        ++taken;
         ++sent;
         ++messages;
         if (!stream->Write(request)) break;
@@ -206,6 +212,7 @@ absl::Status Client::PushStream(
           break;
         }
         queued.push_back(std::move(*item));
+        ++taken;
         cv.notify_all();
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -291,11 +298,12 @@ absl::Status Client::PushStream(
   // A stream that ends well must have answered every item. It may not have:
   // a message the gateway cannot parse (e.g. a string that is not UTF-8)
   // ends its reading as if this side were done (gRPC 1.51), and the
-  // gateway then closes the stream with OK.
-  if (answered < sent) {
+  // gateway then closes the stream with OK. Items still queued here then
+  // were never sent: not acknowledged either.
+  if (answered < taken) {
     return absl::AbortedError(absl::StrCat(
-        "the gateway ended the stream without answering ", sent - answered,
-        " of ", sent, " items (the first unanswered one may be malformed); "
+        "the gateway ended the stream without answering ", taken - answered,
+        " of ", taken, " items (the first unanswered one may be malformed); "
         "they were not acknowledged"));
   }
   return absl::OkStatus();

@@ -81,7 +81,8 @@ class Client {
       const std::function<void(const v1::PushResult&)>& on_result,
       int window = 256);
 
-  // The same, with batches (ingest.proto, "Batches"): the items `next`
+  // The same, with batches unless `options.batches` is false (the
+  // overload above never batches) (ingest.proto, "Batches"): the items `next`
   // has handed over and not yet sent go out together, several per gRPC
   // message, up to `batch_max_items` and `batch_max_bytes` (and below the
   // gateway's message limit). Nothing waits to fill a batch: at a low rate
