@@ -1,6 +1,8 @@
 #include "client/client.h"
 
+#include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -11,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "certs/channel_credentials.h"
 #include "grpcpp/grpcpp.h"
+#include "proto/push_batch.h"
 #include "proto/status_macros.h"
 #include "yaml-cpp/yaml.h"
 
@@ -132,45 +135,153 @@ absl::StatusOr<v1::Receipt> Client::Push(const v1::Item& item) {
 absl::Status Client::PushStream(
     const std::function<std::optional<v1::Item>()>& next,
     const std::function<void(const v1::PushResult&)>& on_result, int window) {
+  // One item per message, as before batches: callers opt in to batches
+  // through PushStreamOptions.
+  PushStreamOptions options;
+  options.window = window;
+  options.batches = false;
+  return PushStream(next, on_result, options);
+}
+
+absl::Status Client::PushStream(
+    const std::function<std::optional<v1::Item>()>& next,
+    const std::function<void(const v1::PushResult&)>& on_result,
+    const PushStreamOptions& options, PushStreamStats* stats) {
   grpc::ClientContext context;
+  if (options.batches) context.AddMetadata(kPushBatchKey, kPushBatchAsk);
   auto stream = ingest_->PushStream(&context);
   std::mutex mu;
   std::condition_variable cv;
+  // Items taken from `next` and not yet answered (queued or sent).
   int in_flight = 0;
+  // Taken from `next`, not yet sent (batches only).
+  std::deque<v1::Item> queued;
+  bool next_done = false;
   bool reader_done = false;
-  uint64_t sent = 0;  // items taken from `next`; read after the writer joined
+  // Items written and messages; read after the threads joined.
+  uint64_t sent = 0, messages = 0;
+  // Items `next` handed over (queued ones may never have been sent).
+  uint64_t taken = 0;
+  // The largest batch the gateway takes, in bytes; 0 until it offered
+  // batches (its initial metadata, which the reader waits for).
+  std::atomic<int> batch_bytes{0};
 
-  // Items go out from this thread while answers come back on the reader
-  // below; `window` bounds what is unanswered.
-  std::thread writer([&] {
-    v1::PushRequest request;
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return in_flight < window || reader_done; });
-        if (reader_done) break;
-      }
-      std::optional<v1::Item> item = next();
-      if (!item.has_value()) break;
-      *request.mutable_item() = std::move(*item);
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ++in_flight;
-      }
-      ++sent;
-      if (!stream->Write(request)) break;
-    }
-    stream->WritesDone();
-  });
-
-  uint64_t answered = 0;
-  v1::PushResult result;
-  while (stream->Read(&result)) {
-    ++answered;
-    on_result(result);
+  // Waits until one more item may be taken from `next`; false once the
+  // stream ended.
+  auto await_room = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return in_flight < options.window || reader_done; });
+    if (reader_done) return false;
+    ++in_flight;
+    return true;
+  };
+  auto give_back_room = [&] {
     std::lock_guard<std::mutex> lock(mu);
     --in_flight;
     cv.notify_all();
+  };
+
+  std::thread feeder;
+  std::thread writer;
+  if (!options.batches) {
+    // Items go out from this thread, one per message, while answers come
+    // back on the reader below; `window` bounds what is unanswered.
+    writer = std::thread([&] {
+      v1::PushRequest request;
+      while (await_room()) {
+        std::optional<v1::Item> item = next();
+        if (!item.has_value()) break;
+        *request.mutable_item() = std::move(*item);
+        ++taken;
+        ++sent;
+        ++messages;
+        if (!stream->Write(request)) break;
+      }
+      stream->WritesDone();
+    });
+  } else {
+    // `next` is called on a thread of its own, so that the writer knows
+    // what is ready without waiting for more: it sends everything queued
+    // while it wrote the previous message.
+    feeder = std::thread([&] {
+      for (;;) {
+        if (!await_room()) break;
+        std::optional<v1::Item> item = next();
+        std::lock_guard<std::mutex> lock(mu);
+        if (!item.has_value()) {
+          --in_flight;
+          break;
+        }
+        queued.push_back(std::move(*item));
+        ++taken;
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      next_done = true;
+      cv.notify_all();
+    });
+    writer = std::thread([&] {
+      v1::PushRequest request;
+      for (;;) {
+        request.Clear();
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return !queued.empty() || next_done || reader_done; });
+          if (reader_done || queued.empty()) break;
+          const int limit = batch_bytes;
+          if (limit == 0 || queued.size() == 1) {
+            *request.mutable_item() = std::move(queued.front());
+            queued.pop_front();
+          } else {
+            size_t bytes = 0;
+            while (!queued.empty() &&
+                   request.batch_size() < options.batch_max_items) {
+              const size_t item_bytes = queued.front().ByteSizeLong() + 8;
+              if (request.batch_size() > 0 &&
+                  bytes + item_bytes > static_cast<size_t>(limit)) {
+                break;
+              }
+              bytes += item_bytes;
+              *request.add_batch()->mutable_item() = std::move(queued.front());
+              queued.pop_front();
+            }
+            if (request.batch_size() == 1) {
+              // One alone goes as before.
+              v1::Item only = std::move(*request.mutable_batch(0)->mutable_item());
+              request.Clear();
+              *request.mutable_item() = std::move(only);
+            }
+          }
+        }
+        sent += std::max(1, request.batch_size());
+        ++messages;
+        if (!stream->Write(request)) break;
+      }
+      stream->WritesDone();
+    });
+  }
+
+  if (options.batches) {
+    stream->WaitForInitialMetadata();
+    const auto& initial = context.GetServerInitialMetadata();
+    if (auto it = initial.find(kPushBatchKey); it != initial.end()) {
+      batch_bytes = BatchBytesFor(absl::string_view(it->second.data(), it->second.size()),
+                                  options.batch_max_bytes);
+    }
+  }
+  uint64_t answered = 0;
+  v1::PushResult result;
+  auto answer = [&](const v1::PushResult& one) {
+    ++answered;
+    on_result(one);
+    give_back_room();
+  };
+  while (stream->Read(&result)) {
+    if (result.batch_size() > 0) {
+      for (const v1::PushResult& one : result.batch()) answer(one);
+    } else {
+      answer(result);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -178,15 +289,22 @@ absl::Status Client::PushStream(
     cv.notify_all();
   }
   writer.join();
+  if (feeder.joinable()) feeder.join();
+  if (stats != nullptr) {
+    stats->batched = batch_bytes > 0;
+    stats->items_sent = sent;
+    stats->messages_sent = messages;
+  }
   HG_RETURN_IF_ERROR(FromGrpcStatus(stream->Finish()));
   // A stream that ends well must have answered every item. It may not have:
   // a message the gateway cannot parse (e.g. a string that is not UTF-8)
   // ends its reading as if this side were done (gRPC 1.51), and the
-  // gateway then closes the stream with OK.
-  if (answered < sent) {
+  // gateway then closes the stream with OK. Items still queued here then
+  // were never sent: not acknowledged either.
+  if (answered < taken) {
     return absl::AbortedError(absl::StrCat(
-        "the gateway ended the stream without answering ", sent - answered,
-        " of ", sent, " items (the first unanswered one may be malformed); "
+        "the gateway ended the stream without answering ", taken - answered,
+        " of ", taken, " items (the first unanswered one may be malformed); "
         "they were not acknowledged"));
   }
   return absl::OkStatus();

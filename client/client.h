@@ -82,6 +82,38 @@ class Client {
       const std::function<void(const v1::PushResult&)>& on_result,
       int window = 256);
 
+  // The same, with batches unless `options.batches` is false (the
+  // overload above never batches) (ingest.proto, "Batches"): the items `next`
+  // has handed over and not yet sent go out together, several per gRPC
+  // message, up to `batch_max_items` and `batch_max_bytes` (and below the
+  // gateway's message limit). Nothing waits to fill a batch: at a low rate
+  // each item goes out alone at once; under load, items gather while the
+  // previous message is written. Each item still gets its own PushResult
+  // through `on_result`, in order. A gateway that does not offer batches
+  // (an earlier release) is sent one item per message. An item the gateway
+  // cannot even parse (a string that is not UTF-8) ends the stream as
+  // above; with batches, the items sharing its message are left unanswered
+  // with it (not acknowledged: resend them). `stats`, if set, is filled in
+  // when the stream ends.
+  struct PushStreamOptions {
+    // Items handed over by `next` and not yet answered.
+    int window = 256;
+    // Ask the gateway for batches; false keeps one item per message.
+    bool batches = true;
+    int batch_max_items = 256;
+    int batch_max_bytes = 1 << 20;
+  };
+  struct PushStreamStats {
+    // The gateway offered batches (and the client asked).
+    bool batched = false;
+    uint64_t items_sent = 0;
+    uint64_t messages_sent = 0;
+  };
+  [[nodiscard]] absl::Status PushStream(
+      const std::function<std::optional<v1::Item>()>& next,
+      const std::function<void(const v1::PushResult&)>& on_result,
+      const PushStreamOptions& options, PushStreamStats* stats = nullptr);
+
   // Withdraws one of this organisation's items everywhere it was shared.
   [[nodiscard]] absl::StatusOr<v1::Retraction> Retract(
       const std::string& item_id, const std::string& reason);

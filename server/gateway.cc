@@ -87,6 +87,19 @@ ItemLimits ItemLimitsOf(const config::LimitsConfig& limits) {
   return item_limits;
 }
 
+// What the Ingest service runs with: the item limits and stream window of
+// `limits` (reloadable); the message size as the server was built with
+// (`running`, restart-only).
+IngestOptions IngestOptionsOf(const config::LimitsConfig& limits,
+                              const config::GatewayConfig& running) {
+  IngestOptions options;
+  options.limits = ItemLimitsOf(limits);
+  options.stream_window = limits.stream_window;
+  options.max_message_bytes = static_cast<int>(running.limits.max_message_bytes);
+  options.offer_batches = !running.unbatched_push_streams_for_testing;
+  return options;
+}
+
 // Hit/no-hit questions one partner gateway may ask: a call rate only (its
 // open calls are bounded by limits.per_caller already).
 limits::CallerLimitsOptions HitQuestionLimits(const config::LimitsConfig& limits) {
@@ -358,9 +371,7 @@ absl::Status GatewayImpl::Init() {
       absl::StrCat("spiffe://", config_.organisation_domain, "/gateway");
   sharing_ = std::make_unique<Sharing>(sharing_options, *policies_);
 
-  IngestOptions ingest_options;
-  ingest_options.limits = ItemLimitsOf(config_.limits);
-  ingest_options.stream_window = config_.limits.stream_window;
+  const IngestOptions ingest_options = IngestOptionsOf(config_.limits, config_);
   caller_limits_ =
       std::make_unique<limits::CallerLimits>(config_.limits.per_caller);
   ingest_ = std::make_unique<IngestService>(ingest_options,
@@ -670,9 +681,7 @@ absl::Status GatewayImpl::ApplyConfigFile(const std::string& path) {
     field_requests_->RemovePeer(id);
   }
   if (diff.limits_changed) {
-    IngestOptions ingest_options;
-    ingest_options.limits = ItemLimitsOf(next.limits);
-    ingest_options.stream_window = next.limits.stream_window;
+    const IngestOptions ingest_options = IngestOptionsOf(next.limits, config_);
     ingest_->SetOptions(ingest_options);
     federation_->SetLimits(ingest_options.limits, next.limits.stream_window);
     caller_limits_->SetLimits(next.limits.per_caller);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "proto/identifiers.h"
+#include "proto/push_batch.h"
 #include "proto/status_macros.h"
 #include "proto/timestamp.h"
 #include "server/audit/audit_record.h"
@@ -103,12 +104,17 @@ void IngestService::ReportLimitRefusal(const std::string& caller,
 }
 
 bool IngestService::AwaitItem(const grpc::ServerContext& context,
-                              const security::PeerIdentity& caller) {
+                              const security::PeerIdentity& caller,
+                              const std::function<void()>& before_waiting) {
   // Reading pauses, so HTTP/2 flow control slows the client down; the
   // pause is cut into short waits to notice a cancelled call (or shutdown).
   constexpr absl::Duration kLongestWait = absl::Milliseconds(100);
   absl::Duration wait;
+  bool first_wait = true;
   while (!limits_.TakeItem(caller.spiffe_id, &wait).ok()) {
+    // Items held back to be stored together go on before the pause.
+    if (first_wait && before_waiting) before_waiting();
+    first_wait = false;
     if (context.IsCancelled()) return false;
     absl::SleepFor(std::min(wait, kLongestWait));
   }
@@ -220,6 +226,18 @@ grpc::Status IngestService::PushStream(
   const security::PeerIdentity* caller = &admitted->caller;
 
   const IngestOptions options = this->options();
+  // A client of this release asks for batches (ingest.proto, "Batches"):
+  // it is told the largest message read here, and answered in batches.
+  bool answer_in_batches = false;
+  if (auto it = context->client_metadata().find(kPushBatchKey);
+      options.offer_batches && it != context->client_metadata().end() &&
+      it->second == kPushBatchAsk) {
+    answer_in_batches = true;
+    context->AddInitialMetadata(kPushBatchKey,
+                                absl::StrCat(options.max_message_bytes));
+    stream->SendInitialMetadata();
+  }
+
   OrderedAnswers<StreamAnswer> queue(options.stream_window);
   // Logs (and audits, if the store refused it) one item's outcome, and
   // makes its answer. Runs on the answer thread, never on the store's
@@ -240,21 +258,40 @@ grpc::Status IngestService::PushStream(
   };
   // Answers go out from their own thread so that reading, validating and
   // committing overlap: the client can keep a window of items in flight.
+  // To a client that asked, everything answered so far goes out in one
+  // message (several if it is large).
   bool write_failed = false;
   std::vector<StreamAnswer> unsent;
   std::thread writer([&] {
     std::vector<StreamAnswer> ready;
+    v1::PushResult batch;
+    // Far below any message limit: an answer is a receipt (~200 bytes).
+    constexpr int kMaxAnswersPerMessage = 512;
     while (queue.NextReady(&ready)) {
-      for (size_t i = 0; i < ready.size(); ++i) {
-        v1::PushResult result = settle(ready[i]);
-        // No buffer hint: on a synchronous stream a hinted Write blocks
-        // until a later write flushes it, and the later write is this
-        // thread's next call (grpc/grpc#12975). The answers then sat
-        // until other traffic or a keepalive ping (60 s) moved them.
-        if (!stream->Write(result)) {
+      for (size_t i = 0; i < ready.size();) {
+        const size_t count =
+            answer_in_batches
+                ? std::min(ready.size() - i, static_cast<size_t>(kMaxAnswersPerMessage))
+                : 1;
+        bool written;
+        if (count == 1) {
+          // No buffer hint: on a synchronous stream a hinted Write blocks
+          // until a later write flushes it, and the later write is this
+          // thread's next call (grpc/grpc#12975). The answers then sat
+          // until other traffic or a keepalive ping (60 s) moved them.
+          written = stream->Write(settle(ready[i]));
+        } else {
+          batch.Clear();
+          for (size_t j = i; j < i + count; ++j) {
+            *batch.add_batch() = settle(ready[j]);
+          }
+          written = stream->Write(batch);
+        }
+        i += count;
+        if (!written) {
           write_failed = true;
           queue.Abandon();
-          unsent.assign(std::make_move_iterator(ready.begin() + i + 1),
+          unsent.assign(std::make_move_iterator(ready.begin() + i),
                         std::make_move_iterator(ready.end()));
           return;
         }
@@ -262,29 +299,38 @@ grpc::Status IngestService::PushStream(
     }
   });
 
-  uint64_t accepted = 0, refused = 0;
-  v1::PushRequest request;
-  while (stream->Read(&request)) {
+  // The items of the message being read: the valid ones of a batch are
+  // stored in one transaction (group commit), each answered after it.
+  std::vector<store::Store::GroupedWrite> group;
+  auto store_group = [&] {
+    if (!group.empty()) store_.WriteTogetherAsync(std::exchange(group, {}));
+  };
+  uint64_t accepted = 0, refused = 0, batches = 0;
+  // Handles one item read (`refusal`, if set, refuses it without looking
+  // at it). False when the stream is to end (cancelled or abandoned).
+  auto handle = [&](v1::PushRequest& request, absl::Status refusal) {
     // Over its item rate, the caller waits here: nothing is refused, the
     // stream just slows down.
-    if (!AwaitItem(*context, *caller)) break;
+    if (!AwaitItem(*context, *caller, store_group)) return false;
     uint64_t index;
-    if (!queue.Reserve(&index)) break;
+    if (!queue.Reserve(&index, store_group)) return false;
     std::string item_id = request.item().item_id();
+    if (refusal.ok() && !request.has_item()) {
+      refusal = absl::InvalidArgumentError("item: is required");
+    }
     absl::StatusOr<store::ItemWrite> write =
-        request.has_item()
-            ? PrepareItem(*request.mutable_item(), *caller, options.limits,
-                          sharing_)
-            : absl::InvalidArgumentError("item: is required");
+        refusal.ok() ? PrepareItem(*request.mutable_item(), *caller,
+                                   options.limits, sharing_)
+                     : absl::StatusOr<store::ItemWrite>(refusal);
     if (!write.ok()) {
       ++refused;
       AuditRejection(caller->spiffe_id, "PushStream", write.status(),
                      &request.item());
       queue.Complete(index, StreamAnswer{index, std::move(item_id),
                                          write.status(), false});
-      continue;
+      return true;
     }
-    store_.WriteItemAsync(
+    group.push_back(store::Store::ItemEntry{
         std::move(*write),
         [&queue, index, item_id = std::move(item_id)](
             absl::StatusOr<store::ItemWriteResult> result) mutable {
@@ -292,9 +338,39 @@ grpc::Status IngestService::PushStream(
           queue.Complete(index, StreamAnswer{index, std::move(item_id),
                                              std::move(result),
                                              refused_by_store});
-        });
+        }});
     ++accepted;
+    return true;
+  };
+
+  v1::PushRequest request;
+  while (stream->Read(&request)) {
+    bool go_on = true;
+    if (request.batch_size() == 0) {
+      go_on = handle(request, absl::OkStatus());
+    } else {
+      ++batches;
+      // Every entry is a position of the stream with its own answer; one
+      // that is not a single item is refused alone.
+      if (request.has_item()) {
+        go_on = handle(request, absl::InvalidArgumentError(
+                                    "item: is set beside batch; a request "
+                                    "carries one or the other"));
+      }
+      for (int i = 0; go_on && i < request.batch_size(); ++i) {
+        v1::PushRequest& entry = *request.mutable_batch(i);
+        go_on = handle(entry, entry.batch_size() == 0
+                                  ? absl::OkStatus()
+                                  : absl::InvalidArgumentError(absl::StrCat(
+                                        "batch[", i,
+                                        "]: an entry of a batch carries one "
+                                        "item and no batch of its own")));
+      }
+    }
+    store_group();
+    if (!go_on) break;
   }
+  store_group();
   queue.ReadingDone();
   writer.join();
   // Store callbacks reference `queue`: wait for them before it goes away.
@@ -304,7 +380,8 @@ grpc::Status IngestService::PushStream(
   for (StreamAnswer& answer : queue.TakeUntaken()) settle(answer);
   log::Info("push_stream_closed", {{"client", caller->spiffe_id},
                                    {"submitted", accepted},
-                                   {"refused", refused}});
+                                   {"refused", refused},
+                                   {"batches", batches}});
   if (write_failed || context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED,
                         "the client closed the stream");

@@ -13,6 +13,7 @@
 #ifndef HAVENGATE_SERVER_INGEST_SERVICE_H_
 #define HAVENGATE_SERVER_INGEST_SERVICE_H_
 
+#include <functional>
 #include <mutex>
 
 #include "havengate/v1/ingest.grpc.pb.h"
@@ -29,6 +30,12 @@ struct IngestOptions {
   // Items of one PushStream read but not yet answered; reading pauses when
   // the window is full (flow control towards the client).
   int stream_window = 1024;
+  // Whether PushStream offers batches to a client that asks (ingest.proto,
+  // "Batches"); off only to stand in for an earlier release in tests and
+  // benchmarks.
+  bool offer_batches = true;
+  // The largest message the gateway reads, announced to batching clients.
+  int max_message_bytes = 4 << 20;
 };
 
 class IngestService final : public v1::Ingest::Service {
@@ -72,8 +79,10 @@ class IngestService final : public v1::Ingest::Service {
   void ReportLimitRefusal(const std::string& caller, absl::string_view method,
                           const absl::Status& refusal);
   // Waits until the caller may push one more item on a stream. False if
-  // the call was cancelled meanwhile.
-  bool AwaitItem(const grpc::ServerContext& context, const security::PeerIdentity& caller);
+  // the call was cancelled meanwhile. `before_waiting`, if set, runs once
+  // before the first pause.
+  bool AwaitItem(const grpc::ServerContext& context, const security::PeerIdentity& caller,
+                 const std::function<void()>& before_waiting = nullptr);
   // Validates and normalises one pushed item and prepares its write.
   absl::StatusOr<store::ItemWrite> Prepare(const v1::PushRequest& request,
                                            const security::PeerIdentity& caller);

@@ -162,6 +162,10 @@ struct GatewayConfig {
   // Likewise not a key: the federation benchmark's gateways without batches
   // on their peer links (PeerLinkOptions::batches), to compare the two.
   bool unbatched_links_for_benchmark = false;
+  // Likewise not a key: PushStream does not offer batches to clients
+  // (IngestOptions::offer_batches), as an earlier release; for the tests
+  // and benchmarks that need such a gateway.
+  bool unbatched_push_streams_for_testing = false;
 };
 
 // Reads and validates a config file. INVALID_ARGUMENT lists every problem,

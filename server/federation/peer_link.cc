@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "server/audit/audit_record.h"
+#include "proto/push_batch.h"
 #include "server/federation/wire_batch.h"
 #include "server/logging/log.h"
 
@@ -272,14 +273,9 @@ PeerLink::SessionEnd PeerLink::RunSession(v1::Federation::Stub& stub,
     stream->WaitForInitialMetadata();
     const auto& initial = context.GetServerInitialMetadata();
     if (auto it = initial.find(kBatchKey); it != initial.end()) {
-      int peer_max = 0;
-      if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
-                           &peer_max) &&
-          peer_max > 0) {
-        // Room for the framing of the batch around its entries.
-        peer_batch_bytes = std::max(
-            1, std::min(options_.batch_max_bytes, peer_max - (peer_max / 16)));
-      }
+      peer_batch_bytes = BatchBytesFor(
+          absl::string_view(it->second.data(), it->second.size()),
+          options_.batch_max_bytes);
     }
     v1::FederationAck ack;
     while (stream->Read(&ack)) {

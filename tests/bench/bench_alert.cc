@@ -1,5 +1,6 @@
 #include "tests/bench/bench_alert.h"
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -23,7 +24,35 @@ std::string ImoNumber(absl::string_view first_six) {
   return absl::StrCat("IMO", first_six, ImoCheckDigit(first_six));
 }
 
+std::atomic<bool> distinct_keys{false};
+// Numbers the copies that get keys of their own, across all streams.
+std::atomic<uint32_t> next_key_serial{0};
+
 }  // namespace
+
+void SetDistinctKeys(bool distinct) { distinct_keys = distinct; }
+
+void MakeBenchCopy(v1::Item& copy, const std::string& prefix, int n) {
+  copy.set_item_id(BenchItemId(prefix, n));
+  if (!copy.has_alert()) return;
+  v1::Alert& alert = *copy.mutable_alert();
+  for (v1::Container& c : *alert.mutable_containers()) {
+    if (!c.seal_number().empty()) {
+      c.set_seal_number(absl::StrCat(c.seal_number(), "/", copy.item_id()));
+    }
+  }
+  if (!distinct_keys) return;
+  const uint32_t serial = next_key_serial++ % 900'000 + 100'000;
+  for (int i = 0; i < alert.containers_size(); ++i) {
+    alert.mutable_containers(i)->set_number(
+        ContainerNumber(absl::StrCat(i % 2 == 0 ? "BNCU" : "BNDU", serial)));
+  }
+  for (v1::Vessel& vessel : *alert.mutable_vessels()) {
+    if (!vessel.imo().empty()) vessel.set_imo(ImoNumber(absl::StrCat(serial)));
+    // 244: the Netherlands' maritime identification digits.
+    if (!vessel.mmsi().empty()) vessel.set_mmsi(absl::StrCat("244", serial));
+  }
+}
 
 v1::Item MakeBenchAlert() {
   // Whole seconds: the encoded item has the same size on every run.
@@ -144,18 +173,6 @@ absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file) {
 
 std::string BenchItemId(const std::string& prefix, int n) {
   return absl::StrCat(prefix, "-", n);
-}
-
-void StampBenchCopy(const std::string& prefix, int n, v1::Item& item) {
-  item.set_item_id(BenchItemId(prefix, n));
-  auto stamp = [&](google::protobuf::RepeatedPtrField<v1::Container>& containers) {
-    for (v1::Container& c : containers) {
-      if (!c.seal_number().empty()) {
-        c.set_seal_number(absl::StrCat(c.seal_number(), "/", item.item_id()));
-      }
-    }
-  };
-  if (item.has_alert()) stamp(*item.mutable_alert()->mutable_containers());
 }
 
 }  // namespace havengate::bench

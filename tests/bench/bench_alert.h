@@ -27,12 +27,19 @@ absl::StatusOr<v1::Item> LoadBenchItem(const std::string& json_file);
 // A distinct, valid item id: "<prefix>-<n>".
 std::string BenchItemId(const std::string& prefix, int n);
 
-// Makes `item` the n-th copy of a stream: item id BenchItemId(prefix, n),
-// and its containers' seal numbers made its own ("<seal>/<prefix>-<n>"),
-// so that a gateway indexing seal numbers for hits finds none between the
-// copies (real alerts are about different seals; identical copies would
-// each hit up to 100 earlier ones per key and measure that instead).
-void StampBenchCopy(const std::string& prefix, int n, v1::Item& item);
+// --distinct-keys: every copy pushed from now on gets match keys of its
+// own (container numbers, IMO number and MMSI, all valid), so that no copy
+// matches another on those either. Off (the default), every copy carries
+// the template's containers and vessels, and each new item is a hit on up
+// to 100 earlier ones per indexed key (store::kMaxHitsPerKey).
+void SetDistinctKeys(bool distinct);
+
+// Makes `copy` (a copy of the template) the item pushed as number `n`
+// under `prefix`: item id BenchItemId(prefix, n), its containers' seal
+// numbers made its own ("<seal>/<prefix>-<n>") so that a gateway indexing
+// seal numbers finds no hits between the copies (real alerts are about
+// different seals), and its own keys if SetDistinctKeys(true).
+void MakeBenchCopy(v1::Item& copy, const std::string& prefix, int n);
 
 }  // namespace havengate::bench
 

@@ -17,13 +17,16 @@ namespace {
 constexpr char kServeGateway[] = "--serve-gateway";
 constexpr char kDiscardAudit[] = "--discard-audit";
 constexpr char kUnbatched[] = "--unbatched";
+constexpr char kOldPushStreams[] = "--old-push-streams";
 
 }  // namespace
 
-std::vector<std::string> BenchGatewayLauncher(bool discard_audit, bool unbatched) {
+std::vector<std::string> BenchGatewayLauncher(bool discard_audit, bool unbatched,
+                                              bool old_push_streams) {
   std::vector<std::string> command = {SelfPath(), kServeGateway};
   if (discard_audit) command.push_back(kDiscardAudit);
   if (unbatched) command.push_back(kUnbatched);
+  if (old_push_streams) command.push_back(kOldPushStreams);
   return command;
 }
 
@@ -31,6 +34,7 @@ std::optional<int> RunBenchGatewayIfAsked(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) != kServeGateway) return std::nullopt;
   bool discard_audit = false;
   bool unbatched = false;
+  bool old_push_streams = false;
   std::string config_path;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -38,6 +42,8 @@ std::optional<int> RunBenchGatewayIfAsked(int argc, char** argv) {
       discard_audit = true;
     } else if (arg == kUnbatched) {
       unbatched = true;
+    } else if (arg == kOldPushStreams) {
+      old_push_streams = true;
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else {
@@ -61,6 +67,7 @@ std::optional<int> RunBenchGatewayIfAsked(int argc, char** argv) {
   }
   config->discard_audit_for_benchmark = discard_audit;
   config->unbatched_links_for_benchmark = unbatched;
+  config->unbatched_push_streams_for_testing = old_push_streams;
   log::Configure(config->log_format == "json" ? log::Format::kJson
                                               : log::Format::kText);
   auto gateway = server::Gateway::Start(*config);

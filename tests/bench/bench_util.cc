@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "absl/strings/numbers.h"
+#include "tests/bench/bench_alert.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -89,15 +90,22 @@ void CommonFlags::AddTo(CLI::App& app, const std::string& item_help) {
       ->check(CLI::PositiveNumber);
   app.add_option("--rate", rate, "Push calls per second (open loop)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--latency-seconds", latency_seconds,
+  app.add_option("--latency-seconds,--seconds", latency_seconds,
                  "Duration of each Push latency run")
       ->check(CLI::PositiveNumber);
+  app.add_flag("!--no-client-batches", client_batches,
+               "The client library's PushStream sends one item per message "
+               "(no batches): the baseline");
+  app.add_flag("--distinct-keys", distinct_keys,
+               "Every pushed copy gets container numbers, an IMO number and "
+               "an MMSI of its own, so that no copy is a hit on another");
   app.add_option("--json-out", json_out,
                  "Also write the figures as JSON to this file");
   app.add_option("--item", item_file, item_help)->check(CLI::ExistingFile);
 }
 
 void CommonFlags::ApplyQuick() {
+  SetDistinctKeys(distinct_keys);
   if (!quick) return;
   rounds = 1;
   items = 500;

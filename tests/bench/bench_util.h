@@ -72,7 +72,8 @@ struct CommonFlags {
   // Adds --quick, --rounds, --items, --window, --rate, --latency-seconds,
   // --json-out and --item (described by `item_help`).
   void AddTo(CLI::App& app, const std::string& item_help);
-  // After parsing: --quick means 500 items, 1 round, 1 s of Push latency.
+  // After parsing: applies --distinct-keys; --quick means 500 items, 1
+  // round, 1 s of Push latency.
   void ApplyQuick();
 
   bool quick = false;
@@ -81,6 +82,11 @@ struct CommonFlags {
   int window = 1024;
   double rate = 1000;
   double latency_seconds = 5;
+  // --no-client-batches: the client library's PushStream sends one item
+  // per message (Client::PushStreamOptions::batches), the baseline.
+  bool client_batches = true;
+  // --distinct-keys: SetDistinctKeys(true) (bench_alert.h).
+  bool distinct_keys = false;
   std::string json_out;
   // Proto3 JSON of the item to push instead of the built-in alert.
   std::string item_file;

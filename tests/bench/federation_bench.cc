@@ -4,8 +4,9 @@
 //
 //   federation_bench [--rounds 5] [--items 10000] [--window 1024]
 //                    [--rate 1000] [--latency-seconds 5]
-//                    [--only federation|audit|batching|postgresql]
-//                    [--json-out FILE]
+//                    [--only federation|audit|batching|postgresql|latency]
+//                    [--no-client-batches] [--json-out FILE]
+//   federation_bench --only latency --rate 1000 --seconds 10 --rounds 3
 //   federation_bench --quick     # smoke run: small N, one round
 //
 // Three gateways per federation, each a real process with its own CA, its
@@ -26,6 +27,10 @@
 // 5. A on PostgreSQL: the same federation with A's store on a PostgreSQL
 //    server the run starts, against A on SQLite (skipped where no
 //    PostgreSQL server can run).
+// 6. (--only latency) Latency at a fixed rate alone: unary Push into A
+//    paced at --rate for --seconds per round, nothing else running; p50,
+//    p95, p99 and max of Push answered at A -> visible at the last of B
+//    and C.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -67,7 +72,7 @@ constexpr char kPort[] = "port-rtm";
 // A's policy: the two rules of deploy/policies/police-nl for these
 // partners, allowing the H2 handling code of the benchmark alert.
 // Every policy indexes seal numbers only for hits: each copy streamed has
-// its own (StampBenchCopy), so the copies hit nothing; with the default
+// its own (MakeBenchCopy), so the copies hit nothing; with the default
 // index (containers, vessel) each copy would hit ~400 earlier ones.
 constexpr char kSenderPolicy[] = R"yaml(organisation: police-nl
 version: "bench-1"
@@ -131,11 +136,14 @@ constexpr char kNoCallerLimits[] =
 
 struct Flags : CommonFlags {
   Flags() : CommonFlags(10'000) {}
-  std::string only;  // "", "federation", "audit", "batching" or "postgresql"
+  // "", "federation", "audit", "batching", "postgresql" or "latency"
+  // (the last only when asked for by name).
+  std::string only;
   bool federation() const { return only.empty() || only == "federation"; }
   bool audit() const { return only.empty() || only == "audit"; }
   bool batching() const { return only.empty() || only == "batching"; }
   bool postgresql() const { return only.empty() || only == "postgresql"; }
+  bool latency() const { return only == "latency"; }
 };
 
 absl::StatusOr<std::string> WritePolicy(const testing::TestOrg& org,
@@ -200,8 +208,9 @@ struct FederatedLatency {
   absl::Duration ack_p50, ack_p99, ack_max;
   // Push due -> visible at both partners.
   absl::Duration both_p50, both_p99, both_max;
-  // Push answered by A -> visible at both partners.
-  absl::Duration answered_both_p99;
+  // Push answered by A -> visible at both partners (at the last of them).
+  absl::Duration answered_both_p50, answered_both_p95, answered_both_p99,
+      answered_both_max;
 };
 
 // How a Trio's gateways run.
@@ -275,7 +284,7 @@ class Trio {
 
   absl::StatusOr<FederatedStream> Stream(const v1::Item& item,
                                          const std::string& prefix, int items,
-                                         int window) {
+                                         int window, bool client_batches = true) {
     FederatedStream result;
     uint64_t audited_before = 0;
     if (sender_on_sqlite_) {
@@ -283,8 +292,9 @@ class Trio {
     }
     const double cpu = Cpu();
     const double sender_cpu = ProcessCpuSeconds(a_->pid());
-    HG_ASSIGN_OR_RETURN(result.ingest, StreamWithClient(*a_client_, item,
-                                                        prefix, items, window));
+    HG_ASSIGN_OR_RETURN(result.ingest,
+                        StreamWithClient(*a_client_, item, prefix, items, window,
+                                         client_batches));
     HG_RETURN_IF_ERROR(AwaitBoth(prefix, items));
     result.cpu_us_per_item = (Cpu() - cpu) * 1e6 / items;
     result.sender_cpu_us_per_item =
@@ -326,7 +336,10 @@ class Trio {
     std::sort(ack.begin(), ack.end());
     std::sort(both.begin(), both.end());
     std::sort(answered_both.begin(), answered_both.end());
+    result.answered_both_p50 = Percentile(answered_both, 0.50);
+    result.answered_both_p95 = Percentile(answered_both, 0.95);
     result.answered_both_p99 = Percentile(answered_both, 0.99);
+    result.answered_both_max = answered_both.back();
     result.ack_p50 = Percentile(ack, 0.50);
     result.ack_p99 = Percentile(ack, 0.99);
     result.ack_max = ack.back();
@@ -514,6 +527,8 @@ struct Results {
   std::vector<OnOffRound> batching;
   // A on PostgreSQL (`on`) and on SQLite (`off`).
   std::vector<OnOffRound> postgresql;
+  // Part 6: latency at a fixed rate alone.
+  std::vector<FederatedLatency> latency;
   std::string load;
 };
 
@@ -722,7 +737,7 @@ std::string StreamJson(const FederatedStream& s) {
 }
 
 std::string Json(const Flags& flags, const Results& results) {
-  std::vector<std::string> federation, audit, batching, postgresql;
+  std::vector<std::string> federation, audit, batching, postgresql, latency;
   for (const FederationRound& r : results.federation) {
     const FederatedLatency& l = r.latency;
     federation.push_back(absl::StrFormat(
@@ -756,23 +771,34 @@ std::string Json(const Flags& flags, const Results& results) {
         StreamJson(r.on), StreamJson(r.off), OnOffRatio(r),
         r.off_first ? "true" : "false"));
   }
+  for (const FederatedLatency& l : results.latency) {
+    latency.push_back(absl::StrFormat(
+        R"(    {"calls": %d, "push_p50_ms": %.3f, "push_p99_ms": %.3f, )"
+        R"("answered_to_visible_at_both_p50_ms": %.3f, "p95_ms": %.3f, )"
+        R"("p99_ms": %.3f, "max_ms": %.3f})",
+        l.push.calls, Ms(l.push.p50), Ms(l.push.p99), Ms(l.answered_both_p50),
+        Ms(l.answered_both_p95), Ms(l.answered_both_p99), Ms(l.answered_both_max)));
+  }
   return absl::StrFormat(
       "{\n"
       R"(  "config": {"rounds": %d, "items": %d, "item_bytes": %d, )"
       R"("window": %d, "rate_per_s": %.0f, "latency_seconds": %.1f, )"
       R"("load_average": "%s"},)"
       "\n  \"federation\": [\n%s\n  ],\n  \"audit\": [\n%s\n  ],\n"
-      "  \"batching\": [\n%s\n  ],\n  \"postgresql\": [\n%s\n  ]\n}\n",
+      "  \"batching\": [\n%s\n  ],\n  \"postgresql\": [\n%s\n  ],\n"
+      "  \"latency\": [\n%s\n  ]\n}\n",
       flags.rounds, flags.items, results.item_bytes, flags.window, flags.rate,
       flags.latency_seconds, results.load, absl::StrJoin(federation, ",\n"),
       absl::StrJoin(audit, ",\n"), absl::StrJoin(batching, ",\n"),
-      absl::StrJoin(postgresql, ",\n"));
+      absl::StrJoin(postgresql, ",\n"), absl::StrJoin(latency, ",\n"));
 }
 
 // --- The run ----------------------------------------------------------------
 
 absl::Status Warm(Trio& trio, const v1::Item& item, const Flags& flags) {
-  return trio.Stream(item, "warm", std::min(flags.items, 2000), flags.window)
+  return trio
+      .Stream(item, "warm", std::min(flags.items, 2000), flags.window,
+              flags.client_batches)
       .status();
 }
 
@@ -805,7 +831,8 @@ absl::Status RunFederation(const Flags& flags, const v1::Item& item,
                                     flags.window)
                          .status());
   HG_RETURN_IF_ERROR(
-      StreamWithClient(*alone_client, item, "warm", warm, flags.window)
+      StreamWithClient(*alone_client, item, "warm", warm, flags.window,
+                       flags.client_batches)
           .status());
   HG_RETURN_IF_ERROR(relay->Stream(item, "warm", warm, flags.window).status());
   HG_RETURN_IF_ERROR(Warm(*trio, item, flags));
@@ -822,9 +849,11 @@ absl::Status RunFederation(const Flags& flags, const v1::Item& item,
                                                flags.window));
     HG_ASSIGN_OR_RETURN(r.ingest_only,
                         StreamWithClient(*alone_client, item, prefix,
-                                         flags.items, flags.window));
+                                         flags.items, flags.window,
+                                         flags.client_batches));
     HG_ASSIGN_OR_RETURN(r.federated, trio->Stream(item, prefix, flags.items,
-                                                  flags.window));
+                                                  flags.window,
+                                                  flags.client_batches));
     std::cout << ", latency" << std::flush;
     HG_ASSIGN_OR_RETURN(
         r.latency,
@@ -867,7 +896,7 @@ absl::Status RunOnOff(const Flags& flags, const v1::Item& item, const std::strin
       FederatedStream& result = is_on ? r.on : r.off;
       Trio& trio = is_on ? *on : *off;
       HG_ASSIGN_OR_RETURN(result, trio.Stream(item, prefix, flags.items,
-                                              flags.window));
+                                              flags.window, flags.client_batches));
     }
     std::cout << absl::StrFormat(": %s on %.0f/s, off %.0f/s\n", what,
                                  r.on.items_per_second, r.off.items_per_second);
@@ -906,6 +935,60 @@ absl::Status RunPostgresql(const Flags& flags, const v1::Item& item,
                   {{}, ""}, "postgresql", results.postgresql);
 }
 
+// Part 6: the federation at a steady rate and nothing else: unary Push
+// into A paced at --rate for --seconds per round (open loop).
+absl::Status RunLatency(const Flags& flags, const v1::Item& item,
+                        const std::string& root, Results& results) {
+  HG_ASSIGN_OR_RETURN(auto trio, Trio::Start(root + "/latency", TrioOptions{}));
+  HG_RETURN_IF_ERROR(Warm(*trio, item, flags));
+  for (int i = 0; i < flags.rounds; ++i) {
+    std::cout << "latency round " << i + 1 << "/" << flags.rounds << std::flush;
+    HG_ASSIGN_OR_RETURN(
+        FederatedLatency l,
+        trio->OpenLoop(item, absl::StrCat("l", i + 1, "-"), flags.rate,
+                       absl::Seconds(flags.latency_seconds)));
+    std::cout << absl::StrFormat(
+        ": answered -> visible at both p50 %.2f ms, p99 %.2f ms\n",
+        Ms(l.answered_both_p50), Ms(l.answered_both_p99));
+    results.latency.push_back(l);
+  }
+  return trio->Stop();
+}
+
+void PrintLatency(const Flags& flags, const Results& results, std::ostream& out) {
+  const std::vector<FederatedLatency>& rounds = results.latency;
+  out << absl::StrFormat(
+      "\n6. Latency at a fixed rate: unary Push into A, open loop at %.0f "
+      "items/s for %.1f s per round, nothing else running; ms\n",
+      flags.rate, flags.latency_seconds);
+  out << absl::StrFormat("%-7s %9s %9s   %9s %9s %9s %9s   %9s\n", "",
+                         "Push (A)", "", "answered", "-> visible", "at the",
+                         "last of B, C", "calls");
+  out << absl::StrFormat("%-7s %9s %9s   %9s %9s %9s %9s   %9s\n", "round",
+                         "p50", "p99", "p50", "p95", "p99", "max", "");
+  auto row = [&](const std::string& label, auto value) {
+    out << absl::StrFormat(
+        "%-7s %9.2f %9.2f   %9.2f %9.2f %9.2f %9.2f   %9.0f\n", label,
+        value([](const FederatedLatency& l) { return Ms(l.push.p50); }),
+        value([](const FederatedLatency& l) { return Ms(l.push.p99); }),
+        value([](const FederatedLatency& l) { return Ms(l.answered_both_p50); }),
+        value([](const FederatedLatency& l) { return Ms(l.answered_both_p95); }),
+        value([](const FederatedLatency& l) { return Ms(l.answered_both_p99); }),
+        value([](const FederatedLatency& l) { return Ms(l.answered_both_max); }),
+        value([](const FederatedLatency& l) { return 1.0 * l.push.calls; }));
+  };
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    row(absl::StrCat(i + 1), [&](auto field) { return field(rounds[i]); });
+  }
+  row("median", [&](auto field) { return MedianOf(rounds, field); });
+  const double p99 = MedianOf(
+      rounds, [](const FederatedLatency& l) { return Ms(l.answered_both_p99); });
+  out << absl::StrFormat(
+      "\nAim of issue 16 (informational): p99 Push answered -> visible at "
+      "both partners %.2f ms at %.0f/s (aim <= 10 ms): %s\n",
+      p99, flags.rate, p99 <= 10 ? "met" : "NOT met");
+}
+
 absl::Status Run(const Flags& flags) {
   HG_ASSIGN_OR_RETURN(const v1::Item item, LoadBenchItem(flags.item_file));
   HG_RETURN_IF_ERROR(ValidateItem(item));
@@ -926,11 +1009,15 @@ absl::Status Run(const Flags& flags) {
   if (flags.postgresql()) {
     HG_RETURN_IF_ERROR(RunPostgresql(flags, item, dir.path(), results));
   }
+  if (flags.latency()) {
+    HG_RETURN_IF_ERROR(RunLatency(flags, item, dir.path(), results));
+  }
   absl::StrAppend(&results.load, " / ", LoadAverage());
   if (flags.federation()) PrintFederation(flags, results, std::cout);
   if (flags.audit()) PrintAudit(flags, results, std::cout);
   if (flags.batching()) PrintBatching(flags, results, std::cout);
   if (flags.postgresql()) PrintPostgresql(flags, results, std::cout);
+  if (flags.latency()) PrintLatency(flags, results, std::cout);
   std::cout << "Load average (1/5/15 min) at start and end: " << results.load
             << "\n";
   if (!flags.json_out.empty()) {
@@ -966,8 +1053,9 @@ int main(int argc, char** argv) {
   flags.AddTo(app, "Push this item (proto3 JSON) instead of the built-in "
                  "40-field alert; A's policy must release it to both partners");
   app.add_option("--only", flags.only,
-                 "Run one part: federation, audit, batching or postgresql")
-      ->check(CLI::IsMember({"federation", "audit", "batching", "postgresql"}));
+                 "Run one part: federation, audit, batching, postgresql, or "
+                 "latency (at --rate for --seconds per round, alone)")
+      ->check(CLI::IsMember({"federation", "audit", "batching", "postgresql", "latency"}));
   return bench::ParseAndRun(
       app, argc, argv, "federation_bench", [&] { flags.ApplyQuick(); },
       [&] { return bench::Run(flags); });

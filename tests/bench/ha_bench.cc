@@ -41,12 +41,12 @@ constexpr char kUnlimited[] =
 // Two clients, one per replica, streaming at once: items/s over both.
 absl::StatusOr<double> StreamBoth(client::Client& a, client::Client& b,
                                   const v1::Item& item, const std::string& prefix,
-                                  int items, int window) {
+                                  int items, int window, bool batches) {
   absl::StatusOr<StreamResult> ra, rb;
   std::thread other([&] {
-    rb = StreamWithClient(b, item, prefix + "b", items, window);
+    rb = StreamWithClient(b, item, prefix + "b", items, window, batches);
   });
-  ra = StreamWithClient(a, item, prefix + "a", items, window);
+  ra = StreamWithClient(a, item, prefix + "a", items, window, batches);
   other.join();
   HG_RETURN_IF_ERROR(ra.status());
   HG_RETURN_IF_ERROR(rb.status());
@@ -98,7 +98,8 @@ absl::Status Run(const Flags& flags) {
       StreamWithStub(bare_client->channel(), item, "warm", warm, flags.window).status());
   for (client::Client* c : {sqlite_client.get(), pg_client.get(), r1_client.get(),
                             r2_client.get()}) {
-    HG_RETURN_IF_ERROR(StreamWithClient(*c, item, "warm", warm, flags.window).status());
+    HG_RETURN_IF_ERROR(StreamWithClient(*c, item, "warm", warm, flags.window,
+                                        flags.client_batches).status());
   }
 
   std::vector<Round> rounds;
@@ -111,15 +112,17 @@ absl::Status Run(const Flags& flags) {
     r.bare = bare_run.items_per_second;
     HG_ASSIGN_OR_RETURN(StreamResult sqlite_run,
                         StreamWithClient(*sqlite_client, item, prefix,
-                                         flags.items, flags.window));
+                                         flags.items, flags.window,
+                                         flags.client_batches));
     r.sqlite = sqlite_run.items_per_second;
     HG_ASSIGN_OR_RETURN(StreamResult pg_run,
                         StreamWithClient(*pg_client, item, prefix, flags.items,
-                                         flags.window));
+                                         flags.window, flags.client_batches));
     r.postgres = pg_run.items_per_second;
     HG_ASSIGN_OR_RETURN(r.replicas,
                         StreamBoth(*r1_client, *r2_client, item, prefix,
-                                   flags.items, flags.window));
+                                   flags.items, flags.window,
+                                   flags.client_batches));
     std::cout << absl::StrFormat(
         "round %d/%d: bare %.0f/s, sqlite node %.0f/s, postgresql node "
         "%.0f/s, two postgresql replicas %.0f/s\n",

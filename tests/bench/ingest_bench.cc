@@ -5,6 +5,7 @@
 //
 //   ingest_bench [--rounds 5] [--items 20000] [--window 1024]
 //                [--rate 1000] [--latency-seconds 5] [--json-out FILE]
+//                [--no-client-batches]
 //                [--item deploy/samples/pin_code_fraud_rtm.json]
 //   ingest_bench --quick     # smoke run: small N, one round
 //
@@ -42,14 +43,20 @@ struct Flags : CommonFlags {
 
 // One round of measurement 1 and 2.
 struct Round {
-  StreamResult bare, gateway;
+  // `gateway`: the client library with batches (unless
+  // --no-client-batches); `unbatched`: one item per message, the baseline
+  // of the batches, in the same round (first in every other round).
+  StreamResult bare, gateway, unbatched;
   // Server CPU time (user + system) per streamed item.
-  double bare_cpu_us = 0, gateway_cpu_us = 0;
+  double bare_cpu_us = 0, gateway_cpu_us = 0, unbatched_cpu_us = 0;
   LatencyResult bare_push, gateway_push;
 };
 
 double RoundRatio(const Round& r) {
   return r.gateway.items_per_second / r.bare.items_per_second;
+}
+double BatchRatio(const Round& r) {
+  return r.gateway.items_per_second / r.unbatched.items_per_second;
 }
 
 void PrintReport(const Flags& flags, size_t item_bytes,
@@ -84,6 +91,39 @@ void PrintReport(const Flags& flags, size_t item_bytes,
       "(ratio column of the median row: median gateway / median bare; "
       "median of the per-round ratios: %.1f%%)\n",
       100 * MedianOf(rounds, RoundRatio));
+
+  if (flags.client_batches) {
+    out << absl::StrFormat(
+        "\n1b. The client's batches: the same stream to the gateway with "
+        "batches (as above) and with one item per message, in the same round\n");
+    out << absl::StrFormat("%-7s %12s %12s %8s %13s %13s %12s\n", "round",
+                           "batch it/s", "single it/s", "ratio",
+                           "batch cpu us", "single cpu us", "items/msg");
+    auto per_message = [](const Round& r) {
+      return r.gateway.messages > 0
+                 ? static_cast<double>(r.gateway.items) / r.gateway.messages
+                 : 0.0;
+    };
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      const Round& r = rounds[i];
+      out << absl::StrFormat("%-7d %12.0f %12.0f %7.1f%% %13.1f %13.1f %12.1f\n",
+                             i + 1, r.gateway.items_per_second,
+                             r.unbatched.items_per_second, 100 * BatchRatio(r),
+                             r.gateway_cpu_us, r.unbatched_cpu_us, per_message(r));
+    }
+    const double batch_cpu = MedianOf(rounds, [](const Round& r) { return r.gateway_cpu_us; });
+    const double single_cpu =
+        MedianOf(rounds, [](const Round& r) { return r.unbatched_cpu_us; });
+    out << absl::StrFormat(
+        "%-7s %12.0f %12.0f %7.1f%% %13.1f %13.1f %12.1f\n", "median", gateway,
+        MedianOf(rounds, [](const Round& r) { return r.unbatched.items_per_second; }),
+        100 * MedianOf(rounds, BatchRatio), batch_cpu, single_cpu,
+        MedianOf(rounds, per_message));
+    out << absl::StrFormat(
+        "(ratio: median of the per-round ratios; gateway CPU per item with "
+        "batches %+.1f%%)\n",
+        single_cpu > 0 ? 100 * (batch_cpu / single_cpu - 1) : 0.0);
+  }
 
   out << absl::StrFormat(
       "\n2. Push latency: unary Push, open loop at %.0f items/s for %.1f s "
@@ -132,11 +172,13 @@ std::string Json(const Flags& flags, size_t item_bytes,
     per_round.push_back(absl::StrFormat(
         R"(    {"bare_items_per_s": %.1f, "gateway_items_per_s": %.1f, )"
         R"("ratio": %.4f, "bare_cpu_us_per_item": %.2f, )"
-        R"("gateway_cpu_us_per_item": %.2f, "gateway_push": %s, )"
-        R"("bare_push": %s})",
+        R"("gateway_cpu_us_per_item": %.2f, )"
+        R"("unbatched_items_per_s": %.1f, "unbatched_cpu_us_per_item": %.2f, )"
+        R"("gateway_push": %s, "bare_push": %s})",
         r.bare.items_per_second, r.gateway.items_per_second,
         RoundRatio(r), r.bare_cpu_us,
-        r.gateway_cpu_us, LatencyJson(r.gateway_push),
+        r.gateway_cpu_us, r.unbatched.items_per_second, r.unbatched_cpu_us,
+        LatencyJson(r.gateway_push),
         LatencyJson(r.bare_push)));
   }
   double bare = MedianOf(rounds, [](const Round& r) {
@@ -209,7 +251,7 @@ absl::Status Run(const Flags& flags) {
                                     warm, flags.window)
                          .status());
   HG_RETURN_IF_ERROR(StreamWithClient(*gateway_client, item, "warm", warm,
-                                      flags.window)
+                                      flags.window, flags.client_batches)
                          .status());
 
   std::vector<Round> rounds;
@@ -223,12 +265,23 @@ absl::Status Run(const Flags& flags) {
                         StreamWithStub(bare_client->channel(), item, prefix,
                                        flags.items, flags.window));
     r.bare_cpu_us = (ProcessCpuSeconds(bare->pid()) - cpu) * 1e6 / flags.items;
-    cpu = ProcessCpuSeconds(gateway_pid);
-    HG_ASSIGN_OR_RETURN(r.gateway,
-                        StreamWithClient(*gateway_client, item, prefix,
-                                         flags.items, flags.window));
-    r.gateway_cpu_us =
-        (ProcessCpuSeconds(gateway_pid) - cpu) * 1e6 / flags.items;
+    // With the client's batches and, as their baseline, without; which
+    // goes first alternates between rounds.
+    for (int k = 0; k < 2; ++k) {
+      const bool batches = (k == 0) == (i % 2 == 0);
+      if (batches && !flags.client_batches) continue;
+      StreamResult& stream = batches ? r.gateway : r.unbatched;
+      double& cpu_us = batches ? r.gateway_cpu_us : r.unbatched_cpu_us;
+      cpu = ProcessCpuSeconds(gateway_pid);
+      HG_ASSIGN_OR_RETURN(stream, StreamWithClient(*gateway_client, item,
+                                                   absl::StrCat(prefix, batches ? "b" : "s"),
+                                                   flags.items, flags.window, batches));
+      cpu_us = (ProcessCpuSeconds(gateway_pid) - cpu) * 1e6 / flags.items;
+    }
+    if (!flags.client_batches) {
+      r.gateway = r.unbatched;
+      r.gateway_cpu_us = r.unbatched_cpu_us;
+    }
     std::cout << ", push latency" << std::flush;
     const absl::Duration latency_time = absl::Seconds(flags.latency_seconds);
     HG_ASSIGN_OR_RETURN(r.bare_push,
@@ -240,8 +293,10 @@ absl::Status Run(const Flags& flags) {
                                      prefix + "-push", flags.rate,
                                      latency_time));
     std::cout << absl::StrFormat(
-        ": bare %.0f/s, gateway %.0f/s, gateway p99 %.2f ms\n",
+        ": bare %.0f/s, gateway %.0f/s (one item per message %.0f/s), "
+        "gateway p99 %.2f ms\n",
         r.bare.items_per_second, r.gateway.items_per_second,
+        r.unbatched.items_per_second,
         Ms(r.gateway_push.p99));
     rounds.push_back(r);
   }

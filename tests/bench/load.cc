@@ -63,21 +63,28 @@ struct AnswerTally {
 absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
                                               const v1::Item& item,
                                               const std::string& id_prefix,
-                                              int items, int window) {
+                                              int items, int window,
+                                              bool batches) {
   int sent = 0;
   AnswerTally tally;
+  client::Client::PushStreamOptions options;
+  options.window = window;
+  options.batches = batches;
+  client::Client::PushStreamStats stats;
   Clock::time_point start = Clock::now();
   absl::Status status = client.PushStream(
       [&]() -> std::optional<v1::Item> {
         if (sent == items) return std::nullopt;
         v1::Item copy = item;
-        StampBenchCopy(id_prefix, sent++, copy);
+        MakeBenchCopy(copy, id_prefix, sent++);
         return copy;
       },
-      [&](const v1::PushResult& result) { tally.Add(result); }, window);
+      [&](const v1::PushResult& result) { tally.Add(result); }, options, &stats);
   if (!status.ok()) return status;
   if (absl::Status s = tally.Check(items); !s.ok()) return s;
-  return MakeStreamResult(items, start, tally.last_answer);
+  StreamResult result = MakeStreamResult(items, start, tally.last_answer);
+  result.messages = stats.messages_sent;
+  return result;
 }
 
 absl::StatusOr<StreamResult> StreamWithStub(
@@ -104,7 +111,7 @@ absl::StatusOr<StreamResult> StreamWithStub(
         ++in_flight;
       }
       *request.mutable_item() = item;
-      StampBenchCopy(id_prefix, i, *request.mutable_item());
+      MakeBenchCopy(*request.mutable_item(), id_prefix, i);
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
@@ -185,7 +192,7 @@ absl::StatusOr<LatencyResult> OpenLoopPush(
     call->index = i;
     call->scheduled = start + i * interval;
     *call->request.mutable_item() = item;
-    StampBenchCopy(id_prefix, i, *call->request.mutable_item());
+    MakeBenchCopy(*call->request.mutable_item(), id_prefix, i);
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::seconds(30));
     std::this_thread::sleep_until(call->scheduled);

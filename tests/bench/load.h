@@ -31,14 +31,18 @@ struct StreamResult {
   Clock::time_point started, finished;
   absl::Duration elapsed;
   double items_per_second = 0;
+  // gRPC messages the client wrote (StreamWithClient).
+  uint64_t messages = 0;
 };
 
-// Through the client library's Client::PushStream (what integrations use).
-// Fails if the stream fails or any item is refused.
+// Through the client library's Client::PushStream (what integrations use),
+// with batches if `batches` (and the gateway offers them). Fails if the
+// stream fails or any item is refused.
 absl::StatusOr<StreamResult> StreamWithClient(client::Client& client,
                                               const v1::Item& item,
                                               const std::string& id_prefix,
-                                              int items, int window);
+                                              int items, int window,
+                                              bool batches = true);
 
 // Through a raw generated stub on `channel`: the same window discipline,
 // nothing else.

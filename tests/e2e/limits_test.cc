@@ -379,23 +379,44 @@ TEST_F(LimitsTest, InvalidUtf8IsRefusedAndNothingIsStored) {
   // In a stream, gRPC 1.51 cannot tell the server that a message did not
   // parse (its Read just ends, as when the client is done), so the gateway
   // stops reading and answers what it read; the client library reports
-  // the items left unanswered as not acknowledged.
-  std::vector<v1::Item> items = {MakeAlert("utf8-stream-1"),
-                                 MakeAlert("utf8-stream-2", "Stolen \xff\xfe PIN"),
-                                 MakeAlert("utf8-stream-3")};
-  size_t next = 0;
+  // the items left unanswered as not acknowledged. One item per message
+  // (no batches): the item before the bad one is answered.
+  auto stream_three = [&](const std::string& prefix, bool batches,
+                          std::vector<v1::PushResult>* results) {
+    std::vector<v1::Item> items = {MakeAlert(prefix + "1"),
+                                   MakeAlert(prefix + "2", "Stolen \xff\xfe PIN"),
+                                   MakeAlert(prefix + "3")};
+    size_t next = 0;
+    client::Client::PushStreamOptions options;
+    options.batches = batches;
+    return client_->PushStream(
+        [&]() -> std::optional<v1::Item> {
+          if (next == items.size()) return std::nullopt;
+          return items[next++];
+        },
+        [&](const v1::PushResult& r) { results->push_back(r); }, options);
+  };
   std::vector<v1::PushResult> results;
-  absl::Status stream = client_->PushStream(
-      [&]() -> std::optional<v1::Item> {
-        if (next == items.size()) return std::nullopt;
-        return items[next++];
-      },
-      [&](const v1::PushResult& r) { results.push_back(r); });
+  absl::Status stream = stream_three("utf8-stream-", false, &results);
   EXPECT_EQ(stream.code(), absl::StatusCode::kAborted) << stream;
   EXPECT_THAT(stream.message(), HasSubstr("the gateway ended the stream without answering"));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].code(), 0) << results[0].message();
   EXPECT_EQ(Held(), std::set<std::string>{"utf8-stream-1"});
+  // With batches the message that does not parse may hold the items
+  // before the bad one too: they are not answered either (the caller
+  // resends them), and nothing after it is stored.
+  results.clear();
+  stream = stream_three("utf8-batch-", true, &results);
+  EXPECT_EQ(stream.code(), absl::StatusCode::kAborted) << stream;
+  std::set<std::string> expected_held = {"utf8-stream-1"};
+  ASSERT_LE(results.size(), 1u);
+  for (const v1::PushResult& r : results) {
+    EXPECT_EQ(r.item_id(), "utf8-batch-1");
+    EXPECT_EQ(r.code(), 0) << r.message();
+    expected_held.insert(r.item_id());
+  }
+  EXPECT_EQ(Held(), expected_held);
   EXPECT_THAT(gateway_->ReadLog(), Not(HasSubstr("\xff\xfe")));
   ExpectStillServing("after-utf8");
 }
